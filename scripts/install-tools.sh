@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Python: etcd (Debian's etcd-server) and jq.
+# Idempotent; a no-op when both are present. Needs root (or sudo) for apt-get.
+set -euo pipefail
+need=()
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v jq >/dev/null 2>&1 || need+=(jq)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+echo "install-tools: installing ${need[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null

@@ -1,0 +1,88 @@
+"""fastcidr: O(1) IP address allocation over many IPv4/IPv6 CIDRs, with the Kubernetes
+ServiceCIDR / IPAddress lifecycle (KEP-1880) as a library, a kubectl-like CLI and an API server.
+
+>>> import fastcidr
+>>> a = fastcidr.CIDRAllocator("10.96.0.0/28", seed=1, strategy="sequential")
+>>> a.allocate_next()
+'10.96.0.1'
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import _backend
+from .errors import (
+    AllocationError,
+    AlreadyAllocatedError,
+    AlreadyExistsError,
+    ConflictError,
+    FastCIDRError,
+    InvalidAddressError,
+    MismatchedNetworkError,
+    NotFoundError,
+    NotInRangeError,
+    NotReadyError,
+    RangeFullError,
+    SnapshotError,
+    StoreError,
+    ValidationError,
+)
+
+__version__ = "0.1.0"
+
+BACKEND: str = _backend.BACKEND
+CIDRAllocator = _backend.impl.CIDRAllocator
+MultiCIDRAllocator = _backend.impl.MultiCIDRAllocator
+PrefixTree = _backend.impl.PrefixTree
+
+# The Kubernetes layer, the stores and the server are imported on first use, so that
+# `import fastcidr` (and the CLI's simple commands) stay fast.
+_LAZY = {
+    "ServiceCIDR": "fastcidr.k8s.objects",
+    "Condition": "fastcidr.k8s.objects",
+    "IPAddress": "fastcidr.k8s.objects",
+    "ParentReference": "fastcidr.k8s.objects",
+    "Service": "fastcidr.k8s.objects",
+    "ServicePort": "fastcidr.k8s.objects",
+    "Event": "fastcidr.k8s.objects",
+    "Cluster": "fastcidr.k8s.cluster",
+    "serve": "fastcidr.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastcidr' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(list(globals()) + list(_LAZY))
+
+
+__all__ = [
+    "BACKEND",
+    "CIDRAllocator",
+    "MultiCIDRAllocator",
+    "PrefixTree",
+    "FastCIDRError",
+    "InvalidAddressError",
+    "SnapshotError",
+    "AllocationError",
+    "RangeFullError",
+    "AlreadyAllocatedError",
+    "NotInRangeError",
+    "MismatchedNetworkError",
+    "NotReadyError",
+    "ValidationError",
+    "NotFoundError",
+    "AlreadyExistsError",
+    "ConflictError",
+    "StoreError",
+    *_LAZY,
+]

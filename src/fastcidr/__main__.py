@@ -1,0 +1,3 @@
+from fastcidr.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""The exception hierarchy of fastcidr (API.md "Exceptions").
+
+Every exception carries ``reason`` and ``code`` so the CLI and the HTTP server can speak
+Kubernetes ``Status`` without a lookup table of their own.
+"""
+from __future__ import annotations
+
+from typing import Iterable, List, Optional, Tuple
+
+__all__ = [
+    "FastCIDRError",
+    "InvalidAddressError",
+    "SnapshotError",
+    "AllocationError",
+    "RangeFullError",
+    "AlreadyAllocatedError",
+    "NotInRangeError",
+    "MismatchedNetworkError",
+    "NotReadyError",
+    "ValidationError",
+    "NotFoundError",
+    "AlreadyExistsError",
+    "ConflictError",
+    "StoreError",
+]
+
+
+class FastCIDRError(Exception):
+    """Base of every exception fastcidr raises on purpose."""
+
+    reason = "InternalError"
+    code = 500
+
+
+class InvalidAddressError(FastCIDRError, ValueError):
+    """An address or network that cannot be parsed, or is not allowed where it was given."""
+
+    reason = "Invalid"
+    code = 422
+
+
+class SnapshotError(FastCIDRError, ValueError):
+    """A snapshot or pickle that is damaged, truncated, foreign or of an unknown version."""
+
+    reason = "Invalid"
+    code = 422
+
+
+class AllocationError(FastCIDRError):
+    """An address could not be allocated."""
+
+    reason = "InternalError"
+    code = 500
+    default_message = "allocation failed"
+
+    def __init__(self, message: Optional[str] = None) -> None:
+        super().__init__(message if message is not None else self.default_message)
+
+
+class RangeFullError(AllocationError):
+    default_message = "range is full"
+
+
+class AlreadyAllocatedError(AllocationError):
+    default_message = "provided IP is already allocated"
+
+
+class NotInRangeError(AllocationError):
+    """``the provided IP (<ip>) is not in the valid range. The range of valid IPs is <cidr>``"""
+
+    def __init__(self, ip: object = None, cidr: object = None, message: Optional[str] = None) -> None:
+        self.ip = ip
+        self.cidr = cidr
+        if message is None:
+            message = (
+                f"the provided IP ({ip}) is not in the valid range. The range of valid IPs is {cidr}"
+            )
+        super().__init__(message)
+
+
+class MismatchedNetworkError(AllocationError):
+    default_message = "the provided network does not match the current range"
+
+
+class NotReadyError(AllocationError):
+    default_message = "allocator not ready"
+
+
+class ValidationError(FastCIDRError, ValueError):
+    """Kubernetes field errors: ``.errors`` is a list of ``(field_path, message)`` pairs.
+
+    >>> e = ValidationError([("spec.cidrs", "at least one CIDR required")])
+    >>> str(e)
+    'spec.cidrs: at least one CIDR required'
+    """
+
+    reason = "Invalid"
+    code = 422
+
+    def __init__(
+        self,
+        errors: Iterable[Tuple[str, str]],
+        *,
+        kind: Optional[str] = None,
+        name: Optional[str] = None,
+    ) -> None:
+        self.errors: List[Tuple[str, str]] = [(str(f), str(m)) for f, m in errors]
+        self.kind = kind
+        self.name = name
+        super().__init__("; ".join(f"{f}: {m}" if f else m for f, m in self.errors))
+
+
+class NotFoundError(FastCIDRError, LookupError):
+    """``servicecidrs.networking.k8s.io "x" not found``"""
+
+    reason = "NotFound"
+    code = 404
+
+    def __init__(self, resource: str, name: str, message: Optional[str] = None) -> None:
+        self.resource = resource
+        self.name = name
+        super().__init__(message if message is not None else f'{resource} "{name}" not found')
+
+    def __str__(self) -> str:  # LookupError/KeyError-style repr quoting is not wanted
+        return str(self.args[0])
+
+
+class AlreadyExistsError(FastCIDRError):
+    """``servicecidrs.networking.k8s.io "x" already exists``"""
+
+    reason = "AlreadyExists"
+    code = 409
+
+    def __init__(self, resource: str, name: str, message: Optional[str] = None) -> None:
+        self.resource = resource
+        self.name = name
+        super().__init__(message if message is not None else f'{resource} "{name}" already exists')
+
+
+class ConflictError(FastCIDRError):
+    """An optimistic-concurrency conflict in a store (the object changed since it was read)."""
+
+    reason = "Conflict"
+    code = 409
+
+
+class StoreError(FastCIDRError):
+    """A store is unreachable, closed or corrupt; the message says which."""
+
+    reason = "InternalError"
+    code = 500

@@ -1,0 +1,198 @@
+"""The store interface: the durable truth behind a ``Cluster`` (the core index is only a cache).
+
+A store maps ``(kind, key)`` to a JSON-serialisable ``value`` (an object's Kubernetes wire form,
+``to_dict()``), and stamps every write with a global, strictly increasing ``revision`` (like etcd's
+mod revision; it becomes the objects' ``metadata.resourceVersion``). Kinds used by the Kubernetes
+layer: ``servicecidrs`` and ``ipaddresses`` (key = name), ``services`` (key = ``namespace/name``)
+and ``meta`` (key = setting name, e.g. ``service-cluster-ip-range``).
+
+Writes go through :meth:`Store.commit`, which applies a list of operations atomically: every
+``expect`` condition holds and every operation is applied, or nothing is and
+:class:`TxnConflict` names the first operation whose condition failed. This is the one primitive
+that SQLite (a transaction) and etcd (a ``Txn`` with compares) both provide.
+
+Readers catch up with other writers through :meth:`Store.changes_since` (a change log / etcd
+watch history); when the log no longer reaches back that far, :class:`Compacted` tells the reader
+to re-list.
+"""
+from __future__ import annotations
+
+import abc
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from ..errors import ConflictError, StoreError
+
+__all__ = [
+    "ABSENT",
+    "Record",
+    "Change",
+    "Create",
+    "Put",
+    "Delete",
+    "Require",
+    "Op",
+    "TxnConflict",
+    "Compacted",
+    "Store",
+    "KINDS",
+]
+
+KINDS = ("servicecidrs", "ipaddresses", "services", "meta")
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+#: ``expect=ABSENT``: the key must not exist.
+ABSENT: Any = _Absent()
+
+
+@dataclass(frozen=True)
+class Record:
+    kind: str
+    key: str
+    value: Dict[str, Any]
+    revision: int  # the revision of the last write to this key
+    create_revision: int = 0
+
+
+@dataclass(frozen=True)
+class Change:
+    type: str  # "PUT" or "DELETE"
+    kind: str
+    key: str
+    value: Optional[Dict[str, Any]]  # the new value; for DELETE the last value (None if unknown)
+    revision: int
+
+
+@dataclass(frozen=True)
+class Create:
+    """Create ``key``; fails if it exists."""
+
+    kind: str
+    key: str
+    value: Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Put:
+    """Write ``key``. ``expect``: None = unconditional, an int = the key's current revision
+    (compare-and-swap), ``ABSENT`` = same as :class:`Create`."""
+
+    kind: str
+    key: str
+    value: Dict[str, Any]
+    expect: Any = None
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Delete ``key`` (a no-op if absent, unless ``expect`` is an int revision)."""
+
+    kind: str
+    key: str
+    expect: Any = None
+
+
+@dataclass(frozen=True)
+class Require:
+    """A compare without a write: ``key`` is at revision ``expect`` (an int) or ``ABSENT``."""
+
+    kind: str
+    key: str
+    expect: Any
+
+
+Op = Union[Create, Put, Delete, Require]
+
+
+class TxnConflict(ConflictError):
+    """A condition of :meth:`Store.commit` failed; nothing was written."""
+
+    def __init__(self, index: int, op: Op, actual_revision: Optional[int]) -> None:
+        self.index = index
+        self.op = op
+        self.actual_revision = actual_revision  # None: the key is absent
+        super().__init__(
+            f"store conflict on {op.kind}/{op.key}: expected "
+            f"{getattr(op, 'expect', ABSENT)!r}, found "
+            f"{'absent' if actual_revision is None else actual_revision}"
+        )
+
+
+class Compacted(StoreError):
+    """The change log no longer reaches back to the requested revision: re-list."""
+
+
+def expected_of(op: Op) -> Any:
+    """The condition an operation puts on its key (None = none)."""
+    if isinstance(op, Create):
+        return ABSENT
+    return getattr(op, "expect", None)
+
+
+def check_expect(expect: Any, actual: Optional[int]) -> bool:
+    """Whether a key at revision ``actual`` (None = absent) satisfies ``expect``."""
+    if expect is None:
+        return True
+    if expect is ABSENT:
+        return actual is None
+    return actual == expect
+
+
+class Store(abc.ABC):
+    """Abstract store. Implementations are thread-safe."""
+
+    url: str = ""
+    #: True when other processes may write to the same store (SQLite file, etcd): the Kubernetes
+    #: layer then catches up with :meth:`changes_since` before every decision.
+    shared: bool = False
+
+    @abc.abstractmethod
+    def get(self, kind: str, key: str) -> Optional[Record]:
+        """The record at ``key``, or None."""
+
+    @abc.abstractmethod
+    def list(self, kind: str) -> Tuple[List[Record], int]:
+        """Every record of ``kind`` and the revision the listing is consistent with."""
+
+    @abc.abstractmethod
+    def commit(self, ops: Sequence[Op]) -> int:
+        """Apply ``ops`` atomically; return the new revision. Raises :class:`TxnConflict`."""
+
+    @abc.abstractmethod
+    def changes_since(self, revision: int) -> Tuple[List[Change], int]:
+        """Changes with revision > ``revision`` in order, and the current revision.
+
+        Raises :class:`Compacted` when the log no longer reaches back that far."""
+
+    @abc.abstractmethod
+    def current_revision(self) -> int:
+        """The revision of the latest committed write (0 for an empty store)."""
+
+    def wait_for_change(self, revision: int, timeout: float) -> bool:
+        """Block until the store's revision exceeds ``revision`` or ``timeout`` passes; return
+        whether it did. The default polls; stores with a native notification override it."""
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            if self.current_revision() > revision:
+                return True
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            time.sleep(min(delay, deadline - now))
+            delay = min(delay * 2, 0.1)
+
+    def close(self) -> None:
+        """Release connections. Further calls raise :class:`StoreError`."""
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
