@@ -52,3 +52,7 @@ def fc(backend: types.ModuleType) -> _Api:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"fastcidr backend (default): {_backend.BACKEND}; CI={os.environ.get('CI', '')}"
+
+
+# Fixtures that start real servers (etcd members) live in their own plugin module.
+pytest_plugins = ["tests.servers"]

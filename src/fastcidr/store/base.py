@@ -67,6 +67,7 @@ class Change:
     key: str
     value: Optional[Dict[str, Any]]  # the new value; for DELETE the last value (None if unknown)
     revision: int
+    created: bool = False  # a PUT that created the key (watch: ADDED rather than MODIFIED)
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ class MemoryStore(Store):
                     table[op.key] = Record(
                         op.kind, op.key, value, rev, old.create_revision if old else rev
                     )
-                    self._log.append(Change("PUT", op.kind, op.key, value, rev))
+                    self._log.append(Change("PUT", op.kind, op.key, value, rev, created=old is None))
                 elif isinstance(op, Delete):
                     old = table.pop(op.key, None)
                     if old is not None:
