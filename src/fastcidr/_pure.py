@@ -1,10 +1,818 @@
-"""PLACEHOLDER during development: the pure-Python twin is being written (issue 2)."""
-from ._pure_multi import MultiCIDRAllocator, PrefixTree  # noqa: F401
+"""The pure-Python twin of the compiled core (``_core``): same API, same algorithms, same results.
+
+Everything here follows ``docs/ALGORITHMS.md`` to the bit, so that a seed gives the same addresses
+and a snapshot written by either backend restores in the other. The twin is slower than the
+compiled core by a constant factor only: the same hierarchical bitmap and run index, written in
+Python.
+
+Besides ``CIDRAllocator`` (and, from ``_pure_multi``, ``PrefixTree`` and ``MultiCIDRAllocator``)
+this module exports the address helpers and three building blocks that ``_pure_multi`` imports:
+
+- ``Xoshiro256(seed)``: the xoshiro256** generator (``next()``, ``bounded(n)``, ``state``,
+  ``Xoshiro256.from_state(words)``).
+- ``DenseBitmap(nbits)``: hierarchical, lazily paged bitmap over ``nbits <= 2**32`` offsets.
+- ``RunSet()``: maximal runs of allocated offsets in a chunked sorted list (sparse ranges).
+
+Both storage classes share one interface (offsets are ints, ``limit`` is exclusive):
+``set(p) -> bool`` (True if it was clear), ``clear(p) -> bool`` (True if it was set),
+``test(p) -> bool``, ``first_free(p, limit) -> int`` and ``first_set(p, limit) -> int`` (the
+first clear / set offset in ``[p, limit)``, or ``-1``), ``count`` (number of set offsets),
+``set_run(start, length)`` (bulk load of a run into clear offsets), ``runs()`` (an iterator of
+``(start, length)`` maximal runs, ascending) and ``nbytes()`` (memory owned, for ``__sizeof__``).
+
+>>> a = CIDRAllocator("10.96.0.0/28", seed=1, strategy="sequential")
+>>> a.allocate_next()
+'10.96.0.1'
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import struct
+import sys
+import threading
+import zlib
+from bisect import bisect_right
+from typing import Any, Iterator, List, Optional, Tuple
+
+from .errors import (
+    AlreadyAllocatedError,
+    InvalidAddressError,
+    NotInRangeError,
+    RangeFullError,
+    SnapshotError,
+)
+
+_MASK64 = (1 << 64) - 1
+_ALL_ONES_WORD = _MASK64
+_MAX_IPV6 = (1 << 128) - 1
+_MAX_IPV4 = (1 << 32) - 1
+_MAPPED_NETWORK = 0xFFFF << 32  # ::ffff:0:0/96
+_MAPPED_MASK = ((1 << 96) - 1) << 32
+
+# --------------------------------------------------------------------------------------------
+# Addresses: strict parsing and canonical formatting (shared-core-api.md)
+# --------------------------------------------------------------------------------------------
+
+_DIGITS = frozenset("0123456789")
+_HEXDIGITS = frozenset("0123456789abcdefABCDEF")
+_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
+_MAX_TEXT = 45  # "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
 
 
-class CIDRAllocator:  # placeholder, replaced by the real twin
-    def __init__(self, *a, **k):
+class _Refused(Exception):
+    """Internal: carries the reason of a refusal up to the function that knows the input."""
+
+
+def _ip_error(obj: object, reason: str) -> InvalidAddressError:
+    return InvalidAddressError(f"invalid IP address {obj!r}: {reason}")
+
+
+def _cidr_error(obj: object, reason: str) -> InvalidAddressError:
+    return InvalidAddressError(f"invalid CIDR {obj!r}: {reason}")
+
+
+def _check_text(text: str) -> None:
+    """Refusals that apply to any address or CIDR text, before looking at its shape."""
+    if not text:
+        raise _Refused("empty string")
+    if not text.isascii():
+        raise _Refused("non-ASCII characters are not allowed")
+    if "\x00" in text:
+        raise _Refused("NUL characters are not allowed")
+    for ch in text:
+        if ch.isspace() or ord(ch) < 32 or ord(ch) == 127:
+            raise _Refused("whitespace and control characters are not allowed")
+    if "%" in text:
+        raise _Refused("zone ids are not allowed")
+
+
+def _parse_ipv4_text(text: str) -> int:
+    parts = text.split(".")
+    if len(parts) != 4:
+        raise _Refused("not an IPv4 or IPv6 address")
+    value = 0
+    for part in parts:
+        if not part or len(part) > 3 or not _DIGITS.issuperset(part):
+            raise _Refused("not an IPv4 or IPv6 address")
+        if len(part) > 1 and part[0] == "0":
+            raise _Refused("leading zeros are not allowed")
+        octet = int(part)
+        if octet > 255:
+            raise _Refused("IPv4 octet out of range")
+        value = (value << 8) | octet
+    return value
+
+
+def _parse_groups(chunk: str) -> List[int]:
+    """Hex groups of one side of '::' ('' → none); a trailing dotted quad counts as two groups."""
+    if not chunk:
+        return []
+    parts = chunk.split(":")
+    groups: List[int] = []
+    for index, part in enumerate(parts):
+        if "." in part:
+            if index != len(parts) - 1:
+                raise _Refused("not an IPv4 or IPv6 address")
+            v4 = _parse_ipv4_text(part)
+            groups.append(v4 >> 16)
+            groups.append(v4 & 0xFFFF)
+            continue
+        if not part or len(part) > 4 or not _HEXDIGITS.issuperset(part):
+            raise _Refused("not an IPv4 or IPv6 address")
+        groups.append(int(part, 16))
+    return groups
+
+
+def _parse_ipv6_text(text: str) -> int:
+    if not _IPV6_CHARS.issuperset(text):
+        raise _Refused("not an IPv4 or IPv6 address")
+    if "::" in text:
+        head, tail = text.split("::", 1)
+        if "::" in tail or tail.startswith(":") or head.endswith(":"):
+            raise _Refused("not an IPv4 or IPv6 address")
+        if "." in head:
+            raise _Refused("not an IPv4 or IPv6 address")
+        left = _parse_groups(head)
+        right = _parse_groups(tail)
+        if len(left) + len(right) > 7:
+            raise _Refused("not an IPv4 or IPv6 address")
+        groups = left + [0] * (8 - len(left) - len(right)) + right
+    else:
+        groups = _parse_groups(text)
+        if len(groups) != 8:
+            raise _Refused("not an IPv4 or IPv6 address")
+    value = 0
+    for group in groups:
+        value = (value << 16) | group
+    return value
+
+
+def _parse_ip_text(text: str) -> Tuple[int, int]:
+    """(family, value) of strict address text; raises _Refused. Does not refuse IPv4-mapped."""
+    _check_text(text)
+    if len(text) > _MAX_TEXT:
+        raise _Refused("too long")
+    if ":" in text:
+        return 6, _parse_ipv6_text(text)
+    if "." in text:
+        return 4, _parse_ipv4_text(text)
+    raise _Refused("not an IPv4 or IPv6 address")
+
+
+def _is_mapped(value: int) -> bool:
+    return (value & _MAPPED_MASK) == _MAPPED_NETWORK
+
+
+def _object_address(obj: Any) -> Tuple[int, int]:
+    """(family, value) of an ``ipaddress`` or netaddr-like address object; raises _Refused."""
+    if isinstance(obj, ipaddress.IPv4Address):
+        return 4, int(obj)
+    if isinstance(obj, ipaddress.IPv6Address):
+        if obj.scope_id:
+            raise _Refused("zone ids are not allowed")
+        return 6, int(obj)
+    version = getattr(obj, "version", None)
+    if version in (4, 6) and not isinstance(obj, (str, bytes, int)):
+        try:
+            value = int(obj)
+        except (TypeError, ValueError, OverflowError):
+            raise _Refused("not an IPv4 or IPv6 address") from None
+        if not 0 <= value <= (_MAX_IPV4 if version == 4 else _MAX_IPV6):
+            raise _Refused("address out of range")
+        return version, value
+    if isinstance(obj, int):
+        raise _Refused("an integer has no address family here")
+    raise _Refused(f"expected str, ipaddress or netaddr object, got {type(obj).__name__}")
+
+
+def parse_ip(obj: Any) -> Tuple[int, int]:
+    """``(4 or 6, integer value)`` of an address given as text, ``ipaddress`` or netaddr object.
+
+    >>> parse_ip("10.0.0.1")
+    (4, 167772161)
+    >>> parse_ip("::1")
+    (6, 1)
+    """
+    try:
+        if isinstance(obj, str):
+            family, value = _parse_ip_text(obj)
+        else:
+            family, value = _object_address(obj)
+        if family == 6 and _is_mapped(value):
+            raise _Refused("IPv4-mapped IPv6 addresses are not allowed")
+    except _Refused as refused:
+        raise _ip_error(obj, str(refused)) from None
+    return family, value
+
+
+def _prefix_mask(family: int, prefix: int) -> int:
+    bits = 32 if family == 4 else 128
+    return ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1)
+
+
+def parse_cidr(obj: Any) -> Tuple[int, int, int]:
+    """``(family, network integer, prefix length)``; host bits set → ``InvalidAddressError``.
+
+    >>> parse_cidr("10.96.0.0/12")
+    (4, 174063616, 12)
+    """
+    try:
+        if isinstance(obj, str):
+            _check_text(obj)
+            address, sep, length = obj.partition("/")
+            if not sep:
+                raise _Refused("missing prefix length")
+            if not length or len(length) > 3 or not _DIGITS.issuperset(length):
+                raise _Refused("invalid prefix length")
+            if len(length) > 1 and length[0] == "0":
+                raise _Refused("leading zeros are not allowed in the prefix length")
+            family, value = _parse_ip_text(address)
+            prefix = int(length)
+        elif isinstance(obj, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            family, value, prefix = obj.version, int(obj.network_address), obj.prefixlen
+            if getattr(obj.network_address, "scope_id", None):
+                raise _Refused("zone ids are not allowed")
+        elif (
+            getattr(obj, "version", None) in (4, 6)
+            and hasattr(obj, "prefixlen")
+            and not isinstance(obj, (str, bytes, int))
+        ):
+            address_obj = getattr(obj, "ip", None)
+            if address_obj is None:
+                address_obj = getattr(obj, "network_address", None)
+            try:
+                family = int(obj.version)
+                value = int(address_obj)  # type: ignore[arg-type]
+                prefix = int(obj.prefixlen)
+            except (TypeError, ValueError, OverflowError):
+                raise _Refused("not an IPv4 or IPv6 network") from None
+            if not 0 <= value <= (_MAX_IPV4 if family == 4 else _MAX_IPV6):
+                raise _Refused("address out of range")
+        elif isinstance(obj, int):
+            raise _Refused("an integer is not a network")
+        else:
+            raise _Refused(f"expected str, ipaddress or netaddr network, got {type(obj).__name__}")
+        if not 0 <= prefix <= (32 if family == 4 else 128):
+            raise _Refused("prefix length out of range")
+        if value & ~_prefix_mask(family, prefix):
+            raise _Refused("host bits are set")
+    except _Refused as refused:
+        raise _cidr_error(obj, str(refused)) from None
+    return family, value, prefix
+
+
+def format_ip(family: int, value: int) -> str:
+    """Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run compressed).
+
+    >>> format_ip(6, 0x20010DB8000000000000000000000001)
+    '2001:db8::1'
+    """
+    if family == 4:
+        return f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+    groups = [(value >> shift) & 0xFFFF for shift in range(112, -16, -16)]
+    best_start, best_len, run_start = -1, 1, -1
+    for index in range(9):
+        if index < 8 and groups[index] == 0:
+            if run_start < 0:
+                run_start = index
+        elif run_start >= 0:
+            if index - run_start > best_len:
+                best_start, best_len = run_start, index - run_start
+            run_start = -1
+    if best_start < 0:
+        return ":".join(f"{g:x}" for g in groups)
+    head = ":".join(f"{g:x}" for g in groups[:best_start])
+    tail = ":".join(f"{g:x}" for g in groups[best_start + best_len:])
+    return f"{head}::{tail}"
+
+
+def format_cidr(family: int, value: int, prefix: int) -> str:
+    """``format_ip(family, value) + "/" + prefix``."""
+    return f"{format_ip(family, value)}/{prefix}"
+
+
+def canonical_ip(obj: Any) -> str:
+    """Canonical text of an address. ``canonical_ip("2001:DB8:0::1") == "2001:db8::1"``."""
+    return format_ip(*parse_ip(obj))
+
+
+def canonical_cidr(obj: Any) -> str:
+    """Canonical text of a network. ``canonical_cidr("00fc::/16") == "fc::/16"``."""
+    return format_cidr(*parse_cidr(obj))
+
+
+# --------------------------------------------------------------------------------------------
+# Random generator: splitmix64-seeded xoshiro256** (ALGORITHMS.md)
+# --------------------------------------------------------------------------------------------
+
+
+def _splitmix64(x: int) -> Tuple[int, int]:
+    """(output, new state)."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    z = x
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31), x
+
+
+class Xoshiro256:
+    """xoshiro256** (Blackman & Vigna), seeded by four successive splitmix64 outputs.
+
+    >>> rng = Xoshiro256(1)
+    >>> rng.bounded(10) < 10
+    True
+    """
+
+    __slots__ = ("s0", "s1", "s2", "s3")
+
+    def __init__(self, seed: Optional[int] = None) -> None:
+        if seed is None:
+            seed = int.from_bytes(os.urandom(8), "little")
+        x = int(seed) & _MASK64
+        words = []
+        for _ in range(4):
+            out, x = _splitmix64(x)
+            words.append(out)
+        self.s0, self.s1, self.s2, self.s3 = words
+
+    @classmethod
+    def from_state(cls, state: Tuple[int, int, int, int]) -> "Xoshiro256":
+        rng = cls.__new__(cls)
+        rng.s0, rng.s1, rng.s2, rng.s3 = (int(w) & _MASK64 for w in state)
+        return rng
+
+    @property
+    def state(self) -> Tuple[int, int, int, int]:
+        return (self.s0, self.s1, self.s2, self.s3)
+
+    def copy(self) -> "Xoshiro256":
+        return Xoshiro256.from_state(self.state)
+
+    def next(self) -> int:
+        s0, s1, s2, s3 = self.s0, self.s1, self.s2, self.s3
+        x = (s1 * 5) & _MASK64
+        result = ((((x << 7) | (x >> 57)) & _MASK64) * 9) & _MASK64
+        t = (s1 << 17) & _MASK64
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = ((s3 << 45) | (s3 >> 19)) & _MASK64
+        self.s0, self.s1, self.s2, self.s3 = s0, s1, s2, s3
+        return result
+
+    def bounded(self, n: int) -> int:
+        """A draw in ``[0, n)`` for ``1 <= n <= 2**64``: ``(next() * n) >> 64``."""
+        return (self.next() * n) >> 64
+
+
+# --------------------------------------------------------------------------------------------
+# Dense storage: hierarchical, lazily paged bitmap
+# --------------------------------------------------------------------------------------------
+
+_PAGE_SHIFT = 8  # 256 words (16384 offsets) per page; a page is a list of ints
+_PAGE_WORDS = 1 << _PAGE_SHIFT
+_PAGE_MASK = _PAGE_WORDS - 1
+
+
+def _ctz(x: int) -> int:
+    return (x & -x).bit_length() - 1
+
+
+class _PagedWords:
+    """An array of 64-bit words, all zero until written, stored in lazily created pages."""
+
+    __slots__ = ("pages",)
+
+    def __init__(self) -> None:
+        self.pages: dict = {}
+
+    def get(self, w: int) -> int:
+        page = self.pages.get(w >> _PAGE_SHIFT)
+        return 0 if page is None else page[w & _PAGE_MASK]
+
+    def put(self, w: int, value: int) -> None:
+        page = self.pages.get(w >> _PAGE_SHIFT)
+        if page is None:
+            if not value:
+                return
+            page = self.pages[w >> _PAGE_SHIFT] = [0] * _PAGE_WORDS
+        page[w & _PAGE_MASK] = value
+
+    def nbytes(self) -> int:
+        return sys.getsizeof(self.pages) + len(self.pages) * (
+            sys.getsizeof([0] * _PAGE_WORDS) + 32 * _PAGE_WORDS
+        )
+
+
+class DenseBitmap:
+    """A bitmap over ``nbits`` offsets (1 = allocated) with two summary hierarchies.
+
+    Level 0 holds one bit per offset in 64-bit words. In the *full* hierarchy a bit of level k+1
+    is set when word k of the level below is all ones (``first_free`` climbs those); in the *any*
+    hierarchy it is set when that word is non-zero (``first_set`` climbs those, for iteration
+    and snapshots). Each query costs at most ``2 * log64(nbits)`` word steps. Pages are created
+    on first write, so an empty bitmap of ``2**31`` bits costs a few hundred bytes.
+
+    >>> b = DenseBitmap(200)
+    >>> b.set(0), b.set(1), b.first_free(0, 200), b.first_set(2, 200)
+    (True, True, 2, -1)
+    """
+
+    __slots__ = ("nbits", "count", "_full", "_any")
+
+    def __init__(self, nbits: int) -> None:
+        if not 0 <= nbits <= 1 << 32:
+            raise ValueError("DenseBitmap holds at most 2**32 bits")
+        self.nbits = nbits
+        self.count = 0
+        level0 = _PagedWords()
+        self._full: List[_PagedWords] = [level0]
+        self._any: List[_PagedWords] = [level0]
+        width = nbits
+        while width > 64:
+            width = (width + 63) >> 6
+            self._full.append(_PagedWords())
+            self._any.append(_PagedWords())
+
+    def test(self, p: int) -> bool:
+        return bool(self._full[0].get(p >> 6) >> (p & 63) & 1)
+
+    def set(self, p: int) -> bool:
+        level0 = self._full[0]
+        w = p >> 6
+        old = level0.get(w)
+        bit = 1 << (p & 63)
+        if old & bit:
+            return False
+        new = old | bit
+        level0.put(w, new)
+        self.count += 1
+        if new == _ALL_ONES_WORD:  # propagate "full" while words become full
+            pos, k = w, 1
+            while k < len(self._full):
+                words = self._full[k]
+                word = words.get(pos >> 6) | (1 << (pos & 63))
+                words.put(pos >> 6, word)
+                if word != _ALL_ONES_WORD:
+                    break
+                pos >>= 6
+                k += 1
+        if not old:  # propagate "any" while words become non-zero
+            pos, k = w, 1
+            while k < len(self._any):
+                words = self._any[k]
+                before = words.get(pos >> 6)
+                words.put(pos >> 6, before | (1 << (pos & 63)))
+                if before:
+                    break
+                pos >>= 6
+                k += 1
+        return True
+
+    def clear(self, p: int) -> bool:
+        level0 = self._full[0]
+        w = p >> 6
+        old = level0.get(w)
+        bit = 1 << (p & 63)
+        if not old & bit:
+            return False
+        new = old & ~bit
+        level0.put(w, new)
+        self.count -= 1
+        if old == _ALL_ONES_WORD:  # propagate "not full" while words stop being full
+            pos, k = w, 1
+            while k < len(self._full):
+                words = self._full[k]
+                before = words.get(pos >> 6)
+                words.put(pos >> 6, before & ~(1 << (pos & 63)))
+                if before != _ALL_ONES_WORD:
+                    break
+                pos >>= 6
+                k += 1
+        if not new:  # propagate "empty" while words become zero
+            pos, k = w, 1
+            while k < len(self._any):
+                words = self._any[k]
+                word = words.get(pos >> 6) & ~(1 << (pos & 63))
+                words.put(pos >> 6, word)
+                if word:
+                    break
+                pos >>= 6
+                k += 1
+        return True
+
+    @staticmethod
+    def _search(levels: List[_PagedWords], invert: bool, p: int, limit: int) -> int:
+        """First offset in [p, limit) whose level-0 bit is 0 (invert) or 1, else -1."""
+        if p >= limit:
+            return -1
+        k, pos = 0, p
+        top = len(levels)
+        while True:
+            w = pos >> 6
+            word = levels[k].get(w)
+            if invert:
+                word ^= _ALL_ONES_WORD
+            word &= _ALL_ONES_WORD << (pos & 63)
+            if word:
+                break
+            pos = w + 1
+            k += 1
+            if k == top:
+                return -1
+        pos = (w << 6) | _ctz(word & _ALL_ONES_WORD)
+        while k:
+            k -= 1
+            word = levels[k].get(pos)
+            if invert:
+                word ^= _ALL_ONES_WORD
+            pos = (pos << 6) | _ctz(word)
+        return pos if pos < limit else -1
+
+    def first_free(self, p: int, limit: int) -> int:
+        return self._search(self._full, True, p, min(limit, self.nbits))
+
+    def first_set(self, p: int, limit: int) -> int:
+        return self._search(self._any, False, p, min(limit, self.nbits))
+
+    def set_run(self, start: int, length: int) -> None:
+        """Set ``[start, start+length)``, all currently clear (bulk load for restore)."""
+        if length <= 0:
+            return
+        end = start + length  # exclusive
+        level0 = self._full[0]
+        first_word, last_word = start >> 6, (end - 1) >> 6
+        w = first_word
+        while w <= last_word:
+            lo = max(start, w << 6) - (w << 6)
+            hi = min(end, (w + 1) << 6) - (w << 6)
+            if lo == 0 and hi == 64 and (w & _PAGE_MASK) == 0 and w + _PAGE_WORDS - 1 <= last_word:
+                # a whole page of full words at once
+                page = level0.pages.get(w >> _PAGE_SHIFT)
+                if page is None:
+                    level0.pages[w >> _PAGE_SHIFT] = [_ALL_ONES_WORD] * _PAGE_WORDS
+                else:
+                    page[:] = [_ALL_ONES_WORD] * _PAGE_WORDS
+                w += _PAGE_WORDS
+                continue
+            mask = (_ALL_ONES_WORD >> (64 - (hi - lo))) << lo
+            level0.put(w, level0.get(w) | mask)
+            w += 1
+        self.count += length
+        self._refresh(first_word, last_word)
+
+    def _refresh(self, first_word: int, last_word: int) -> None:
+        """Recompute both summaries above level-0 words [first_word, last_word]."""
+        lo, hi = first_word, last_word
+        for k in range(1, len(self._full)):
+            below_full, below_any = self._full[k - 1], self._any[k - 1]
+            full_words, any_words = self._full[k], self._any[k]
+            for parent in range(lo >> 6, (hi >> 6) + 1):
+                base = parent << 6
+                page_full = below_full.pages.get(base >> _PAGE_SHIFT)
+                page_any = below_any.pages.get(base >> _PAGE_SHIFT)
+                full_bits = any_bits = 0
+                if page_full is not None:
+                    chunk = page_full[base & _PAGE_MASK:(base & _PAGE_MASK) + 64]
+                    if chunk.count(_ALL_ONES_WORD) == 64:
+                        full_bits = _ALL_ONES_WORD
+                    else:
+                        for i, word in enumerate(chunk):
+                            if word == _ALL_ONES_WORD:
+                                full_bits |= 1 << i
+                if page_any is not None:
+                    chunk = page_any[base & _PAGE_MASK:(base & _PAGE_MASK) + 64]
+                    zeros = chunk.count(0)
+                    if zeros == 0:
+                        any_bits = _ALL_ONES_WORD
+                    elif zeros < 64:
+                        for i, word in enumerate(chunk):
+                            if word:
+                                any_bits |= 1 << i
+                full_words.put(parent, full_bits)
+                any_words.put(parent, any_bits)
+            lo, hi = lo >> 6, hi >> 6
+
+    def runs(self) -> Iterator[Tuple[int, int]]:
+        p = 0
+        while True:
+            start = self.first_set(p, self.nbits)
+            if start < 0:
+                return
+            end = self.first_free(start, self.nbits)
+            if end < 0:
+                end = self.nbits
+            yield start, end - start
+            p = end
+
+    def nbytes(self) -> int:
+        seen = {id(self._full[0])}
+        total = self._full[0].nbytes()
+        for words in self._full[1:] + self._any[1:]:
+            if id(words) not in seen:
+                seen.add(id(words))
+                total += words.nbytes()
+        return total
+
+
+# --------------------------------------------------------------------------------------------
+# Sparse storage: maximal runs in a chunked sorted list
+# --------------------------------------------------------------------------------------------
+
+_CHUNK = 256  # runs per chunk before it splits; inserts cost O(_CHUNK + runs/_CHUNK)
+
+
+class RunSet:
+    """Allocated offsets as maximal runs ``[start, end]`` (inclusive), ordered by start.
+
+    The runs live in chunks of at most ``2 * _CHUNK`` (parallel lists of starts and ends) with an
+    index of each chunk's first start, so a lookup is two bisections and an update touches one
+    chunk: O(log runs) search, O(sqrt-ish) update, memory O(runs).
+
+    >>> r = RunSet()
+    >>> r.set(5), r.set(6), r.set(8), list(r.runs())
+    (True, True, True, [(5, 2), (8, 1)])
+    >>> r.first_free(5, 100), r.first_set(7, 100)
+    (7, 8)
+    """
+
+    __slots__ = ("count", "_starts", "_ends", "_firsts")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._starts: List[List[int]] = []
+        self._ends: List[List[int]] = []
+        self._firsts: List[int] = []
+
+    def _pred(self, p: int) -> Tuple[int, int]:
+        """(chunk, index) of the run with the largest start <= p, or (-1, -1)."""
+        ci = bisect_right(self._firsts, p) - 1
+        if ci < 0:
+            return -1, -1
+        return ci, bisect_right(self._starts[ci], p) - 1
+
+    def _next(self, ci: int, i: int) -> Tuple[int, int]:
+        """The position after (ci, i) (ci == -1: the first run), or (-1, -1) past the end."""
+        if ci < 0:
+            return (0, 0) if self._starts else (-1, -1)
+        if i + 1 < len(self._starts[ci]):
+            return ci, i + 1
+        if ci + 1 < len(self._starts):
+            return ci + 1, 0
+        return -1, -1
+
+    def _insert(self, ci: int, i: int, start: int, end: int) -> None:
+        """Insert a run at position i of chunk ci (ci == len: a new last chunk)."""
+        if not self._starts:
+            self._starts.append([start])
+            self._ends.append([end])
+            self._firsts.append(start)
+            return
+        if ci >= len(self._starts):
+            ci, i = len(self._starts) - 1, len(self._starts[-1])
+        starts, ends = self._starts[ci], self._ends[ci]
+        starts.insert(i, start)
+        ends.insert(i, end)
+        if i == 0:
+            self._firsts[ci] = start
+        if len(starts) > 2 * _CHUNK:
+            self._starts.insert(ci + 1, starts[_CHUNK:])
+            self._ends.insert(ci + 1, ends[_CHUNK:])
+            self._firsts.insert(ci + 1, starts[_CHUNK])
+            del starts[_CHUNK:]
+            del ends[_CHUNK:]
+
+    def _delete(self, ci: int, i: int) -> None:
+        starts, ends = self._starts[ci], self._ends[ci]
+        del starts[i]
+        del ends[i]
+        if not starts:
+            del self._starts[ci]
+            del self._ends[ci]
+            del self._firsts[ci]
+        elif i == 0:
+            self._firsts[ci] = starts[0]
+
+    def test(self, p: int) -> bool:
+        ci, i = self._pred(p)
+        return ci >= 0 and self._ends[ci][i] >= p
+
+    def set(self, p: int) -> bool:
+        ci, i = self._pred(p)
+        if ci >= 0 and self._ends[ci][i] >= p:
+            return False
+        self.count += 1
+        joins_left = ci >= 0 and self._ends[ci][i] == p - 1
+        ni, nj = self._next(ci, i)
+        joins_right = ni >= 0 and self._starts[ni][nj] == p + 1
+        if joins_left and joins_right:
+            self._ends[ci][i] = self._ends[ni][nj]
+            self._delete(ni, nj)
+        elif joins_left:
+            self._ends[ci][i] = p
+        elif joins_right:
+            self._starts[ni][nj] = p
+            if nj == 0:
+                self._firsts[ni] = p
+        elif ci < 0:
+            self._insert(0, 0, p, p)
+        else:
+            self._insert(ci, i + 1, p, p)
+        return True
+
+    def clear(self, p: int) -> bool:
+        ci, i = self._pred(p)
+        if ci < 0 or self._ends[ci][i] < p:
+            return False
+        self.count -= 1
+        start, end = self._starts[ci][i], self._ends[ci][i]
+        if start == end:
+            self._delete(ci, i)
+        elif p == start:
+            self._starts[ci][i] = p + 1
+            if i == 0:
+                self._firsts[ci] = p + 1
+        elif p == end:
+            self._ends[ci][i] = p - 1
+        else:
+            self._ends[ci][i] = p - 1
+            self._insert(ci, i + 1, p + 1, end)
+        return True
+
+    def first_free(self, p: int, limit: int) -> int:
+        if p >= limit:
+            return -1
+        ci, i = self._pred(p)
+        if ci >= 0 and self._ends[ci][i] >= p:
+            p = self._ends[ci][i] + 1  # runs are maximal: the offset after one is free
+        return p if p < limit else -1
+
+    def first_set(self, p: int, limit: int) -> int:
+        if p >= limit:
+            return -1
+        ci, i = self._pred(p)
+        if ci >= 0 and self._ends[ci][i] >= p:
+            return p
+        ni, nj = self._next(ci, i)
+        if ni < 0:
+            return -1
+        start = self._starts[ni][nj]
+        return start if start < limit else -1
+
+    def set_run(self, start: int, length: int) -> None:
+        """Append a run after every stored one, not adjacent to the last (bulk load, ascending)."""
+        if length <= 0:
+            return
+        if self._starts and start <= self._ends[-1][-1] + 1:
+            raise ValueError("RunSet.set_run needs ascending, non-adjacent runs")
+        end = start + length - 1
+        if not self._starts or len(self._starts[-1]) >= _CHUNK:
+            self._starts.append([start])
+            self._ends.append([end])
+            self._firsts.append(start)
+        else:
+            self._starts[-1].append(start)
+            self._ends[-1].append(end)
+        self.count += length
+
+    def runs(self) -> Iterator[Tuple[int, int]]:
+        for starts, ends in zip(self._starts, self._ends):
+            for start, end in zip(starts, ends):
+                yield start, end - start + 1
+
+    def nruns(self) -> int:
+        return sum(len(s) for s in self._starts)
+
+    def nbytes(self) -> int:
+        total = sys.getsizeof(self._firsts) + sys.getsizeof(self._starts) + sys.getsizeof(self._ends)
+        for starts, ends in zip(self._starts, self._ends):
+            total += sys.getsizeof(starts) + sys.getsizeof(ends) + 64 * len(starts)
+        return total
+
+
+def new_storage(size: int) -> Any:
+    """Dense bitmap for ``size <= 2**32`` offsets, run index above (ALGORITHMS.md "Storage")."""
+    return DenseBitmap(size) if size <= 1 << 32 else RunSet()
+
+
+class CIDRAllocator:  # placeholder until the twin's allocator lands (same commit series)
+    def __init__(self, *a: Any, **k: Any) -> None:
         raise NotImplementedError("pure twin not written yet")
 
 
-__all__ = ["CIDRAllocator", "MultiCIDRAllocator", "PrefixTree"]
+__all__ = [
+    "CIDRAllocator",
+    "MultiCIDRAllocator",
+    "PrefixTree",
+    "parse_ip",
+    "parse_cidr",
+    "format_ip",
+    "format_cidr",
+    "canonical_ip",
+    "canonical_cidr",
+]
+
+from ._pure_multi import MultiCIDRAllocator, PrefixTree  # noqa: E402
