@@ -798,9 +798,423 @@ def new_storage(size: int) -> Any:
     return DenseBitmap(size) if size <= 1 << 32 else RunSet()
 
 
-class CIDRAllocator:  # placeholder until the twin's allocator lands (same commit series)
-    def __init__(self, *a: Any, **k: Any) -> None:
-        raise NotImplementedError("pure twin not written yet")
+# --------------------------------------------------------------------------------------------
+# Sizes and bands (SPEC.md §1, §2.1)
+# --------------------------------------------------------------------------------------------
+
+_WIDTH = {4: 32, 6: 128}
+_FAMILY_NAMES = {4: "IPv4", 6: "IPv6"}
+_STRATEGIES = {"random": 0, "sequential": 1}
+_STRATEGY_NAMES = {0: "random", 1: "sequential"}
+
+
+def usable_size(family: int, prefix: int) -> int:
+    """Kubernetes' count of usable addresses: IPv4 ``2^h-2`` (>= 0), IPv6 ``2^h-1`` (<= 2^64-1)."""
+    host_bits = _WIDTH[family] - prefix
+    if family == 4:
+        return max((1 << host_bits) - 2, 0)
+    return min((1 << host_bits) - 1, _MASK64)
+
+
+def band_offset(family: int, prefix: int) -> int:
+    """Size of the static band (KEP-3070); IPv4 /0 and /1 have none (Kubernetes' quirk)."""
+    if family == 4 and prefix <= 1:
+        return 0
+    raw = 1 << (_WIDTH[family] - prefix)
+    if raw <= 16:
+        return 0
+    return min(max(raw // 16, 16), 256)
+
+
+def check_allocatable(family: int, network: int, prefix: int) -> None:
+    """Refuse IPv6 prefixes shorter than /64 and CIDRs overlapping ::ffff:0:0/96."""
+    if family != 6:
+        return
+    if prefix < 64:
+        raise InvalidAddressError(
+            f"shortest allowed prefix length for service CIDR is 64, got {prefix}"
+        )
+    common = min(prefix, 96)
+    if network >> (128 - common) == _MAPPED_NETWORK >> (128 - common):
+        raise InvalidAddressError(
+            f"invalid CIDR {format_cidr(family, network, prefix)!r}: "
+            "overlaps the IPv4-mapped range ::ffff:0:0/96"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Snapshot format, version 1 (ALGORITHMS.md)
+# --------------------------------------------------------------------------------------------
+
+_MAGIC = b"FCAL"
+_MULTI_MAGIC = b"FCMA"
+_VERSION = 1
+_HEADER = struct.Struct("<4sHBB16sB4QQQ")
+_RUN = struct.Struct("<QQ")
+_CRC = struct.Struct("<I")
+
+
+def _snapshot_bytes(data: Any) -> bytes:
+    if isinstance(data, (str, int)) or data is None:
+        raise TypeError(f"a snapshot is bytes-like, not {type(data).__name__}")
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(f"a snapshot is bytes-like, not {type(data).__name__}") from None
+    with view:
+        return view.tobytes()
+
+
+class CIDRAllocator:
+    """Allocates the addresses of one CIDR with Kubernetes' semantics (SPEC.md §1-§2).
+
+    Every operation is O(1) (a hierarchical bitmap for up to 2**32 offsets, a run index above),
+    the ``random`` strategy draws from a seeded xoshiro256** exactly as the compiled core does.
+
+    Thread safety: each public method holds the allocator's ``threading.Lock`` for its whole
+    duration (``allocate_many`` for the whole batch), so every operation is atomic with respect
+    to other threads. Iteration takes the lock per step and continues after the last address
+    it yielded, so it never fails when the allocator changes meanwhile.
+
+    >>> a = CIDRAllocator("10.96.0.0/24", seed=7)
+    >>> a.size, a.band_offset, a.first, a.last
+    (254, 16, '10.96.0.1', '10.96.0.254')
+    >>> a.allocate("10.96.0.10")
+    '10.96.0.10'
+    >>> CIDRAllocator("10.96.0.0/24", strategy="sequential").allocate_next()
+    '10.96.0.17'
+    >>> len(a), "10.96.0.10" in a
+    (1, True)
+    """
+
+    __slots__ = (
+        "_family",
+        "_network",
+        "_prefix",
+        "_size",
+        "_band",
+        "_strategy",
+        "_rng",
+        "_store",
+        "_used_static",
+        "_lock",
+        "_cidr_text",
+        "__weakref__",
+    )
+
+    def __init__(self, cidr: Any, *, seed: Optional[int] = None, strategy: str = "random") -> None:
+        if strategy not in _STRATEGIES:
+            raise ValueError(f"strategy must be 'random' or 'sequential', got {strategy!r}")
+        if seed is not None and not isinstance(seed, int):
+            raise TypeError(f"seed must be an int or None, not {type(seed).__name__}")
+        family, network, prefix = parse_cidr(cidr)
+        check_allocatable(family, network, prefix)
+        self._setup(family, network, prefix, _STRATEGIES[strategy], Xoshiro256(seed))
+
+    def _setup(self, family: int, network: int, prefix: int, strategy: int, rng: Xoshiro256) -> None:
+        self._family = family
+        self._network = network
+        self._prefix = prefix
+        self._size = usable_size(family, prefix)
+        self._band = band_offset(family, prefix)
+        self._strategy = strategy
+        self._rng = rng
+        self._store = new_storage(self._size)
+        self._used_static = 0
+        self._lock = threading.Lock()
+        self._cidr_text = format_cidr(family, network, prefix)
+
+    # -- properties --------------------------------------------------------------------------
+
+    @property
+    def cidr(self) -> str:
+        return self._cidr_text
+
+    @property
+    def family(self) -> str:
+        return _FAMILY_NAMES[self._family]
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def first(self) -> Optional[str]:
+        return format_ip(self._family, self._network + 1) if self._size else None
+
+    @property
+    def last(self) -> Optional[str]:
+        return format_ip(self._family, self._network + self._size) if self._size else None
+
+    @property
+    def band_offset(self) -> int:
+        return self._band
+
+    @property
+    def strategy(self) -> str:
+        return _STRATEGY_NAMES[self._strategy]
+
+    @property
+    def used(self) -> int:
+        return self._store.count
+
+    @property
+    def free(self) -> int:
+        return self._size - self._store.count
+
+    # -- input -------------------------------------------------------------------------------
+
+    def _address(self, ip: Any) -> Tuple[int, int]:
+        """(family, value) of an address argument; an int is of this allocator's family."""
+        if isinstance(ip, int) and not isinstance(ip, bool):
+            if not 0 <= ip <= (_MAX_IPV4 if self._family == 4 else _MAX_IPV6):
+                raise _ip_error(ip, f"out of the {self.family} address range")
+            return self._family, ip
+        return parse_ip(ip)
+
+    def _offset(self, family: int, value: int) -> int:
+        """Offset of a usable address of this CIDR, else -1."""
+        if family != self._family:
+            return -1
+        offset = value - self._network - 1
+        return offset if 0 <= offset < self._size else -1
+
+    def _text(self, offset: int) -> str:
+        return format_ip(self._family, self._network + 1 + offset)
+
+    # -- allocation --------------------------------------------------------------------------
+
+    def _take(self, offset: int) -> None:
+        self._store.set(offset)
+        if offset < self._band:
+            self._used_static += 1
+
+    def _next_offset(self) -> int:
+        """The offset the strategy picks next (not yet taken), or -1 when the range is full."""
+        store, size, band = self._store, self._size, self._band
+        dynamic_free = (size - band) - (store.count - self._used_static)
+        if self._strategy == 0:
+            if dynamic_free > 0:
+                start = band + self._rng.bounded(size - band)
+                offset = store.first_free(start, size)
+                return offset if offset >= 0 else store.first_free(band, start)
+            if band - self._used_static > 0:
+                start = self._rng.bounded(band)
+                offset = store.first_free(start, band)
+                return offset if offset >= 0 else store.first_free(0, start)
+            return -1
+        if dynamic_free > 0:
+            return store.first_free(band, size)
+        if band - self._used_static > 0:
+            return store.first_free(0, band)
+        return -1
+
+    def allocate(self, ip: Any) -> str:
+        """Take this address (either band). Taken → ``AlreadyAllocatedError``; not usable here
+        (outside, network, IPv4 broadcast, other family) → ``NotInRangeError``."""
+        family, value = self._address(ip)
+        with self._lock:
+            offset = self._offset(family, value)
+            if offset < 0:
+                raise NotInRangeError(format_ip(family, value), self._cidr_text)
+            if self._store.test(offset):
+                raise AlreadyAllocatedError()
+            self._take(offset)
+        return format_ip(family, value)
+
+    def allocate_next(self) -> str:
+        """The next address by the strategy; ``RangeFullError`` when nothing is free."""
+        with self._lock:
+            offset = self._next_offset()
+            if offset < 0:
+                raise RangeFullError()
+            self._take(offset)
+        return self._text(offset)
+
+    def allocate_next_int(self) -> int:
+        """Like ``allocate_next`` but returns the address as an int."""
+        with self._lock:
+            offset = self._next_offset()
+            if offset < 0:
+                raise RangeFullError()
+            self._take(offset)
+        return self._network + 1 + offset
+
+    def _many_offsets(self, n: Any) -> List[int]:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"n must be an int, not {type(n).__name__}")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        with self._lock:
+            if self._size - self._store.count < n:
+                raise RangeFullError()
+            offsets = []
+            for _ in range(n):
+                offset = self._next_offset()
+                self._take(offset)
+                offsets.append(offset)
+        return offsets
+
+    def allocate_many(self, n: int) -> List[str]:
+        """``n`` addresses as ``n`` successive ``allocate_next()`` would give, all or nothing."""
+        return [self._text(offset) for offset in self._many_offsets(n)]
+
+    def allocate_many_int(self, n: int) -> List[int]:
+        """Like ``allocate_many`` but returns ints."""
+        base = self._network + 1
+        return [base + offset for offset in self._many_offsets(n)]
+
+    def release(self, ip: Any) -> None:
+        """Free the address; a no-op when it is free or not in this range (idempotent)."""
+        family, value = self._address(ip)
+        with self._lock:
+            offset = self._offset(family, value)
+            if offset >= 0 and self._store.clear(offset) and offset < self._band:
+                self._used_static -= 1
+
+    def has(self, ip: Any) -> bool:
+        """True when the address is allocated here."""
+        family, value = self._address(ip)
+        with self._lock:
+            offset = self._offset(family, value)
+            return offset >= 0 and self._store.test(offset)
+
+    def __contains__(self, ip: Any) -> bool:
+        return self.has(ip)
+
+    def __len__(self) -> int:
+        return self._store.count
+
+    def __iter__(self) -> Iterator[str]:
+        position = 0
+        while True:
+            with self._lock:
+                offset = self._store.first_set(position, self._size)
+            if offset < 0:
+                return
+            yield self._text(offset)
+            position = offset + 1
+
+    def __repr__(self) -> str:
+        return (
+            f"CIDRAllocator({self._cidr_text!r}, strategy={self.strategy!r}, "
+            f"used={self._store.count}, size={self._size})"
+        )
+
+    def __sizeof__(self) -> int:
+        return object.__sizeof__(self) + self._store.nbytes()
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The allocator as bytes (ALGORITHMS.md format v1); ``restore`` reads it back."""
+        with self._lock:
+            runs = list(self._store.runs())
+            head = _HEADER.pack(
+                _MAGIC,
+                _VERSION,
+                self._family,
+                self._prefix,
+                self._network.to_bytes(16, "big"),
+                self._strategy,
+                *self._rng.state,
+                self._store.count,
+                len(runs),
+            )
+        body = b"".join([head] + [_RUN.pack(start, length) for start, length in runs])
+        return body + _CRC.pack(zlib.crc32(body))
+
+    @classmethod
+    def restore(cls, data: Any) -> "CIDRAllocator":
+        """Rebuild an allocator from ``snapshot()`` bytes of either backend.
+
+        Everything is validated before anything is built; any defect → ``SnapshotError``
+        (a ``ValueError``); input that is not bytes-like → ``TypeError``.
+        """
+        raw = _snapshot_bytes(data)
+        if raw[:4] == _MULTI_MAGIC:
+            raise SnapshotError("not a CIDRAllocator snapshot (it is a MultiCIDRAllocator one)")
+        if raw[:4] != _MAGIC:
+            if len(raw) < 4 and _MAGIC.startswith(raw):
+                raise SnapshotError(f"snapshot truncated: {len(raw)} bytes")
+            raise SnapshotError("not a fastcidr CIDRAllocator snapshot (bad magic)")
+        if len(raw) < _HEADER.size + _CRC.size:
+            raise SnapshotError(f"snapshot truncated: {len(raw)} bytes")
+        (
+            _magic,
+            version,
+            family,
+            prefix,
+            network_bytes,
+            strategy,
+            s0,
+            s1,
+            s2,
+            s3,
+            used,
+            nruns,
+        ) = _HEADER.unpack_from(raw, 0)
+        if version != _VERSION:
+            raise SnapshotError(f"unsupported snapshot version {version}")
+        expected = _HEADER.size + nruns * _RUN.size + _CRC.size
+        if len(raw) != expected:
+            raise SnapshotError(f"snapshot length {len(raw)} does not match its {nruns} runs")
+        (crc,) = _CRC.unpack_from(raw, len(raw) - _CRC.size)
+        if zlib.crc32(raw[: len(raw) - _CRC.size]) != crc:
+            raise SnapshotError("snapshot checksum mismatch")
+        if family not in (4, 6):
+            raise SnapshotError(f"snapshot has an invalid address family {family}")
+        if prefix > _WIDTH[family]:
+            raise SnapshotError(f"snapshot has an invalid prefix length {prefix}")
+        network = int.from_bytes(network_bytes, "big")
+        if family == 4 and network > _MAX_IPV4:
+            raise SnapshotError("snapshot has an invalid IPv4 network")
+        if network & ~_prefix_mask(family, prefix):
+            raise SnapshotError("snapshot network has host bits set")
+        try:
+            check_allocatable(family, network, prefix)
+        except InvalidAddressError as exc:
+            raise SnapshotError(f"snapshot CIDR is not allocatable: {exc}") from None
+        if strategy not in _STRATEGY_NAMES:
+            raise SnapshotError(f"snapshot has an invalid strategy {strategy}")
+        if not (s0 | s1 | s2 | s3):
+            raise SnapshotError("snapshot has an all-zero random generator state")
+        size = usable_size(family, prefix)
+        runs = list(_RUN.iter_unpack(raw[_HEADER.size: len(raw) - _CRC.size]))
+        total = 0
+        next_allowed = 0  # runs are ascending, disjoint and non-adjacent
+        for start, length in runs:
+            if length < 1:
+                raise SnapshotError("snapshot has an empty run")
+            if start < next_allowed:
+                raise SnapshotError("snapshot runs are not ascending, disjoint and non-adjacent")
+            if start + length > size:
+                raise SnapshotError("snapshot run lies outside the range")
+            next_allowed = start + length + 1
+            total += length
+        if total != used:
+            raise SnapshotError(f"snapshot counts {used} used addresses but its runs hold {total}")
+        self = cls.__new__(cls)
+        self._setup(family, network, prefix, strategy, Xoshiro256.from_state((s0, s1, s2, s3)))
+        band = self._band
+        for start, length in runs:
+            self._store.set_run(start, length)
+            if start < band:
+                self._used_static += min(start + length, band) - start
+        return self
+
+    def __reduce__(self) -> Tuple[Any, Tuple[bytes]]:
+        return (self.__class__.restore, (self.snapshot(),))
+
+    def copy(self) -> "CIDRAllocator":
+        """An independent copy (same addresses, same generator state)."""
+        return self.restore(self.snapshot())
+
+    def __copy__(self) -> "CIDRAllocator":
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict) -> "CIDRAllocator":
+        return self.copy()
 
 
 __all__ = [
