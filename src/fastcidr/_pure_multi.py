@@ -1,11 +1,1097 @@
-"""PLACEHOLDER during development: PrefixTree and MultiCIDRAllocator twins (issue 3)."""
+"""Pure-Python twin of ``_multi``: :class:`PrefixTree` and :class:`MultiCIDRAllocator`.
+
+Same API, same algorithms (docs/ALGORITHMS.md "Many CIDRs"), same results for the same seed and
+byte-identical snapshots as the compiled core; slower by a constant factor only.
+
+>>> t = PrefixTree()
+>>> t["10.0.0.0/8"] = "a"; t["10.1.0.0/16"] = "b"
+>>> t.longest_match("10.1.2.3")
+('10.1.0.0/16', 'b')
+>>> m = MultiCIDRAllocator(["10.0.0.0/28"], seed=1, policy="ordered")
+>>> m.allocate("10.0.0.3")
+'10.0.0.3'
+>>> m.stats("10.0.0.0/28")
+{'size': 14, 'used': 1, 'free': 13}
+"""
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import zlib
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from .errors import (
+    AlreadyAllocatedError,
+    InvalidAddressError,
+    MismatchedNetworkError,
+    RangeFullError,
+    SnapshotError,
+)
+
+# `_pure` imports this module at its end, so its helpers already exist when this line runs.
+from ._pure import (  # noqa: E402
+    Xoshiro256,
+    _snapshot_bytes,
+    band_offset,
+    check_allocatable,
+    format_cidr,
+    format_ip,
+    new_storage,
+    parse_cidr,
+    parse_ip,
+    usable_size,
+)
+
+__all__ = ["PrefixTree", "MultiCIDRAllocator"]
+
+_WIDTH = {4: 32, 6: 128}
+_FAMILY_NAME = {4: "IPv4", 6: "IPv6"}
+_WEIGHT_CAP = 1 << 40
+_POLICIES = {"weighted": 0, "random": 1, "ordered": 2}
+_POLICY_NAMES = {v: k for k, v in _POLICIES.items()}
 
 
-class PrefixTree:  # placeholder
-    def __init__(self, *a, **k):
-        raise NotImplementedError
+# ----------------------------------------------------------------------------------------------
+# Input helpers shared by both classes
+# ----------------------------------------------------------------------------------------------
+
+def _family_arg(family: Any) -> Optional[int]:
+    """Normalise a ``family`` argument: None, "IPv4"/"IPv6", 4/6."""
+    if family is None:
+        return None
+    if family in ("IPv4", 4) and not isinstance(family, bool):
+        return 4
+    if family in ("IPv6", 6) and not isinstance(family, bool):
+        return 6
+    raise ValueError(f"family must be 'IPv4', 'IPv6', 4, 6 or None, got {family!r}")
 
 
-class MultiCIDRAllocator:  # placeholder
-    def __init__(self, *a, **k):
-        raise NotImplementedError
+def _is_network_like(obj: Any) -> bool:
+    if isinstance(obj, str):
+        return "/" in obj
+    return hasattr(obj, "prefixlen")
+
+
+def _parse_ip_or_cidr(obj: Any) -> Tuple[int, int, int]:
+    """(family, network, prefix length); an address is a full-length prefix."""
+    if _is_network_like(obj):
+        return parse_cidr(obj)
+    family, value = parse_ip(obj)
+    return family, value, _WIDTH[family]
+
+
+# ----------------------------------------------------------------------------------------------
+# The trie
+# ----------------------------------------------------------------------------------------------
+
+class _Node:
+    """One trie node: a prefix, maybe a stored value, two children."""
+
+    __slots__ = ("net", "plen", "has", "value", "key", "c0", "c1")
+
+    def __init__(self, net: int, plen: int) -> None:
+        self.net = net
+        self.plen = plen
+        self.has = False
+        self.value: Any = None
+        self.key: Optional[str] = None  # canonical text, set while a value is stored
+        self.c0: Optional[_Node] = None
+        self.c1: Optional[_Node] = None
+
+
+class _Trie:
+    """A path-compressed binary trie over the prefixes of one family (``width`` bits)."""
+
+    __slots__ = ("family", "width", "root", "count")
+
+    def __init__(self, family: int) -> None:
+        self.family = family
+        self.width = _WIDTH[family]
+        self.root: Optional[_Node] = None
+        self.count = 0
+
+    def _bit(self, value: int, pos: int) -> int:
+        return (value >> (self.width - 1 - pos)) & 1
+
+    def _contains(self, node: _Node, net: int, plen: int) -> bool:
+        """node's prefix equals or contains (net, plen)."""
+        return node.plen <= plen and ((node.net ^ net) >> (self.width - node.plen)) == 0
+
+    def find(self, net: int, plen: int) -> Optional[_Node]:
+        node = self.root
+        while node is not None and self._contains(node, net, plen):
+            if node.plen == plen:
+                return node if node.has else None
+            node = node.c1 if self._bit(net, node.plen) else node.c0
+        return None
+
+    def insert(self, net: int, plen: int, value: Any) -> Tuple[_Node, bool]:
+        """Store value; returns (node, replaced)."""
+        width = self.width
+        parent: Optional[_Node] = None
+        parent_bit = 0
+        node = self.root
+        while node is not None:
+            diff = node.net ^ net
+            common = min(node.plen, plen, width - diff.bit_length())
+            if common == node.plen:
+                if node.plen == plen:
+                    replaced = node.has
+                    if not replaced:
+                        self.count += 1
+                        node.key = format_cidr(self.family, net, plen)
+                    node.has = True
+                    node.value = value
+                    return node, replaced
+                parent = node
+                parent_bit = self._bit(net, node.plen)
+                node = node.c1 if parent_bit else node.c0
+                continue
+            new = _Node(net, plen)
+            new.has = True
+            new.value = value
+            new.key = format_cidr(self.family, net, plen)
+            if common == plen:  # the new prefix is an ancestor of node
+                top = new
+                if self._bit(node.net, plen):
+                    new.c1 = node
+                else:
+                    new.c0 = node
+            else:  # they diverge at bit `common`: a glue node holds both
+                mask = ((1 << common) - 1) << (width - common)
+                top = _Node(net & mask, common)
+                if self._bit(net, common):
+                    top.c1, top.c0 = new, node
+                else:
+                    top.c0, top.c1 = new, node
+            self._link(parent, parent_bit, top)
+            self.count += 1
+            return new, False
+        new = _Node(net, plen)
+        new.has = True
+        new.value = value
+        new.key = format_cidr(self.family, net, plen)
+        self._link(parent, parent_bit, new)
+        self.count += 1
+        return new, False
+
+    def _link(self, parent: Optional[_Node], bit: int, child: Optional[_Node]) -> None:
+        if parent is None:
+            self.root = child
+        elif bit:
+            parent.c1 = child
+        else:
+            parent.c0 = child
+
+    def delete(self, net: int, plen: int) -> Optional[_Node]:
+        """Remove the value at exactly (net, plen); returns the node it was in, or None."""
+        path: List[Tuple[Optional[_Node], int]] = []  # (parent, bit) leading to each node
+        parent: Optional[_Node] = None
+        bit = 0
+        node = self.root
+        while node is not None and self._contains(node, net, plen) and node.plen < plen:
+            path.append((parent, bit))
+            parent = node
+            bit = self._bit(net, node.plen)
+            node = node.c1 if bit else node.c0
+        if node is None or node.plen != plen or node.net != net or not node.has:
+            return None
+        removed = _Node(node.net, node.plen)
+        removed.has, removed.value, removed.key = True, node.value, node.key
+        node.has = False
+        node.value = None
+        node.key = None
+        self.count -= 1
+        if node.c0 is not None and node.c1 is not None:
+            return removed
+        only = node.c0 if node.c0 is not None else node.c1
+        self._link(parent, bit, only)
+        # A glue node left with one child is spliced out too.
+        if only is None and parent is not None and not parent.has:
+            other = parent.c1 if bit == 0 else parent.c0
+            grand, grand_bit = path[-1]
+            self._link(grand, grand_bit, other)
+        return removed
+
+    def path(self, net: int, plen: int) -> List[_Node]:
+        """Stored nodes equal to or containing (net, plen), least specific first."""
+        out = []
+        node = self.root
+        while node is not None and self._contains(node, net, plen):
+            if node.has:
+                out.append(node)
+            if node.plen == plen:
+                break
+            node = node.c1 if self._bit(net, node.plen) else node.c0
+        return out
+
+    def host_path(self, value: int) -> List[_Node]:
+        """Stored nodes holding the address as a host, least specific first."""
+        width = self.width
+        out = []
+        node = self.root
+        while node is not None and self._contains(node, value, width):
+            if node.has and self._is_host(node, value):
+                out.append(node)
+            if node.plen == width:
+                break
+            node = node.c1 if self._bit(value, node.plen) else node.c0
+        return out
+
+    def _is_host(self, node: _Node, value: int) -> bool:
+        if value == node.net:
+            return False
+        if self.family == 4:
+            return value != node.net | ((1 << (32 - node.plen)) - 1)
+        return True
+
+    def subtree(self, net: int, plen: int) -> Optional[_Node]:
+        """The highest node whose prefix is equal to or inside (net, plen)."""
+        node = self.root
+        width = self.width
+        while node is not None:
+            if node.plen >= plen:
+                inside = ((node.net ^ net) >> (width - plen)) == 0 if plen else True
+                return node if inside else None
+            if not self._contains(node, net, plen):
+                return None
+            node = node.c1 if self._bit(net, node.plen) else node.c0
+        return None
+
+    @staticmethod
+    def preorder(start: Optional[_Node], stop_at_value: bool = False) -> Iterator[_Node]:
+        """Stored nodes under start in pre-order (= ascending address, then prefix length)."""
+        stack = [start] if start is not None else []
+        while stack:
+            node = stack.pop()
+            if node.has:
+                yield node
+                if stop_at_value:
+                    continue
+            if node.c1 is not None:
+                stack.append(node.c1)
+            if node.c0 is not None:
+                stack.append(node.c0)
+
+
+# ----------------------------------------------------------------------------------------------
+# PrefixTree
+# ----------------------------------------------------------------------------------------------
+
+class PrefixTree:
+    """A map from CIDR to value over both families (Kubernetes' ``iptree``), as a
+    path-compressed binary trie; IPv4 and IPv6 keys live in separate roots and never mix.
+
+    Results name prefixes by canonical text. Not locked: concurrent writers need their own lock.
+
+    >>> t = PrefixTree()
+    >>> t.insert("192.168.0.0/16", 1), t.insert("192.168.0.0/24", 2), t.insert("192.168.0.0/24", 3)
+    (False, False, True)
+    >>> t.host_matches("192.168.0.3")
+    [('192.168.0.0/24', 3), ('192.168.0.0/16', 1)]
+    >>> t.host_matches("192.168.0.255")
+    [('192.168.0.0/16', 1)]
+    >>> list(t)
+    ['192.168.0.0/16', '192.168.0.0/24']
+    """
+
+    __slots__ = ("_v4", "_v6")
+
+    def __init__(self) -> None:
+        self._v4 = _Trie(4)
+        self._v6 = _Trie(6)
+
+    def _trie(self, family: int) -> _Trie:
+        return self._v4 if family == 4 else self._v6
+
+    # -- mapping ----------------------------------------------------------------------------
+    def insert(self, cidr: Any, value: Any) -> bool:
+        """Store value under cidr; True when it replaced an existing value."""
+        family, net, plen = parse_cidr(cidr)
+        return self._trie(family).insert(net, plen, value)[1]
+
+    def __setitem__(self, cidr: Any, value: Any) -> None:
+        self.insert(cidr, value)
+
+    def __getitem__(self, cidr: Any) -> Any:
+        family, net, plen = parse_cidr(cidr)
+        node = self._trie(family).find(net, plen)
+        if node is None:
+            raise KeyError(format_cidr(family, net, plen))
+        return node.value
+
+    def get(self, cidr: Any, default: Any = None) -> Any:
+        family, net, plen = parse_cidr(cidr)
+        node = self._trie(family).find(net, plen)
+        return default if node is None else node.value
+
+    def __delitem__(self, cidr: Any) -> None:
+        family, net, plen = parse_cidr(cidr)
+        if self._trie(family).delete(net, plen) is None:
+            raise KeyError(format_cidr(family, net, plen))
+
+    def pop(self, cidr: Any, *default: Any) -> Any:
+        family, net, plen = parse_cidr(cidr)
+        node = self._trie(family).delete(net, plen)
+        if node is None:
+            if default:
+                return default[0]
+            raise KeyError(format_cidr(family, net, plen))
+        return node.value
+
+    def __contains__(self, cidr: Any) -> bool:
+        family, net, plen = parse_cidr(cidr)
+        return self._trie(family).find(net, plen) is not None
+
+    def __len__(self) -> int:
+        return self._v4.count + self._v6.count
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def _nodes(self) -> List[_Node]:
+        return list(_Trie.preorder(self._v4.root)) + list(_Trie.preorder(self._v6.root))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([n.key for n in self._nodes()])  # type: ignore[misc]
+
+    def keys(self) -> List[str]:
+        return [n.key for n in self._nodes()]  # type: ignore[misc]
+
+    def values(self) -> List[Any]:
+        return [n.value for n in self._nodes()]
+
+    def items(self) -> List[Tuple[str, Any]]:
+        return [(n.key, n.value) for n in self._nodes()]  # type: ignore[misc]
+
+    def clear(self) -> None:
+        self._v4 = _Trie(4)
+        self._v6 = _Trie(6)
+
+    # -- queries ----------------------------------------------------------------------------
+    def longest_match(self, ip_or_cidr: Any) -> Optional[Tuple[str, Any]]:
+        """The most specific stored prefix equal to or containing the query."""
+        family, net, plen = _parse_ip_or_cidr(ip_or_cidr)
+        path = self._trie(family).path(net, plen)
+        if not path:
+            return None
+        node = path[-1]
+        return node.key, node.value  # type: ignore[return-value]
+
+    def shortest_match(self, ip_or_cidr: Any) -> Optional[Tuple[str, Any]]:
+        """The least specific stored prefix equal to or containing the query."""
+        family, net, plen = _parse_ip_or_cidr(ip_or_cidr)
+        path = self._trie(family).path(net, plen)
+        if not path:
+            return None
+        node = path[0]
+        return node.key, node.value  # type: ignore[return-value]
+
+    def host_matches(self, ip: Any) -> List[Tuple[str, Any]]:
+        """Stored prefixes holding ip as a host address (SPEC.md §1), most specific first."""
+        family, value = parse_ip(ip)
+        return [(n.key, n.value) for n in reversed(self._trie(family).host_path(value))]  # type: ignore[misc]
+
+    def covering(self, cidr: Any) -> List[Tuple[str, Any]]:
+        """Stored prefixes equal to or containing cidr, least specific first."""
+        family, net, plen = parse_cidr(cidr)
+        return [(n.key, n.value) for n in self._trie(family).path(net, plen)]  # type: ignore[misc]
+
+    def covered(self, cidr: Any) -> List[Tuple[str, Any]]:
+        """Stored prefixes equal to or inside cidr, in pre-order (ascending)."""
+        family, net, plen = parse_cidr(cidr)
+        trie = self._trie(family)
+        return [(n.key, n.value) for n in _Trie.preorder(trie.subtree(net, plen))]  # type: ignore[misc]
+
+    def top_level(self, family: Any = None) -> List[Tuple[str, Any]]:
+        """Stored prefixes not contained in another stored prefix, ascending."""
+        fam = _family_arg(family)
+        out: List[Tuple[str, Any]] = []
+        for trie in (self._v4, self._v6):
+            if fam is None or fam == trie.family:
+                out.extend((n.key, n.value) for n in _Trie.preorder(trie.root, stop_at_value=True))  # type: ignore[misc]
+        return out
+
+    # -- protocol ---------------------------------------------------------------------------
+    def __reduce__(self) -> Any:
+        return (self.__class__, (), self.items())
+
+    def __setstate__(self, state: Any) -> None:
+        for key, value in state:
+            self.insert(key, value)
+
+    def __repr__(self) -> str:
+        return f"PrefixTree({dict(self.items())!r})"
+
+
+# ----------------------------------------------------------------------------------------------
+# MultiCIDRAllocator
+# ----------------------------------------------------------------------------------------------
+
+class _Entry:
+    """One CIDR of the allocator."""
+
+    __slots__ = (
+        "family", "net", "plen", "key", "ready", "size", "band", "used", "static_used",
+        "parent", "nchildren", "top", "shift", "storage", "slot", "weight",
+    )
+
+    def __init__(self, family: int, net: int, plen: int, ready: bool) -> None:
+        self.family = family
+        self.net = net
+        self.plen = plen
+        self.key = format_cidr(family, net, plen)
+        self.ready = ready
+        self.size = usable_size(family, plen)
+        self.band = band_offset(family, plen)
+        self.used = 0
+        self.static_used = 0
+        self.parent: Optional[_Entry] = None
+        self.nchildren = 0
+        self.top: _Entry = self  # owner of the storage
+        self.shift = 0  # this CIDR's offset 0 inside top's storage
+        self.storage: Any = None  # only on top-level entries
+        self.slot = -1
+        self.weight = 0
+
+
+def _new_storage(size: int) -> Any:
+    return None if size == 0 else new_storage(size)
+
+
+def _runs(storage: Any, lo: int, hi: int) -> Iterator[Tuple[int, int]]:
+    """Allocated runs [start, end) of storage inside [lo, hi)."""
+    if storage is None:
+        return
+    p = lo
+    while p < hi:
+        start = storage.first_set(p, hi)
+        if start < 0:
+            return
+        end = storage.first_free(start, hi)
+        if end < 0:
+            end = hi
+        yield start, end
+        p = end
+
+
+class _Family:
+    """Per-family state: the CIDR trie, the candidate index and the union counters."""
+
+    __slots__ = ("trie", "slots", "tree", "cap", "live", "next_free", "top_size", "used",
+                 "ready_free", "ready_dirty")
+
+    def __init__(self, family: int) -> None:
+        self.trie = _Trie(family)
+        self.slots: List[Optional[_Entry]] = []
+        self.cap = 0
+        self.tree: List[int] = [0]  # Fenwick tree, 1-based
+        self.live = 0
+        self.next_free = 0
+        self.top_size = 0  # sum of the sizes of the top-level CIDRs
+        self.used = 0  # allocated addresses of this family
+        # Free addresses in the union of the ready CIDRs, recomputed lazily after a change of
+        # structure or readiness (allocate_many's all-or-nothing check needs it).
+        self.ready_free = 0
+        self.ready_dirty = False
+
+    # Fenwick tree over insertion slots; the weights decide the candidate.
+    def _add(self, slot: int, delta: int) -> None:
+        i = slot + 1
+        tree = self.tree
+        cap = self.cap
+        while i <= cap:
+            tree[i] += delta
+            i += i & -i
+
+    def total(self) -> int:
+        # Sum of all weights: prefix sum up to cap.
+        s = 0
+        i = self.cap
+        tree = self.tree
+        while i > 0:
+            s += tree[i]
+            i -= i & -i
+        return s
+
+    def search(self, r: int) -> _Entry:
+        """The entry where the running sum of weights first exceeds r."""
+        pos = 0
+        step = 1 << (self.cap.bit_length() - 1) if self.cap else 0
+        tree = self.tree
+        while step:
+            nxt = pos + step
+            if nxt <= self.cap and tree[nxt] <= r:
+                pos = nxt
+                r -= tree[nxt]
+            step >>= 1
+        return self.slots[pos]  # type: ignore[return-value]
+
+    def _rebuild(self, cap: int) -> None:
+        entries = [e for e in self.slots if e is not None]
+        self.slots = [None] * cap
+        self.cap = cap
+        tree = [0] * (cap + 1)
+        for i, e in enumerate(entries):
+            e.slot = i
+            self.slots[i] = e
+            tree[i + 1] = e.weight
+        for i in range(1, cap + 1):  # linear-time Fenwick build
+            j = i + (i & -i)
+            if j <= cap:
+                tree[j] += tree[i]
+        self.tree = tree
+        self.next_free = len(entries)
+
+    def attach(self, entry: _Entry) -> None:
+        if self.next_free >= self.cap:
+            self._rebuild(max(16, 2 * (self.live + 1)))
+        slot = self.next_free
+        self.next_free = slot + 1
+        self.slots[slot] = entry
+        entry.slot = slot
+        self.live += 1
+        self._add(slot, entry.weight)
+
+    def detach(self, entry: _Entry) -> None:
+        self._add(entry.slot, -entry.weight)
+        self.slots[entry.slot] = None
+        entry.slot = -1
+        self.live -= 1
+
+    def set_weight(self, entry: _Entry, weight: int) -> None:
+        if weight != entry.weight:
+            self._add(entry.slot, weight - entry.weight)
+            entry.weight = weight
+
+
+def _count(storage: Any, lo: int, hi: int) -> int:
+    return sum(end - start for start, end in _runs(storage, lo, hi))
+
+
+def _copy_runs(src: Any, lo: int, hi: int, dst: Any, delta: int) -> None:
+    """Copy the allocated offsets of src in [lo, hi) into the fresh dst, shifted by delta
+    (ascending, so the sparse store's bulk load applies)."""
+    for start, end in _runs(src, lo, hi):
+        dst.set_run(start + delta, end - start)
+
+
+class MultiCIDRAllocator:
+    """Kubernetes' MetaAllocator over any number of nested IPv4/IPv6 CIDRs with one allocation
+    state per address (API.md, SPEC.md §2.3, ALGORITHMS.md "Many CIDRs").
+
+    Top-level CIDRs own the storage of their addresses; nested CIDRs are windows onto it. The
+    candidates for ``allocate_next`` are kept in a Fenwick tree over insertion slots, so choosing a
+    CIDR costs O(log n), never O(n). Thread-safe: a lock guards every public call.
+
+    >>> m = MultiCIDRAllocator(["192.168.0.0/28"], seed=7)
+    >>> m.add("192.168.0.0/24")
+    True
+    >>> m.free()
+    254
+    >>> m.allocate("192.168.0.20"), m.owners("192.168.0.5")
+    ('192.168.0.20', ['192.168.0.0/28', '192.168.0.0/24'])
+    >>> m.remove("192.168.0.0/24")
+    ['192.168.0.20']
+    """
+
+    def __init__(self, cidrs: Iterable[Any] = (), *, seed: Optional[int] = None,
+                 policy: str = "weighted") -> None:
+        if not isinstance(policy, str) or policy not in _POLICIES:
+            raise ValueError(f"policy must be 'weighted', 'random' or 'ordered', got {policy!r}")
+        self._policy = _POLICIES[policy]
+        self._rng = Xoshiro256(seed)
+        self._lock = threading.Lock()
+        self._entries: Dict[Tuple[int, int, int], _Entry] = {}
+        self._fams = {4: _Family(4), 6: _Family(6)}
+        if isinstance(cidrs, str) or _is_network_like(cidrs):
+            cidrs = [cidrs]
+        for cidr in cidrs:
+            self.add(cidr)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def _weight(self, e: _Entry) -> int:
+        free = e.size - e.used
+        if not e.ready or free <= 0:
+            return 0
+        if self._policy == 0:
+            return free if free < _WEIGHT_CAP else _WEIGHT_CAP
+        return 1
+
+    def _lookup(self, cidr: Any) -> _Entry:
+        family, net, plen = parse_cidr(cidr)
+        entry = self._entries.get((family, net, plen))
+        if entry is None:
+            raise KeyError(format_cidr(family, net, plen))
+        return entry
+
+    def _account(self, fam: _Family, holders: List[_Node], value: int, delta: int) -> None:
+        """An address held by `holders` changed state: update their counts and weights."""
+        any_ready = False
+        for node in holders:
+            e: _Entry = node.value
+            e.used += delta
+            if value - e.net - 1 < e.band:
+                e.static_used += delta
+            any_ready = any_ready or e.ready
+            fam.set_weight(e, self._weight(e))
+        fam.used += delta
+        if any_ready:
+            fam.ready_free -= delta
+
+    def _refresh_ready_free(self, fam: _Family) -> int:
+        """Free addresses in the union of the ready CIDRs: sum over maximal ready CIDRs."""
+        if fam.ready_dirty:
+            total = 0
+            stack = [fam.trie.root] if fam.trie.root is not None else []
+            while stack:
+                node = stack.pop()
+                if node.has and node.value.ready:
+                    total += node.value.size - node.value.used
+                    continue
+                if node.c1 is not None:
+                    stack.append(node.c1)
+                if node.c0 is not None:
+                    stack.append(node.c0)
+            fam.ready_free = total
+            fam.ready_dirty = False
+        return fam.ready_free
+
+    def _rebase(self, node: _Node, top: _Entry) -> None:
+        """Every CIDR under node now lives in top's storage."""
+        for n in _Trie.preorder(node):
+            d: _Entry = n.value
+            d.top = top
+            d.shift = d.net - top.net
+
+    # -- CIDRs ------------------------------------------------------------------------------
+    def add(self, cidr: Any, *, ready: bool = True) -> bool:
+        """Add a CIDR (False if already present); allocations inside it become visible to it."""
+        family, net, plen = parse_cidr(cidr)
+        check_allocatable(family, net, plen)
+        with self._lock:
+            key = (family, net, plen)
+            if key in self._entries:
+                return False
+            fam = self._fams[family]
+            trie = fam.trie
+            e = _Entry(family, net, plen, bool(ready))
+            path = trie.path(net, plen)
+            parent: Optional[_Entry] = path[-1].value if path else None
+            children = [n.value for n in _Trie.preorder(trie.subtree(net, plen), stop_at_value=True)]
+            node, _ = trie.insert(net, plen, e)
+            e.parent = parent
+            e.nchildren = len(children)
+            for c in children:
+                c.parent = e
+            if parent is not None:
+                parent.nchildren += 1 - len(children)
+                e.top = parent.top
+                e.shift = net - e.top.net
+            else:
+                e.storage = _new_storage(e.size)
+                for c in children:
+                    _copy_runs(c.storage, 0, c.size, e.storage, c.net - net)
+                    c.storage = None
+                    fam.top_size -= c.size
+                fam.top_size += e.size
+                self._rebase(node, e)
+            storage = e.top.storage
+            e.used = _count(storage, e.shift, e.shift + e.size)
+            e.static_used = _count(storage, e.shift, e.shift + e.band)
+            e.weight = self._weight(e)
+            fam.attach(e)
+            fam.ready_dirty = True
+            self._entries[key] = e
+            return True
+
+    def remove(self, cidr: Any) -> List[str]:
+        """Remove a CIDR; returns the allocated addresses no remaining CIDR holds as a host
+        (ascending), which are forgotten."""
+        with self._lock:
+            e = self._lookup(cidr)
+            fam = self._fams[e.family]
+            trie = fam.trie
+            node = trie.find(e.net, e.plen)
+            assert node is not None
+            children: List[_Entry] = []
+            for child in (node.c0, node.c1):
+                children.extend(n.value for n in _Trie.preorder(child, stop_at_value=True))
+            for c in children:
+                c.parent = e.parent
+            orphans: List[int] = []
+            if e.parent is not None:
+                # The parent holds every host of e: nothing is orphaned, the storage stays.
+                e.parent.nchildren += len(children) - 1
+            else:
+                lo = 0
+                for c in children:
+                    window = c.net - e.net
+                    orphans.extend(self._offsets(e.storage, lo, window))
+                    c.storage = _new_storage(c.size)
+                    _copy_runs(e.storage, window, window + c.size, c.storage, -window)
+                    cnode = trie.find(c.net, c.plen)
+                    assert cnode is not None
+                    self._rebase(cnode, c)
+                    fam.top_size += c.size
+                    lo = window + c.size
+                orphans.extend(self._offsets(e.storage, lo, e.size))
+                fam.top_size -= e.size
+                fam.used -= len(orphans)
+                e.storage = None
+            fam.detach(e)
+            trie.delete(e.net, e.plen)
+            fam.ready_dirty = True
+            del self._entries[(e.family, e.net, e.plen)]
+            base = e.net + 1
+            return [format_ip(e.family, base + off) for off in orphans]
+
+    @staticmethod
+    def _offsets(storage: Any, lo: int, hi: int) -> List[int]:
+        out: List[int] = []
+        for start, end in _runs(storage, lo, hi):
+            out.extend(range(start, end))
+        return out
+
+    def set_ready(self, cidr: Any, ready: bool) -> None:
+        """Mark a CIDR ready (serves new allocations) or not (only releases)."""
+        with self._lock:
+            e = self._lookup(cidr)
+            e.ready = bool(ready)
+            fam = self._fams[e.family]
+            fam.set_weight(e, self._weight(e))
+            fam.ready_dirty = True
+
+    def is_ready(self, cidr: Any) -> bool:
+        with self._lock:
+            return self._lookup(cidr).ready
+
+    @property
+    def cidrs(self) -> List[str]:
+        """The CIDRs in insertion order."""
+        with self._lock:
+            return [e.key for e in self._entries.values()]
+
+    @property
+    def policy(self) -> str:
+        return _POLICY_NAMES[self._policy]
+
+    # -- allocation -------------------------------------------------------------------------
+    def allocate(self, ip: Any) -> str:
+        """Take ip through any ready CIDR holding it as a host."""
+        family, value = parse_ip(ip)
+        with self._lock:
+            fam = self._fams[family]
+            holders = fam.trie.host_path(value)
+            if not any(n.value.ready for n in holders):
+                raise MismatchedNetworkError()
+            top: _Entry = holders[0].value
+            off = value - top.net - 1
+            if top.storage.test(off):
+                raise AlreadyAllocatedError()
+            top.storage.set(off)
+            self._account(fam, holders, value, 1)
+        return format_ip(family, value)
+
+    def _resolve_family(self, family: Any) -> int:
+        fam = _family_arg(family)
+        if fam is None:
+            for e in self._entries.values():
+                return e.family
+            raise RangeFullError()
+        return fam
+
+    def _next(self, fam: _Family) -> int:
+        total = fam.total()
+        if total == 0:
+            raise RangeFullError()
+        rng = self._rng
+        r = 0 if self._policy == 2 else rng.bounded(total)
+        e = fam.search(r)
+        storage = e.top.storage
+        shift = e.shift
+        size = e.size
+        band = e.band
+        if (size - band) - (e.used - e.static_used) > 0:
+            start = band + rng.bounded(size - band)
+            off = storage.first_free(start + shift, size + shift)
+            if off < 0:
+                off = storage.first_free(band + shift, start + shift)
+        else:
+            start = rng.bounded(band)
+            off = storage.first_free(start + shift, band + shift)
+            if off < 0:
+                off = storage.first_free(shift, start + shift)
+        storage.set(off)
+        value = e.top.net + 1 + off
+        self._account(fam, fam.trie.host_path(value), value, 1)
+        return value
+
+    def allocate_next(self, family: Any = None) -> str:
+        """Next address by policy, then by the Kubernetes band rule inside the chosen CIDR."""
+        with self._lock:
+            fam_id = self._resolve_family(family)
+            value = self._next(self._fams[fam_id])
+        return format_ip(fam_id, value)
+
+    def allocate_many(self, n: int, family: Any = None) -> List[str]:
+        """n addresses as n successive allocate_next() calls; all or nothing."""
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"n must be an int, got {type(n).__name__}")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        with self._lock:
+            fam_arg = _family_arg(family)
+            if n == 0:
+                return []
+            fam_id = self._resolve_family(fam_arg)
+            fam = self._fams[fam_id]
+            if self._refresh_ready_free(fam) < n:
+                raise RangeFullError()
+            values = [self._next(fam) for _ in range(n)]
+        return [format_ip(fam_id, v) for v in values]
+
+    def release(self, ip: Any) -> None:
+        """Free ip (through any CIDR, ready or not); a no-op when it is not allocated."""
+        family, value = parse_ip(ip)
+        with self._lock:
+            fam = self._fams[family]
+            holders = fam.trie.host_path(value)
+            if not holders:
+                return
+            top: _Entry = holders[0].value
+            off = value - top.net - 1
+            if not top.storage.test(off):
+                return
+            top.storage.clear(off)
+            self._account(fam, holders, value, -1)
+
+    def has(self, ip: Any) -> bool:
+        family, value = parse_ip(ip)
+        with self._lock:
+            holders = self._fams[family].trie.host_path(value)
+            if not holders:
+                return False
+            top: _Entry = holders[0].value
+            return bool(top.storage.test(value - top.net - 1))
+
+    __contains__ = has
+
+    # -- queries ----------------------------------------------------------------------------
+    def owners(self, ip: Any) -> List[str]:
+        """CIDRs holding ip as a host address, most specific first."""
+        family, value = parse_ip(ip)
+        with self._lock:
+            return [n.value.key for n in reversed(self._fams[family].trie.host_path(value))]
+
+    def orphans_if_removed(self, cidr: Any, *, ignore: Iterable[Any] = ()) -> List[str]:
+        """Allocated addresses cidr holds as a host that no other CIDR (not in ignore) holds."""
+        if isinstance(ignore, str) or _is_network_like(ignore):
+            ignore = [ignore]
+        ignored = {parse_cidr(c) for c in ignore}
+        with self._lock:
+            e = self._lookup(cidr)
+            p = e.parent
+            while p is not None:
+                if (p.family, p.net, p.plen) not in ignored:
+                    return []  # an ancestor holds every host of e
+                p = p.parent
+            node = self._fams[e.family].trie.find(e.net, e.plen)
+            assert node is not None
+            keepers: List[_Entry] = []
+            stack = [c for c in (node.c1, node.c0) if c is not None]
+            while stack:
+                n = stack.pop()
+                if n.has and (n.value.family, n.value.net, n.value.plen) not in ignored:
+                    keepers.append(n.value)
+                    continue
+                if n.c1 is not None:
+                    stack.append(n.c1)
+                if n.c0 is not None:
+                    stack.append(n.c0)
+            storage = e.top.storage
+            lo = e.shift
+            out: List[int] = []
+            for k in keepers:
+                out.extend(self._offsets(storage, lo, k.shift))
+                lo = k.shift + k.size
+            out.extend(self._offsets(storage, lo, e.shift + e.size))
+            base = e.top.net + 1
+            return [format_ip(e.family, base + off) for off in out]
+
+    def used(self, family: Any = None) -> int:
+        fam = _family_arg(family)
+        with self._lock:
+            return sum(f.used for k, f in self._fams.items() if fam in (None, k))
+
+    def free(self, family: Any = None) -> int:
+        """Sizes of the top-level CIDRs minus used (nested CIDRs counted once)."""
+        fam = _family_arg(family)
+        with self._lock:
+            return sum(f.top_size - f.used for k, f in self._fams.items() if fam in (None, k))
+
+    def stats(self, cidr: Any) -> Dict[str, int]:
+        with self._lock:
+            e = self._lookup(cidr)
+            return {"size": e.size, "used": e.used, "free": e.size - e.used}
+
+    def _values(self) -> List[Tuple[int, int]]:
+        out: List[Tuple[int, int]] = []
+        for family in (4, 6):
+            for node in _Trie.preorder(self._fams[family].trie.root, stop_at_value=True):
+                top: _Entry = node.value
+                base = top.net + 1
+                out.extend((family, base + off) for off in self._offsets(top.storage, 0, top.size))
+        return out
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            values = self._values()
+        return (format_ip(f, v) for f, v in values)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._fams[4].used + self._fams[6].used
+
+    def __repr__(self) -> str:
+        return f"MultiCIDRAllocator({self.cidrs!r}, policy={self.policy!r}, used={len(self)})"
+
+    # -- snapshot ---------------------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        """FCMA version 1 (docs/ALGORITHMS.md); includes the random generator's state."""
+        with self._lock:
+            parts = [b"FCMA", struct.pack("<HB4QI", 1, self._policy, *self._rng.state,
+                                          len(self._entries))]
+            for e in self._entries.values():
+                parts.append(struct.pack("<BB", e.family, e.plen))
+                parts.append(e.net.to_bytes(16, "big"))
+                parts.append(b"\x01" if e.ready else b"\x00")
+            runs = []
+            for family in (4, 6):
+                for node in _Trie.preorder(self._fams[family].trie.root, stop_at_value=True):
+                    top: _Entry = node.value
+                    for start, end in _runs(top.storage, 0, top.size):
+                        runs.append(struct.pack("<B", family) + (top.net + 1 + start).to_bytes(16, "big")
+                                    + struct.pack("<Q", end - start))
+            parts.append(struct.pack("<Q", len(runs)))
+            parts.extend(runs)
+        body = b"".join(parts)
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    @classmethod
+    def restore(cls, data: Any) -> "MultiCIDRAllocator":
+        """Rebuild from snapshot(); any defect raises SnapshotError and builds nothing."""
+        buf = _snapshot_bytes(data)  # TypeError for anything not bytes-like
+        policy, state, cidrs, runs = _parse_fcma(buf)
+        self = cls.__new__(cls)
+        self._policy = policy
+        self._rng = Xoshiro256.from_state(state)
+        self._lock = threading.Lock()
+        self._entries = {}
+        self._fams = {4: _Family(4), 6: _Family(6)}
+        for family, net, plen, ready in cidrs:
+            self.add(format_cidr(family, net, plen), ready=ready)
+        # Every run must lie inside the host range of a top-level CIDR.
+        for family, start, length in runs:
+            holders = self._fams[family].trie.host_path(start)
+            if not holders:
+                raise SnapshotError("damaged snapshot: an allocated address is outside every CIDR")
+            top: _Entry = holders[0].value
+            off = start - top.net - 1
+            if off + length > top.size:
+                raise SnapshotError("damaged snapshot: an allocated run leaves its CIDR")
+            top.storage.set_run(off, length)
+        for fam in self._fams.values():
+            for e in (x for x in fam.slots if x is not None):
+                storage = e.top.storage
+                e.used = _count(storage, e.shift, e.shift + e.size)
+                e.static_used = _count(storage, e.shift, e.shift + e.band)
+                fam.set_weight(e, self._weight(e))
+            fam.used = sum(e.used for e in (n.value for n in _Trie.preorder(fam.trie.root, True)))
+            fam.ready_dirty = True
+        return self
+
+    def __reduce__(self) -> Any:
+        return (self.__class__.restore, (self.snapshot(),))
+
+    def copy(self) -> "MultiCIDRAllocator":
+        return self.restore(self.snapshot())
+
+    __copy__ = copy
+
+    def __deepcopy__(self, memo: Any) -> "MultiCIDRAllocator":
+        return self.copy()
+
+
+def _parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int], List[Tuple[int, int, int, bool]],
+                                     List[Tuple[int, int, int]]]:
+    """Validate an FCMA snapshot completely; returns its parts or raises SnapshotError."""
+    def bad(why: str) -> SnapshotError:
+        return SnapshotError(f"damaged MultiCIDRAllocator snapshot: {why}")
+
+    header = 4 + 2 + 1 + 32 + 4
+    if len(buf) < header + 8 + 4:
+        raise bad("too short")
+    if buf[:4] != b"FCMA":
+        raise bad("not a MultiCIDRAllocator snapshot (bad magic)")
+    (version,) = struct.unpack_from("<H", buf, 4)
+    if version != 1:
+        raise bad(f"unsupported version {version}")
+    (crc,) = struct.unpack_from("<I", buf, len(buf) - 4)
+    if zlib.crc32(buf[:-4]) != crc:
+        raise bad("checksum mismatch")
+    policy = buf[6]
+    if policy > 2:
+        raise bad(f"unknown policy {policy}")
+    state = struct.unpack_from("<4Q", buf, 7)
+    if not any(state):
+        raise bad("random generator state is all zero")
+    (ncidrs,) = struct.unpack_from("<I", buf, 39)
+    pos = header
+    if len(buf) < pos + 19 * ncidrs + 8 + 4:
+        raise bad("truncated CIDR list")
+    cidrs = []
+    seen = set()
+    for _ in range(ncidrs):
+        family, plen = buf[pos], buf[pos + 1]
+        net = int.from_bytes(buf[pos + 2:pos + 18], "big")
+        ready = buf[pos + 18]
+        pos += 19
+        if family not in (4, 6):
+            raise bad(f"unknown family {family}")
+        width = _WIDTH[family]
+        if plen > width or net >> width:
+            raise bad("CIDR out of range")
+        if net & ((1 << (width - plen)) - 1):
+            raise bad("CIDR with host bits set")
+        if ready > 1:
+            raise bad("ready flag is not 0 or 1")
+        try:
+            check_allocatable(family, net, plen)
+        except InvalidAddressError as exc:
+            raise bad(str(exc)) from None
+        if (family, net, plen) in seen:
+            raise bad("duplicate CIDR")
+        seen.add((family, net, plen))
+        cidrs.append((family, net, plen, bool(ready)))
+    (nruns,) = struct.unpack_from("<Q", buf, pos)
+    pos += 8
+    if len(buf) - pos - 4 != 25 * nruns:
+        raise bad("run list length does not match the data")
+    runs = []
+    prev_family, prev_end = 0, -2
+    for _ in range(nruns):
+        family = buf[pos]
+        start = int.from_bytes(buf[pos + 1:pos + 17], "big")
+        (length,) = struct.unpack_from("<Q", buf, pos + 17)
+        pos += 25
+        if family not in (4, 6):
+            raise bad(f"unknown family {family}")
+        if length < 1 or start + length > (1 << _WIDTH[family]):
+            raise bad("run out of range")
+        if (family, start) <= (prev_family, prev_end + 1) or family < prev_family:
+            raise bad("runs not sorted, overlapping or adjacent")
+        prev_family, prev_end = family, start + length - 1
+        runs.append((family, start, length))
+    return policy, state, cidrs, runs
