@@ -1,0 +1,35 @@
+"""The Kubernetes layer: ServiceCIDR / IPAddress / Service objects and the ``Cluster``.
+
+Names are imported on first use so that ``import fastcidr.k8s`` stays cheap.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+_LAZY = {
+    "ServiceCIDR": "fastcidr.k8s.objects",
+    "Condition": "fastcidr.k8s.objects",
+    "IPAddress": "fastcidr.k8s.objects",
+    "ParentReference": "fastcidr.k8s.objects",
+    "Service": "fastcidr.k8s.objects",
+    "ServicePort": "fastcidr.k8s.objects",
+    "Event": "fastcidr.k8s.objects",
+    "Cluster": "fastcidr.k8s.cluster",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastcidr.k8s' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(list(globals()) + list(_LAZY))
