@@ -1,0 +1,1279 @@
+"""``fastcidr``: a kubectl-like command line over a fastcidr store (API.md "Command line").
+
+It speaks kubectl: the same verbs, nouns and flags for ServiceCIDRs, IPAddresses and Services, the
+same table layout, AGE format, ``-o json|yaml|name|wide`` output and error texts, on stdout/stderr with
+kubectl's exit status (0, or 1 on any error). The state lives in a store chosen by ``--store URL``
+or ``FASTCIDR_STORE``, by default the SQLite file ``$XDG_DATA_HOME/fastcidr/fastcidr.db``
+(``~/.local/share/fastcidr/fastcidr.db``).
+
+Start-up matters for a command line, so the Kubernetes layer, the stores and PyYAML are imported
+only by the commands that need them.
+
+>>> print(human_duration(7 * 60 + 30))
+7m30s
+>>> print(tabwrite("NAME\\tCIDRS\\tAGE\\nkubernetes\\t10.96.0.0/28\\t17d\\n"), end="")
+NAME         CIDRS          AGE
+kubernetes   10.96.0.0/28   17d
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Tuple
+
+__all__ = ["main", "human_duration", "tabwrite", "default_store_url", "to_json", "to_yaml"]
+
+ENV_STORE = "FASTCIDR_STORE"
+
+
+# --------------------------------------------------------------------------------------------
+# Where the state lives
+
+
+def default_store_path() -> str:
+    """``$XDG_DATA_HOME/fastcidr/fastcidr.db``, i.e. ``~/.local/share/fastcidr/fastcidr.db``."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "fastcidr", "fastcidr.db")
+
+
+def default_store_url() -> str:
+    return default_store_path()
+
+
+def resolve_store(flag: Optional[str]) -> str:
+    """``--store`` wins over ``FASTCIDR_STORE``, which wins over the default SQLite file."""
+    if flag:
+        return flag
+    env = os.environ.get(ENV_STORE)
+    if env:
+        return env
+    path = default_store_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting exactly as kubectl does
+
+
+def human_duration(seconds: float) -> str:
+    """kubectl's AGE (``duration.HumanDuration`` of k8s.io/apimachinery): 2-3 significant figures.
+
+    >>> [human_duration(s) for s in (0, 45, 119, 120, 450, 600, 3 * 3600, 7 * 3600 + 60, 76 * 3600, 17 * 86400)]
+    ['0s', '45s', '119s', '2m', '7m30s', '10m', '3h', '7h1m', '3d4h', '17d']
+    """
+    whole = int(seconds)  # Go truncates toward zero
+    if whole < -1:
+        return "<invalid>"
+    if whole < 0:
+        return "0s"
+    if whole < 120:
+        return f"{whole}s"
+    minutes = whole // 60
+    if minutes < 10:
+        s = whole % 60
+        return f"{minutes}m" if s == 0 else f"{minutes}m{s}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = whole // 3600
+    if hours < 8:
+        m = minutes % 60
+        return f"{hours}h" if m == 0 else f"{hours}h{m}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        h = hours % 24
+        return f"{hours // 24}d" if h == 0 else f"{hours // 24}d{h}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        years = hours // 24 // 365
+        return f"{years}y" if days == 0 else f"{years}y{days}d"
+    return f"{hours // 24 // 365}y"
+
+
+def parse_timestamp(text: Optional[str]) -> Optional[datetime]:
+    """An RFC 3339 timestamp as Kubernetes writes it (``2023-10-12T15:11:07Z``), or None."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def age(timestamp: Optional[str], now: Optional[datetime] = None) -> str:
+    """The AGE cell: ``<unknown>`` without a creation timestamp, as kubectl prints."""
+    created = parse_timestamp(timestamp)
+    if created is None:
+        return "<unknown>"
+    now = now or datetime.now(timezone.utc)
+    return human_duration((now - created).total_seconds())
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def rfc1123z(timestamp: Optional[str]) -> str:
+    """Go's ``time.RFC1123Z`` (``Mon, 02 Jan 2006 15:04:05 -0700``), locale-independent."""
+    value = parse_timestamp(timestamp)
+    if value is None:
+        value = datetime(1, 1, 1, tzinfo=timezone.utc)  # Go's zero time, as kubectl prints it
+    offset = value.utcoffset() or (value - value)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    minutes = abs(minutes)
+    return (
+        f"{_DAYS[value.weekday()]}, {value.day:02d} {_MONTHS[value.month - 1]} {value.year:04d} "
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d} {sign}{minutes // 60:02d}{minutes % 60:02d}"
+    )
+
+
+def tabwrite(text: str, minwidth: int = 6, padding: int = 3) -> str:
+    """Align tab-separated cells the way Go's ``text/tabwriter`` does (padding with spaces).
+
+    A cell is text terminated by a tab; the text after a line's last tab is not part of any
+    column and is never padded, so no line ends in spaces. A column block is a run of consecutive
+    lines that all have a cell in that column; its width is ``max(minwidth, widest cell + padding)``.
+    kubectl's tables use ``minwidth=6, padding=3``; ``kubectl describe`` uses ``0, 2``.
+    """
+    trailing_newline = text.endswith("\n")
+    body = text[:-1] if trailing_newline else text
+    lines = [line.split("\t") for line in body.split("\n")]
+    out: List[str] = []
+    widths: List[int] = []
+
+    def write_lines(line0: int, line1: int) -> None:
+        for i in range(line0, line1):
+            cells = lines[i]
+            parts = []
+            for j, cell in enumerate(cells):
+                if j < len(widths):
+                    parts.append(cell + " " * (widths[j] - len(cell)))
+                else:
+                    parts.append(cell)
+            out.append("".join(parts))
+
+    def format_block(line0: int, line1: int) -> None:
+        column = len(widths)
+        this = line0
+        while this < line1:
+            if column >= len(lines[this]) - 1:
+                this += 1
+                continue
+            write_lines(line0, this)
+            line0 = this
+            width = minwidth
+            while this < line1 and column < len(lines[this]) - 1:
+                width = max(width, len(lines[this][column]) + padding)
+                this += 1
+            widths.append(width)
+            format_block(line0, this)
+            widths.pop()
+            line0 = this
+        write_lines(line0, line1)
+
+    format_block(0, len(lines))
+    result = "\n".join(out)
+    return result + "\n" if trailing_newline else result
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """kubectl's table: each column as wide as its widest cell plus 3 spaces, last one unpadded."""
+    if not rows:
+        return ""
+    return tabwrite("".join("\t".join(row) + "\n" for row in rows))
+
+
+def to_json(obj: Any) -> str:
+    """kubectl's ``-o json``: 4-space indent, keys sorted, and Go's HTML-safe escapes."""
+    text = json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False)
+    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text + "\n"
+
+
+def to_yaml(obj: Any) -> str:
+    """kubectl's ``-o yaml``: keys sorted, block style, and strings that would read back as
+    something else (``"False"``, timestamps, ``""``) in double quotes, as go-yaml writes them."""
+    import yaml  # only the YAML paths pay for PyYAML
+
+    class _KubectlDumper(yaml.SafeDumper):
+        pass
+
+    def represent_str(dumper: yaml.SafeDumper, data: str) -> Any:
+        style = None
+        if "\n" in data:
+            style = "|"
+        elif dumper.resolve(yaml.ScalarNode, data, (True, False)) != "tag:yaml.org,2002:str":
+            style = '"'
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+    _KubectlDumper.add_representer(str, represent_str)
+    return yaml.dump(obj, Dumper=_KubectlDumper, default_flow_style=False, sort_keys=True,
+                     allow_unicode=True, width=80)
+
+
+def format_labels(labels: Optional[Dict[str, str]]) -> str:
+    """``labels.FormatLabels``: ``k=v,k2=v2`` sorted by key, ``<none>`` when empty."""
+    if not labels:
+        return "<none>"
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+
+
+# --------------------------------------------------------------------------------------------
+# Resources: how each kind is named, listed and printed
+
+
+class Resource:
+    """One kind as kubectl knows it: names, scope and table columns."""
+
+    def __init__(self, kind: str, plural: str, group: str, namespaced: bool,
+                 columns: Sequence[str], wide_columns: Sequence[str] = ()) -> None:
+        self.kind = kind
+        self.plural = plural
+        self.group = group
+        self.namespaced = namespaced
+        self.columns = list(columns)
+        self.wide_columns = list(wide_columns)
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def qualified(self) -> str:
+        """``servicecidr.networking.k8s.io`` / ``service``: what kubectl prints before names."""
+        return f"{self.singular}.{self.group}" if self.group else self.singular
+
+    @property
+    def qualified_plural(self) -> str:
+        """``servicecidrs.networking.k8s.io`` / ``services``: what error messages name."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def cells(self, obj: Dict[str, Any], wide: bool, now: datetime) -> List[str]:
+        raise NotImplementedError
+
+
+class _ServiceCIDRResource(Resource):
+    def cells(self, obj: Dict[str, Any], wide: bool, now: datetime) -> List[str]:
+        meta = obj.get("metadata") or {}
+        cidrs = (obj.get("spec") or {}).get("cidrs") or []
+        return [meta.get("name", ""), ",".join(cidrs), age(meta.get("creationTimestamp"), now)]
+
+
+class _IPAddressResource(Resource):
+    def cells(self, obj: Dict[str, Any], wide: bool, now: datetime) -> List[str]:
+        meta = obj.get("metadata") or {}
+        return [meta.get("name", ""), parent_ref_text((obj.get("spec") or {}).get("parentRef"))]
+
+
+class _ServiceResource(Resource):
+    def cells(self, obj: Dict[str, Any], wide: bool, now: datetime) -> List[str]:
+        meta = obj.get("metadata") or {}
+        spec = obj.get("spec") or {}
+        cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+        cells = [
+            meta.get("name", ""),
+            spec.get("type") or "ClusterIP",
+            cluster_ips[0] if cluster_ips else "<none>",
+            external_ip_text(spec),
+            port_text(spec.get("ports") or []),
+            age(meta.get("creationTimestamp"), now),
+        ]
+        if wide:
+            cells.append(format_labels(spec.get("selector")))
+        return cells
+
+
+SERVICECIDRS = _ServiceCIDRResource("ServiceCIDR", "servicecidrs", "networking.k8s.io", False,
+                                    ["NAME", "CIDRS", "AGE"])
+IPADDRESSES = _IPAddressResource("IPAddress", "ipaddresses", "networking.k8s.io", False,
+                                 ["NAME", "PARENTREF"])
+SERVICES = _ServiceResource("Service", "services", "", True,
+                            ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"])
+
+_ALIASES: Dict[str, Resource] = {}
+for _res, _names in (
+    (SERVICECIDRS, ("servicecidr", "servicecidrs")),
+    (IPADDRESSES, ("ipaddress", "ipaddresses", "ip")),
+    (SERVICES, ("service", "services", "svc")),
+):
+    for _name in _names:
+        _ALIASES[_name] = _res
+        if _res.group:
+            _ALIASES[f"{_name}.{_res.group}"] = _res
+            _ALIASES[f"{_name}.v1.{_res.group}"] = _res
+for _res in (SERVICECIDRS, IPADDRESSES, SERVICES):
+    _ALIASES[_res.kind.lower()] = _res
+
+_BY_KIND = {"ServiceCIDR": SERVICECIDRS, "IPAddress": IPADDRESSES, "Service": SERVICES}
+
+
+def parent_ref_text(ref: Optional[Dict[str, Any]]) -> str:
+    """kubectl's PARENTREF: ``services/default/kubernetes`` (``resource.group`` for a named group)."""
+    if not ref:
+        return "<none>"
+    resource = (ref.get("resource") or "").lower()
+    group = (ref.get("group") or "").lower()
+    text = f"{resource}.{group}" if group else resource
+    if ref.get("namespace"):
+        text += "/" + ref["namespace"]
+    return text + "/" + (ref.get("name") or "")
+
+
+def external_ip_text(spec: Dict[str, Any]) -> str:
+    kind = spec.get("type") or "ClusterIP"
+    external = spec.get("externalIPs") or []
+    if kind in ("ClusterIP", "NodePort"):
+        return ",".join(external) if external else "<none>"
+    if kind == "ExternalName":
+        return spec.get("externalName") or ""
+    if kind == "LoadBalancer":
+        return ",".join(external) if external else "<pending>"
+    return "<unknown>"
+
+
+def port_text(ports: Iterable[Dict[str, Any]]) -> str:
+    pieces = []
+    for port in ports:
+        protocol = port.get("protocol") or "TCP"
+        if port.get("nodePort"):
+            pieces.append(f"{port.get('port')}:{port['nodePort']}/{protocol}")
+        else:
+            pieces.append(f"{port.get('port')}/{protocol}")
+    return ",".join(pieces) if pieces else "<none>"
+
+
+def lookup_resource(name: str) -> Resource:
+    res = _ALIASES.get(name.lower())
+    if res is None:
+        raise CommandError(f'the server doesn\'t have a resource type "{name}"')
+    return res
+
+
+# --------------------------------------------------------------------------------------------
+# Errors as kubectl prints them
+
+
+class CommandError(Exception):
+    """A client-side error: printed as ``error: <message>``, exit status 1."""
+
+
+def _field_errors(exc: BaseException) -> List[str]:
+    errors = getattr(exc, "errors", None)
+    if not errors:
+        return [str(exc)]
+    return [f"{field}: {message}" if field else str(message) for field, message in errors]
+
+
+def go_aggregate(messages: Sequence[str]) -> str:
+    """Go's ``utilerrors.Aggregate`` text: the one message, or ``[a, b]``."""
+    return messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
+
+
+def status_message(exc: BaseException, kind: Optional[str] = None, name: Optional[str] = None) -> str:
+    """The ``message`` of the Kubernetes ``Status`` the apiserver would have answered with."""
+    reason = getattr(exc, "reason", "InternalError")
+    if reason == "Invalid" and (kind or getattr(exc, "kind", None)):
+        kind = getattr(exc, "kind", None) or kind
+        name = getattr(exc, "name", None) or name
+        return f'{kind} "{name}" is invalid: {go_aggregate(_field_errors(exc))}'
+    if reason == "InternalError":
+        return f"Internal error occurred: {exc}"
+    return str(exc)
+
+
+def server_error_text(exc: BaseException, kind: Optional[str] = None, name: Optional[str] = None,
+                      source: Optional[str] = None, verb: str = "creating") -> str:
+    """What kubectl prints for an error Status (``cmdutil.StandardErrorMessage``).
+
+    Invalid (422) is rebuilt from the details as ``The <Kind> "<name>" is invalid: ...`` (one
+    ``* field: message`` line per cause when there are several); every other reason is
+    ``Error from server (<Reason>): <message>``, with ``error when <verb> "<file>": `` before the
+    message when the object came from a file (``apply -f``).
+    """
+    from .errors import StoreError
+
+    if isinstance(exc, StoreError):
+        return f"error: {exc}"
+    reason = getattr(exc, "reason", "InternalError")
+    if reason == "Invalid":
+        kind = getattr(exc, "kind", None) or kind
+        name = getattr(exc, "name", None) or name
+        head = f'The {kind} "{name}" is invalid' if (kind or name) else "The request is invalid"
+        causes = _field_errors(exc)
+        if len(causes) == 1:
+            return f"{head}: {causes[0]}"
+        return f"{head}: \n" + "\n".join(f"* {cause}" for cause in causes)
+    message = status_message(exc, kind, name)
+    if source is not None:
+        message = f'error when {verb} "{source}": {message}'
+    return f"Error from server ({reason}): {message}"
+
+
+# --------------------------------------------------------------------------------------------
+# Argument parsing
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that fails like kubectl: ``error: ...`` on stderr, exit status 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"error: {message}\nSee '{self.prog} --help' for usage.\n")
+
+
+_OUTPUTS = ("json", "yaml", "name", "wide")
+
+
+def _output_format(value: str) -> str:
+    if value not in _OUTPUTS:
+        raise argparse.ArgumentTypeError(
+            f'unable to match a printer suitable for the output format "{value}", '
+            f"allowed formats are: json,name,wide,yaml")
+    return value
+
+
+def _bool_flag(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("true", "1", "t", "yes"):
+        return True
+    if lowered in ("false", "0", "f", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    store_flag = argparse.ArgumentParser(add_help=False)
+    store_flag.add_argument(
+        "--store", default=argparse.SUPPRESS, metavar="URL",
+        help=f"where the state lives: a SQLite path, sqlite:///path or etcd://host:port/prefix "
+             f"(default: ${ENV_STORE}, else {default_store_path()})")
+
+    parser = _Parser(
+        prog="fastcidr",
+        description="kubectl for Service CIDRs, without a cluster: ServiceCIDRs, IPAddresses and "
+                    "ClusterIP Services on an embedded store.")
+    parser.add_argument("--store", default=None, metavar="URL",
+                        help=f"store URL (default: ${ENV_STORE}, else {default_store_path()})")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, parents=[store_flag])
+
+    def namespace_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-n", "--namespace", default=None, help="namespace (Services only; default: default)")
+
+    p = add("init", "Record the service cluster IP range and create the default 'kubernetes' "
+                    "ServiceCIDR and Service.")
+    p.add_argument("--service-cluster-ip-range", required=True, metavar="CIDR[,CIDR]")
+    p.set_defaults(func=cmd_init)
+
+    p = add("get", "Display one or many resources (servicecidr, ipaddress, service).")
+    p.add_argument("args", nargs="+", metavar="TYPE[,TYPE] [NAME...] | TYPE/NAME...")
+    p.add_argument("-o", "--output", type=_output_format, default=None, help="json|yaml|name|wide")
+    p.add_argument("--no-headers", action="store_true", help="omit the table header")
+    namespace_flag(p)
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="list across all namespaces")
+    p.set_defaults(func=cmd_get)
+
+    p = add("create", "Create a ServiceCIDR or a ClusterIP Service.")
+    create = p.add_subparsers(dest="what", metavar="servicecidr|service", parser_class=_Parser)
+    create.required = True
+    q = create.add_parser("servicecidr", help="create a ServiceCIDR", parents=[store_flag])
+    q.add_argument("name")
+    q.add_argument("--cidrs", required=True, metavar="CIDR[,CIDR]")
+    q.add_argument("-o", "--output", type=_output_format, default=None)
+    q.set_defaults(func=cmd_create_servicecidr)
+    q = create.add_parser("service", aliases=["svc"], help="create a Service", parents=[store_flag])
+    svc_types = q.add_subparsers(dest="service_type", metavar="clusterip", parser_class=_Parser)
+    svc_types.required = True
+    r = svc_types.add_parser("clusterip", help="create a ClusterIP Service", parents=[store_flag])
+    r.add_argument("name")
+    r.add_argument("--tcp", action="append", default=[], metavar="PORT[:TARGET]",
+                   help="port pairs, repeatable or comma-separated")
+    r.add_argument("--clusterip", default=None, metavar="IP", help="a specific cluster IP, or None (headless)")
+    r.add_argument("-o", "--output", type=_output_format, default=None)
+    namespace_flag(r)
+    r.set_defaults(func=cmd_create_service)
+
+    p = add("apply", "Create or update objects from a file or stdin (YAML or JSON).")
+    p.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|-")
+    namespace_flag(p)
+    p.set_defaults(func=cmd_apply)
+
+    p = add("delete", "Delete resources by name; does not wait for finalizers.")
+    p.add_argument("args", nargs="+", metavar="TYPE NAME... | TYPE/NAME...")
+    namespace_flag(p)
+    p.add_argument("--wait", type=_bool_flag, nargs="?", const=True, default=False,
+                   help="accepted for kubectl compatibility; fastcidr never waits for finalizers")
+    p.add_argument("--ignore-not-found", type=_bool_flag, nargs="?", const=True, default=False)
+    p.add_argument("--all", action="store_true", help="delete every object of the type")
+    p.set_defaults(func=cmd_delete)
+
+    p = add("describe", "Show details of a ServiceCIDR: conditions, finalizers and the addresses "
+                        "that block its deletion.")
+    p.add_argument("args", nargs="+", metavar="servicecidr NAME...")
+    namespace_flag(p)
+    p.set_defaults(func=cmd_describe)
+
+    p = add("import", "Load what 'kubectl get servicecidr,ipaddress,services -A -o json' printed.")
+    p.add_argument("-f", "--filename", required=True, metavar="DUMP.json|-")
+    p.set_defaults(func=cmd_import)
+
+    p = add("bench", "A few seconds of fastcidr against the peers installed here.")
+    p.add_argument("--seconds", type=float, default=0.25, help="time budget per measurement")
+    p.set_defaults(func=cmd_bench)
+
+    p = add("serve", "Serve the Kubernetes API over the store (see 'fastcidr serve --help').")
+    p.add_argument("serve_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def _version() -> str:
+    try:
+        from . import __version__, BACKEND
+
+        return f"fastcidr {__version__} ({BACKEND} core)"
+    except Exception:  # pragma: no cover - a broken core must not break --version
+        return "fastcidr"
+
+
+# --------------------------------------------------------------------------------------------
+# The cluster behind the commands
+
+
+def open_cluster(args: argparse.Namespace, service_cluster_ip_range: Optional[str] = None) -> Any:
+    from .k8s.cluster import Cluster
+
+    return Cluster(service_cluster_ip_range, store=resolve_store(getattr(args, "store", None)))
+
+
+def _objects_of(cluster: Any, res: Resource, namespace: Optional[str]) -> List[Dict[str, Any]]:
+    """Every object of one kind as wire dicts, in the apiserver's order (by key)."""
+    if res is SERVICECIDRS:
+        items = [o.to_dict() for o in cluster.list_service_cidrs()]
+        items.sort(key=lambda o: o["metadata"]["name"])
+    elif res is IPADDRESSES:
+        items = [o.to_dict() for o in cluster.list_ip_addresses()]
+        items.sort(key=lambda o: o["metadata"]["name"])
+    else:
+        items = [o.to_dict() for o in cluster.list_services(namespace)]
+        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+    return items
+
+
+def _object(cluster: Any, res: Resource, name: str, namespace: str) -> Dict[str, Any]:
+    if res is SERVICECIDRS:
+        return cluster.get_service_cidr(name).to_dict()
+    if res is IPADDRESSES:
+        return cluster.get_ip_address(name).to_dict()
+    return cluster.get_service(name, namespace).to_dict()
+
+
+def _not_found(res: Resource, name: str) -> Exception:
+    from .errors import NotFoundError
+
+    return NotFoundError(res.qualified_plural, name)
+
+
+def _parse_targets(words: Sequence[str]) -> List[Tuple[Resource, Optional[str]]]:
+    """``TYPE[,TYPE] [NAME...]`` or ``TYPE/NAME...`` → (resource, name or None for all)."""
+    if "/" in words[0]:
+        targets = []
+        for word in words:
+            kind, sep, name = word.partition("/")
+            if not sep or not name:
+                raise CommandError(
+                    "there is no need to specify a resource type as a separate argument when "
+                    "passing arguments in resource/name form (e.g. 'fastcidr get resource/<resource_name>' "
+                    "instead of 'fastcidr get resource resource/<resource_name>'")
+            targets.append((lookup_resource(kind), name))
+        return targets
+    kinds = [lookup_resource(k) for k in words[0].split(",") if k]
+    if not kinds:
+        raise CommandError("you must specify the type of resource")
+    if len(words) == 1:
+        return [(res, None) for res in kinds]
+    if len(kinds) > 1:
+        return [(res, name) for res in kinds for name in words[1:]]
+    return [(kinds[0], name) for name in words[1:]]
+
+
+def _namespace(args: argparse.Namespace) -> str:
+    return getattr(args, "namespace", None) or "default"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Commands. Each returns the exit status.
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    cidrs = ",".join(c.strip() for c in args.service_cluster_ip_range.split(",") if c.strip())
+    if not cidrs:
+        raise CommandError("--service-cluster-ip-range needs at least one CIDR")
+    store = resolve_store(getattr(args, "store", None))
+    with open_cluster(args, cidrs) as cluster:
+        names = [o.to_dict()["metadata"]["name"] for o in cluster.list_service_cidrs()]
+    _out(f"service-cluster-ip-range {cidrs} recorded in {store}\n")
+    if "kubernetes" in names:
+        _out(f"{SERVICECIDRS.qualified}/kubernetes ready\n")
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    targets = _parse_targets(args.args)
+    output = args.output
+    namespace = _namespace(args)
+    all_namespaces = bool(args.all_namespaces)
+    now = datetime.now(timezone.utc)
+    errors: List[str] = []
+    found: List[Tuple[Resource, Dict[str, Any]]] = []
+    listed_kinds: List[Resource] = []
+    named = any(name is not None for _, name in targets)
+    from .errors import FastCIDRError
+
+    with open_cluster(args) as cluster:
+        for res, name in targets:
+            if name is None:
+                listed_kinds.append(res)
+                ns = None if (all_namespaces or not res.namespaced) else namespace
+                found.extend((res, obj) for obj in _objects_of(cluster, res, ns))
+                continue
+            try:
+                found.append((res, _object(cluster, res, name, namespace)))
+            except FastCIDRError as exc:
+                if getattr(exc, "reason", "") == "Invalid":  # a malformed name is simply not there
+                    exc = _not_found(res, name)
+                errors.append(server_error_text(exc))
+
+    if output in ("json", "yaml"):
+        single = len(targets) == 1 and named
+        if single and found:
+            document: Any = found[0][1]
+        elif single:
+            document = None
+        else:
+            document = {"apiVersion": "v1", "items": [obj for _, obj in found], "kind": "List",
+                        "metadata": {"resourceVersion": ""}}
+        if document is not None:
+            _out(to_json(document) if output == "json" else to_yaml(document))
+    elif output == "name":
+        for res, obj in found:
+            _out(f"{res.qualified}/{obj['metadata']['name']}\n")
+    else:
+        _print_tables(found, targets, wide=(output == "wide"), no_headers=args.no_headers,
+                      all_namespaces=all_namespaces, now=now)
+        if not found and not errors and not named:
+            if any(r.namespaced for r in listed_kinds) and not all_namespaces:
+                _err(f"No resources found in {namespace} namespace.")
+            else:
+                _err("No resources found")
+    for line in errors:
+        _err(line)
+    return 1 if errors else 0
+
+
+def _print_tables(found: Sequence[Tuple[Resource, Dict[str, Any]]],
+                  targets: Sequence[Tuple[Resource, Optional[str]]], *, wide: bool,
+                  no_headers: bool, all_namespaces: bool, now: datetime) -> None:
+    kinds: List[Resource] = []
+    for res, _ in targets:
+        if res not in kinds:
+            kinds.append(res)
+    with_kind = len(kinds) > 1
+    first = True
+    for res in kinds:
+        objects = [obj for r, obj in found if r is res]
+        if not objects:
+            continue
+        with_namespace = all_namespaces and res.namespaced
+        rows: List[List[str]] = []
+        if not no_headers:
+            header = res.columns + (res.wide_columns if wide else [])
+            rows.append((["NAMESPACE"] if with_namespace else []) + header)
+        for obj in objects:
+            cells = res.cells(obj, wide, now)
+            if with_kind:
+                cells[0] = f"{res.qualified}/{cells[0]}"
+            if with_namespace:
+                cells.insert(0, obj["metadata"].get("namespace", ""))
+            rows.append(cells)
+        if not first:
+            _out("\n")
+        first = False
+        _out(table(rows))
+
+
+def cmd_create_servicecidr(args: argparse.Namespace) -> int:
+    from .errors import FastCIDRError
+
+    cidrs = [c for c in args.cidrs.split(",") if c != ""]
+    with open_cluster(args) as cluster:
+        try:
+            obj = cluster.create_service_cidr(args.name, cidrs).to_dict()
+        except FastCIDRError as exc:
+            _err(server_error_text(exc, kind="ServiceCIDR", name=args.name))
+            return 1
+    _print_written(SERVICECIDRS, obj, args.output, "created")
+    return 0
+
+
+def _print_written(res: Resource, obj: Dict[str, Any], output: Optional[str], verb: str) -> None:
+    name = obj["metadata"]["name"]
+    if output == "json":
+        _out(to_json(obj))
+    elif output == "yaml":
+        _out(to_yaml(obj))
+    elif output == "name":
+        _out(f"{res.qualified}/{name}\n")
+    else:
+        _out(f"{res.qualified}/{name} {verb}\n")
+
+
+def _parse_tcp(specs: Sequence[str]) -> List[Dict[str, Any]]:
+    """kubectl's ``--tcp``: ``PORT`` or ``PORT:TARGET``; the port is named after the spec."""
+    ports = []
+    for spec in (s for item in specs for s in item.split(",") if s):
+        port_text_, _, target_text = spec.partition(":")
+        try:
+            port = int(port_text_)
+        except ValueError:
+            raise CommandError(f'strconv.Atoi: parsing "{port_text_}": invalid syntax') from None
+        target: Any = port
+        if target_text:
+            target = int(target_text) if target_text.isdigit() else target_text
+        ports.append({"name": spec.replace(":", "-"), "port": port, "protocol": "TCP",
+                      "targetPort": target})
+    return ports
+
+
+def service_manifest(name: str, namespace: str, ports: List[Dict[str, Any]],
+                     cluster_ip: Optional[str]) -> Dict[str, Any]:
+    """The Service ``kubectl create service clusterip`` sends."""
+    spec: Dict[str, Any] = {"ports": ports, "selector": {"app": name}, "type": "ClusterIP"}
+    if cluster_ip:
+        spec["clusterIP"] = cluster_ip
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"labels": {"app": name}, "name": name, "namespace": namespace},
+            "spec": spec}
+
+
+def cmd_create_service(args: argparse.Namespace) -> int:
+    from .errors import FastCIDRError
+
+    ports = _parse_tcp(args.tcp)
+    if not ports and args.clusterip != "None":
+        raise CommandError("at least one tcp port specifier must be provided")
+    namespace = _namespace(args)
+    manifest = service_manifest(args.name, namespace, ports, args.clusterip)
+    with open_cluster(args) as cluster:
+        try:
+            obj = _create_service(cluster, manifest)
+        except FastCIDRError as exc:
+            _err(f"error: failed to create ClusterIP service: "
+                 f"{status_message(exc, kind='Service', name=args.name)}")
+            return 1
+    _print_written(SERVICES, obj, args.output, "created")
+    return 0
+
+
+def _create_service(cluster: Any, manifest: Dict[str, Any]) -> Dict[str, Any]:
+    meta, spec = manifest["metadata"], manifest["spec"]
+    cluster_ip = spec.get("clusterIP")
+    return cluster.create_service(
+        meta["name"], meta.get("namespace", "default"), cluster_ip=cluster_ip,
+        ports=spec.get("ports"), service_type=spec.get("type", "ClusterIP"),
+        selector=spec.get("selector"), labels=meta.get("labels")).to_dict()
+
+
+# ---- apply
+
+
+def _read_source(path: str) -> Tuple[str, str]:
+    """(text, source name as kubectl quotes it in errors)."""
+    if path == "-":
+        return sys.stdin.read(), "STDIN"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(), path
+    except OSError as exc:
+        raise CommandError(f'the path "{path}" does not exist' if not os.path.exists(path)
+                           else f"{path}: {exc.strerror}") from None
+
+
+def parse_manifests(text: str, source: str) -> List[Dict[str, Any]]:
+    """Objects from JSON or (multi-document) YAML; ``List``s are flattened into their items."""
+    stripped = text.lstrip()
+    documents: List[Any]
+    if stripped.startswith("{") or stripped.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError as exc:
+            raise CommandError(f"error parsing {source}: {exc}") from None
+        documents = parsed if isinstance(parsed, list) else [parsed]
+    else:
+        import yaml
+
+        try:
+            documents = list(yaml.safe_load_all(text))
+        except yaml.YAMLError as exc:
+            raise CommandError(f"error parsing {source}: error converting YAML to JSON: {exc}") from None
+    objects: List[Dict[str, Any]] = []
+
+    def add(doc: Any) -> None:
+        if doc is None:
+            return
+        if not isinstance(doc, dict):
+            raise CommandError(f'error validating "{source}": error validating data: '
+                               f"invalid object: expected a mapping, got {type(doc).__name__}")
+        kind = doc.get("kind")
+        if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+            for item in doc["items"]:
+                add(item)
+            return
+        objects.append(doc)
+
+    for doc in documents:
+        add(doc)
+    return objects
+
+
+def _manifest_resource(doc: Dict[str, Any], source: str) -> Resource:
+    kind = doc.get("kind")
+    version = doc.get("apiVersion")
+    if not kind:
+        raise CommandError(f'error validating "{source}": error validating data: kind not set')
+    if not version:
+        raise CommandError(f'error validating "{source}": error validating data: apiVersion not set')
+    res = _BY_KIND.get(str(kind))
+    group, _, _ = str(version).rpartition("/")
+    if res is None or group != res.group:
+        raise CommandError(f'resource mapping not found for name: "{(doc.get("metadata") or {}).get("name", "")}" '
+                           f'namespace: "" from "{source}": no matches for kind "{kind}" in version "{version}"\n'
+                           f"ensure CRDs are installed first")
+    return res
+
+
+def _subset(wanted: Any, live: Any) -> bool:
+    """Whether applying ``wanted`` over ``live`` would change nothing (an empty patch)."""
+    if isinstance(wanted, dict):
+        return isinstance(live, dict) and all(_subset(v, live.get(k)) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(live, list) and len(wanted) == len(live) and all(
+            _subset(w, l) for w, l in zip(wanted, live))
+    return wanted == live or (wanted in ("", None, {}, []) and live in ("", None, {}, []))
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from .errors import FastCIDRError
+
+    work: List[Tuple[Dict[str, Any], str]] = []
+    for path in args.filename:
+        text, source = _read_source(path)
+        work.extend((doc, source) for doc in parse_manifests(text, source))
+    if not work:
+        raise CommandError("no objects passed to apply")
+    failures: List[str] = []
+    with open_cluster(args) as cluster:
+        for doc, source in work:
+            try:
+                res = _manifest_resource(doc, source)
+            except CommandError as exc:
+                failures.append(f"error: {exc}")
+                continue
+            meta = doc.setdefault("metadata", {})
+            name = meta.get("name", "")
+            if res.namespaced:
+                meta.setdefault("namespace", args.namespace or "default")
+            try:
+                live = _object(cluster, res, name, meta.get("namespace") or "default")
+            except FastCIDRError:
+                live = None
+            wanted = {k: v for k, v in doc.items() if k not in ("status",)}
+            if live is not None and _subset(
+                    {"spec": wanted.get("spec", {}),
+                     "metadata": {k: v for k, v in meta.items() if k in ("labels", "annotations")}},
+                    live):
+                _out(f"{res.qualified}/{name} unchanged\n")
+                continue
+            try:
+                cluster.apply(doc)
+            except FastCIDRError as exc:
+                failures.append(server_error_text(exc, kind=res.kind, name=name, source=source,
+                                                  verb="creating" if live is None else "patching"))
+                continue
+            _out(f"{res.qualified}/{name} {'created' if live is None else 'configured'}\n")
+    for line in failures:
+        _err(line)
+    return 1 if failures else 0
+
+
+# ---- delete
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from .errors import FastCIDRError
+
+    targets = _parse_targets(args.args)
+    namespace = _namespace(args)
+    status = 0
+    with open_cluster(args) as cluster:
+        if args.all:
+            expanded: List[Tuple[Resource, Optional[str]]] = []
+            for res, name in targets:
+                if name is not None:
+                    raise CommandError("name cannot be provided when a selector or --all is specified")
+                ns = namespace if res.namespaced else None
+                expanded.extend((res, obj["metadata"]["name"]) for obj in _objects_of(cluster, res, ns))
+            if not expanded:
+                _err(f"No resources found in {namespace} namespace." if any(
+                    r.namespaced for r, _ in targets) else "No resources found")
+            targets = expanded
+        elif any(name is None for _, name in targets):
+            raise CommandError("resource(s) were provided, but no name was specified")
+        for res, name in targets:
+            assert name is not None
+            try:
+                if res is SERVICECIDRS:
+                    cluster.delete_service_cidr(name)
+                elif res is IPADDRESSES:
+                    cluster.delete_ip_address(name)
+                else:
+                    cluster.delete_service(name, namespace)
+            except FastCIDRError as exc:
+                if getattr(exc, "reason", "") == "Invalid":
+                    exc = _not_found(res, name)
+                if args.ignore_not_found and getattr(exc, "reason", "") == "NotFound":
+                    continue
+                _err(server_error_text(exc))
+                status = 1
+                continue
+            _out(f'{res.qualified} "{name}" deleted\n')
+    return status
+
+
+# ---- describe
+
+#: More blocking addresses than this are summarised, so a big range stays readable.
+DESCRIBE_ADDRESS_LIMIT = 50
+
+
+def describe_service_cidr(obj: Dict[str, Any], blocking: Sequence[Dict[str, Any]],
+                          events: Sequence[Dict[str, Any]], now: Optional[datetime] = None) -> str:
+    """kubectl's ServiceCIDR describer, plus the finalizers, the deletion time and the IPAddresses
+    (with their Services) that keep the ServiceCIDR from going away."""
+    now = now or datetime.now(timezone.utc)
+    meta = obj.get("metadata") or {}
+    lines = [f"Name:\t{meta.get('name', '')}"]
+    lines += _multiline("Labels", meta.get("labels") or {}, "=")
+    lines += _multiline("Annotations", meta.get("annotations") or {}, ": ")
+    lines.append(f"CIDRs:\t{', '.join((obj.get('spec') or {}).get('cidrs') or [])}")
+    finalizers = meta.get("finalizers") or []
+    lines.append(f"Finalizers:\t[{' '.join(finalizers)}]" if finalizers else "Finalizers:\t<none>")
+    if meta.get("deletionTimestamp"):
+        lines.append(f"Deletion Timestamp:\t{rfc1123z(meta['deletionTimestamp'])}")
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    if conditions:
+        lines.append("Status:")
+        lines.append("Conditions:")
+        lines.append("  Type\tStatus\tLastTransitionTime\tReason\tMessage")
+        lines.append("  ----\t------\t------------------\t------\t-------")
+        for cond in conditions:
+            lines.append(
+                f"  {cond.get('type', '')}\t{cond.get('status', '')}\t"
+                f"{rfc1123z(cond.get('lastTransitionTime'))}\t{cond.get('reason', '')}\t"
+                f"{cond.get('message', '')}")
+    text = tabwrite("\n".join(lines) + "\n", minwidth=0, padding=2)
+    # New sections flush the writer, as DescribeEvents does, so their columns stand alone.
+    if blocking:
+        rows = ["Blocking IPAddresses:", "  IP\tService"  , "  --\t-------"]
+        for ip in blocking[:DESCRIBE_ADDRESS_LIMIT]:
+            ref = (ip.get("spec") or {}).get("parentRef") or {}
+            owner = "/".join(x for x in (ref.get("namespace"), ref.get("name")) if x) or "<none>"
+            rows.append(f"  {ip['metadata']['name']}\t{owner}")
+        if len(blocking) > DESCRIBE_ADDRESS_LIMIT:
+            rows.append(f"  ... and {len(blocking) - DESCRIBE_ADDRESS_LIMIT} more")
+        text += tabwrite("\n".join(rows) + "\n", minwidth=0, padding=2)
+    else:
+        text += tabwrite("Blocking IPAddresses:\t<none>\n", minwidth=0, padding=2)
+    if not events:
+        text += tabwrite("Events:\t<none>\n", minwidth=0, padding=2)
+    else:
+        rows = ["Events:", "  Type\tReason\tAge\tFrom\tMessage", "  ----\t------\t----\t----\t-------"]
+        for event in events:
+            rows.append(f"  {event.get('type', '')}\t{event.get('reason', '')}\t"
+                        f"{age(event.get('timestamp'), now)}\t{event.get('from', 'fastcidr')}\t"
+                        f"{str(event.get('message', '')).strip()}")
+        text += tabwrite("\n".join(rows) + "\n", minwidth=0, padding=2)
+    return text
+
+
+def _multiline(title: str, values: Dict[str, str], separator: str) -> List[str]:
+    if not values:
+        return [f"{title}:\t<none>"]
+    keys = sorted(values)
+    lines = [f"{title}:\t{keys[0]}{separator}{values[keys[0]]}"]
+    lines += [f"\t{key}{separator}{values[key]}" for key in keys[1:]]
+    return lines
+
+
+def _event_dict(event: Any) -> Dict[str, Any]:
+    if isinstance(event, dict):
+        return event
+    timestamp = getattr(event, "timestamp", None)
+    if isinstance(timestamp, datetime):
+        timestamp = timestamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"type": getattr(event, "type", ""), "reason": getattr(event, "reason", ""),
+            "message": getattr(event, "message", ""), "timestamp": timestamp,
+            "regarding": getattr(event, "regarding", None)}
+
+
+def _regards(event: Dict[str, Any], kind: str, name: str) -> bool:
+    ref = event.get("regarding")
+    if ref is None:
+        return False
+    if isinstance(ref, dict):
+        return ref.get("name") == name and ref.get("kind", kind) in (kind, "servicecidrs")
+    if hasattr(ref, "name"):
+        return getattr(ref, "name") == name and getattr(ref, "kind", kind) in (kind, "servicecidrs")
+    text = str(ref)
+    return text in (name, f"{kind}/{name}", f"servicecidrs/{name}", f"{kind.lower()}/{name}",
+                    f"{SERVICECIDRS.qualified}/{name}")
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from .errors import FastCIDRError
+
+    targets = _parse_targets(args.args)
+    status = 0
+    chunks: List[str] = []
+    with open_cluster(args) as cluster:
+        for res, name in targets:
+            if res is not SERVICECIDRS:
+                raise CommandError(f"describe supports servicecidr only, not {res.plural}")
+            names = [name] if name is not None else [
+                o["metadata"]["name"] for o in _objects_of(cluster, res, None)]
+            for one in names:
+                try:
+                    obj = cluster.get_service_cidr(one).to_dict()
+                    blocking = [ip.to_dict() for ip in cluster.blocking_ip_addresses(one)]
+                except FastCIDRError as exc:
+                    _err(server_error_text(exc))
+                    status = 1
+                    continue
+                blocking.sort(key=lambda ip: ip["metadata"]["name"])
+                events = [e for e in map(_event_dict, cluster.events()) if _regards(e, "ServiceCIDR", one)]
+                chunks.append(describe_service_cidr(obj, blocking, events))
+    _out("\n\n".join(chunks))
+    return status
+
+
+# ---- import
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .errors import FastCIDRError
+
+    text, source = _read_source(args.filename)
+    items = parse_manifests(text, source)
+    counts: Dict[str, int] = {}
+    for doc in items:
+        res = _BY_KIND.get(str(doc.get("kind")))
+        key = res.plural if res else str(doc.get("kind"))
+        counts[key] = counts.get(key, 0) + 1
+    with open_cluster(args) as cluster:
+        try:
+            imported = cluster.import_objects(items)
+        except FastCIDRError as exc:
+            _err(server_error_text(exc, source=source, verb="importing"))
+            return 1
+    detail = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    _out(f"imported {imported} objects from {source}" + (f" ({detail})" if detail else "") + "\n")
+    return 0
+
+
+# ---- bench
+
+
+def _time_per_call(fn: Callable[[], Any], budget: float) -> float:
+    """Median ns per call of ``fn`` over a few batches that fit the time budget."""
+    import time
+
+    calls = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed > budget / 20 or calls >= 1 << 22:
+            break
+        calls *= 2
+    samples = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - start) / calls)
+    samples.sort()
+    return samples[len(samples) // 2] * 1e9
+
+
+def bench_rows(budget: float = 0.25) -> List[List[str]]:
+    """Next-address allocation on a half-full IPv4 /16 with churn (release + next), fastcidr
+    against what a Python user would build with the peers installed here."""
+    import random
+
+    from . import _backend
+
+    size = 1 << 16
+    rows: List[List[str]] = []
+    results: List[Tuple[str, str, float]] = []
+    rng = random.Random(1)
+    half = rng.sample(range(1, size - 1), size // 2)
+
+    def churn_fastcidr(module: Any, label: str) -> None:
+        alloc = module.CIDRAllocator("10.0.0.0/16", seed=1)
+        for offset in half:
+            alloc.allocate(f"10.0.{offset >> 8}.{offset & 255}")
+
+        def step() -> None:
+            ip = alloc.allocate_next()
+            alloc.release(ip)
+
+        results.append(("release+next, /16 half full", label, _time_per_call(step, budget)))
+
+    if _backend.compiled is not None:
+        churn_fastcidr(_backend.compiled, "fastcidr (compiled)")
+    churn_fastcidr(_backend.pure, "fastcidr (pure Python)")
+
+    try:
+        from pyroaring import BitMap
+    except ImportError:
+        BitMap = None
+    if BitMap is not None:
+        free = BitMap(range(1, size - 1))
+        free.difference_update(half)
+
+        def roaring_step() -> None:
+            offset = free.min()
+            free.remove(offset)
+            free.add(offset)
+
+        results.append(("release+next, /16 half full", "pyroaring BitMap (int)", _time_per_call(roaring_step, budget)))
+    try:
+        from bitarray import bitarray
+    except ImportError:
+        bitarray = None
+    if bitarray is not None:
+        used = bitarray(size)
+        used.setall(0)
+        used[0] = used[size - 1] = 1
+        for offset in half:
+            used[offset] = 1
+        hint = [size // 2]
+
+        def bitarray_step() -> None:
+            offset = used.find(0, hint[0])
+            if offset < 0:
+                offset = used.find(0)
+            used[offset] = 1
+            used[offset] = 0
+
+        results.append(("release+next, /16 half full", "bitarray find (int)", _time_per_call(bitarray_step, budget)))
+    try:
+        import netaddr
+    except ImportError:
+        netaddr = None
+    if netaddr is not None:
+        pool = netaddr.IPSet(["10.0.0.0/16"])
+
+        def netaddr_step() -> None:
+            ip = next(iter(pool.iter_cidrs()[0]))
+            pool.remove(ip)
+            pool.add(ip)
+
+        results.append(("release+next, /16 half full", "netaddr IPSet", _time_per_call(netaddr_step, budget)))
+
+    baseline = results[0][2]
+    rows.append(["OPERATION", "IMPLEMENTATION", "NS/OP", "VS FASTCIDR"])
+    for operation, label, ns in results:
+        rows.append([operation, label, f"{ns:,.0f}", f"{ns / baseline:.2f}x"])
+    return rows
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    rows = bench_rows(max(0.01, args.seconds))
+    _out(table(rows))
+    _out("(median of 5 batches on this machine; lower NS/OP is faster; peers not installed are left out)\n")
+    return 0
+
+
+# ---- serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    rest = list(args.serve_args)
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+    if not any(a == "--store" or a.startswith("--store=") for a in rest) and "-h" not in rest \
+            and "--help" not in rest:
+        rest = ["--store", resolve_store(getattr(args, "store", None))] + rest
+    try:
+        from . import server
+    except ImportError as exc:
+        raise CommandError(f"the API server is not available: {exc}") from None
+    result = server.main(rest)
+    return int(result or 0)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run one command; return its exit status (0, or 1 after printing an error to stderr)."""
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    from .errors import FastCIDRError
+
+    try:
+        return int(args.func(args))
+    except CommandError as exc:
+        _err(f"error: {exc}")
+        return 1
+    except FastCIDRError as exc:
+        _err(server_error_text(exc))
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`fastcidr get ip | head`): stop quietly, like kubectl.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
