@@ -14,3 +14,17 @@ from .base import (  # noqa: F401
     TxnConflict,
 )
 from .memory import MemoryStore  # noqa: F401
+from .urls import open_store  # noqa: F401
+
+
+def __getattr__(name: str) -> object:
+    # The durable stores load lazily: importing fastcidr.store must not import sqlite3/requests.
+    if name == "SQLiteStore":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore
+    if name == "EtcdStore":
+        from .etcd import EtcdStore
+
+        return EtcdStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,535 @@
+"""The etcd store: one shared truth for processes on many machines (etcd v3 through its JSON gateway,
+with the ``etcd3gw`` client).
+
+Keys follow the layout of Kubernetes' registry, under a prefix (default ``/fastcidr``)::
+
+    <prefix>/servicecidrs/<name>
+    <prefix>/ipaddresses/<ip>
+    <prefix>/services/<namespace>/<name>
+    <prefix>/meta/<setting>
+    <prefix>/revision          written by every commit (its value names the commit)
+
+Revisions are etcd's mod revisions. :meth:`EtcdStore.commit` is one etcd ``Txn``: conditions become
+compares (``mod_revision == n``, or ``create_revision == 0`` for ``ABSENT``), writes the success
+branch, and the failure branch reads the compared keys so that :class:`TxnConflict` can name the
+first failed condition without another round trip. etcd refuses transactions of more than 128
+operations (``--max-txn-ops``); one is the ``revision`` key, so a commit holds at most
+:attr:`EtcdStore.max_ops` (127) operations and larger batches raise ``ValueError``.
+
+The ``revision`` key makes the prefix's own history cheap to follow: :meth:`current_revision` is its
+mod revision (writes by others under other prefixes do not count), and :meth:`changes_since` replays
+etcd's history with a watch from ``revision + 1`` until it has seen that key's latest write;
+:class:`Compacted` when etcd has compacted that far.
+
+Several endpoints give failover: a request that cannot reach a member, or that the member cannot
+serve (no leader, timeout), goes to the next one, until ``timeout`` seconds have passed; then
+:class:`StoreError` names every endpoint tried. A write whose outcome is unknown (the connection
+broke after sending it) is retried, and a retry that finds this writer's values already in place
+counts as done. ``ca_cert``, ``cert_cert`` and ``cert_key`` are passed to the HTTPS client (use
+``https://`` endpoints or an ``etcds://`` URL). Connections to loopback addresses ignore proxy
+environment variables.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+import uuid
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from urllib.parse import urlsplit
+
+from ..errors import StoreError
+from .base import (
+    ABSENT,
+    Change,
+    Compacted,
+    Create,
+    Delete,
+    Op,
+    Put,
+    Record,
+    Require,
+    Store,
+    TxnConflict,
+    check_expect,
+)
+
+__all__ = ["EtcdStore", "MAX_TXN_OPS"]
+
+#: etcd's default ``--max-txn-ops``.
+MAX_TXN_OPS = 128
+_PAGE = 5000
+_LOOPBACK = ("127.", "localhost", "::1", "[::1]")
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def _unb64(text: str) -> str:
+    return base64.b64decode(text).decode()
+
+
+def _range_end(prefix: str) -> str:
+    """The key just past every key that starts with ``prefix`` (prefixes here are ASCII)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+class _Unavailable(Exception):
+    """This endpoint could not serve the request; ``sent``: the request may have been applied."""
+
+    def __init__(self, message: str, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+def _normalise_endpoint(endpoint: str, tls: bool) -> str:
+    endpoint = endpoint.strip().rstrip("/")
+    if "://" not in endpoint:
+        endpoint = ("https://" if tls else "http://") + endpoint
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"bad etcd endpoint {endpoint!r}: use http(s)://host:port")
+    if parts.port is None:
+        endpoint += ":2379"
+    return endpoint
+
+
+class EtcdStore(Store):
+    """A store in etcd v3 under ``prefix``; see the module docstring.
+
+    ``endpoints``: ``"http://127.0.0.1:2379"``, ``"host:port"`` or a list of them (failover).
+    ``timeout``: seconds a request may take, and how long failover keeps retrying.
+    """
+
+    shared = True
+    #: the most operations one :meth:`commit` may hold (etcd's limit, minus the revision key).
+    max_ops = MAX_TXN_OPS - 1
+
+    def __init__(
+        self,
+        endpoints: Union[str, Sequence[str]],
+        prefix: str = "/fastcidr",
+        *,
+        ca_cert: Optional[str] = None,
+        cert_cert: Optional[str] = None,
+        cert_key: Optional[str] = None,
+        timeout: float = 10.0,
+    ) -> None:
+        import etcd3gw
+        import requests
+
+        if isinstance(endpoints, str):
+            endpoints = [e for e in endpoints.split(",") if e.strip()]
+        if not endpoints:
+            raise ValueError("EtcdStore needs at least one endpoint")
+        if (cert_cert is None) != (cert_key is None):
+            raise ValueError("cert_cert and cert_key go together (a client certificate and its key)")
+        tls = ca_cert is not None or cert_cert is not None
+        self.endpoints = [_normalise_endpoint(e, tls) for e in endpoints]
+        prefix = "/" + prefix.strip("/")
+        if prefix == "/":
+            raise ValueError("the etcd prefix must not be empty")
+        self.prefix = prefix
+        self.timeout = float(timeout)
+        hosts = ",".join(urlsplit(e).netloc for e in self.endpoints)
+        self.url = f"{'etcds' if self.endpoints[0].startswith('https') else 'etcd'}://{hosts}{prefix}"
+        self._requests = requests
+        self._clients = []
+        for endpoint in self.endpoints:
+            parts = urlsplit(endpoint)
+            session = requests.Session()
+            # Loopback traffic must never go through a proxy from the environment.
+            session.trust_env = not (parts.hostname or "").startswith(_LOOPBACK)
+            if ca_cert is not None:
+                session.verify = ca_cert
+            if cert_cert is not None:
+                session.cert = (cert_cert, cert_key)
+            self._clients.append(
+                etcd3gw.Etcd3Client(
+                    host=parts.hostname or "", port=parts.port or 2379, protocol=parts.scheme,
+                    timeout=self.timeout, api_path="/v3/", session=session,
+                )
+            )
+        self._preferred = 0  # the endpoint that answered last
+        self._lock = threading.Lock()
+        self._closed = False
+        self._writer = uuid.uuid4().hex
+        self._serial = 0
+        self._revision_key = f"{prefix}/revision"
+        # Fail early, naming the endpoints, when none answers.
+        self.current_revision()
+
+    def __repr__(self) -> str:
+        return f"EtcdStore({self.endpoints!r}, {self.prefix!r})"
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"store {self.url} is closed")
+
+    def _key(self, kind: str, key: str) -> str:
+        if not kind or "/" in kind:
+            raise ValueError(f"bad store kind {kind!r}")
+        return f"{self.prefix}/{kind}/{key}"
+
+    def _split(self, full_key: str) -> Optional[Tuple[str, str]]:
+        rest = full_key[len(self.prefix) + 1:]
+        kind, slash, key = rest.partition("/")
+        return (kind, key) if slash else None
+
+    def _post_once(self, index: int, path: str, payload: Dict[str, Any], stream: bool = False) -> Any:
+        client = self._clients[index]
+        endpoint = self.endpoints[index]
+        requests = self._requests
+        try:
+            response = client.session.post(
+                client.get_url(path), data=_dumps(payload), timeout=self.timeout, stream=stream
+            )
+        except requests.exceptions.ConnectTimeout as e:
+            raise _Unavailable(f"{endpoint}: connect timeout ({e.__class__.__name__})", False) from None
+        except requests.exceptions.SSLError as e:
+            raise StoreError(f"etcd {endpoint}: TLS error: {e}") from None
+        except requests.exceptions.ConnectionError as e:
+            refused = "refused" in str(e) or "Failed to establish" in str(e)
+            raise _Unavailable(f"{endpoint}: {'connection refused' if refused else e}", not refused) from None
+        except requests.exceptions.Timeout:
+            raise _Unavailable(f"{endpoint}: no answer within {self.timeout}s", True) from None
+        except requests.exceptions.RequestException as e:
+            raise _Unavailable(f"{endpoint}: {e}", True) from None
+        if stream:
+            if response.status_code != 200:
+                text = response.text
+                response.close()
+                self._raise_http(endpoint, response.status_code, text)
+            return response
+        if response.status_code != 200:
+            self._raise_http(endpoint, response.status_code, response.text)
+        try:
+            return response.json()
+        except ValueError:
+            raise _Unavailable(f"{endpoint}: not an etcd answer: {response.text[:100]!r}", True) from None
+
+    def _raise_http(self, endpoint: str, status: int, text: str) -> None:
+        try:
+            message = str(json.loads(text).get("error") or json.loads(text).get("message") or text)
+        except (ValueError, AttributeError):
+            message = text[:200]
+        if "compacted" in message:
+            raise Compacted(f"store {self.url}: {message}")
+        if "too many operations" in message:
+            raise ValueError(f"etcd {endpoint}: {message} (a commit holds at most {self.max_ops})")
+        if status in (500, 502, 503, 504) or any(
+            word in message for word in ("no leader", "timed out", "leader changed", "not capable",
+                                          "unhealthy", "stopped", "Unavailable", "transport")
+        ):
+            raise _Unavailable(f"{endpoint}: {message}", True)
+        raise StoreError(f"etcd {endpoint}: HTTP {status}: {message}")
+
+    def _post(self, path: str, payload: Dict[str, Any], stream: bool = False) -> Any:
+        """POST with failover. Raises _Unavailable(sent=...) only through _post_write's handling;
+        reads turn exhaustion into StoreError."""
+        return self._with_failover(lambda i: self._post_once(i, path, payload, stream))[0]
+
+    def _with_failover(self, attempt: Any) -> Tuple[Any, bool]:
+        """Run ``attempt(endpoint_index)`` on the preferred endpoint, then the others, in rounds,
+        until one succeeds or ``timeout`` passes. Returns (result, whether an earlier attempt may
+        have been applied)."""
+        self._check_open()
+        started = time.monotonic()
+        deadline = started + self.timeout
+        failures: Dict[str, str] = {}
+        maybe_applied = False
+        delay = 0.05
+        while True:
+            refused_everywhere = True  # no member is even listening: give up sooner
+            for step in range(len(self._clients)):
+                index = (self._preferred + step) % len(self._clients)
+                try:
+                    result = attempt(index)
+                except _Unavailable as e:
+                    failures[self.endpoints[index]] = str(e)
+                    maybe_applied = maybe_applied or e.sent
+                    refused_everywhere = refused_everywhere and not e.sent
+                    continue
+                self._preferred = index
+                return result, maybe_applied
+            now = time.monotonic()
+            if now + delay > deadline or (refused_everywhere and now - started > min(1.0, self.timeout / 2)):
+                raise StoreError(
+                    f"etcd unreachable at {', '.join(self.endpoints)}: "
+                    + "; ".join(failures.values())
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+            self._check_open()
+
+    def _range(self, key: str, range_end: Optional[str] = None, **extra: Any) -> Dict[str, Any]:
+        payload: Dict[str, Any] = {"key": _b64(key)}
+        if range_end is not None:
+            payload["range_end"] = _b64(range_end)
+        payload.update(extra)
+        return self._post("kv/range", payload)  # type: ignore[no-any-return]
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, kind: str, key: str) -> Optional[Record]:
+        response = self._range(self._key(kind, key))
+        kvs = response.get("kvs")
+        if not kvs:
+            return None
+        kv = kvs[0]
+        return Record(
+            kind, key, json.loads(_unb64(kv["value"])), int(kv["mod_revision"]),
+            int(kv["create_revision"]),
+        )
+
+    def list(self, kind: str) -> Tuple[List[Record], int]:
+        start = self._key(kind, "")
+        end = _range_end(start)
+        for _ in range(5):
+            records: List[Record] = []
+            revision: Optional[int] = None
+            key = start
+            try:
+                while True:
+                    extra: Dict[str, Any] = {"limit": _PAGE}
+                    if revision is not None:
+                        extra["revision"] = revision  # every page from one snapshot
+                    response = self._range(key, end, **extra)
+                    if revision is None:
+                        revision = int(response["header"]["revision"])
+                    kvs = response.get("kvs", [])
+                    cut = len(start)
+                    for kv in kvs:
+                        full = _unb64(kv["key"])
+                        records.append(Record(
+                            kind, full[cut:], json.loads(_unb64(kv["value"])),
+                            int(kv["mod_revision"]), int(kv["create_revision"]),
+                        ))
+                    if not response.get("more") or not kvs:
+                        break
+                    key = _unb64(kvs[-1]["key"]) + "\x00"
+            except Compacted:
+                continue  # the snapshot was compacted between pages: list again
+            return records, revision
+        raise StoreError(f"store {self.url}: could not list {kind} (compacted while listing)")
+
+    def _revision_kv(self) -> Tuple[int, Optional[str], int]:
+        """(mod revision of the revision key or 0, its value, etcd's current revision)."""
+        response = self._range(self._revision_key)
+        kvs = response.get("kvs")
+        header = int(response["header"]["revision"])
+        if not kvs:
+            return 0, None, header
+        return int(kvs[0]["mod_revision"]), _unb64(kvs[0].get("value", "")), header
+
+    def current_revision(self) -> int:
+        return self._revision_kv()[0]
+
+    def changes_since(self, revision: int) -> Tuple[List[Change], int]:
+        latest = self.current_revision()
+        if latest <= revision:
+            return [], latest
+        changes: List[Change] = []
+        seen_latest = False
+        for event in self._watch_events(revision + 1, latest):
+            kv = event["kv"]
+            mod = int(kv.get("mod_revision", 0))
+            full = _unb64(kv["key"])
+            if mod > latest:
+                break
+            if full == self._revision_key:
+                if mod == latest:
+                    seen_latest = True
+                continue
+            split = self._split(full)
+            if split is None:
+                continue
+            if event.get("type") == "DELETE":
+                prev = event.get("prev_kv")
+                value = json.loads(_unb64(prev["value"])) if prev and "value" in prev else None
+                changes.append(Change("DELETE", split[0], split[1], value, mod))
+            else:
+                changes.append(Change(
+                    "PUT", split[0], split[1], json.loads(_unb64(kv.get("value", ""))), mod,
+                    created=int(kv.get("create_revision", 0)) == mod,
+                ))
+        if not seen_latest:
+            raise StoreError(f"store {self.url}: the watch ended before revision {latest}")
+        return changes, latest
+
+    def _watch_events(self, start: int, until: int) -> Iterator[Dict[str, Any]]:
+        """etcd's history of the prefix from ``start``, up to and including the revision key's
+        write at ``until`` (every commit writes it, and a revision's events arrive together)."""
+        payload = {"create_request": {
+            "key": _b64(self.prefix + "/"), "range_end": _b64(_range_end(self.prefix + "/")),
+            "start_revision": start, "prev_kv": True,
+        }}
+        response = self._post("watch", payload, stream=True)
+        try:
+            for line in response.iter_lines():
+                if not line:
+                    continue
+                message = json.loads(line)
+                if "error" in message:
+                    raise StoreError(f"store {self.url}: watch failed: {message['error']}")
+                result = message.get("result", {})
+                if int(result.get("compact_revision", 0) or 0) > 0:
+                    raise Compacted(
+                        f"store {self.url}: revision {start - 1} is compacted "
+                        f"(etcd compacted up to {result['compact_revision']})"
+                    )
+                if result.get("canceled"):
+                    raise StoreError(f"store {self.url}: watch canceled: {result.get('cancel_reason', '')}")
+                events = result.get("events", [])
+                for event in events:
+                    yield event
+                if events and int(events[-1]["kv"].get("mod_revision", 0)) >= until:
+                    return
+        except self._requests.exceptions.RequestException as e:
+            raise StoreError(f"store {self.url}: watch interrupted: {e}") from None
+        finally:
+            response.close()
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def commit(self, ops: Sequence[Op]) -> int:
+        ops = list(ops)
+        if len(ops) > self.max_ops:
+            raise ValueError(
+                f"an etcd transaction holds at most {self.max_ops} operations, got {len(ops)}: "
+                "split the batch"
+            )
+        keys = [self._key(op.kind, op.key) for op in ops]
+        if len(set(keys)) != len(keys):
+            raise ValueError("an etcd transaction cannot write one key twice")
+        with self._lock:
+            self._serial += 1
+            commit_id = f"{self._writer}-{self._serial}"
+        compares: List[Dict[str, Any]] = []
+        compared: List[int] = []
+        success: List[Dict[str, Any]] = []
+        values: Dict[int, Any] = {}
+        for index, (op, key) in enumerate(zip(ops, keys)):
+            if isinstance(op, Create):
+                expect: Any = ABSENT
+            elif isinstance(op, (Put, Delete, Require)):
+                expect = op.expect
+            else:
+                raise TypeError(f"not a store operation: {op!r}")
+            if expect is ABSENT:
+                compares.append({"key": _b64(key), "result": "EQUAL", "target": "CREATE",
+                                 "create_revision": 0})
+                compared.append(index)
+            elif expect is not None:
+                compares.append({"key": _b64(key), "result": "EQUAL", "target": "MOD",
+                                 "mod_revision": int(expect)})
+                compared.append(index)
+            if isinstance(op, (Create, Put)):
+                values[index] = op.value
+                success.append({"request_put": {"key": _b64(key), "value": _b64(_dumps(op.value))}})
+            elif isinstance(op, Delete):
+                success.append({"request_delete_range": {"key": _b64(key)}})
+        if not success:
+            return self._check_only(ops, keys, compares, compared)
+        success.append({"request_put": {"key": _b64(self._revision_key), "value": _b64(commit_id)}})
+        failure = [{"request_range": {"key": compare["key"], "keys_only": True}} for compare in compares]
+        txn = {"compare": compares, "success": success, "failure": failure}
+        response, maybe_applied = self._with_failover(lambda i: self._post_once(i, "kv/txn", txn))
+        if response.get("succeeded"):
+            return int(response["header"]["revision"])
+        if maybe_applied:
+            done = self._already_applied(commit_id, ops, keys, values)
+            if done is not None:
+                return done
+        raise self._conflict(ops, compared, response)
+
+    def _check_only(self, ops: List[Op], keys: List[str], compares: List[Dict[str, Any]],
+                    compared: List[int]) -> int:
+        """A commit of conditions only: check them, write nothing."""
+        failure = [{"request_range": {"key": compare["key"], "keys_only": True}} for compare in compares]
+        failure.append({"request_range": {"key": _b64(self._revision_key), "keys_only": True}})
+        txn = {"compare": compares, "success": failure, "failure": failure}
+        response = self._post("kv/txn", txn)
+        if not response.get("succeeded") and compares:
+            raise self._conflict(ops, compared, response)
+        kvs = response["responses"][-1]["response_range"].get("kvs")
+        return int(kvs[0]["mod_revision"]) if kvs else 0
+
+    def _conflict(self, ops: List[Op], compared: List[int], response: Dict[str, Any]) -> TxnConflict:
+        for index, reply in zip(compared, response.get("responses", [])):
+            kvs = reply.get("response_range", {}).get("kvs")
+            actual = int(kvs[0]["mod_revision"]) if kvs else None
+            op = ops[index]
+            expect = ABSENT if isinstance(op, Create) else op.expect  # type: ignore[union-attr]
+            if not check_expect(expect, actual):
+                return TxnConflict(index, op, actual)
+        # the failing key changed again between the compare and our reading: report the first
+        index = compared[0]
+        return TxnConflict(index, ops[index], None)
+
+    def _already_applied(self, commit_id: str, ops: List[Op], keys: List[str],
+                         values: Dict[int, Any]) -> Optional[int]:
+        """After an attempt whose outcome is unknown: the revision of that attempt if its writes
+        are in place (the revision key still names it, or every written key holds this writer's
+        value and deleted keys are gone), else None."""
+        revision, value, _ = self._revision_kv()
+        if value == commit_id:
+            return revision
+        found: Optional[int] = None
+        for index, (op, key) in enumerate(zip(ops, keys)):
+            if isinstance(op, Require):
+                continue
+            response = self._range(key)
+            kvs = response.get("kvs")
+            if isinstance(op, Delete):
+                if kvs:
+                    return None
+                continue
+            if not kvs or json.loads(_unb64(kvs[0]["value"])) != values[index]:
+                return None
+            mod = int(kvs[0]["mod_revision"])
+            if found is not None and mod != found:
+                return None
+            found = mod
+        return found
+
+    # -- waiting and closing --------------------------------------------------------------------
+
+    def wait_for_change(self, revision: int, timeout: float) -> bool:
+        if self.current_revision() > revision:
+            return True
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            time.sleep(min(delay, deadline - now))
+            delay = min(delay * 2, 0.1)
+            if self.current_revision() > revision:
+                return True
+
+    def compact(self, revision: Optional[int] = None) -> int:
+        """Ask etcd to compact its history up to ``revision`` (default: now); returns it. For
+        tests and maintenance: readers further behind get :class:`Compacted`."""
+        if revision is None:
+            revision = self._revision_kv()[2]
+        self._post("kv/compaction", {"revision": revision, "physical": True})
+        return revision
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for client in self._clients:
+            try:
+                client.session.close()
+            except Exception:  # pragma: no cover - closing must not fail
+                pass

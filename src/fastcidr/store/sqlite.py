@@ -1,0 +1,537 @@
+"""The SQLite store: the embedded, durable default (stdlib ``sqlite3``, WAL mode).
+
+One file holds every record, a bounded change log and the global revision counter. Every
+:meth:`SQLiteStore.commit` is one ``BEGIN IMMEDIATE`` transaction, so several threads, Cluster objects
+and processes can share one file: writers are serialised by SQLite's write lock, each commit checks
+its conditions against the latest committed state, and revisions are unique and strictly increasing.
+
+Durability (``synchronous=``):
+
+- ``"NORMAL"`` (the default): in WAL mode a committed transaction survives the crash or ``kill -9`` of
+  any process; a power loss or OS crash may lose the last few commits (never corrupting the file).
+- ``"FULL"``: every commit is also fsync'ed, so it survives power loss too; slower per commit.
+
+A file that is not a fastcidr database (another application's SQLite file, random bytes, a truncated
+or corrupt file, an SQLite file with a foreign or empty schema) raises :class:`StoreError` naming the
+file, and is never written to: it is inspected through a read-only connection before anything else.
+
+>>> import os, tempfile
+>>> path = os.path.join(tempfile.mkdtemp(), "state.db")
+>>> with SQLiteStore(path) as s:
+...     s.commit([Create("meta", "k", {"v": 1})])
+1
+>>> SQLiteStore(path).get("meta", "k").value
+{'v': 1}
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ..errors import StoreError
+from .base import (
+    ABSENT,
+    Change,
+    Compacted,
+    Create,
+    Delete,
+    Op,
+    Put,
+    Record,
+    Require,
+    Store,
+    TxnConflict,
+    check_expect,
+)
+
+__all__ = ["SQLiteStore", "SCHEMA_VERSION", "APPLICATION_ID"]
+
+#: The schema this code writes; older files are migrated on open, newer ones refused.
+SCHEMA_VERSION = 1
+#: ``PRAGMA application_id`` of a fastcidr database ("fCID").
+APPLICATION_ID = 0x66434944
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+_SCHEMA_V1 = (
+    "CREATE TABLE fastcidr_schema (version INTEGER NOT NULL, application TEXT NOT NULL)",
+    # one row per object; value is the object's JSON wire form
+    "CREATE TABLE fastcidr_records (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    " revision INTEGER NOT NULL, create_revision INTEGER NOT NULL,"
+    " PRIMARY KEY (kind, key)) WITHOUT ROWID",
+    # the change log: one row per changed key, in commit order (id), compacted from the front
+    "CREATE TABLE fastcidr_changes (id INTEGER PRIMARY KEY, revision INTEGER NOT NULL,"
+    " type TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT,"
+    " created INTEGER NOT NULL)",
+    "CREATE INDEX fastcidr_changes_revision ON fastcidr_changes (revision)",
+    # counters: 'revision' (latest commit) and 'compacted' (log rows <= this are gone)
+    "CREATE TABLE fastcidr_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+    "INSERT INTO fastcidr_state VALUES ('revision', 0), ('compacted', 0)",
+)
+
+#: migrations[v] turns a version-v database into version v+1 (run inside one transaction).
+_MIGRATIONS: Dict[int, Tuple[str, ...]] = {0: _SCHEMA_V1}
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.loads
+
+
+def _foreign(path: str, why: str) -> StoreError:
+    return StoreError(f"{path}: not a fastcidr database ({why}); the file was left untouched")
+
+
+def _inspect_header(path: str) -> str:
+    """Check the file's bytes without SQLite: 'new' (absent/empty) or 'sqlite'. Raises StoreError."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+            size = os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        return "new"
+    except IsADirectoryError:
+        raise StoreError(f"{path}: is a directory, not a fastcidr database") from None
+    except OSError as e:
+        raise StoreError(f"{path}: cannot read the store file: {e.strerror or e}") from None
+    if size == 0:
+        return "new"
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise _foreign(path, "not an SQLite file")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise _foreign(path, "corrupt SQLite header")
+    # The in-header page count is valid when its change counter matches (SQLite >= 3.7.0). Without
+    # a WAL holding newer pages the file must be at least that long; shorter means truncated.
+    pages = int.from_bytes(header[28:32], "big")
+    counter_valid = header[24:28] == header[92:96]
+    wal = path + "-wal"
+    wal_empty = not os.path.exists(wal) or os.path.getsize(wal) == 0
+    if counter_valid and wal_empty and pages * page_size > size:
+        raise _foreign(path, f"truncated: {size} bytes, header says {pages * page_size}")
+    return "sqlite"
+
+
+def _check_schema(con: sqlite3.Connection, path: str) -> int:
+    """The schema version of a fastcidr database; StoreError for anything else."""
+    tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    app_id = con.execute("PRAGMA application_id").fetchone()[0]
+    if "fastcidr_schema" not in tables:
+        if not tables:
+            raise _foreign(path, "an SQLite file with an empty schema")
+        shown = ", ".join(sorted(tables)[:5])
+        raise _foreign(path, f"an SQLite file of another application, with tables {shown}")
+    if app_id != APPLICATION_ID:
+        raise _foreign(path, f"application_id {app_id:#x}")
+    try:
+        rows = con.execute("SELECT version, application FROM fastcidr_schema").fetchall()
+    except sqlite3.DatabaseError as e:
+        raise _foreign(path, f"unreadable schema table: {e}") from None
+    if len(rows) != 1 or rows[0][1] != "fastcidr" or not isinstance(rows[0][0], int):
+        raise _foreign(path, "damaged schema table")
+    version = rows[0][0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: written by a newer fastcidr (schema version {version}, this one knows up to "
+            f"{SCHEMA_VERSION})"
+        )
+    needed = {"fastcidr_records", "fastcidr_changes", "fastcidr_state"} if version >= 1 else set()
+    if not needed <= tables:
+        raise _foreign(path, f"tables missing: {', '.join(sorted(needed - tables))}")
+    return version
+
+
+class SQLiteStore(Store):
+    """A store in one SQLite file, shared safely by threads and processes.
+
+    ``synchronous``: ``"NORMAL"`` (default: survives process crashes) or ``"FULL"`` (also survives
+    power loss); see the module docstring. ``log_limit`` bounds the change log (older changes are
+    compacted; readers that fall behind get :class:`Compacted` and re-list). ``busy_timeout`` is how
+    long (seconds) a writer waits for another process's transaction before giving up.
+    """
+
+    shared = True
+
+    def __init__(
+        self,
+        path: "str | os.PathLike[str]",
+        *,
+        synchronous: str = "NORMAL",
+        log_limit: int = 100_000,
+        busy_timeout: float = 60.0,
+    ) -> None:
+        sync = str(synchronous).upper()
+        if sync not in _SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}, got {synchronous!r}")
+        if log_limit < 1:
+            raise ValueError(f"log_limit must be positive, got {log_limit}")
+        self.path = os.path.abspath(os.fspath(path))
+        self.url = "sqlite:///" + self.path
+        self.synchronous = sync
+        self._log_limit = log_limit
+        self._busy_ms = int(busy_timeout * 1000)
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(threading.Lock())
+        self._closed = False
+        self._con: Optional[sqlite3.Connection] = None
+        self._pid = os.getpid()
+        self._open()
+
+    # -- connection management ------------------------------------------------------------------
+
+    def _error(self, e: BaseException) -> StoreError:
+        return StoreError(f"store {self.path}: {e}")
+
+    def _connect(self, readonly: bool = False) -> sqlite3.Connection:
+        if readonly:
+            from urllib.parse import quote
+
+            con = sqlite3.connect(
+                "file:" + quote(self.path) + "?mode=ro", uri=True, isolation_level=None,
+                check_same_thread=False, timeout=self._busy_ms / 1000,
+            )
+        else:
+            con = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False,
+                timeout=self._busy_ms / 1000,
+            )
+        con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        return con
+
+    def _open(self) -> None:
+        kind = _inspect_header(self.path)
+        if kind == "sqlite":
+            # Validate through a read-only connection so that a foreign file is never written.
+            try:
+                ro = self._connect(readonly=True)
+                try:
+                    _check_schema(ro, self.path)
+                finally:
+                    ro.close()
+            except sqlite3.DatabaseError as e:
+                raise _foreign(self.path, str(e)) from None
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+        try:
+            con = self._connect()
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot open the store file: {e}") from None
+        try:
+            self._initialise(con)
+            con.execute(f"PRAGMA synchronous = {self.synchronous}")
+            con.execute("PRAGMA cache_size = -65536")
+        except StoreError:
+            con.close()
+            raise
+        except sqlite3.DatabaseError as e:
+            con.close()
+            raise _foreign(self.path, str(e)) from None
+        except sqlite3.Error as e:
+            con.close()
+            raise self._error(e) from None
+        self._con = con
+
+    def _initialise(self, con: sqlite3.Connection) -> None:
+        """Create the schema in an empty file, or migrate an older one, in one transaction."""
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            has_tables = con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+            if has_tables:
+                version = _check_schema(con, self.path)
+            else:
+                # Only a file that was absent or 0 bytes reaches here: anything else was checked
+                # read-only above. (A concurrent creator holds the write lock until it is done.)
+                version = 0
+                con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            while version < SCHEMA_VERSION:
+                for statement in _MIGRATIONS[version]:
+                    con.execute(statement)
+                version += 1
+                con.execute("DELETE FROM fastcidr_schema")
+                con.execute("INSERT INTO fastcidr_schema VALUES (?, 'fastcidr')", (version,))
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            con.execute("PRAGMA journal_mode = WAL")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed or self._con is None:
+            raise StoreError(f"store {self.url} is closed")
+        if os.getpid() != self._pid:
+            # a forked child must not share the parent's SQLite connection
+            self._pid = os.getpid()
+            self._con = None
+            self._open()
+        return self._con  # type: ignore[return-value]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            con, self._con = self._con, None
+            if con is not None and self._pid == os.getpid():
+                try:
+                    con.close()
+                except sqlite3.Error:
+                    pass
+        with self._changed:
+            self._changed.notify_all()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r}, synchronous={self.synchronous!r})"
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, kind: str, key: str) -> Optional[Record]:
+        with self._lock:
+            con = self._connection()
+            try:
+                row = con.execute(
+                    "SELECT value, revision, create_revision FROM fastcidr_records"
+                    " WHERE kind = ? AND key = ?",
+                    (kind, key),
+                ).fetchone()
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+        if row is None:
+            return None
+        return Record(kind, key, _loads(row[0]), row[1], row[2])
+
+    def list(self, kind: str) -> Tuple[List[Record], int]:
+        with self._lock:
+            con = self._connection()
+            try:
+                con.execute("BEGIN")
+                try:
+                    revision = con.execute(
+                        "SELECT value FROM fastcidr_state WHERE name = 'revision'"
+                    ).fetchone()[0]
+                    rows = con.execute(
+                        "SELECT key, value, revision, create_revision FROM fastcidr_records"
+                        " WHERE kind = ?",
+                        (kind,),
+                    ).fetchall()
+                finally:
+                    con.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+        # One json.loads over the whole listing is much faster than one call per record.
+        values = _loads("[" + ",".join([row[1] for row in rows]) + "]") if rows else []
+        return [
+            Record(kind, row[0], value, row[2], row[3]) for row, value in zip(rows, values)
+        ], revision
+
+    def current_revision(self) -> int:
+        with self._lock:
+            con = self._connection()
+            try:
+                return con.execute(
+                    "SELECT value FROM fastcidr_state WHERE name = 'revision'"
+                ).fetchone()[0]
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+
+    def changes_since(self, revision: int) -> Tuple[List[Change], int]:
+        with self._lock:
+            con = self._connection()
+            try:
+                con.execute("BEGIN")
+                try:
+                    state = dict(con.execute("SELECT name, value FROM fastcidr_state").fetchall())
+                    if revision < state["compacted"]:
+                        raise Compacted(
+                            f"store {self.url}: revision {revision} is compacted "
+                            f"(the change log starts after {state['compacted']})"
+                        )
+                    rows = con.execute(
+                        "SELECT revision, type, kind, key, value, created FROM fastcidr_changes"
+                        " WHERE revision > ? ORDER BY id",
+                        (revision,),
+                    ).fetchall()
+                finally:
+                    con.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+        changes = [
+            Change(t, kind, key, None if v is None else _loads(v), rev, created=bool(created))
+            for rev, t, kind, key, v, created in rows
+        ]
+        return changes, state["revision"]
+
+    def wait_for_change(self, revision: int, timeout: float) -> bool:
+        # Commits in this process notify at once; other processes' commits are seen by polling.
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.current_revision() > revision:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._changed:
+                if self._closed:
+                    raise StoreError(f"store {self.url} is closed")
+                self._changed.wait(min(remaining, 0.02))
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def commit(self, ops: Sequence[Op]) -> int:
+        ops = list(ops)
+        texts: List[Optional[str]] = []
+        for op in ops:
+            if isinstance(op, (Create, Put)):
+                texts.append(_dumps(op.value))
+            elif isinstance(op, (Delete, Require)):
+                texts.append(None)
+            else:
+                raise TypeError(f"not a store operation: {op!r}")
+        with self._lock:
+            con = self._connection()
+            try:
+                con.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+            try:
+                revision = self._apply(con, ops, texts)
+                con.execute("COMMIT")
+            except BaseException as e:
+                try:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(e, sqlite3.Error):
+                    raise self._error(e) from None
+                raise
+        with self._changed:
+            self._changed.notify_all()
+        return revision
+
+    def _first_conflict(self, con: sqlite3.Connection, ops: Sequence[Op]) -> TxnConflict:
+        """The conflict memory semantics report: the first op whose condition fails."""
+        for index, op in enumerate(ops):
+            row = con.execute(
+                "SELECT revision FROM fastcidr_records WHERE kind = ? AND key = ?", (op.kind, op.key)
+            ).fetchone()
+            actual = row[0] if row else None
+            expect = ABSENT if isinstance(op, Create) else op.expect
+            if not check_expect(expect, actual):
+                return TxnConflict(index, op, actual)
+        raise AssertionError("no conflicting operation found")  # pragma: no cover
+
+    def _apply(self, con: sqlite3.Connection, ops: List[Op], texts: List[Optional[str]]) -> int:
+        current = con.execute("SELECT value FROM fastcidr_state WHERE name = 'revision'").fetchone()[0]
+        revision = current + 1
+        # Keys written twice in one commit take the slow, general path (checks against the state
+        # before the commit, then applied in order), exactly as the memory store does.
+        unique = len({(op.kind, op.key) for op in ops}) == len(ops)
+        # Checks. Creates are checked by the primary key when inserted (fast for big batches).
+        old: Dict[int, Optional[Tuple[str, int, int]]] = {}
+        for index, op in enumerate(ops):
+            if isinstance(op, Create) or (unique and isinstance(op, Put) and op.expect is ABSENT):
+                if not unique:
+                    row = con.execute(
+                        "SELECT revision FROM fastcidr_records WHERE kind = ? AND key = ?",
+                        (op.kind, op.key),
+                    ).fetchone()
+                    if row is not None:
+                        raise self._first_conflict(con, ops)
+                continue
+            row = con.execute(
+                "SELECT value, revision, create_revision FROM fastcidr_records"
+                " WHERE kind = ? AND key = ?",
+                (op.kind, op.key),
+            ).fetchone()
+            if not check_expect(op.expect, row[1] if row else None):
+                raise self._first_conflict(con, ops)
+            old[index] = row
+        if all(isinstance(op, Require) for op in ops):
+            return current
+        if unique:
+            # Creates first, in one statement; a key that exists fails the primary key. The
+            # savepoint undoes the rows inserted before it, so the conflict is found in the old state.
+            inserts = [
+                (op.kind, op.key, texts[index], revision, revision)
+                for index, op in enumerate(ops)
+                if isinstance(op, (Create, Put)) and index not in old
+            ]
+            if inserts:
+                con.execute("SAVEPOINT fastcidr_creates")
+                try:
+                    con.executemany("INSERT INTO fastcidr_records VALUES (?, ?, ?, ?, ?)", inserts)
+                except sqlite3.IntegrityError:
+                    con.execute("ROLLBACK TO fastcidr_creates")
+                    raise self._first_conflict(con, ops) from None
+                con.execute("RELEASE fastcidr_creates")
+        log = []
+        for index, op in enumerate(ops):
+            if isinstance(op, Require):
+                continue
+            if isinstance(op, Delete):
+                row = old[index] if unique else con.execute(
+                    "SELECT value FROM fastcidr_records WHERE kind = ? AND key = ?",
+                    (op.kind, op.key),
+                ).fetchone()
+                if row is not None:
+                    con.execute(
+                        "DELETE FROM fastcidr_records WHERE kind = ? AND key = ?", (op.kind, op.key)
+                    )
+                    log.append((revision, "DELETE", op.kind, op.key, row[0], 0))
+                continue
+            text = texts[index]
+            if index not in old:  # a Create (or Put expecting ABSENT)
+                if not unique:
+                    con.execute(
+                        "INSERT INTO fastcidr_records VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key)"
+                        " DO UPDATE SET value = excluded.value, revision = excluded.revision",
+                        (op.kind, op.key, text, revision, revision),
+                    )
+                log.append((revision, "PUT", op.kind, op.key, text, 1))
+                continue
+            row = old[index]
+            if not unique:
+                row = con.execute(
+                    "SELECT value, revision FROM fastcidr_records WHERE kind = ? AND key = ?",
+                    (op.kind, op.key),
+                ).fetchone()
+            con.execute(
+                "INSERT INTO fastcidr_records VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key)"
+                " DO UPDATE SET value = excluded.value, revision = excluded.revision",
+                (op.kind, op.key, text, revision, revision),
+            )
+            log.append((revision, "PUT", op.kind, op.key, text, 0 if row else 1))
+        con.execute("UPDATE fastcidr_state SET value = ? WHERE name = 'revision'", (revision,))
+        if len(log) > self._log_limit // 2:
+            # A commit this big would flush the log anyway: record it as compacted instead of
+            # writing every change twice (readers that are behind re-list).
+            con.execute("DELETE FROM fastcidr_changes")
+            con.execute("UPDATE fastcidr_state SET value = ? WHERE name = 'compacted'", (revision,))
+        else:
+            con.executemany(
+                "INSERT INTO fastcidr_changes (revision, type, kind, key, value, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                log,
+            )
+            self._compact(con)
+        return revision
+
+    def _compact(self, con: sqlite3.Connection) -> None:
+        """Keep the change log bounded: when it exceeds ``log_limit`` rows, drop the older half
+        (whole revisions only) and remember the newest dropped revision."""
+        low, high = con.execute("SELECT min(id), max(id) FROM fastcidr_changes").fetchone()
+        if low is None or high - low + 1 <= self._log_limit:
+            return
+        cut = con.execute(
+            "SELECT revision FROM fastcidr_changes WHERE id <= ? ORDER BY id DESC LIMIT 1",
+            (high - self._log_limit // 2,),
+        ).fetchone()[0]
+        con.execute("DELETE FROM fastcidr_changes WHERE revision <= ?", (cut,))
+        con.execute(
+            "UPDATE fastcidr_state SET value = max(value, ?) WHERE name = 'compacted'", (cut,)
+        )
