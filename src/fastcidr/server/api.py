@@ -1,0 +1,470 @@
+"""The REST verbs over a :class:`fastcidr.Cluster`, on wire dicts, independent of HTTP.
+
+Reads go through the Cluster (so they see its latest state); watches read the store's change log
+directly (``store.changes_since`` / ``wait_for_change``), because a watch must carry every change,
+including the controllers' side effects and other servers' writes on a shared store. The global
+``resourceVersion`` is the store revision.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as _dt
+import json
+import random
+import threading
+import uuid
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from .. import errors
+from ..store.base import Compacted
+from . import patch as patches
+from . import status
+from .resources import IPADDRESSES, NAMESPACES, SERVICECIDRS, SERVICES, ResourceType, unknown_fields
+from .selectors import (
+    SelectorError,
+    matches_fields,
+    matches_labels,
+    parse_field_selector,
+    parse_label_selector,
+)
+
+__all__ = ["ResourceApi", "ListOptions", "WatchEvent"]
+
+#: The namespaces that always exist (kube-apiserver creates them at start).
+SYSTEM_NAMESPACES = ("default", "kube-system")
+
+_FIELD_SELECTABLE = {
+    SERVICECIDRS.plural: ("metadata.name",),
+    IPADDRESSES.plural: ("metadata.name",),
+    SERVICES.plural: ("metadata.name", "metadata.namespace", "spec.clusterIP", "spec.type"),
+    NAMESPACES.plural: ("metadata.name", "status.phase"),
+}
+
+_PATCH_TYPES = {
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/json-patch+json": "json",
+    "application/apply-patch+yaml": "apply",
+    "application/apply-patch+json": "apply",
+}
+
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+WatchEvent = Tuple[str, Dict[str, Any]]  # (type, object) with type ADDED/MODIFIED/DELETED/BOOKMARK/ERROR
+
+
+class ListOptions:
+    """The query parameters of a list or watch."""
+
+    def __init__(self, resource: ResourceType, query: Dict[str, str]) -> None:
+        try:
+            self.labels = parse_label_selector(query.get("labelSelector"))
+            self.fields = parse_field_selector(query.get("fieldSelector"),
+                                               _FIELD_SELECTABLE[resource.plural])
+        except SelectorError as exc:
+            raise status.bad_request(str(exc)) from None
+        limit = query.get("limit") or "0"
+        if not limit.isdigit():
+            raise status.bad_request(f"invalid limit {limit!r}")
+        self.limit = int(limit)
+        self.continue_token = query.get("continue") or ""
+        self.resource_version = query.get("resourceVersion", "")
+
+    def matches(self, obj: Dict[str, Any]) -> bool:
+        return matches_labels(self.labels, obj.get("metadata", {}).get("labels")) and \
+            matches_fields(self.fields, obj)
+
+
+def _now_rfc3339(now: _dt.datetime) -> str:
+    return now.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key(resource: ResourceType, namespace: Optional[str], name: str) -> str:
+    return f"{namespace}/{name}" if resource.namespaced else name
+
+
+class ResourceApi:
+    """The verbs of every served resource over one Cluster. Thread-safe as the Cluster is."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self.store = cluster.store
+        self._started = _dt.datetime.now(_dt.timezone.utc)
+        self._lock = threading.Lock()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def now(self) -> _dt.datetime:
+        clock = getattr(self.cluster, "clock", None)
+        if callable(clock):
+            try:
+                value = clock()
+                if isinstance(value, _dt.datetime):
+                    return value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
+            except Exception:  # a broken clock must not break reads
+                pass
+        return _dt.datetime.now(_dt.timezone.utc)
+
+    def current_revision(self) -> int:
+        return self.store.current_revision()
+
+    def _wire(self, resource: ResourceType, obj: Any) -> Dict[str, Any]:
+        """An object from the Cluster as the wire dict clients get."""
+        data = obj.to_dict() if hasattr(obj, "to_dict") else copy.deepcopy(obj)
+        data.setdefault("apiVersion", resource.api_version)
+        data.setdefault("kind", resource.kind)
+        metadata = data.setdefault("metadata", {})
+        if not metadata.get("resourceVersion"):
+            key = _key(resource, metadata.get("namespace"), metadata.get("name", ""))
+            record = self.store.get(resource.plural, key)
+            metadata["resourceVersion"] = str(record.revision) if record else str(
+                self.current_revision())
+        # kube-apiserver reports the grace period of a deletion in progress (0 for finalizers)
+        if metadata.get("deletionTimestamp") and "deletionGracePeriodSeconds" not in metadata:
+            metadata["deletionGracePeriodSeconds"] = 0
+        return data
+
+    def _from_change(self, resource: ResourceType, value: Dict[str, Any], revision: int) -> Dict[str, Any]:
+        data = copy.deepcopy(value)
+        data.setdefault("apiVersion", resource.api_version)
+        data.setdefault("kind", resource.kind)
+        metadata = data.setdefault("metadata", {})
+        metadata["resourceVersion"] = str(revision)
+        if metadata.get("deletionTimestamp") and "deletionGracePeriodSeconds" not in metadata:
+            metadata["deletionGracePeriodSeconds"] = 0
+        return data
+
+    def _call(self, resource: ResourceType, name: str, fn: Callable[[], Any], *,
+              creating_service: bool = False) -> Any:
+        try:
+            return fn()
+        except status.ApiError:
+            raise
+        except errors.InvalidAddressError as exc:
+            if resource is IPADDRESSES and not creating_service:
+                raise status.not_found(resource, name) from None
+            raise status.from_exception(exc, resource, name) from None
+        except errors.FastCIDRError as exc:
+            raise status.from_exception(exc, resource, name,
+                                        creating_service=creating_service) from None
+
+    # -- namespaces (derived: the system ones and those holding Services) ------------------------
+
+    def _namespaces(self) -> List[Dict[str, Any]]:
+        names = {n: None for n in SYSTEM_NAMESPACES}
+        created: Dict[str, str] = {}
+        for service in self.cluster.list_services(None):
+            data = service.to_dict() if hasattr(service, "to_dict") else service
+            meta = data.get("metadata", {})
+            ns = meta.get("namespace") or "default"
+            names.setdefault(ns, None)
+            ts = meta.get("creationTimestamp")
+            if ts and (ns not in created or ts < created[ns]):
+                created[ns] = ts
+        started = _now_rfc3339(self._started)
+        default_ts = started
+        try:
+            kubernetes = self.cluster.get_service_cidr("kubernetes").to_dict()
+            default_ts = kubernetes["metadata"].get("creationTimestamp") or started
+        except Exception:
+            pass
+        items = []
+        for name in sorted(names):
+            ts = default_ts if name in SYSTEM_NAMESPACES else created.get(name, started)
+            items.append({
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"namespace/{name}")),
+                             "resourceVersion": "1", "creationTimestamp": ts,
+                             "labels": {"kubernetes.io/metadata.name": name}},
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"},
+            })
+        return items
+
+    # -- verbs ---------------------------------------------------------------------------------
+
+    def get(self, resource: ResourceType, namespace: Optional[str], name: str) -> Dict[str, Any]:
+        if resource is NAMESPACES:
+            for item in self._namespaces():
+                if item["metadata"]["name"] == name:
+                    return item
+            raise status.not_found(resource, name)
+        if resource is SERVICECIDRS:
+            obj = self._call(resource, name, lambda: self.cluster.get_service_cidr(name))
+        elif resource is IPADDRESSES:
+            obj = self._call(resource, name, lambda: self.cluster.get_ip_address(name))
+        else:
+            obj = self._call(resource, name, lambda: self.cluster.get_service(name, namespace))
+        if obj is None:
+            raise status.not_found(resource, name)
+        return self._wire(resource, obj)
+
+    def _list_all(self, resource: ResourceType, namespace: Optional[str]) -> List[Dict[str, Any]]:
+        if resource is NAMESPACES:
+            return self._namespaces()
+        if resource is SERVICECIDRS:
+            objs = self._call(resource, "", self.cluster.list_service_cidrs)
+        elif resource is IPADDRESSES:
+            objs = self._call(resource, "", self.cluster.list_ip_addresses)
+        else:
+            objs = self._call(resource, "", lambda: self.cluster.list_services(namespace))
+        return [self._wire(resource, o) for o in objs]
+
+    def list(self, resource: ResourceType, namespace: Optional[str],
+             options: ListOptions) -> Tuple[List[Dict[str, Any]], str, str, Optional[int]]:
+        """Items, the list's resourceVersion, the continue token ("" = last page) and the
+        remaining item count."""
+        before = self.current_revision()
+        items = [o for o in self._list_all(resource, namespace) if options.matches(o)]
+        revision = max([before] + [int(o["metadata"].get("resourceVersion") or 0)
+                                   for o in items if resource is not NAMESPACES])
+
+        def sort_key(o: Dict[str, Any]) -> Tuple[str, str]:
+            meta = o.get("metadata", {})
+            return (meta.get("namespace", ""), meta.get("name", ""))
+
+        items.sort(key=sort_key)
+        if options.continue_token:
+            try:
+                token = json.loads(base64.urlsafe_b64decode(options.continue_token.encode()))
+                start = (token["ns"], token["name"])
+            except Exception:
+                raise status.bad_request("continue key is not valid: illegal base64 data") from None
+            items = [o for o in items if sort_key(o) > start]
+        continue_token = ""
+        remaining: Optional[int] = None
+        if options.limit and len(items) > options.limit:
+            remaining = len(items) - options.limit
+            items = items[: options.limit]
+            last = sort_key(items[-1])
+            continue_token = base64.urlsafe_b64encode(
+                json.dumps({"ns": last[0], "name": last[1], "rv": revision}).encode()).decode()
+        return items, str(revision), continue_token, remaining
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def _check_body(self, resource: ResourceType, namespace: Optional[str], body: Any,
+                    url_name: Optional[str], field_validation: str) -> Tuple[Dict[str, Any], List[str]]:
+        """Common checks of a create/update body; returns the body and any warnings."""
+        if not isinstance(body, dict):
+            raise status.bad_request(f"the body of the request was not a valid {resource.kind}")
+        body = copy.deepcopy(body)
+        kind = body.get("kind") or resource.kind
+        api_version = body.get("apiVersion") or resource.api_version
+        if kind != resource.kind or api_version not in (resource.api_version,):
+            raise status.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version ({resource.api_version})"
+                if kind == resource.kind else
+                f"{kind} in version \"{api_version.rpartition('/')[2]}\" cannot be handled as a {resource.kind}: "
+                f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})")
+        body["kind"], body["apiVersion"] = kind, api_version
+        metadata = body.setdefault("metadata", {})
+        if not isinstance(metadata, dict):
+            raise status.bad_request("metadata must be an object")
+        if resource.namespaced:
+            if metadata.get("namespace") and metadata["namespace"] != namespace:
+                raise status.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request")
+            metadata["namespace"] = namespace
+        if url_name is not None and metadata.get("name") and metadata["name"] != url_name:
+            raise status.bad_request(
+                f"the name of the object ({metadata['name']}) does not match the name on the URL ({url_name})")
+        if url_name is not None:
+            metadata.setdefault("name", url_name)
+        warnings: List[str] = []
+        unknown = unknown_fields(body, resource.schema)
+        if unknown and field_validation == "Strict":
+            detail = ", ".join(f'unknown field "{u}"' for u in unknown)
+            raise status.bad_request(
+                f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                f"{resource.kind}: strict decoding error: {detail}")
+        if unknown and field_validation != "Ignore":
+            warnings = [f'unknown field "{u}"' for u in unknown]
+        return body, warnings
+
+    def create(self, resource: ResourceType, namespace: Optional[str], body: Any, *,
+               dry_run: bool = False, field_validation: str = "Warn") -> Tuple[Dict[str, Any], List[str]]:
+        if resource is NAMESPACES:
+            raise status.method_not_allowed()
+        body, warnings = self._check_body(resource, namespace, body, None, field_validation)
+        metadata = body["metadata"]
+        if not metadata.get("name"):
+            if metadata.get("generateName"):
+                metadata["name"] = metadata["generateName"] + "".join(
+                    random.choice(_GENERATE_ALPHABET) for _ in range(5))
+            else:
+                raise status.invalid(resource, "", [
+                    ("metadata.name", "Required value: name or generateName is required")])
+        name = metadata["name"]
+        for field in ("resourceVersion", "uid", "creationTimestamp", "deletionTimestamp"):
+            metadata.pop(field, None)  # set by the server, as the apiserver does
+        if resource is SERVICECIDRS:
+            body.pop("status", None)
+        obj = self._call(resource, name, lambda: self.cluster.create(body, dry_run=dry_run),
+                         creating_service=resource is SERVICES)
+        return self._wire(resource, obj), warnings
+
+    def update(self, resource: ResourceType, namespace: Optional[str], name: str, body: Any, *,
+               subresource: str = "", dry_run: bool = False,
+               field_validation: str = "Warn") -> Tuple[Dict[str, Any], List[str]]:
+        if resource is NAMESPACES:
+            raise status.method_not_allowed()
+        body, warnings = self._check_body(resource, namespace, body, name, field_validation)
+        current = self.get(resource, namespace, name)
+        if subresource == "status":
+            merged = copy.deepcopy(current)
+            merged["status"] = body.get("status", {})
+            if body["metadata"].get("resourceVersion"):
+                merged["metadata"]["resourceVersion"] = body["metadata"]["resourceVersion"]
+        else:
+            merged = body
+            if "status" in current:
+                merged["status"] = current["status"]
+            else:
+                merged.pop("status", None)
+            # fields only the server sets survive an update that omits them
+            for field in ("uid", "creationTimestamp", "deletionTimestamp", "finalizers"):
+                if field in current["metadata"] and field not in merged["metadata"]:
+                    merged["metadata"][field] = current["metadata"][field]
+        if dry_run:
+            return merged, warnings
+        obj = self._call(resource, name, lambda: self.cluster.update(merged))
+        return self._wire(resource, obj), warnings
+
+    def patch(self, resource: ResourceType, namespace: Optional[str], name: str,
+              content_type: str, patch_body: Any, *, subresource: str = "", dry_run: bool = False,
+              field_validation: str = "Warn") -> Tuple[Dict[str, Any], bool, List[str]]:
+        """Returns the patched object, whether it was created (apply patch), and warnings."""
+        patch_type = _PATCH_TYPES.get(content_type)
+        if patch_type is None:
+            raise status.unsupported_media_type(content_type)
+        try:
+            current: Optional[Dict[str, Any]] = self.get(resource, namespace, name)
+        except status.ApiError as exc:
+            if exc.code != 404 or patch_type != "apply":
+                raise
+            current = None
+        if current is None:  # server-side apply of a new object: create it
+            obj, warnings = self.create(resource, namespace, patch_body, dry_run=dry_run,
+                                        field_validation=field_validation)
+            return obj, True, warnings
+        try:
+            if patch_type == "merge":
+                patched = patches.json_merge_patch(current, patch_body)
+            elif patch_type == "strategic":
+                patched = patches.strategic_merge_patch(current, patch_body)
+            elif patch_type == "json":
+                patched = patches.json_patch(current, patch_body)
+            else:  # apply: a merge of the applied configuration, without field ownership
+                patched = patches.json_merge_patch(current, patch_body)
+        except patches.PatchError as exc:
+            raise ApiUnprocessable(resource, name, str(exc)) from None
+        if not isinstance(patched, dict):
+            raise status.bad_request("the patch did not produce an object")
+        patched.setdefault("metadata", {})
+        if "resourceVersion" not in (patch_body.get("metadata") or {} if isinstance(patch_body, dict) else {}):
+            patched["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+        obj, warnings = self.update(resource, namespace, name, patched, subresource=subresource,
+                                    dry_run=dry_run, field_validation=field_validation)
+        return obj, False, warnings
+
+    def delete(self, resource: ResourceType, namespace: Optional[str], name: str, *,
+               dry_run: bool = False) -> Dict[str, Any]:
+        if resource is NAMESPACES:
+            raise status.method_not_allowed()
+        current = self.get(resource, namespace, name)
+        if dry_run:
+            if resource is SERVICECIDRS and not current["metadata"].get("deletionTimestamp"):
+                current["metadata"]["deletionTimestamp"] = _now_rfc3339(self.now())
+                current["metadata"]["deletionGracePeriodSeconds"] = 0
+            return current
+        if resource is SERVICECIDRS:
+            result = self._call(resource, name, lambda: self.cluster.delete_service_cidr(name))
+            if result is not None:
+                return self._wire(resource, result)
+            # gone at once: report the object as it was when its deletion was recorded
+            current["metadata"].setdefault("deletionTimestamp", _now_rfc3339(self.now()))
+            current["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+            return current
+        if resource is SERVICES:
+            self._call(resource, name, lambda: self.cluster.delete_service(name, namespace))
+        else:
+            self._call(resource, name, lambda: self.cluster.delete_ip_address(name))
+        return current
+
+    # -- watch ---------------------------------------------------------------------------------
+
+    def watch(self, resource: ResourceType, namespace: Optional[str], options: ListOptions, *,
+              timeout: float, bookmarks: bool, stop: threading.Event,
+              clock: Callable[[], float]) -> Iterator[WatchEvent]:
+        """Events after ``options.resource_version`` (or synthetic ADDED events for the current
+        state when it is empty or "0") until ``timeout`` seconds pass or ``stop`` is set.
+        Yields nothing but ("", {}) heartbeats while idle, so the caller can notice a closed
+        connection."""
+        deadline = clock() + timeout
+        rv_text = options.resource_version
+        if rv_text in ("", "0") or resource is NAMESPACES:
+            items, list_rv, _, _ = self.list(resource, namespace, _unlimited(options))
+            if rv_text in ("", "0"):
+                for item in items:
+                    yield "ADDED", item
+            revision = int(list_rv)
+        else:
+            if not rv_text.isdigit():
+                raise status.bad_request(f"invalid resource version {rv_text!r}")
+            revision = int(rv_text)
+        next_bookmark = clock() + 30.0
+        prefix = f"{namespace}/" if resource.namespaced and namespace else ""
+        while not stop.is_set():
+            now = clock()
+            if now >= deadline:
+                return
+            if resource is not NAMESPACES:
+                try:
+                    changes, current = self.store.changes_since(revision)
+                except Compacted:
+                    body = status.expired(
+                        f"too old resource version: {revision} ({self.current_revision()})").body
+                    yield "ERROR", body
+                    return
+                for change in changes:
+                    revision = change.revision
+                    if change.kind != resource.plural or not change.key.startswith(prefix):
+                        continue
+                    if change.value is None:
+                        continue
+                    obj = self._from_change(resource, change.value, change.revision)
+                    if not options.matches(obj):
+                        continue
+                    if change.type == "DELETE":
+                        yield "DELETED", obj
+                    else:
+                        yield ("ADDED" if change.created else "MODIFIED"), obj
+                revision = max(revision, current)
+            if bookmarks and now >= next_bookmark:
+                next_bookmark = now + 30.0
+                yield "BOOKMARK", {"kind": resource.kind, "apiVersion": resource.api_version,
+                                   "metadata": {"resourceVersion": str(revision)}}
+            wait = max(0.0, min(0.5, deadline - clock()))
+            if resource is NAMESPACES:
+                stop.wait(wait)
+            elif not self.store.wait_for_change(revision, wait):
+                yield "", {}
+
+
+def _unlimited(options: ListOptions) -> ListOptions:
+    clone = copy.copy(options)
+    clone.limit = 0
+    clone.continue_token = ""
+    return clone
+
+
+def ApiUnprocessable(resource: ResourceType, name: str, message: str) -> status.ApiError:  # noqa: N802
+    """A patch that cannot be applied: 422, as kube-apiserver answers."""
+    return status.ApiError(422, status.status_body(
+        422, "Invalid", f'{resource.qualified_kind} "{name}" is invalid: {message}',
+        {"name": name, "group": resource.group, "kind": resource.kind,
+         "causes": [{"reason": "FieldValueInvalid", "message": message}]} if resource.group else
+        {"name": name, "kind": resource.kind,
+         "causes": [{"reason": "FieldValueInvalid", "message": message}]}))

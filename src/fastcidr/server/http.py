@@ -1,0 +1,469 @@
+"""The HTTP layer: the standard library's threading server speaking the Kubernetes REST API.
+
+Why the standard library: the API surface is small, requests are short JSON documents, and a
+watch is one long-lived chunked response per connection, which a thread per connection serves
+simply; no dependency is needed, and ``close()`` can end every connection (watches included)
+deterministically. Each connection is HTTP/1.1 keep-alive, so a client reusing its connection
+(kubectl, the Python client) pays no reconnect per request.
+"""
+from __future__ import annotations
+
+import json
+import select
+import socket
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, List, Optional, Set, Tuple
+from urllib.parse import parse_qsl, urlsplit, unquote
+
+from . import discovery, status, tables
+from .api import ListOptions, ResourceApi
+from .protobuf import MAGIC, ProtobufError, decode_object
+from .resources import NAMESPACES, SERVICES, ResourceType, find
+
+__all__ = ["ApiHTTPServer", "ApiRequestHandler"]
+
+JSON = "application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+MAX_BODY = 16 * 1024 * 1024
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def wants_table(accept: str) -> bool:
+    """Whether the Accept header asks for a meta.k8s.io Table (``kubectl get``)."""
+    for part in accept.split(","):
+        params = dict(p.strip().partition("=")[::2] for p in part.split(";")[1:])
+        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
+            return True
+    return False
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+class ApiHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: Tuple[str, int], api: ResourceApi,
+                 ssl_context: Optional[ssl.SSLContext] = None, verbose: bool = False) -> None:
+        self.api = api
+        self.ssl_context = ssl_context
+        self.verbose = verbose
+        self.closing = threading.Event()
+        self._connections: Set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._watches = 0
+        self._watches_done = threading.Condition(self._connections_lock)
+        super().__init__(address, ApiRequestHandler)
+
+    def server_bind(self) -> None:
+        if ":" in self.server_address[0]:
+            self.address_family = socket.AF_INET6  # pragma: no cover - depends on the host
+        super().server_bind()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # runs in the connection's own thread: the TLS handshake does not hold up accept()
+        if self.ssl_context is not None:
+            try:
+                request.settimeout(10)
+                request = self.ssl_context.wrap_socket(request, server_side=True)
+                request.settimeout(None)
+            except (OSError, ssl.SSLError):
+                return
+        with self._connections_lock:
+            if self.closing.is_set():
+                return
+            self._connections.add(request)
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if self.verbose:
+            super().handle_error(request, client_address)
+
+    def watch_started(self) -> None:
+        with self._connections_lock:
+            self._watches += 1
+
+    def watch_ended(self) -> None:
+        with self._connections_lock:
+            self._watches -= 1
+            self._watches_done.notify_all()
+
+    def close_connections(self, grace: float = 2.0) -> None:
+        """End every open connection. Running watches see ``closing`` and end their streams
+        properly (the terminating chunk) within ``grace`` seconds; then idle keep-alive
+        connections and anything left are shut down."""
+        self.closing.set()
+        with self._connections_lock:
+            self._watches_done.wait_for(lambda: self._watches == 0, grace)
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _ClientGone(Exception):
+    pass
+
+
+class ApiRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fastcidr"
+    server: ApiHTTPServer
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _send(self, code: int, body: bytes, content_type: str = JSON,
+              headers: Optional[Dict[str, str]] = None, warnings: Optional[List[str]] = None) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache, private")
+        for warning in warnings or []:
+            self.send_header("Warning", f'299 - {json.dumps(warning)}')
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, code: int, obj: Any, warnings: Optional[List[str]] = None) -> None:
+        self._send(code, _dumps(obj), warnings=warnings)
+
+    def _send_error(self, error: status.ApiError) -> None:
+        self._send_json(error.code, error.body)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            total = 0
+            while True:
+                line = self.rfile.readline(1024)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > MAX_BODY:
+                    raise status.ApiError(413, status.status_body(413, "RequestEntityTooLarge",
+                                                                  "the request is too large"))
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise status.ApiError(413, status.status_body(413, "RequestEntityTooLarge",
+                                                          "the request is too large"))
+        return self.rfile.read(length) if length else b""
+
+    def _decode_body(self, raw: bytes, resource: Optional[ResourceType]) -> Any:
+        media = _media_type(self.headers.get("Content-Type", JSON) or JSON)
+        if media == PROTOBUF or raw.startswith(MAGIC):
+            if resource is not SERVICES and resource is not NAMESPACES:
+                raise status.unsupported_media_type(media)
+            try:
+                return decode_object(raw)
+            except ProtobufError as exc:
+                raise status.bad_request(f"unable to decode the protobuf body: {exc}") from None
+        if not raw.strip():
+            raise status.bad_request("the body of the request is empty")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            if media.endswith("yaml"):
+                return self._yaml(raw)
+            raise status.bad_request(f"the body of the request was not valid JSON: {exc}") from None
+
+    @staticmethod
+    def _yaml(raw: bytes) -> Any:
+        try:
+            import yaml  # optional: only for YAML request bodies (JSON is valid YAML too)
+        except ImportError:  # pragma: no cover
+            raise status.ApiError(415, status.status_body(
+                415, "UnsupportedMediaType", "YAML bodies need PyYAML on the server")) from None
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise status.bad_request(f"the body of the request was not valid YAML: {exc}") from None
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._dispatch()
+
+    do_HEAD = do_GET
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _dispatch(self) -> None:
+        raw = b""
+        try:
+            if self.command in ("POST", "PUT", "PATCH", "DELETE"):
+                raw = self._read_body()
+            split = urlsplit(self.path)
+            query = dict(parse_qsl(split.query, keep_blank_values=True))
+            parts = [unquote(p) for p in split.path.split("/") if p]
+            self._route(parts, query, raw)
+        except status.ApiError as error:
+            self._send_error(error)
+        except _ClientGone:
+            self.close_connection = True
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as exc:  # a bug must become a 500, not a dropped connection
+            if self.server.verbose:
+                import traceback
+
+                traceback.print_exc()
+            self._send_error(status.internal_error(f"{type(exc).__name__}: {exc}"))
+
+    def _route(self, parts: List[str], query: Dict[str, str], raw: bytes) -> None:
+        method = self.command if self.command != "HEAD" else "GET"
+        accept = self.headers.get("Accept", "") or ""
+        if not parts:
+            return self._send_json(200, {"paths": ["/api", "/api/v1", "/apis",
+                                                   "/apis/networking.k8s.io/v1", "/openapi/v3",
+                                                   "/version", "/healthz"]})
+        head = parts[0]
+        if head in ("healthz", "readyz", "livez") and method == "GET":
+            return self._send(200, b"ok", "text/plain; charset=utf-8")
+        if head == "version" and len(parts) == 1 and method == "GET":
+            return self._send_json(200, discovery.version_info())
+        if head == "openapi":
+            return self._openapi(parts, method)
+        if head == "api":
+            if len(parts) == 1 and method == "GET":
+                return self._discovery_root(core=True, accept=accept)
+            if len(parts) == 2 and method == "GET":
+                return self._resource_list("", parts[1], accept)
+            return self._resource(group="", version=parts[1], rest=parts[2:], query=query,
+                                  raw=raw, accept=accept, method=method)
+        if head == "apis":
+            if len(parts) == 1 and method == "GET":
+                return self._discovery_root(core=False, accept=accept)
+            if len(parts) == 2 and method == "GET":
+                document = discovery.legacy_group(parts[1])
+                if document is None:
+                    raise status.not_found_path()
+                return self._send_json(200, document)
+            if len(parts) == 3 and method == "GET":
+                return self._resource_list(parts[1], parts[2], accept)
+            if len(parts) >= 4:
+                return self._resource(group=parts[1], version=parts[2], rest=parts[3:], query=query,
+                                      raw=raw, accept=accept, method=method)
+        raise status.not_found_path()
+
+    def _discovery_root(self, *, core: bool, accept: str) -> None:
+        if discovery.wants_aggregated(accept):
+            body = _dumps(discovery.aggregated(core))
+            return self._send(200, body, discovery.AGGREGATED_CONTENT_TYPE,
+                              headers={"Vary": "Accept"})
+        host, port = self.server.server_address[:2]
+        return self._send(200, _dumps(discovery.legacy_root(core, f"{host}:{port}")),
+                          headers={"Vary": "Accept"})
+
+    def _resource_list(self, group: str, version: str, accept: str) -> None:
+        document = discovery.legacy_resource_list(group, version)
+        if document is None:
+            raise status.not_found_path()
+        self._send_json(200, document)
+
+    def _openapi(self, parts: List[str], method: str) -> None:
+        if method != "GET" or len(parts) < 2 or parts[1] != "v3":
+            raise status.not_found_path()
+        if len(parts) == 2:
+            return self._send_json(200, discovery.openapi_root())
+        rest = parts[2:]
+        document = None
+        if rest[0] == "api" and len(rest) == 2:
+            document = discovery.openapi_group_version("", rest[1])
+        elif rest[0] == "apis" and len(rest) == 3:
+            document = discovery.openapi_group_version(rest[1], rest[2])
+        if document is None:
+            raise status.not_found_path()
+        self._send_json(200, document)
+
+    # -- resources -----------------------------------------------------------------------------
+
+    def _resource(self, *, group: str, version: str, rest: List[str], query: Dict[str, str],
+                  raw: bytes, accept: str, method: str) -> None:
+        namespace: Optional[str] = None
+        if not rest:
+            raise status.not_found_path()
+        if rest[0] == "namespaces" and len(rest) >= 3 and group == "":
+            namespace, rest = rest[1], rest[2:]
+            resource = find(group, rest[0])
+            if resource is None or not resource.namespaced:
+                raise status.not_found_path()
+        else:
+            resource = find(group, rest[0])
+            if resource is None:
+                raise status.not_found_path()
+        if version != resource.version:
+            raise status.not_found_path()
+        name = rest[1] if len(rest) >= 2 else None
+        subresource = rest[2] if len(rest) >= 3 else ""
+        if len(rest) > 3 or (subresource and (subresource != "status" or not resource.has_status)):
+            raise status.not_found_path()
+        api = self.server.api
+        dry_run = query.get("dryRun") == "All"
+        field_validation = query.get("fieldValidation") or "Warn"
+        if field_validation not in ("Strict", "Warn", "Ignore"):
+            raise status.bad_request(
+                f"fieldValidation must be one of Strict, Warn, Ignore, got {field_validation!r}")
+        if name is None:
+            if method == "GET":
+                if query.get("watch") in ("true", "1"):
+                    return self._watch(resource, namespace, query, accept)
+                return self._list(resource, namespace, query, accept)
+            if method == "POST":
+                if resource.namespaced and namespace is None:
+                    raise status.method_not_allowed()
+                body = self._decode_body(raw, resource)
+                obj, warnings = api.create(resource, namespace, body, dry_run=dry_run,
+                                           field_validation=field_validation)
+                return self._send_json(201, obj, warnings)
+            raise status.method_not_allowed()
+        if resource.namespaced and namespace is None:
+            raise status.not_found_path()
+        if method == "GET":
+            obj = api.get(resource, namespace, name)
+            if wants_table(accept):
+                return self._send_json(200, tables.table(
+                    resource, [obj], obj["metadata"].get("resourceVersion", ""), now=api.now(),
+                    include_object=query.get("includeObject") or "Metadata"))
+            return self._send_json(200, obj)
+        if method == "PUT":
+            body = self._decode_body(raw, resource)
+            obj, warnings = api.update(resource, namespace, name, body, subresource=subresource,
+                                       dry_run=dry_run, field_validation=field_validation)
+            return self._send_json(200, obj, warnings)
+        if method == "PATCH":
+            body = self._decode_body(raw, None)
+            content_type = _media_type(self.headers.get("Content-Type", ""))
+            obj, created, warnings = api.patch(
+                resource, namespace, name, content_type, body, subresource=subresource,
+                dry_run=dry_run, field_validation=field_validation)
+            return self._send_json(201 if created else 200, obj, warnings)
+        if method == "DELETE" and not subresource:
+            options: Dict[str, Any] = {}
+            if raw.strip():
+                try:
+                    options = json.loads(raw)
+                except ValueError:
+                    raise status.bad_request("the DeleteOptions body is not valid JSON") from None
+                if not isinstance(options, dict):
+                    raise status.bad_request("the DeleteOptions body must be an object")
+            dry_run = dry_run or "All" in (options.get("dryRun") or [])
+            obj = api.delete(resource, namespace, name, dry_run=dry_run)
+            return self._send_json(200, obj)
+        raise status.method_not_allowed()
+
+    def _list(self, resource: ResourceType, namespace: Optional[str], query: Dict[str, str],
+              accept: str) -> None:
+        api = self.server.api
+        options = ListOptions(resource, query)
+        items, revision, continue_token, remaining = api.list(resource, namespace, options)
+        if wants_table(accept):
+            body = tables.table(resource, items, revision, now=api.now(),
+                                include_object=query.get("includeObject") or "Metadata")
+        else:
+            body = {"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
+                    "metadata": {"resourceVersion": revision}, "items": items}
+        if continue_token:
+            body["metadata"]["continue"] = continue_token
+            body["metadata"]["remainingItemCount"] = remaining
+        self._send_json(200, body)
+
+    # -- watch ---------------------------------------------------------------------------------
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed its end (plain sockets only: TLS cannot peek)."""
+        conn = self.connection
+        if isinstance(conn, ssl.SSLSocket):
+            return False
+        try:
+            readable, _, _ = select.select([conn], [], [], 0)
+            if readable:
+                return conn.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+        return False
+
+    def _write_chunk(self, data: bytes) -> None:
+        try:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+        except (OSError, ValueError):
+            raise _ClientGone() from None
+
+    def _watch(self, resource: ResourceType, namespace: Optional[str], query: Dict[str, str],
+               accept: str) -> None:
+        api = self.server.api
+        options = ListOptions(resource, query)
+        timeout_text = query.get("timeoutSeconds") or ""
+        if timeout_text and not timeout_text.isdigit():
+            raise status.bad_request(f"invalid timeoutSeconds {timeout_text!r}")
+        timeout = float(timeout_text) if timeout_text else 1800.0
+        as_table = wants_table(accept)
+        include_object = query.get("includeObject") or "Metadata"
+        events = api.watch(resource, namespace, options, timeout=timeout,
+                           bookmarks=query.get("allowWatchBookmarks") in ("true", "1"),
+                           stop=self.server.closing, clock=time.monotonic)
+        # the first event is computed before the headers go out, so that a bad request
+        # (e.g. an invalid resourceVersion) still gets a proper error status
+        self.server.watch_started()
+        try:
+            self._stream(resource, events, as_table, include_object)
+        finally:
+            self.server.watch_ended()
+
+    def _stream(self, resource: ResourceType, events: Any, as_table: bool,
+                include_object: str) -> None:
+        api = self.server.api
+        first = next(events, None)
+        self.send_response(200)
+        self.send_header("Content-Type", JSON)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        self.close_connection = True  # a watch ends with its connection, as kube-apiserver does
+        pending = [first] if first is not None else []
+        try:
+            while True:
+                if pending:
+                    event = pending.pop()
+                else:
+                    event = next(events, None)
+                    if event is None:
+                        break
+                kind, obj = event
+                if not kind:
+                    if self._client_gone():
+                        return
+                    continue
+                if as_table and kind in ("ADDED", "MODIFIED", "DELETED"):
+                    obj = tables.table(resource, [obj], obj["metadata"].get("resourceVersion", ""),
+                                       now=api.now(), include_object=include_object)
+                self._write_chunk(_dumps({"type": kind, "object": obj}) + b"\n")
+            self._write_chunk(b"")  # the terminating zero-length chunk
+        finally:
+            events.close()

@@ -1,0 +1,124 @@
+"""Label and field selectors as the list and watch endpoints accept them.
+
+>>> match = parse_label_selector("app=web,tier in (a, b),!legacy")
+>>> matches_labels(match, {"app": "web", "tier": "b"})
+True
+>>> matches_labels(match, {"app": "web", "tier": "c"})
+False
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+__all__ = ["SelectorError", "parse_label_selector", "matches_labels", "parse_field_selector",
+           "matches_fields"]
+
+
+class SelectorError(ValueError):
+    """A selector that cannot be parsed (HTTP 400)."""
+
+
+# A requirement is (key, operator, values); operators: "=", "!=", "in", "notin", "exists", "!".
+Requirement = Tuple[str, str, Tuple[str, ...]]
+
+_SET_RE = re.compile(r"^\s*([^\s!=(),]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+_EQ_RE = re.compile(r"^\s*([^\s!=(),]+)\s*(==|!=|=)\s*([^\s!=(),]*)\s*$")
+_EXISTS_RE = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*$")
+
+
+def _split_top_level(text: str) -> List[str]:
+    parts, depth, current = [], 0, []
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return [p for p in parts if p.strip()]
+
+
+def parse_label_selector(text: Optional[str]) -> List[Requirement]:
+    if not text:
+        return []
+    requirements: List[Requirement] = []
+    for part in _split_top_level(text):
+        match = _SET_RE.match(part)
+        if match:
+            values = tuple(v.strip() for v in match.group(3).split(",") if v.strip())
+            requirements.append((match.group(1), match.group(2), values))
+            continue
+        match = _EQ_RE.match(part)
+        if match:
+            op = "!=" if match.group(2) == "!=" else "="
+            requirements.append((match.group(1), op, (match.group(3),)))
+            continue
+        match = _EXISTS_RE.match(part)
+        if match:
+            requirements.append((match.group(2), "!" if match.group(1) else "exists", ()))
+            continue
+        raise SelectorError(f"unable to parse requirement: {part.strip()!r}")
+    return requirements
+
+
+def matches_labels(requirements: List[Requirement], labels: Optional[Dict[str, str]]) -> bool:
+    labels = labels or {}
+    for key, op, values in requirements:
+        present = key in labels
+        if op == "=" and (not present or labels[key] != values[0]):
+            return False
+        if op == "!=" and present and labels[key] == values[0]:
+            return False
+        if op == "in" and (not present or labels[key] not in values):
+            return False
+        if op == "notin" and present and labels[key] in values:
+            return False
+        if op == "exists" and not present:
+            return False
+        if op == "!" and present:
+            return False
+    return True
+
+
+FieldRequirement = Tuple[str, bool, str]  # (field path, equal?, value)
+
+
+def parse_field_selector(text: Optional[str], supported: Tuple[str, ...]) -> List[FieldRequirement]:
+    """Parse ``metadata.name=x,spec.type!=y``; fields outside ``supported`` are refused with
+    the apiserver's message."""
+    if not text:
+        return []
+    requirements: List[FieldRequirement] = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        for op in ("!=", "==", "="):
+            if op in part:
+                field, _, value = part.partition(op)
+                field = field.strip()
+                if field not in supported:
+                    raise SelectorError(f'field label not supported: {field}')
+                requirements.append((field, op != "!=", value.strip()))
+                break
+        else:
+            raise SelectorError(f"invalid selector: '{text}'; can't understand '{part}'")
+    return requirements
+
+
+def _field_value(obj: Dict[str, Any], path: str) -> str:
+    node: Any = obj
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return "" if node is None else str(node)
+
+
+def matches_fields(requirements: List[FieldRequirement], obj: Dict[str, Any]) -> bool:
+    return all((_field_value(obj, field) == value) == equal for field, equal, value in requirements)
+
+
+Predicate = Callable[[Dict[str, Any]], bool]
