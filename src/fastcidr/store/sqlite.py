@@ -129,7 +129,7 @@ def _check_schema(con: sqlite3.Connection, path: str) -> int:
     try:
         rows = con.execute("SELECT version, application FROM fastcidr_schema").fetchall()
     except sqlite3.DatabaseError as e:
-        raise _foreign(path, f"unreadable schema table: {e}") from None
+        raise StoreError(f"{path}: corrupt fastcidr database ({e}); the file was left untouched") from None
     if len(rows) != 1 or rows[0][1] != "fastcidr" or not isinstance(rows[0][0], int):
         raise _foreign(path, "damaged schema table")
     version = rows[0][0]
