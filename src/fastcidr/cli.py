@@ -536,7 +536,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=0.25, help="time budget per measurement")
     p.set_defaults(func=cmd_bench)
 
-    p = add("serve", "Serve the Kubernetes API over the store (see 'fastcidr serve --help').")
+    p = sub.add_parser("serve", add_help=False,  # --help belongs to the server's own parser
+                       help="Serve the Kubernetes API over the store (see 'fastcidr serve --help').")
     p.add_argument("serve_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_serve)
     return parser
@@ -556,9 +557,15 @@ def _version() -> str:
 
 
 def open_cluster(args: argparse.Namespace, service_cluster_ip_range: Optional[str] = None) -> Any:
+    from .errors import FastCIDRError
     from .k8s.cluster import Cluster
 
-    return Cluster(service_cluster_ip_range, store=resolve_store(getattr(args, "store", None)))
+    try:
+        return Cluster(service_cluster_ip_range, store=resolve_store(getattr(args, "store", None)))
+    except FastCIDRError:
+        raise
+    except ValueError as exc:  # a store URL that cannot be understood
+        raise CommandError(str(exc)) from None
 
 
 def _objects_of(cluster: Any, res: Resource, namespace: Optional[str]) -> List[Dict[str, Any]]:
@@ -1062,6 +1069,18 @@ def _regards(event: Dict[str, Any], kind: str, name: str) -> bool:
                     f"{SERVICECIDRS.qualified}/{name}")
 
 
+def _address_order(obj: Dict[str, Any]) -> Tuple[int, int, str]:
+    """IPv4 before IPv6, then numerically (10.96.0.9 before 10.96.0.10)."""
+    import ipaddress
+
+    name = obj["metadata"]["name"]
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        return (9, 0, name)
+    return (ip.version, int(ip), name)
+
+
 def cmd_describe(args: argparse.Namespace) -> int:
     from .errors import FastCIDRError
 
@@ -1082,7 +1101,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
                     _err(server_error_text(exc))
                     status = 1
                     continue
-                blocking.sort(key=lambda ip: ip["metadata"]["name"])
+                blocking.sort(key=_address_order)
                 events = [e for e in map(_event_dict, cluster.events()) if _regards(e, "ServiceCIDR", one)]
                 chunks.append(describe_service_cidr(obj, blocking, events))
     _out("\n\n".join(chunks))
@@ -1247,13 +1266,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return int(result or 0)
 
 
+def _serve_argv(argv: Sequence[str]) -> Optional[argparse.Namespace]:
+    """``[--store URL] serve ARGS...``: everything after ``serve`` belongs to the server's own
+    parser (argparse would otherwise claim ``--help`` and other options for itself)."""
+    store = None
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--store" and i + 1 < len(argv):
+            store, i = argv[i + 1], i + 2
+        elif word.startswith("--store="):
+            store, i = word.split("=", 1)[1], i + 1
+        elif word == "serve":
+            return argparse.Namespace(func=cmd_serve, store=store, serve_args=list(argv[i + 1:]))
+        else:
+            return None
+    return None
+
+
 # --------------------------------------------------------------------------------------------
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one command; return its exit status (0, or 1 after printing an error to stderr)."""
-    parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = _serve_argv(words) or build_parser().parse_args(words)
     from .errors import FastCIDRError
 
     try:
