@@ -65,6 +65,7 @@ class EtcdMember:
         self.process: Optional[subprocess.Popen[bytes]] = None
         self.initial_cluster = f"{name}=http://127.0.0.1:{peer_port}"
         self.cluster_state = "new"
+        self.cluster_token = f"fastcidr-test-{peer_port}"  # one token shared by every member
 
     @property
     def endpoint(self) -> str:
@@ -84,7 +85,7 @@ class EtcdMember:
             "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer_port}",
             "--initial-cluster", self.initial_cluster,
             "--initial-cluster-state", self.cluster_state,
-            "--initial-cluster-token", f"fastcidr-test-{self.peer_port}",
+            "--initial-cluster-token", self.cluster_token,
             "--heartbeat-interval", "50",
             "--election-timeout", "500",
             "--logger", "zap",
@@ -162,6 +163,7 @@ def _start_members(base: Path, count: int) -> EtcdServer:
         cluster = ",".join(f"m{i}=http://127.0.0.1:{peer}" for i, (_, peer) in enumerate(ports))
         for member in members:
             member.initial_cluster = cluster
+            member.cluster_token = f"fastcidr-test-{ports[0][1]}"
             member.start()
         try:
             for member in members:

@@ -1,0 +1,104 @@
+"""Killing one member of a three-member etcd cluster mid-run loses nothing acknowledged."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+from typing import List, Optional, Set
+
+import pytest
+
+from fastcidr.store import open_store
+from tests.servers import EtcdMember, EtcdServer
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.etcd
+
+STORM = textwrap.dedent("""
+    import sys
+    from fastcidr.store import Create, open_store
+    url, tag = sys.argv[1], sys.argv[2]
+    store = open_store(url)
+    i = 0
+    while True:
+        key = f"{tag}-{i}"
+        store.commit([Create("ipaddresses", key, {"i": i}), Create("services", "default/" + key, {"ip": key})])
+        sys.stdout.write(key + "\\n")
+        sys.stdout.flush()
+        i += 1
+""")
+
+
+def env() -> dict:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), e.get("PYTHONPATH", "")])
+    e.setdefault("FASTCIDR_PURE", "1")
+    return e
+
+
+def leader(server: EtcdServer) -> Optional[EtcdMember]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    for member in server.members:
+        if not member.running:
+            continue
+        try:
+            req = urllib.request.Request(member.endpoint + "/v3/maintenance/status", data=b"{}")
+            with opener.open(req, timeout=2) as r:
+                status = json.loads(r.read())
+        except OSError:
+            continue
+        if status.get("leader") == status.get("header", {}).get("member_id"):
+            return member
+    return None
+
+
+def read_acks(proc: "subprocess.Popen[bytes]", acked: List[str], count: int, timeout: float = 60) -> None:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    target = len(acked) + count
+    while len(acked) < target and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        acked.append(line.decode().strip())
+    assert len(acked) >= target, f"the writer stalled at {len(acked)} acks (wanted {target})"
+
+
+@pytest.mark.slow
+def test_killing_one_member_of_three_loses_nothing(etcd_cluster3: EtcdServer) -> None:
+    url = etcd_cluster3.url("/storm")
+    proc = subprocess.Popen([sys.executable, "-c", STORM, url, "w"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env())
+    acked: List[str] = []
+    try:
+        read_acks(proc, acked, 60)
+        victim = leader(etcd_cluster3)
+        assert victim is not None
+        victim.kill()  # the leader dies: an election happens while the writer keeps going
+        read_acks(proc, acked, 60)
+        # and the first endpoint (the one clients try first) too, after the dead one is back
+        victim.start()
+        victim.wait_healthy()
+        first = etcd_cluster3.members[0]
+        if first is not victim:
+            first.kill()
+        read_acks(proc, acked, 60)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        rest, err = proc.communicate(timeout=30)
+    acked.extend(rest.decode().split())
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    live = [m for m in etcd_cluster3.members if m.running]
+    with open_store("etcd://" + ",".join(f"127.0.0.1:{m.client_port}" for m in live) + "/storm") as store:
+        ips = {r.key for r in store.list("ipaddresses")[0]}
+        services = {r.key for r in store.list("services")[0]}
+    missing: Set[str] = set(acked) - ips
+    assert not missing, f"acknowledged but lost: {sorted(missing)[:5]}"
+    assert services == {"default/" + k for k in ips}  # every commit whole
+    assert len(acked) == len(set(acked))

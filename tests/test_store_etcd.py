@@ -1,0 +1,231 @@
+"""EtcdStore beyond the shared conformance suite, against a real etcd member: key layout, limits,
+unreachable endpoints, failover, proxies, retried writes, several processes."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from fastcidr.errors import StoreError
+from fastcidr.store import Create, Delete, Put, Require, TxnConflict, open_store
+from fastcidr.store import etcd as etcd_module
+from fastcidr.store.etcd import EtcdStore
+from tests.servers import EtcdServer, free_port
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.etcd
+
+
+def raw_keys(server: EtcdServer, prefix: str) -> Dict[str, Any]:
+    """Every key under ``prefix`` read with plain HTTP (not through the store)."""
+    def b64(s: str) -> str:
+        return base64.b64encode(s.encode()).decode()
+
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    body = json.dumps({"key": b64(prefix), "range_end": b64(end)}).encode()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(urllib.request.Request(server.endpoints[0] + "/v3/kv/range", data=body), timeout=5) as r:
+        kvs = json.loads(r.read()).get("kvs", [])
+    return {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv["value"]).decode() for kv in kvs}
+
+
+def test_keys_follow_the_kubernetes_registry_layout(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    with EtcdStore(etcd_server.endpoints, etcd_prefix) as store:
+        rev = store.commit([
+            Create("servicecidrs", "kubernetes", {"spec": {"cidrs": ["10.96.0.0/12"]}}),
+            Create("ipaddresses", "10.96.0.1", {"metadata": {"name": "10.96.0.1"}}),
+            Create("services", "default/kubernetes", {"spec": {"clusterIP": "10.96.0.1"}}),
+            Create("meta", "service-cluster-ip-range", {"value": "10.96.0.0/12"}),
+        ])
+        keys = raw_keys(etcd_server, etcd_prefix + "/")
+        assert set(keys) == {
+            f"{etcd_prefix}/servicecidrs/kubernetes",
+            f"{etcd_prefix}/ipaddresses/10.96.0.1",
+            f"{etcd_prefix}/services/default/kubernetes",
+            f"{etcd_prefix}/meta/service-cluster-ip-range",
+            f"{etcd_prefix}/revision",
+        }
+        assert json.loads(keys[f"{etcd_prefix}/services/default/kubernetes"]) == {
+            "spec": {"clusterIP": "10.96.0.1"}}
+        assert store.current_revision() == rev
+        assert [r.key for r in store.list("services")[0]] == ["default/kubernetes"]
+
+
+def test_prefixes_are_isolated(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    with EtcdStore(etcd_server.endpoints, etcd_prefix + "/a") as a, \
+            EtcdStore(etcd_server.endpoints, etcd_prefix + "/ab") as ab:
+        ra = a.commit([Create("meta", "k", {"a": 1})])
+        ab.commit([Create("meta", "k", {"ab": 1})])
+        assert a.get("meta", "k").value == {"a": 1}  # type: ignore[union-attr]
+        assert [r.value for r in a.list("meta")[0]] == [{"a": 1}]
+        # another prefix's writes are not this store's changes
+        assert a.current_revision() == ra
+        assert a.changes_since(ra) == ([], ra)
+
+
+def test_transaction_size_limit(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    with EtcdStore(etcd_server.endpoints, etcd_prefix) as store:
+        assert store.max_ops == 127
+        store.commit([Create("ipaddresses", f"10.0.0.{i}", {}) for i in range(127)])
+        with pytest.raises(ValueError, match="at most 127"):
+            store.commit([Create("ipaddresses", f"10.0.1.{i}", {}) for i in range(128)])
+        assert store.get("ipaddresses", "10.0.1.0") is None
+        with pytest.raises(ValueError, match="twice"):
+            store.commit([Create("meta", "x", {}), Delete("meta", "x")])
+
+
+def test_unreachable_endpoint_names_it(tmp_path: Path) -> None:
+    port = free_port()
+    started = time.monotonic()
+    with pytest.raises(StoreError) as info:
+        EtcdStore([f"127.0.0.1:{port}"], "/x", timeout=3)
+    assert f"127.0.0.1:{port}" in str(info.value)
+    with pytest.raises(StoreError) as info:
+        open_store(f"etcd://127.0.0.1:{port},127.0.0.1:{port + 1 if port < 65535 else port - 1}/x")
+    assert f"127.0.0.1:{port}" in str(info.value)
+    assert time.monotonic() - started < 30
+
+
+def test_server_gone_while_open_raises_store_error(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.servers import _start_members
+
+    server = _start_members(tmp_path_factory.mktemp("etcd-gone"), 1)
+    try:
+        store = EtcdStore(server.endpoints, "/gone", timeout=2)
+        store.commit([Create("meta", "k", {})])
+    finally:
+        server.members[0].kill()
+    with pytest.raises(StoreError) as info:
+        store.commit([Create("meta", "k2", {})])
+    assert server.endpoints[0].split("//")[1] in str(info.value)
+    with pytest.raises(StoreError):
+        store.get("meta", "k")
+    store.close()
+
+
+def test_failover_to_a_live_endpoint(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    with EtcdStore([dead] + etcd_server.endpoints, etcd_prefix) as store:
+        rev = store.commit([Create("meta", "k", {"v": 1})])
+        assert store.get("meta", "k").revision == rev  # type: ignore[union-attr]
+        assert store.endpoints[store._preferred] == etcd_server.endpoints[0]
+
+
+def test_loopback_ignores_proxy_environment(etcd_server: EtcdServer, etcd_prefix: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with open_store(etcd_server.url(etcd_prefix)) as store:
+        rev = store.commit([Create("meta", "k", {})])
+        assert store.changes_since(rev - 1)[1] == rev
+
+
+def test_endpoint_and_url_forms(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    port = etcd_server.members[0].client_port
+    with EtcdStore(f"127.0.0.1:{port}", etcd_prefix + "/") as store:
+        assert store.endpoints == [f"http://127.0.0.1:{port}"]
+        assert store.prefix == etcd_prefix
+        assert store.url == f"etcd://127.0.0.1:{port}{etcd_prefix}"
+    with pytest.raises(ValueError):
+        EtcdStore([], "/x")
+    with pytest.raises(ValueError):
+        EtcdStore([f"127.0.0.1:{port}"], "/")
+    with pytest.raises(ValueError):
+        EtcdStore([f"ftp://127.0.0.1:{port}"], "/x")
+
+
+def test_a_retried_write_that_already_landed_counts_as_done(
+        etcd_server: EtcdServer, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first attempt is applied but its answer is lost; the retry finds this writer's values."""
+    with EtcdStore(etcd_server.endpoints * 2, etcd_prefix) as store:
+        real = EtcdStore._post_once
+        calls: List[str] = []
+
+        def lossy(self: EtcdStore, index: int, path: str, payload: Dict[str, Any], stream: bool = False) -> Any:
+            result = real(self, index, path, payload, stream)
+            if path == "kv/txn" and not calls:
+                calls.append(path)
+                raise etcd_module._Unavailable("answer lost", True)
+            return result
+
+        monkeypatch.setattr(EtcdStore, "_post_once", lossy)
+        rev = store.commit([Create("ipaddresses", "10.0.0.1", {"owner": "me"}),
+                            Create("services", "default/a", {"ip": "10.0.0.1"})])
+        assert calls == ["kv/txn"]
+        rec = store.get("ipaddresses", "10.0.0.1")
+        assert rec is not None and rec.revision == rev
+        # but a conflict with someone else's value is still a conflict
+        calls.clear()
+        other = store.commit([Put("meta", "x", {"by": "other"})])
+        calls.clear()
+        with pytest.raises(TxnConflict) as info:
+            store.commit([Create("meta", "x", {"by": "me"})])
+        assert info.value.actual_revision == other
+
+
+def test_require_only_commit(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    with EtcdStore(etcd_server.endpoints, etcd_prefix) as store:
+        assert store.commit([Require("meta", "nothing", None)]) == 0
+        rev = store.commit([Create("meta", "k", {})])
+        assert store.commit([Require("meta", "k", rev)]) == rev
+
+
+CAS_WRITER = textwrap.dedent("""
+    import json, sys
+    from fastcidr.store import Create, Put, TxnConflict, open_store
+    url, proc, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    store = open_store(url)
+    revisions = []
+    for i in range(n):
+        while True:
+            rec = store.get("meta", "counter")
+            ops = [Create("ipaddresses", f"p{proc}-{i}", {"p": proc})]
+            if rec is None:
+                ops.append(Create("meta", "counter", {"n": 1}))
+            else:
+                ops.append(Put("meta", "counter", {"n": rec.value["n"] + 1}, expect=rec.revision))
+            try:
+                revisions.append(store.commit(ops))
+                break
+            except TxnConflict:
+                continue
+    print(json.dumps(revisions))
+""")
+
+
+def python_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
+    env.setdefault("FASTCIDR_PURE", "1")
+    return env
+
+
+def test_two_processes_compare_and_swap(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    url = etcd_server.url(etcd_prefix)
+    n = 40
+    procs = [subprocess.Popen([sys.executable, "-c", CAS_WRITER, url, str(p), str(n)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=python_env())
+             for p in range(2)]
+    revisions: List[int] = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+        revisions.extend(json.loads(out))
+    assert len(set(revisions)) == len(revisions) == 2 * n
+    with open_store(url) as store:
+        assert store.get("meta", "counter").value == {"n": 2 * n}  # type: ignore[union-attr]
+        assert len(store.list("ipaddresses")[0]) == 2 * n
+        changes, current = store.changes_since(min(revisions) - 1)
+        assert current == max(revisions)
+        assert sorted(c.revision for c in changes if c.kind == "meta") == sorted(revisions)
