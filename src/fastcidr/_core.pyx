@@ -1,0 +1,1077 @@
+# cython: language_level=3
+"""The compiled core: strict address helpers and ``CIDRAllocator`` (one CIDR, O(1) operations).
+
+Everything on the hot path is C: the parser and formatter (``include/fc_addr.h``), the random
+generator (``fc_rng.h``), the hierarchical bitmap / run index (``fc_space.h``) and the result
+string, built straight from a char buffer. The algorithms are those of ``docs/ALGORITHMS.md``,
+shared bit for bit with the pure-Python twin ``_pure.py``.
+
+>>> from fastcidr._core import CIDRAllocator
+>>> a = CIDRAllocator("10.96.0.0/28", strategy="sequential")
+>>> a.allocate_next()
+'10.96.0.1'
+"""
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.long cimport PyLong_AsUnsignedLongLong, PyLong_FromUnsignedLongLong
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy, memset
+
+import ipaddress as _ipaddress
+import os as _os
+import zlib as _zlib
+
+from fastcidr.errors import (
+    AlreadyAllocatedError,
+    InvalidAddressError,
+    NotInRangeError,
+    RangeFullError,
+    SnapshotError,
+)
+
+__all__ = [
+    "CIDRAllocator",
+    "parse_ip",
+    "parse_cidr",
+    "format_ip",
+    "format_cidr",
+    "canonical_ip",
+    "canonical_cidr",
+]
+
+cdef extern from "fc_addr.h" nogil:
+    ctypedef struct fc_addr:
+        uint64_t hi
+        uint64_t lo
+    enum:
+        FC_OK
+        FC_ERR_NON_ASCII
+        FC_ERR_ZONE
+        FC_ERR_NOT_ADDRESS
+        FC_ERR_MAPPED
+        FC_ADDR_BUFSIZE
+        FC_CIDR_BUFSIZE
+    const char *fc_reason_text(int reason)
+    int fc_parse_ip(const char *s, size_t n, int *family, fc_addr *out)
+    int fc_parse_cidr(const char *s, size_t n, int *family, fc_addr *net, int *prefix)
+    size_t fc_format_ipv4(uint32_t v, char *buf)
+    size_t fc_format_ip(int family, fc_addr a, char *buf)
+    size_t fc_format_cidr(int family, fc_addr net, int prefix, char *buf)
+    fc_addr fc_addr_make(uint64_t hi, uint64_t lo)
+    int fc_has_host_bits(int family, fc_addr a, int prefix)
+    int fc_holds_host(int family, fc_addr net, int prefix, fc_addr a)
+    fc_addr fc_last_of(int family, fc_addr net, int prefix)
+    uint64_t fc_size(int family, int prefix)
+    uint64_t fc_band_offset(int family, int prefix)
+    uint64_t fc_offset_of(fc_addr net, fc_addr a)
+    fc_addr fc_addr_at(fc_addr net, uint64_t offset)
+    int fc_is_v4mapped(fc_addr a)
+    int fc_overlaps_v4mapped(fc_addr net, int prefix)
+    void fc_addr_to_be16(fc_addr a, unsigned char *out)
+    fc_addr fc_addr_from_be16(const unsigned char *inp)
+
+cdef extern from "fc_rng.h" nogil:
+    ctypedef struct fc_rng:
+        uint64_t s[4]
+    void fc_rng_seed(fc_rng *r, uint64_t seed)
+    uint64_t fc_rng_bounded(fc_rng *r, uint64_t n)
+
+cdef extern from "fc_space.h" nogil:
+    uint64_t FC_NONE
+    ctypedef struct fc_space:
+        int sparse
+    int fc_space_init(fc_space *sp, uint64_t size)
+    void fc_space_free(fc_space *sp)
+    int fc_space_copy(fc_space *dst, const fc_space *src)
+    int fc_space_test(const fc_space *sp, uint64_t p)
+    int fc_space_set(fc_space *sp, uint64_t p)
+    int fc_space_clear(fc_space *sp, uint64_t p)
+    uint64_t fc_space_first_free(const fc_space *sp, uint64_t p, uint64_t limit)
+    uint64_t fc_space_first_used(const fc_space *sp, uint64_t p, uint64_t limit)
+    int fc_space_next_run(const fc_space *sp, uint64_t p, uint64_t *start, uint64_t *end)
+    int64_t fc_space_set_range(fc_space *sp, uint64_t start, uint64_t length)
+    uint64_t fc_space_count(const fc_space *sp)
+    uint64_t fc_space_count_range(const fc_space *sp, uint64_t a, uint64_t b)
+    size_t fc_space_memory(const fc_space *sp)
+
+# Small C helpers that need the Python API: ASCII str from a buffer without a decode step.
+cdef extern from *:
+    """
+    static PyObject *fc_py_ascii(const char *buf, Py_ssize_t n)
+    {
+        PyObject *s = PyUnicode_New(n, 127);
+        if (s) memcpy(PyUnicode_DATA(s), buf, (size_t)n);
+        return s;
+    }
+    /* the ASCII text of a str, or NULL (no exception) when it is not pure ASCII */
+    static const char *fc_py_ascii_data(PyObject *s, Py_ssize_t *n)
+    {
+    #if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(s) < 0) { PyErr_Clear(); return NULL; }
+    #endif
+        if (!PyUnicode_IS_ASCII(s)) return NULL;
+        *n = PyUnicode_GET_LENGTH(s);
+        return (const char *)PyUnicode_DATA(s);
+    }
+    static void fc_list_set_new(PyObject *list, Py_ssize_t i, PyObject *item)
+    {
+        PyList_SET_ITEM(list, i, item); /* steals the new reference */
+    }
+    """
+    PyObject *fc_py_ascii(const char *buf, Py_ssize_t n) except NULL
+    const char *fc_py_ascii_data(object s, Py_ssize_t *n)
+    void fc_list_set_new(object lst, Py_ssize_t i, PyObject *item)
+    object PyList_New(Py_ssize_t n)
+    bint PyUnicode_Check(object o)
+    bint PyLong_Check(object o)
+
+cdef uint64_t _M64 = 0xFFFFFFFFFFFFFFFF
+cdef object _MAPPED_MSG = "overlaps the IPv4-mapped range ::ffff:0:0/96"
+
+# Snapshot layout (docs/ALGORITHMS.md): little-endian, version 1.
+cdef enum:
+    SNAP_HEADER = 73   # magic 4, version 2, family 1, prefix 1, network 16, strategy 1,
+                       # rng 32, used 8, nruns 8
+    SNAP_RUN = 16
+    SNAP_CRC = 4
+
+cdef enum:
+    STRATEGY_RANDOM = 0
+    STRATEGY_SEQUENTIAL = 1
+
+# ------------------------------------------------------------------------------------------
+# Address helpers
+# ------------------------------------------------------------------------------------------
+
+cdef object _ascii(const char *buf, size_t n):
+    return <object>fc_py_ascii(buf, <Py_ssize_t>n)
+
+
+cdef object _addr_to_int(fc_addr a):
+    if a.hi == 0:
+        return PyLong_FromUnsignedLongLong(a.lo)
+    return (PyLong_FromUnsignedLongLong(a.hi) << 64) | PyLong_FromUnsignedLongLong(a.lo)
+
+
+cdef int _int_to_addr(object value, int family, fc_addr *out) except -1:
+    """An int in the family's range; 1 on success, 0 if out of range (no exception)."""
+    cdef uint64_t lo
+    try:
+        if value < 0:
+            return 0
+        if family == 4:
+            if value > 0xFFFFFFFF:
+                return 0
+            out.hi = 0
+            out.lo = PyLong_AsUnsignedLongLong(value)
+            return 1
+        if value >> 128:
+            return 0
+        out.hi = PyLong_AsUnsignedLongLong(value >> 64)
+        out.lo = PyLong_AsUnsignedLongLong(value & 0xFFFFFFFFFFFFFFFF)
+        return 1
+    except (OverflowError, TypeError, ValueError):
+        return 0
+
+
+cdef object _ip_error(object obj, str reason):
+    return InvalidAddressError(f"invalid IP address {obj!r}: {reason}")
+
+
+cdef object _cidr_error(object obj, str reason):
+    return InvalidAddressError(f"invalid CIDR {obj!r}: {reason}")
+
+
+cdef str _reason(int r):
+    return (<bytes>fc_reason_text(r)).decode("ascii")
+
+
+cdef int _parse_text_ip(object text, int *family, fc_addr *out) except -1:
+    """Strict address text; refuses IPv4-mapped IPv6; raises InvalidAddressError."""
+    cdef Py_ssize_t n = 0
+    cdef const char *data = fc_py_ascii_data(text, &n)
+    cdef int r
+    if data == NULL:
+        raise _ip_error(text, _reason(FC_ERR_NON_ASCII))
+    r = fc_parse_ip(data, <size_t>n, family, out)
+    if r != FC_OK:
+        raise _ip_error(text, _reason(r))
+    return 0
+
+
+cdef int _parse_object_ip(object obj, int *family, fc_addr *out) except -1:
+    """ipaddress / netaddr-like address objects (not str, not int)."""
+    cdef int version
+    if isinstance(obj, _ipaddress.IPv4Address):
+        family[0] = 4
+        out.hi = 0
+        out.lo = PyLong_AsUnsignedLongLong(int(obj))
+        return 0
+    if isinstance(obj, _ipaddress.IPv6Address):
+        if obj.scope_id:
+            raise _ip_error(obj, _reason(FC_ERR_ZONE))
+        family[0] = 6
+        _int_to_addr(int(obj), 6, out)
+        if fc_is_v4mapped(out[0]):
+            raise _ip_error(obj, _reason(FC_ERR_MAPPED))
+        return 0
+    if isinstance(obj, (str, bytes, int)):
+        if isinstance(obj, int):
+            raise _ip_error(obj, "an integer has no address family here")
+        raise _ip_error(obj, f"expected str, ipaddress or netaddr object, got {type(obj).__name__}")
+    try:
+        version_obj = getattr(obj, "version", None)
+    except Exception:
+        version_obj = None
+    if isinstance(version_obj, int) and version_obj in (4, 6):
+        version = version_obj
+        try:
+            value = int(obj)
+        except (TypeError, ValueError, OverflowError):
+            raise _ip_error(obj, "not an IPv4 or IPv6 address") from None
+        if not _int_to_addr(value, version, out):
+            raise _ip_error(obj, "address out of range")
+        family[0] = version
+        if version == 6 and fc_is_v4mapped(out[0]):
+            raise _ip_error(obj, _reason(FC_ERR_MAPPED))
+        return 0
+    raise _ip_error(obj, f"expected str, ipaddress or netaddr object, got {type(obj).__name__}")
+
+
+cdef int _parse_any_ip(object obj, int *family, fc_addr *out) except -1:
+    if PyUnicode_Check(obj):
+        return _parse_text_ip(obj, family, out)
+    return _parse_object_ip(obj, family, out)
+
+
+cdef int _parse_any_cidr(object obj, int *family, fc_addr *net, int *prefix) except -1:
+    cdef Py_ssize_t n = 0
+    cdef const char *data
+    cdef int r, version, plen
+    cdef fc_addr value
+    if PyUnicode_Check(obj):
+        data = fc_py_ascii_data(obj, &n)
+        if data == NULL:
+            raise _cidr_error(obj, _reason(FC_ERR_NON_ASCII))
+        r = fc_parse_cidr(data, <size_t>n, family, net, prefix)
+        if r != FC_OK:
+            raise _cidr_error(obj, _reason(r))
+        return 0
+    if isinstance(obj, (_ipaddress.IPv4Network, _ipaddress.IPv6Network)):
+        version = obj.version
+        _int_to_addr(int(obj.network_address), version, &value)
+        plen = obj.prefixlen
+        if getattr(obj.network_address, "scope_id", None):
+            raise _cidr_error(obj, _reason(FC_ERR_ZONE))
+    elif isinstance(obj, (str, bytes, int)):
+        if isinstance(obj, int):
+            raise _cidr_error(obj, "an integer is not a network")
+        raise _cidr_error(obj, f"expected str, ipaddress or netaddr network, got {type(obj).__name__}")
+    else:
+        try:
+            version_obj = getattr(obj, "version", None)
+            has_prefixlen = hasattr(obj, "prefixlen")
+        except Exception:
+            version_obj, has_prefixlen = None, False
+        if not (isinstance(version_obj, int) and version_obj in (4, 6) and has_prefixlen):
+            raise _cidr_error(
+                obj, f"expected str, ipaddress or netaddr network, got {type(obj).__name__}"
+            )
+        address_obj = getattr(obj, "ip", None)
+        if address_obj is None:
+            address_obj = getattr(obj, "network_address", None)
+        try:
+            version = int(version_obj)
+            address_value = int(address_obj)
+            prefix_value = int(obj.prefixlen)
+        except (TypeError, ValueError, OverflowError):
+            raise _cidr_error(obj, "not an IPv4 or IPv6 network") from None
+        if not _int_to_addr(address_value, version, &value):
+            raise _cidr_error(obj, "address out of range")
+        if not 0 <= prefix_value <= (32 if version == 4 else 128):
+            raise _cidr_error(obj, "prefix length out of range")
+        plen = prefix_value
+    if not 0 <= plen <= (32 if version == 4 else 128):
+        raise _cidr_error(obj, "prefix length out of range")
+    if fc_has_host_bits(version, value, plen):
+        raise _cidr_error(obj, "host bits are set")
+    family[0] = version
+    net[0] = value
+    prefix[0] = plen
+    return 0
+
+
+cdef object _format(int family, fc_addr a):
+    cdef char buf[FC_ADDR_BUFSIZE]
+    return _ascii(buf, fc_format_ip(family, a, buf))
+
+
+cdef object _format_cidr(int family, fc_addr net, int prefix):
+    cdef char buf[FC_CIDR_BUFSIZE]
+    return _ascii(buf, fc_format_cidr(family, net, prefix, buf))
+
+
+def parse_ip(obj):
+    """``(4 or 6, integer value)`` of an address given as str, ``ipaddress`` or netaddr object.
+
+    >>> parse_ip("10.0.0.1")
+    (4, 167772161)
+    """
+    cdef int family = 0
+    cdef fc_addr a
+    _parse_any_ip(obj, &family, &a)
+    return family, _addr_to_int(a)
+
+
+def parse_cidr(obj):
+    """``(family, network integer, prefix length)``; host bits set → ``InvalidAddressError``.
+
+    >>> parse_cidr("10.96.0.0/12")
+    (4, 174063616, 12)
+    """
+    cdef int family = 0, prefix = 0
+    cdef fc_addr net
+    _parse_any_cidr(obj, &family, &net, &prefix)
+    return family, _addr_to_int(net), prefix
+
+
+cdef int _family_arg(object family) except -1:
+    if family == 4 and not isinstance(family, bool):
+        return 4
+    if family == 6 and not isinstance(family, bool):
+        return 6
+    raise ValueError(f"family must be 4 or 6, got {family!r}")
+
+
+def format_ip(family, value):
+    """Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run compressed).
+
+    >>> format_ip(6, 0x20010DB8000000000000000000000001)
+    '2001:db8::1'
+    """
+    cdef int fam = _family_arg(family)
+    cdef fc_addr a
+    if not isinstance(value, int):
+        raise TypeError(f"value must be an int, got {type(value).__name__}")
+    if not _int_to_addr(value, fam, &a):
+        raise InvalidAddressError(f"invalid IP address {value!r}: address out of range")
+    return _format(fam, a)
+
+
+def format_cidr(family, value, prefix):
+    """``format_ip(family, value) + "/" + prefix``.
+
+    >>> format_cidr(4, 167772160, 8)
+    '10.0.0.0/8'
+    """
+    cdef int fam = _family_arg(family)
+    cdef fc_addr a
+    if not isinstance(value, int) or not isinstance(prefix, int):
+        raise TypeError("value and prefix must be ints")
+    if not _int_to_addr(value, fam, &a):
+        raise InvalidAddressError(f"invalid IP address {value!r}: address out of range")
+    if not 0 <= prefix <= (32 if fam == 4 else 128):
+        raise InvalidAddressError(f"invalid prefix length {prefix!r}: prefix length out of range")
+    return _format_cidr(fam, a, prefix)
+
+
+def canonical_ip(obj):
+    """Canonical text of an address.
+
+    >>> canonical_ip("2001:DB8:0::1")
+    '2001:db8::1'
+    """
+    cdef int family = 0
+    cdef fc_addr a
+    _parse_any_ip(obj, &family, &a)
+    return _format(family, a)
+
+
+def canonical_cidr(obj):
+    """Canonical text of a network.
+
+    >>> canonical_cidr("00fc::/16")
+    'fc::/16'
+    """
+    cdef int family = 0, prefix = 0
+    cdef fc_addr net
+    _parse_any_cidr(obj, &family, &net, &prefix)
+    return _format_cidr(family, net, prefix)
+
+
+# ------------------------------------------------------------------------------------------
+# CIDRAllocator
+# ------------------------------------------------------------------------------------------
+
+cdef inline void _put_u16(unsigned char *p, uint16_t v) noexcept nogil:
+    p[0] = <unsigned char>v
+    p[1] = <unsigned char>(v >> 8)
+
+
+cdef inline void _put_u64(unsigned char *p, uint64_t v) noexcept nogil:
+    cdef int i
+    for i in range(8):
+        p[i] = <unsigned char>(v >> (8 * i))
+
+
+cdef inline uint64_t _get_u64(const unsigned char *p) noexcept nogil:
+    cdef uint64_t v = 0
+    cdef int i
+    for i in range(7, -1, -1):
+        v = (v << 8) | p[i]
+    return v
+
+
+cdef inline uint16_t _get_u16(const unsigned char *p) noexcept nogil:
+    return <uint16_t>(p[0] | (p[1] << 8))
+
+
+cdef inline uint32_t _get_u32(const unsigned char *p) noexcept nogil:
+    return <uint32_t>p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
+
+
+@cython.final
+cdef class CIDRAllocator:
+    """Addresses of one CIDR with Kubernetes' semantics, every operation O(1).
+
+    ``CIDRAllocator(cidr, *, seed=None, strategy="random")``: ``cidr`` is IPv4 (any prefix) or
+    IPv6 with a prefix of at least 64. ``strategy="random"`` draws a start in the dynamic band and
+    takes the first free address at or after it (wrapping inside the band), then does the same in
+    the static band, as Kubernetes does; ``"sequential"`` takes the lowest free address of the
+    dynamic band, then of the static band. ``seed`` makes ``"random"`` reproducible.
+
+    Thread safety: every public method is atomic with respect to other threads. The whole C state
+    is updated before any Python object is created, and no Python code runs in the middle of a
+    change, so holding the GIL makes each call atomic; on free-threaded builds each call runs
+    inside a critical section on the allocator.
+
+    >>> a = CIDRAllocator("192.168.1.0/28", seed=7)
+    >>> a.allocate("192.168.1.5")
+    '192.168.1.5'
+    >>> "192.168.1.5" in a, len(a), a.free
+    (True, 1, 13)
+    >>> a.release("192.168.1.5")
+    >>> a.size, a.band_offset, a.first, a.last
+    (14, 0, '192.168.1.1', '192.168.1.14')
+    """
+
+    cdef fc_space space
+    cdef fc_rng rng
+    cdef fc_addr net
+    cdef uint64_t size
+    cdef uint64_t band
+    cdef uint64_t used_static
+    cdef uint32_t first_v4      # network + 1 for IPv4 (the formatting fast path)
+    cdef int family
+    cdef int prefix
+    cdef int strategy
+    cdef bint ready
+    cdef object _cidr_text
+    cdef object __weakref__
+
+    def __cinit__(self, *args, **kwargs):
+        self.ready = False
+        memset(&self.space, 0, sizeof(fc_space))
+
+    def __dealloc__(self):
+        if self.ready:
+            fc_space_free(&self.space)
+            self.ready = False
+
+    def __init__(self, cidr, *, seed=None, strategy="random"):
+        cdef int family = 0, prefix = 0, strat
+        cdef fc_addr net
+        cdef uint64_t seed64
+        if self.ready:
+            raise TypeError("CIDRAllocator is already initialised")
+        strat = _strategy_code(strategy)
+        seed64 = _seed_value(seed)
+        _parse_any_cidr(cidr, &family, &net, &prefix)
+        self._setup(family, net, prefix, strat)
+        fc_rng_seed(&self.rng, seed64)
+
+    cdef int _setup(self, int family, fc_addr net, int prefix, int strategy) except -1:
+        if family == 6 and prefix < 64:
+            raise InvalidAddressError(
+                f"shortest allowed prefix length for service CIDR is 64, got {prefix}"
+            )
+        if family == 6 and fc_overlaps_v4mapped(net, prefix):
+            raise InvalidAddressError(
+                f"invalid CIDR {_format_cidr(family, net, prefix)!r}: {_MAPPED_MSG}"
+            )
+        self.family = family
+        self.net = net
+        self.prefix = prefix
+        self.strategy = strategy
+        self.size = fc_size(family, prefix)
+        self.band = fc_band_offset(family, prefix)
+        self.used_static = 0
+        self.first_v4 = <uint32_t>(net.lo + 1)
+        self._cidr_text = _format_cidr(family, net, prefix)
+        if fc_space_init(&self.space, self.size) != 0:
+            fc_space_free(&self.space)
+            raise MemoryError()
+        self.ready = True
+        return 0
+
+    cdef inline int _check(self) except -1:
+        if not self.ready:
+            raise ValueError("CIDRAllocator is not initialised")
+        return 0
+
+    # -------------------------------------------------------------- C-level core operations
+
+    cdef inline int _take_next(self, uint64_t *out) noexcept nogil:
+        """The next offset by the strategy, taken. 0 ok, 1 full, -1 out of memory."""
+        cdef uint64_t used = fc_space_count(&self.space)
+        cdef uint64_t band = self.band, size = self.size, start, off, dyn
+        cdef int r
+        dyn = size - band
+        if used - self.used_static < dyn:
+            if self.strategy == STRATEGY_RANDOM:
+                start = band + fc_rng_bounded(&self.rng, dyn)
+            else:
+                start = band
+            off = fc_space_first_free(&self.space, start, size)
+            if off == FC_NONE:
+                off = fc_space_first_free(&self.space, band, start)
+        elif self.used_static < band:
+            if self.strategy == STRATEGY_RANDOM:
+                start = fc_rng_bounded(&self.rng, band)
+            else:
+                start = 0
+            off = fc_space_first_free(&self.space, start, band)
+            if off == FC_NONE:
+                off = fc_space_first_free(&self.space, 0, start)
+        else:
+            return 1
+        if off == FC_NONE:  # unreachable while the counters are right
+            return 1
+        r = fc_space_set(&self.space, off)
+        if r < 0:
+            return -1
+        if off < band:
+            self.used_static += 1
+        out[0] = off
+        return 0
+
+    cdef inline object _text_at(self, uint64_t off):
+        cdef char buf[FC_ADDR_BUFSIZE]
+        cdef size_t n
+        if self.family == 4:
+            n = fc_format_ipv4(self.first_v4 + <uint32_t>off, buf)
+        else:
+            n = fc_format_ip(6, fc_addr_at(self.net, off), buf)
+        return <object>fc_py_ascii(buf, <Py_ssize_t>n)
+
+    cdef inline PyObject *_text_at_new(self, uint64_t off) except NULL:
+        cdef char buf[FC_ADDR_BUFSIZE]
+        cdef size_t n
+        if self.family == 4:
+            n = fc_format_ipv4(self.first_v4 + <uint32_t>off, buf)
+        else:
+            n = fc_format_ip(6, fc_addr_at(self.net, off), buf)
+        return fc_py_ascii(buf, <Py_ssize_t>n)
+
+    cdef inline object _int_at(self, uint64_t off):
+        if self.family == 4:
+            return PyLong_FromUnsignedLongLong(self.first_v4 + <uint32_t>off)
+        return _addr_to_int(fc_addr_at(self.net, off))
+
+    cdef int _locate(self, object ip, uint64_t *off, int *family, fc_addr *a) except -1:
+        """Parse ``ip`` (str, int of this family, address object). 1 and the offset when this
+        CIDR holds it as a host, else 0; unparseable input raises InvalidAddressError."""
+        cdef Py_ssize_t n = 0
+        cdef const char *data
+        cdef int r
+        if PyUnicode_Check(ip):
+            data = fc_py_ascii_data(ip, &n)
+            if data == NULL:
+                raise _ip_error(ip, _reason(FC_ERR_NON_ASCII))
+            r = fc_parse_ip(data, <size_t>n, family, a)
+            if r != FC_OK:
+                raise _ip_error(ip, _reason(r))
+        elif PyLong_Check(ip) and not isinstance(ip, bool):
+            if not _int_to_addr(ip, self.family, a):
+                raise _ip_error(ip, f"out of the {'IPv4' if self.family == 4 else 'IPv6'} address range")
+            family[0] = self.family
+        else:
+            _parse_object_ip(ip, family, a)
+        if family[0] != self.family or not fc_holds_host(self.family, self.net, self.prefix, a[0]):
+            return 0
+        off[0] = fc_offset_of(self.net, a[0])
+        return 1
+
+    cdef object _not_in_range(self, int family, fc_addr a):
+        return NotInRangeError(_format(family, a), self._cidr_text)
+
+    # -------------------------------------------------------------- public API
+
+    @property
+    def cidr(self):
+        """The CIDR, canonical text."""
+        return self._cidr_text
+
+    @property
+    def family(self):
+        """``"IPv4"`` or ``"IPv6"``."""
+        return "IPv4" if self.family == 4 else "IPv6"
+
+    @property
+    def size(self):
+        """Usable addresses (Kubernetes' formula, up to 2**64-1)."""
+        return self.size
+
+    @property
+    def first(self):
+        """First usable address, or None when the range is empty."""
+        if self.size == 0:
+            return None
+        return self._text_at(0)
+
+    @property
+    def last(self):
+        """Last usable address, or None when the range is empty."""
+        if self.size == 0:
+            return None
+        return self._text_at(self.size - 1)
+
+    @property
+    def band_offset(self):
+        """Size of the static (lower) band."""
+        return self.band
+
+    @property
+    def used(self):
+        """Allocated addresses."""
+        return fc_space_count(&self.space)
+
+    @property
+    def free(self):
+        """Free addresses."""
+        return self.size - fc_space_count(&self.space)
+
+    @property
+    def strategy(self):
+        """``"random"`` or ``"sequential"``."""
+        return "random" if self.strategy == STRATEGY_RANDOM else "sequential"
+
+    def allocate_next(self):
+        """The next address by the strategy, as canonical text; ``RangeFullError`` when full."""
+        cdef uint64_t off = 0
+        cdef int r
+        with cython.critical_section(self):
+            r = self._take_next(&off)
+        if r == 0:
+            return self._text_at(off)
+        if r > 0:
+            raise RangeFullError()
+        raise MemoryError()
+
+    def allocate_next_int(self):
+        """Like ``allocate_next()`` but returns the address as an int."""
+        cdef uint64_t off = 0
+        cdef int r
+        with cython.critical_section(self):
+            r = self._take_next(&off)
+        if r == 0:
+            return self._int_at(off)
+        if r > 0:
+            raise RangeFullError()
+        raise MemoryError()
+
+    cdef uint64_t *_take_many(self, object n_obj, Py_ssize_t *count) except? NULL:
+        """Take n offsets (all or nothing) into a malloc'd array; NULL and *count == 0 for n == 0."""
+        cdef Py_ssize_t n, i
+        cdef uint64_t *offs
+        cdef uint64_t saved_static
+        cdef fc_rng saved_rng
+        cdef int r = 0
+        if not PyLong_Check(n_obj) or isinstance(n_obj, bool):
+            raise TypeError(f"n must be an int, not {type(n_obj).__name__}")
+        if n_obj < 0:
+            raise ValueError(f"n must be >= 0, got {n_obj}")
+        if n_obj > self.size - fc_space_count(&self.space):
+            raise RangeFullError()
+        n = n_obj
+        count[0] = n
+        if n == 0:
+            return NULL
+        offs = <uint64_t *>malloc(<size_t>n * sizeof(uint64_t))
+        if offs == NULL:
+            raise MemoryError()
+        with cython.critical_section(self):
+            if <uint64_t>n > self.size - fc_space_count(&self.space):  # changed meanwhile
+                r = 1
+            else:
+                saved_rng = self.rng
+                saved_static = self.used_static
+                for i in range(n):
+                    r = self._take_next(&offs[i])
+                    if r != 0:
+                        # roll back: out of memory (full cannot happen: counted above)
+                        while i > 0:
+                            i -= 1
+                            fc_space_clear(&self.space, offs[i])
+                        self.rng = saved_rng
+                        self.used_static = saved_static
+                        break
+        if r != 0:
+            free(offs)
+            if r > 0:
+                raise RangeFullError()
+            raise MemoryError()
+        return offs
+
+    def allocate_many(self, n):
+        """``n`` addresses by the strategy, all or nothing (``RangeFullError`` and nothing taken
+        when fewer are free). The same as ``n`` successive ``allocate_next()`` calls."""
+        cdef Py_ssize_t count = 0, i
+        cdef uint64_t *offs = self._take_many(n, &count)
+        cdef PyObject *item
+        if count == 0:
+            return []
+        try:
+            result = PyList_New(count)
+            for i in range(count):
+                item = self._text_at_new(offs[i])
+                fc_list_set_new(result, i, item)
+        except BaseException:
+            self._give_back(offs, count)
+            free(offs)
+            raise
+        free(offs)
+        return result
+
+    def allocate_many_int(self, n):
+        """Like ``allocate_many(n)`` but returns ints."""
+        cdef Py_ssize_t count = 0, i
+        cdef uint64_t *offs = self._take_many(n, &count)
+        if count == 0:
+            return []
+        try:
+            result = PyList_New(count)
+            for i in range(count):
+                value = self._int_at(offs[i])
+                Py_INCREF(value)  # the list steals this reference
+                fc_list_set_new(result, i, <PyObject *>value)
+        except BaseException:
+            self._give_back(offs, count)
+            free(offs)
+            raise
+        free(offs)
+        return result
+
+    cdef void _give_back(self, uint64_t *offs, Py_ssize_t count):
+        """Undo a batch whose result could not be built (out of memory)."""
+        cdef Py_ssize_t i
+        with cython.critical_section(self):
+            for i in range(count):
+                if fc_space_clear(&self.space, offs[i]) == 1 and offs[i] < self.band:
+                    self.used_static -= 1
+
+    def allocate(self, ip):
+        """Take that address (either band). ``AlreadyAllocatedError`` if taken,
+        ``NotInRangeError`` if this CIDR does not hold it as a usable address."""
+        cdef uint64_t off = 0
+        cdef int family = 0, r
+        cdef fc_addr a
+        if not self._locate(ip, &off, &family, &a):
+            raise self._not_in_range(family, a)
+        with cython.critical_section(self):
+            r = fc_space_set(&self.space, off)
+            if r == 1 and off < self.band:
+                self.used_static += 1
+        if r == 1:
+            return self._text_at(off)
+        if r == 0:
+            raise AlreadyAllocatedError()
+        raise MemoryError()
+
+    def release(self, ip):
+        """Free that address; a no-op for a free or out-of-range address (idempotent)."""
+        cdef uint64_t off = 0
+        cdef int family = 0
+        cdef fc_addr a
+        if self._locate(ip, &off, &family, &a):
+            with cython.critical_section(self):
+                if fc_space_clear(&self.space, off) == 1 and off < self.band:
+                    self.used_static -= 1
+
+    def has(self, ip):
+        """True when the address is allocated here."""
+        cdef uint64_t off = 0
+        cdef int family = 0
+        cdef fc_addr a
+        if self._locate(ip, &off, &family, &a):
+            return fc_space_test(&self.space, off) != 0
+        return False
+
+    def __contains__(self, ip):
+        cdef uint64_t off = 0
+        cdef int family = 0
+        cdef fc_addr a
+        if self._locate(ip, &off, &family, &a):
+            return fc_space_test(&self.space, off) != 0
+        return False
+
+    def __len__(self):
+        return fc_space_count(&self.space)
+
+    def __iter__(self):
+        return _AllocatorIterator(self)
+
+    cdef int _next_used(self, uint64_t pos, uint64_t *off) noexcept:
+        if pos >= self.size:
+            return 0
+        off[0] = fc_space_first_used(&self.space, pos, self.size)
+        return off[0] != FC_NONE
+
+    # -------------------------------------------------------------- snapshots and copies
+
+    def snapshot(self):
+        """A versioned, checksummed bytes image (docs/ALGORITHMS.md); ``restore`` reads it."""
+        cdef uint64_t nruns = 0, cap = 0, pos = 0, start = 0, end = 0, used
+        cdef uint64_t *runs = NULL
+        cdef uint64_t *grown
+        cdef unsigned char header[SNAP_HEADER]
+        cdef unsigned char *p
+        cdef Py_ssize_t total
+        cdef int i
+        cdef bint nomem = False
+        # Read the whole state into C memory first: creating the bytes object may run Python code.
+        with cython.critical_section(self):
+            while pos < self.size and fc_space_next_run(&self.space, pos, &start, &end):
+                if nruns == cap:
+                    cap = cap * 2 if cap else 64
+                    grown = <uint64_t *>realloc(runs, <size_t>cap * 2 * sizeof(uint64_t))
+                    if grown == NULL:
+                        nomem = True
+                        break
+                    runs = grown
+                runs[2 * nruns] = start
+                runs[2 * nruns + 1] = end - start + 1
+                nruns += 1
+                if end >= self.size - 1:
+                    break
+                pos = end + 1
+            memcpy(header, b"FCAL", 4)
+            _put_u16(header + 4, 1)
+            header[6] = <unsigned char>self.family
+            header[7] = <unsigned char>self.prefix
+            fc_addr_to_be16(self.net, header + 8)
+            header[24] = <unsigned char>self.strategy
+            for i in range(4):
+                _put_u64(header + 25 + 8 * i, self.rng.s[i])
+            used = fc_space_count(&self.space)
+            _put_u64(header + 57, used)
+            _put_u64(header + 65, nruns)
+        if nomem:
+            free(runs)
+            raise MemoryError()
+        try:
+            total = SNAP_HEADER + <Py_ssize_t>nruns * SNAP_RUN + SNAP_CRC
+            data = PyBytes_FromStringAndSize(NULL, total)
+        except BaseException:
+            free(runs)
+            raise
+        p = <unsigned char *>PyBytes_AS_STRING(data)
+        memcpy(p, header, SNAP_HEADER)
+        p += SNAP_HEADER
+        for pos in range(2 * nruns):
+            _put_u64(p + 8 * pos, runs[pos])
+        free(runs)
+        crc = _zlib.crc32(memoryview(data)[: total - SNAP_CRC])
+        p = <unsigned char *>PyBytes_AS_STRING(data) + total - SNAP_CRC
+        p[0] = <unsigned char>(crc & 0xFF)
+        p[1] = <unsigned char>((crc >> 8) & 0xFF)
+        p[2] = <unsigned char>((crc >> 16) & 0xFF)
+        p[3] = <unsigned char>((crc >> 24) & 0xFF)
+        return data
+
+    @classmethod
+    def restore(cls, data):
+        """A ``CIDRAllocator`` from ``snapshot()`` bytes (bytes, bytearray or memoryview).
+        Everything is validated before use; any defect raises ``SnapshotError`` (a ValueError)."""
+        cdef const unsigned char *p
+        cdef Py_ssize_t n
+        cdef int family, prefix, strategy, i
+        cdef fc_addr net
+        cdef uint64_t used, nruns, size, k, start, length, prev_end = 0, total = 0
+        cdef bint have_prev = False
+        cdef CIDRAllocator self
+        if isinstance(data, (str, int)) or data is None:
+            raise TypeError(f"a snapshot is bytes-like, not {type(data).__name__}")
+        if type(data) is bytes:
+            raw = data
+        else:
+            try:
+                mv = memoryview(data)
+            except TypeError:
+                raise TypeError(f"a snapshot is bytes-like, not {type(data).__name__}") from None
+            with mv:
+                raw = mv.tobytes()
+        n = len(raw)
+        p = <const unsigned char *>PyBytes_AS_STRING(raw)
+        if n >= 4 and p[0] == b'F' and p[1] == b'C' and p[2] == b'M' and p[3] == b'A':
+            raise SnapshotError("not a CIDRAllocator snapshot (it is a MultiCIDRAllocator one)")
+        if n < 4 or p[0] != b'F' or p[1] != b'C' or p[2] != b'A' or p[3] != b'L':
+            if n < 4 and b"FCAL".startswith(raw):
+                raise SnapshotError(f"snapshot truncated: {n} bytes")
+            raise SnapshotError("not a fastcidr CIDRAllocator snapshot (bad magic)")
+        if n < SNAP_HEADER + SNAP_CRC:
+            raise SnapshotError(f"snapshot truncated: {n} bytes")
+        if _get_u16(p + 4) != 1:
+            raise SnapshotError(f"snapshot: unsupported version {_get_u16(p + 4)}")
+        nruns = _get_u64(p + 65)
+        if nruns > <uint64_t>((n - SNAP_HEADER - SNAP_CRC) // SNAP_RUN) or \
+                <uint64_t>n != SNAP_HEADER + nruns * SNAP_RUN + SNAP_CRC:
+            raise SnapshotError("snapshot: length does not match its run count")
+        if <uint32_t>(_zlib.crc32(memoryview(raw)[: n - SNAP_CRC]) & 0xFFFFFFFF) != _get_u32(p + n - SNAP_CRC):
+            raise SnapshotError("snapshot: checksum mismatch")
+        family = p[6]
+        prefix = p[7]
+        if family != 4 and family != 6:
+            raise SnapshotError(f"snapshot: bad family {family}")
+        if prefix > (32 if family == 4 else 128):
+            raise SnapshotError(f"snapshot: bad prefix length {prefix}")
+        if family == 6 and prefix < 64:
+            raise SnapshotError(f"snapshot: IPv6 prefix length {prefix} is shorter than 64")
+        for i in range(12 if family == 4 else 0):
+            if p[8 + i] != 0:
+                raise SnapshotError("snapshot: IPv4 network with high bytes set")
+        net = fc_addr_from_be16(p + 8)
+        if fc_has_host_bits(family, net, prefix):
+            raise SnapshotError("snapshot: network has host bits set")
+        if family == 6 and fc_overlaps_v4mapped(net, prefix):
+            raise SnapshotError("snapshot: network overlaps the IPv4-mapped range")
+        strategy = p[24]
+        if strategy != STRATEGY_RANDOM and strategy != STRATEGY_SEQUENTIAL:
+            raise SnapshotError(f"snapshot: bad strategy {strategy}")
+        if (_get_u64(p + 25) | _get_u64(p + 33) | _get_u64(p + 41) | _get_u64(p + 49)) == 0:
+            raise SnapshotError("snapshot has an all-zero random generator state")
+        used = _get_u64(p + 57)
+        size = fc_size(family, prefix)
+        if used > size:
+            raise SnapshotError("snapshot: more addresses used than the range holds")
+        for k in range(nruns):
+            start = _get_u64(p + SNAP_HEADER + k * SNAP_RUN)
+            length = _get_u64(p + SNAP_HEADER + k * SNAP_RUN + 8)
+            if length == 0:
+                raise SnapshotError("snapshot: empty run")
+            if start >= size or length > size - start:
+                raise SnapshotError("snapshot: run outside the range")
+            if have_prev and start <= prev_end + 1:
+                raise SnapshotError("snapshot: runs not ascending, disjoint and non-adjacent")
+            prev_end = start + length - 1
+            have_prev = True
+            if length > size - total:
+                raise SnapshotError("snapshot: run lengths exceed the range")
+            total += length
+        if total != used:
+            raise SnapshotError("snapshot: used count does not match the runs")
+        # valid: build
+        self = cls.__new__(cls)
+        self._setup(family, net, prefix, strategy)
+        for i in range(4):
+            self.rng.s[i] = _get_u64(p + 25 + 8 * i)
+        for k in range(nruns):
+            start = _get_u64(p + SNAP_HEADER + k * SNAP_RUN)
+            length = _get_u64(p + SNAP_HEADER + k * SNAP_RUN + 8)
+            if fc_space_set_range(&self.space, start, length) < 0:
+                raise MemoryError()
+        if self.band:
+            self.used_static = fc_space_count_range(&self.space, 0, self.band)
+        return self
+
+    def __reduce__(self):
+        return (type(self).restore, (self.snapshot(),))
+
+    def copy(self):
+        """An independent copy (same addresses, same random sequence ahead)."""
+        cdef CIDRAllocator other = type(self).__new__(type(self))
+        self._check()
+        with cython.critical_section(self):
+            if fc_space_copy(&other.space, &self.space) != 0:
+                memset(&other.space, 0, sizeof(fc_space))
+                raise MemoryError()
+            other.ready = True
+            other.rng = self.rng
+            other.net = self.net
+            other.size = self.size
+            other.band = self.band
+            other.used_static = self.used_static
+            other.first_v4 = self.first_v4
+            other.family = self.family
+            other.prefix = self.prefix
+            other.strategy = self.strategy
+            other._cidr_text = self._cidr_text
+        return other
+
+    def __copy__(self):
+        return self.copy()
+
+    def __deepcopy__(self, memo):
+        return self.copy()
+
+    def __repr__(self):
+        name = "random" if self.strategy == STRATEGY_RANDOM else "sequential"
+        return (
+            f"CIDRAllocator({self._cidr_text!r}, strategy={name!r}, "
+            f"used={fc_space_count(&self.space)}, size={self.size})"
+        )
+
+    def __sizeof__(self):
+        return object.__sizeof__(self) + fc_space_memory(&self.space)
+
+
+@cython.final
+cdef class _AllocatorIterator:
+    """Allocated addresses ascending; survives changes (continues after the last one yielded)."""
+
+    cdef CIDRAllocator owner
+    cdef uint64_t pos
+    cdef bint done
+
+    def __cinit__(self, CIDRAllocator owner):
+        self.owner = owner
+        self.pos = 0
+        self.done = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef uint64_t off = 0
+        cdef int found
+        if self.done:
+            raise StopIteration
+        with cython.critical_section(self.owner):
+            found = self.owner._next_used(self.pos, &off)
+        if not found:
+            self.done = True
+            raise StopIteration
+        if off == self.owner.size - 1:
+            self.done = True
+        else:
+            self.pos = off + 1
+        return self.owner._text_at(off)
+
+
+cdef int _strategy_code(object strategy) except -1:
+    if strategy == "random" and isinstance(strategy, str):
+        return STRATEGY_RANDOM
+    if strategy == "sequential" and isinstance(strategy, str):
+        return STRATEGY_SEQUENTIAL
+    raise ValueError(f"strategy must be 'random' or 'sequential', got {strategy!r}")
+
+
+cdef uint64_t _seed_value(object seed) except? 0:
+    if seed is None:
+        return PyLong_AsUnsignedLongLong(int.from_bytes(_os.urandom(8), "little"))
+    if not isinstance(seed, int):
+        raise TypeError(f"seed must be an int or None, not {type(seed).__name__}")
+    return PyLong_AsUnsignedLongLong(int(seed) & 0xFFFFFFFFFFFFFFFF)
