@@ -116,9 +116,16 @@ class FakeCluster:
                 taken = {r.key for r in self.store.list("ipaddresses")[0]}
                 free = [str(h) for net in self._live_networks() for h in net.hosts()
                         if str(h) not in taken]
+                wanted = data.get("spec", {}).get("clusterIP")
+                if wanted and wanted not in free:
+                    error = errors.AlreadyAllocatedError(
+                        f'spec.clusterIPs: Invalid value: []string{{"{wanted}"}}: failed to '
+                        f"allocate IP {wanted}: provided IP is already allocated")
+                    error.reason, error.code = "Invalid", 422
+                    raise error
                 if not free:
                     raise errors.RangeFullError("failed to allocate a serviceIP: range is full")
-                ip = free[0]
+                ip = wanted or free[0]
                 spec = data.setdefault("spec", {})
                 spec.update({"clusterIP": ip, "clusterIPs": [ip], "ipFamilies": ["IPv4"],
                              "ipFamilyPolicy": "SingleStack", "type": spec.get("type", "ClusterIP")})
@@ -156,8 +163,12 @@ class FakeCluster:
     def _cidr_blocked(self, data: Dict[str, Any]) -> bool:
         nets = [ipaddress.ip_network(c) for c in data["spec"]["cidrs"]]
         others = self._live_networks()
-        return any(any(ipaddress.ip_address(r.key) in n for n in nets)
-                   and not any(ipaddress.ip_address(r.key) in o for o in others)
+
+        def holds(net: Any, ip: Any) -> bool:
+            return ip in net and ip not in (net.network_address, net.broadcast_address)
+
+        return any(any(holds(n, ipaddress.ip_address(r.key)) for n in nets)
+                   and not any(holds(o, ipaddress.ip_address(r.key)) for o in others)
                    for r in self.store.list("ipaddresses")[0])
 
     def _reconcile(self) -> None:

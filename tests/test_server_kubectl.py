@@ -81,6 +81,7 @@ def served(fc, tmp_path):
 
 
 AGE = r"(\d+s|\d+m\d*s?)"
+SMALL_RANGE_HOSTS = set(ipaddress.ip_network("10.96.0.0/28").hosts())
 
 
 def table_re(*rows: List[str]) -> List[str]:
@@ -155,7 +156,7 @@ def test_walkthrough(served):
     assert len(set(new_ips)) == 4
     for ip in new_ips:
         assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.96.0.0/24")
-        assert ipaddress.ip_address(ip) not in ipaddress.ip_network("10.96.0.0/28")
+        assert ipaddress.ip_address(ip) not in SMALL_RANGE_HOSTS
 
     # applying the same manifest again sends nothing and says so
     assert kubectl.ok("apply", "-f", "-", stdin=cidr_yaml("newcidr1", "10.96.0.0/24")) == [
@@ -198,7 +199,7 @@ def test_delete_waits_for_the_finalizer(served):
     kubectl.shell('for i in $(seq 1 13); do kubectl create service clusterip "fill-$i" --tcp 80 '
                   '>/dev/null 2>&1; done')
     ip = kubectl.shell('kubectl create service clusterip blocker --tcp 80 -o json | jq -r .spec.clusterIP')
-    assert ipaddress.ip_address(ip.stdout.strip()) not in ipaddress.ip_network("10.96.0.0/28")
+    assert ipaddress.ip_address(ip.stdout.strip()) not in SMALL_RANGE_HOSTS
 
     waiting = subprocess.Popen(kubectl.args("delete", "servicecidr", "newcidr1"), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=kubectl.env)
@@ -290,9 +291,13 @@ def test_errors_and_output_formats(served):
     assert rows[("team-a", "web")][5] == "8080/TCP" and rows[("team-a", "web")][7] == "app=web"
     listed = json.loads("\n".join(kubectl.ok("get", "servicecidr", "-o", "json")))
     assert listed["kind"] == "List" and len(listed["items"]) == 2
-    labels = kubectl.ok("get", "ipaddress", "--show-labels")
-    assert labels[0].split() == ["NAME", "PARENTREF", "LABELS"]
-    assert "ipaddress.kubernetes.io/ip-family=IPv4" in labels[1]
+    assert kubectl.ok("label", "servicecidr", "newcidr1", "team=a") == [
+        "servicecidr.networking.k8s.io/newcidr1 labeled"]
+    labels = kubectl.ok("get", "servicecidr", "newcidr1", "--show-labels")
+    assert labels[0].split() == ["NAME", "CIDRS", "AGE", "LABELS"]
+    assert labels[1].split()[::3] == ["newcidr1", "team=a"]
+    assert kubectl.ok("annotate", "servicecidr", "newcidr1", "note=x") == [
+        "servicecidr.networking.k8s.io/newcidr1 annotated"]
     assert kubectl.ok("get", "namespaces", "-o", "name") == [
         "namespace/default", "namespace/kube-system", "namespace/team-a"]
 
