@@ -433,9 +433,10 @@ cdef inline object format_cidr_str(int family, fc_addr net, int plen):
 cdef int family_code(object family) except -1:
     if family is None:
         return 0
-    if family == "IPv4" or (type(family) is int and family == 4):
+    cdef bint is_int = isinstance(family, int) and not isinstance(family, bool)
+    if family == "IPv4" or (is_int and family == 4):
         return 4
-    if family == "IPv6" or (type(family) is int and family == 6):
+    if family == "IPv6" or (is_int and family == 6):
         return 6
     raise ValueError(f"family must be 'IPv4', 'IPv6', 4, 6 or None, got {family!r}")
 
@@ -695,3 +696,1032 @@ cdef object _canonical_cidr(object cidr):
     cdef fc_addr net
     parse_cidr_obj(cidr, &family, &net, &plen)
     return format_cidr_str(family, net, plen)
+
+
+# ------------------------------------------------------------------------------------------------
+# MultiCIDRAllocator
+# ------------------------------------------------------------------------------------------------
+
+cdef extern from *:
+    """
+    typedef unsigned __int128 fc_u128;
+    static inline uint64_t fc_u128_hi(fc_u128 x) { return (uint64_t)(x >> 64); }
+    static inline uint64_t fc_u128_lo(fc_u128 x) { return (uint64_t)x; }
+    """
+    ctypedef unsigned long long fc_u128
+    uint64_t fc_u128_hi(fc_u128 x) nogil
+    uint64_t fc_u128_lo(fc_u128 x) nogil
+
+from ._pure_multi import _parse_fcma
+
+ctypedef struct entry_t:
+    int family
+    int plen
+    fc_addr net
+    key_t key
+    int ready
+    uint64_t size
+    uint64_t band
+    uint64_t used
+    uint64_t static_used
+    entry_t *parent
+    Py_ssize_t nchildren
+    entry_t *top          # owner of the storage (itself when top-level)
+    uint64_t shift        # this CIDR's offset 0 inside top's storage
+    fc_space *storage     # top-level entries only (NULL when size == 0)
+    Py_ssize_t slot
+    uint64_t weight
+    tnode *node
+
+ctypedef struct fam_t:
+    ctrie trie
+    entry_t **slots
+    uint64_t *tree        # Fenwick tree over slots, 1-based
+    Py_ssize_t cap
+    Py_ssize_t live
+    Py_ssize_t next_free
+    uint64_t total        # sum of all weights
+    uint64_t used
+    fc_u128 ready_free    # free addresses in the union of the ready CIDRs (valid unless dirty)
+    int ready_dirty
+    fc_u128 top_size      # sum of the sizes of the top-level CIDRs
+
+ctypedef struct u64buf:
+    uint64_t *data
+    Py_ssize_t n
+    Py_ssize_t cap
+
+cdef int buf_push(u64buf *b, uint64_t v) except -1:
+    cdef uint64_t *grown
+    if b.n == b.cap:
+        b.cap = b.cap * 2 if b.cap else 64
+        grown = <uint64_t*>realloc(b.data, b.cap * sizeof(uint64_t))
+        if grown == NULL:
+            raise MemoryError()
+        b.data = grown
+    b.data[b.n] = v
+    b.n += 1
+    return 0
+
+cdef int collect_offsets(const fc_space *sp, uint64_t lo, uint64_t hi, u64buf *out) except -1:
+    """Append the allocated offsets of sp in [lo, hi)."""
+    cdef uint64_t start, end, o
+    if sp == NULL:
+        return 0
+    while lo < hi and fc_space_next_run(sp, lo, &start, &end):
+        if start >= hi:
+            break
+        if end >= hi:
+            end = hi - 1
+        o = start
+        while True:
+            buf_push(out, o)
+            if o == end:
+                break
+            o += 1
+        if end == FC_NONE:
+            break
+        lo = end + 1
+    return 0
+
+cdef int copy_runs(const fc_space *src, uint64_t lo, uint64_t hi, fc_space *dst, uint64_t base,
+                   bint add) except -1:
+    """Set in dst every allocated offset of src in [lo, hi), moved by +base (add) or -base."""
+    cdef uint64_t start, end
+    if src == NULL or dst == NULL:
+        return 0
+    while lo < hi and fc_space_next_run(src, lo, &start, &end):
+        if start >= hi:
+            break
+        if end >= hi:
+            end = hi - 1
+        if fc_space_set_range(dst, (start + base) if add else (start - base), end - start + 1) < 0:
+            raise MemoryError()
+        if end == FC_NONE:
+            break
+        lo = end + 1
+    return 0
+
+cdef inline uint64_t count_window(const entry_t *e, uint64_t length) noexcept nogil:
+    cdef const fc_space *sp = e.top.storage
+    if sp == NULL or length == 0:
+        return 0
+    return fc_space_count_range(sp, e.shift, e.shift + length)
+
+cdef inline fc_addr addr_plus(fc_addr net, uint64_t off) noexcept nogil:
+    """net + 1 + off (128-bit)."""
+    cdef fc_addr r
+    r.lo = net.lo + 1
+    r.hi = net.hi + (r.lo == 0)
+    cdef uint64_t lo = r.lo + off
+    r.hi += (lo < r.lo)
+    r.lo = lo
+    return r
+
+cdef inline void fw_add(fam_t *f, Py_ssize_t slot, uint64_t delta) noexcept nogil:
+    cdef Py_ssize_t i = slot + 1
+    while i <= f.cap:
+        f.tree[i] += delta
+        i += i & -i
+    f.total += delta
+
+cdef inline void fw_set_weight(fam_t *f, entry_t *e, uint64_t w) noexcept nogil:
+    if w != e.weight:
+        fw_add(f, e.slot, w - e.weight)  # mod 2^64: a decrease wraps correctly
+        e.weight = w
+
+cdef inline entry_t *fw_search(fam_t *f, uint64_t r) noexcept nogil:
+    """The entry where the running sum of weights in slot order first exceeds r."""
+    cdef Py_ssize_t pos = 0, nxt
+    cdef Py_ssize_t step = 1
+    while step * 2 <= f.cap:
+        step *= 2
+    if f.cap == 0:
+        step = 0
+    while step:
+        nxt = pos + step
+        if nxt <= f.cap and f.tree[nxt] <= r:
+            pos = nxt
+            r -= f.tree[nxt]
+        step >>= 1
+    return f.slots[pos]
+
+cdef int fw_reserve(fam_t *f) except -1:
+    """Make room for one more slot (compacting holes, keeping insertion order)."""
+    cdef Py_ssize_t cap, i, j, n = 0
+    cdef entry_t **slots
+    cdef uint64_t *tree
+    if f.next_free < f.cap:
+        return 0
+    cap = 2 * (f.live + 1)
+    if cap < 16:
+        cap = 16
+    slots = <entry_t**>calloc(cap, sizeof(entry_t*))
+    tree = <uint64_t*>calloc(cap + 1, sizeof(uint64_t))
+    if slots == NULL or tree == NULL:
+        free(slots)
+        free(tree)
+        raise MemoryError()
+    for i in range(f.next_free):
+        if f.slots[i] != NULL:
+            slots[n] = f.slots[i]
+            slots[n].slot = n
+            tree[n + 1] = slots[n].weight
+            n += 1
+    for i in range(1, cap + 1):
+        j = i + (i & -i)
+        if j <= cap:
+            tree[j] += tree[i]
+    free(f.slots)
+    free(f.tree)
+    f.slots = slots
+    f.tree = tree
+    f.cap = cap
+    f.next_free = n
+    return 0
+
+cdef inline void fw_attach(fam_t *f, entry_t *e) noexcept nogil:
+    """Needs fw_reserve first."""
+    e.slot = f.next_free
+    f.next_free += 1
+    f.slots[e.slot] = e
+    f.live += 1
+    fw_add(f, e.slot, e.weight)
+
+cdef inline void fw_detach(fam_t *f, entry_t *e) noexcept nogil:
+    fw_add(f, e.slot, <uint64_t>0 - e.weight)
+    f.slots[e.slot] = NULL
+    e.weight = 0
+    f.live -= 1
+
+cdef void fam_free(fam_t *f) noexcept:
+    cdef tnode **nodes
+    cdef Py_ssize_t n, i
+    cdef entry_t *e
+    if f.trie.root != NULL:
+        try:
+            trie_preorder(f.trie.root, False, &nodes, &n)
+        except MemoryError:
+            n = 0
+            nodes = NULL
+        for i in range(n):
+            e = <entry_t*>nodes[i].entry
+            if e != NULL:
+                if e.storage != NULL:
+                    fc_space_free(e.storage)
+                    free(e.storage)
+                free(e)
+            nodes[i].entry = NULL
+        free(nodes)
+    node_free_tree(f.trie.root)
+    f.trie.root = NULL
+    free(f.slots)
+    free(f.tree)
+    f.slots = NULL
+    f.tree = NULL
+
+
+cdef class MultiCIDRAllocator:
+    """Kubernetes' MetaAllocator over any number of nested IPv4/IPv6 CIDRs with one allocation
+    state per address (API.md, SPEC.md §2.3, ALGORITHMS.md "Many CIDRs").
+
+    Top-level CIDRs own the storage of their addresses; nested CIDRs are windows onto it. The
+    candidates for ``allocate_next`` are kept in a Fenwick tree over insertion slots, so choosing a
+    CIDR costs O(log n), never O(n). Thread-safe: each call is atomic under the GIL.
+
+    >>> m = MultiCIDRAllocator(["192.168.0.0/28"], seed=7)
+    >>> m.add("192.168.0.0/24")
+    True
+    >>> m.free()
+    254
+    >>> m.allocate("192.168.0.20"), m.owners("192.168.0.5")
+    ('192.168.0.20', ['192.168.0.0/28', '192.168.0.0/24'])
+    >>> m.remove("192.168.0.0/24")
+    ['192.168.0.20']
+    """
+
+    cdef fam_t f4
+    cdef fam_t f6
+    cdef fc_rng rng
+    cdef int _policy
+    cdef int first_family
+    cdef dict _order      # canonical CIDR -> None, in insertion order
+
+    def __cinit__(self, *args, **kwargs):
+        memset(&self.f4, 0, sizeof(fam_t))
+        memset(&self.f6, 0, sizeof(fam_t))
+        trie_init(&self.f4.trie, 4)
+        trie_init(&self.f6.trie, 6)
+        self._order = {}
+        self.first_family = 0
+        self._policy = 0
+        fc_rng_seed(&self.rng, 0)
+
+    def __init__(self, cidrs=(), *, seed=None, policy="weighted"):
+        if not isinstance(policy, str) or policy not in ("weighted", "random", "ordered"):
+            raise ValueError(f"policy must be 'weighted', 'random' or 'ordered', got {policy!r}")
+        self._policy = ("weighted", "random", "ordered").index(policy)
+        if seed is None:
+            seed = int.from_bytes(os.urandom(8), "little")
+        fc_rng_seed(&self.rng, <uint64_t>(int(seed) & 0xFFFFFFFFFFFFFFFF))
+        if isinstance(cidrs, str) or hasattr(cidrs, "prefixlen"):
+            cidrs = [cidrs]
+        for cidr in cidrs:
+            self.add(cidr)
+
+    def __dealloc__(self):
+        fam_free(&self.f4)
+        fam_free(&self.f6)
+
+    cdef inline fam_t *fam(self, int family) noexcept:
+        return &self.f4 if family == 4 else &self.f6
+
+    cdef inline uint64_t weight(self, const entry_t *e) noexcept nogil:
+        cdef uint64_t free_ = e.size - e.used
+        if not e.ready or free_ == 0:
+            return 0
+        if self._policy == 0:
+            return free_ if free_ < WEIGHT_CAP else WEIGHT_CAP
+        return 1
+
+    cdef entry_t *lookup(self, object cidr) except NULL:
+        cdef int family, plen
+        cdef fc_addr net
+        parse_cidr_obj(cidr, &family, &net, &plen)
+        cdef tnode *n = trie_find(&self.fam(family).trie, key_of(family, net), plen)
+        if n == NULL:
+            raise KeyError(format_cidr_str(family, net, plen))
+        return <entry_t*>n.entry
+
+    cdef void account(self, fam_t *f, entry_t **hs, int n, uint64_t off_top, int delta) noexcept nogil:
+        """An address (offset off_top in the top's storage) held by hs changed state."""
+        cdef int i
+        cdef entry_t *e
+        cdef bint any_ready = False
+        cdef uint64_t d = <uint64_t>(<int64_t>delta)
+        for i in range(n):
+            e = hs[i]
+            e.used += d
+            if off_top - e.shift < e.band:
+                e.static_used += d
+            if e.ready:
+                any_ready = True
+            fw_set_weight(f, e, self.weight(e))
+        f.used += d
+        if any_ready:
+            if delta > 0:
+                f.ready_free -= 1
+            else:
+                f.ready_free += 1
+
+    cdef fc_u128 ready_free(self, fam_t *f) noexcept:
+        """Free addresses in the union of the ready CIDRs: sum over maximal ready CIDRs."""
+        cdef tnode *stack[260]
+        cdef int sp = 0
+        cdef tnode *node
+        cdef entry_t *e
+        cdef fc_u128 total = 0
+        if f.ready_dirty:
+            if f.trie.root != NULL:
+                stack[0] = f.trie.root
+                sp = 1
+            while sp:
+                sp -= 1
+                node = stack[sp]
+                if node.has:
+                    e = <entry_t*>node.entry
+                    if e.ready:
+                        total += e.size - e.used
+                        continue
+                if node.child[1] != NULL:
+                    stack[sp] = node.child[1]
+                    sp += 1
+                if node.child[0] != NULL:
+                    stack[sp] = node.child[0]
+                    sp += 1
+            f.ready_free = total
+            f.ready_dirty = 0
+        return f.ready_free
+
+    cdef int rebase(self, tnode *node, entry_t *top) except -1:
+        """Every CIDR under node now lives in top's storage."""
+        cdef tnode **nodes
+        cdef Py_ssize_t n, i
+        cdef entry_t *d
+        trie_preorder(node, False, &nodes, &n)
+        for i in range(n):
+            d = <entry_t*>nodes[i].entry
+            d.top = top
+            d.shift = d.net.lo - top.net.lo
+        free(nodes)
+        return 0
+
+    # -- CIDRs ------------------------------------------------------------------------------
+    def add(self, cidr, *, ready=True):
+        """Add a CIDR (False if already present); allocations inside it become visible to it."""
+        cdef int family, plen, npath, i
+        cdef fc_addr net
+        cdef bint existed
+        cdef tnode *path[MAXDEPTH]
+        cdef tnode **children = NULL
+        cdef Py_ssize_t nchildren = 0
+        cdef entry_t *e
+        cdef entry_t *c
+        cdef entry_t *parent = NULL
+        cdef tnode *node
+        parse_cidr_obj(cidr, &family, &net, &plen)
+        if family == 6:
+            _py_check_allocatable(family, addr_to_int(net), plen)
+        cdef fam_t *f = self.fam(family)
+        cdef key_t k = key_of(family, net)
+        if trie_find(&f.trie, k, plen) != NULL:
+            return False
+        cdef object text = format_cidr_str(family, net, plen)
+        cdef bint was_ready = bool(ready)
+        fw_reserve(f)
+        # -- from here on no Python object is created until the structures are consistent --
+        e = <entry_t*>calloc(1, sizeof(entry_t))
+        if e == NULL:
+            raise MemoryError()
+        e.family = family
+        e.plen = plen
+        e.net = net
+        e.key = k
+        e.ready = was_ready
+        e.size = fc_size(family, plen)
+        e.band = fc_band_offset(family, plen)
+        npath = trie_path(&f.trie, k, plen, path)
+        if npath:
+            parent = <entry_t*>path[npath - 1].entry
+        else:
+            if e.size:
+                e.storage = <fc_space*>malloc(sizeof(fc_space))
+                if e.storage == NULL or fc_space_init(e.storage, e.size) != 0:
+                    free(e.storage)
+                    free(e)
+                    raise MemoryError()
+        try:
+            trie_preorder(trie_subtree(&f.trie, k, plen), True, &children, &nchildren)
+        except MemoryError:
+            if e.storage != NULL:
+                fc_space_free(e.storage)
+                free(e.storage)
+            free(e)
+            raise
+        node = trie_insert(&f.trie, k, plen, &existed)
+        if node == NULL:
+            free(children)
+            if e.storage != NULL:
+                fc_space_free(e.storage)
+                free(e.storage)
+            free(e)
+            raise MemoryError()
+        Py_INCREF(text)
+        node.key = <PyObject*>text
+        node.entry = e
+        node.has = 1
+        f.trie.count += 1
+        e.node = node
+        e.parent = parent
+        e.nchildren = nchildren
+        for i in range(nchildren):
+            c = <entry_t*>children[i].entry
+            c.parent = e
+        try:
+            if parent != NULL:
+                parent.nchildren += 1 - nchildren
+                e.top = parent.top
+                e.shift = net.lo - e.top.net.lo
+            else:
+                e.top = e
+                f.top_size += e.size
+                for i in range(nchildren):
+                    c = <entry_t*>children[i].entry
+                    f.top_size -= c.size
+                    copy_runs(c.storage, 0, c.size, e.storage, c.net.lo - net.lo, True)
+                    if c.storage != NULL:
+                        fc_space_free(c.storage)
+                        free(c.storage)
+                        c.storage = NULL
+                self.rebase(node, e)
+            e.used = count_window(e, e.size)
+            e.static_used = count_window(e, e.band)
+            e.weight = self.weight(e)
+            fw_attach(f, e)
+            f.ready_dirty = 1
+        finally:
+            free(children)
+        self._order[text] = None
+        if self.first_family == 0:
+            self.first_family = family
+        return True
+
+    def remove(self, cidr):
+        """Remove a CIDR; returns the allocated addresses no remaining CIDR holds as a host
+        (ascending), which are forgotten."""
+        cdef entry_t *e = self.lookup(cidr)
+        cdef fam_t *f = self.fam(e.family)
+        cdef tnode *node = e.node
+        cdef tnode **kids0 = NULL
+        cdef tnode **kids1 = NULL
+        cdef Py_ssize_t n0 = 0, n1 = 0, i
+        cdef entry_t *c
+        cdef u64buf orphans
+        cdef uint64_t lo, window
+        cdef fc_addr base = e.net
+        cdef int family = e.family
+        cdef object text = <object>node.key
+        memset(&orphans, 0, sizeof(u64buf))
+        fw_reserve(f)  # nothing to reserve, but keeps MemoryError paths before mutation
+        try:
+            trie_preorder(node.child[0], True, &kids0, &n0)
+            trie_preorder(node.child[1], True, &kids1, &n1)
+            # Collect the orphans and build the children's storages before changing anything.
+            if e.parent == NULL:
+                lo = 0
+                for i in range(n0 + n1):
+                    c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
+                    window = c.net.lo - e.net.lo
+                    collect_offsets(e.storage, lo, window, &orphans)
+                    lo = window + c.size
+                collect_offsets(e.storage, lo, e.size, &orphans)
+                for i in range(n0 + n1):
+                    c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
+                    if c.size:
+                        c.storage = <fc_space*>malloc(sizeof(fc_space))
+                        if c.storage == NULL or fc_space_init(c.storage, c.size) != 0:
+                            free(c.storage)
+                            c.storage = NULL
+                            raise MemoryError()
+                        window = c.net.lo - e.net.lo
+                        copy_runs(e.storage, window, window + c.size, c.storage, window, False)
+            # -- commit: no Python object is created until the structures are consistent --
+            for i in range(n0 + n1):
+                c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
+                c.parent = e.parent
+            if e.parent != NULL:
+                e.parent.nchildren += n0 + n1 - 1
+            else:
+                for i in range(n0 + n1):
+                    c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
+                    self.rebase(c.node, c)
+                    f.top_size += c.size
+                f.top_size -= e.size
+                f.used -= <uint64_t>orphans.n
+                if e.storage != NULL:
+                    fc_space_free(e.storage)
+                    free(e.storage)
+                    e.storage = NULL
+            fw_detach(f, e)
+            node.has = 0
+            node.entry = NULL
+            node.key = NULL  # `text` keeps the reference alive until we return
+            f.trie.count -= 1
+            trie_unlink(&f.trie, e.key, e.plen)
+            free(e)
+            f.ready_dirty = 1
+        except BaseException:
+            # only reachable before the commit: undo the children's new storages
+            for i in range(n0 + n1):
+                c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
+                if c.top != c and c.storage != NULL:
+                    fc_space_free(c.storage)
+                    free(c.storage)
+                    c.storage = NULL
+            free(orphans.data)
+            raise
+        finally:
+            free(kids0)
+            free(kids1)
+        Py_DECREF(text)  # the reference the node held
+        try:
+            del self._order[text]
+            if self._order:
+                self.first_family = 6 if ":" in next(iter(self._order)) else 4
+            else:
+                self.first_family = 0
+            return [format_ip_str(family, addr_plus(base, orphans.data[i])) for i in range(orphans.n)]
+        finally:
+            free(orphans.data)
+
+    def set_ready(self, cidr, ready):
+        """Mark a CIDR ready (serves new allocations) or not (only releases)."""
+        cdef bint flag = bool(ready)
+        cdef entry_t *e = self.lookup(cidr)
+        cdef fam_t *f = self.fam(e.family)
+        e.ready = flag
+        fw_set_weight(f, e, self.weight(e))
+        f.ready_dirty = 1
+
+    def is_ready(self, cidr):
+        return bool(self.lookup(cidr).ready)
+
+    @property
+    def cidrs(self):
+        """The CIDRs in insertion order."""
+        return list(self._order)
+
+    @property
+    def policy(self):
+        return ("weighted", "random", "ordered")[self._policy]
+
+    # -- allocation -------------------------------------------------------------------------
+    cdef int holders(self, fam_t *f, int family, fc_addr a, entry_t **out) noexcept:
+        cdef tnode *nodes[MAXDEPTH]
+        cdef int n = trie_host_path(&f.trie, key_of(family, a), nodes), i
+        for i in range(n):
+            out[i] = <entry_t*>nodes[i].entry
+        return n
+
+    def allocate(self, ip):
+        """Take ip through any ready CIDR holding it as a host."""
+        cdef int family, n, i
+        cdef fc_addr a
+        cdef entry_t *hs[MAXDEPTH]
+        cdef bint ok = False
+        parse_ip_obj(ip, &family, &a)
+        cdef fam_t *f = self.fam(family)
+        n = self.holders(f, family, a, hs)
+        for i in range(n):
+            if hs[i].ready:
+                ok = True
+                break
+        if not ok:
+            raise MismatchedNetworkError()
+        cdef entry_t *top = hs[0]
+        cdef uint64_t off = a.lo - top.net.lo - 1
+        if fc_space_test(top.storage, off):
+            raise AlreadyAllocatedError()
+        if fc_space_set(top.storage, off) < 0:
+            raise MemoryError()
+        self.account(f, hs, n, off, 1)
+        return format_ip_str(family, a)
+
+    cdef int _next(self, fam_t *f, int family, fc_addr *out) except -1:
+        cdef uint64_t r, start, off, size, band, shift
+        cdef entry_t *e
+        cdef entry_t *top
+        cdef entry_t *p
+        cdef fc_space *sp
+        cdef entry_t *hs[MAXDEPTH]
+        cdef int n = 0, width
+        cdef tnode *node
+        cdef key_t k
+        if f.total == 0:
+            raise RangeFullError()
+        r = 0 if self._policy == 2 else fc_rng_bounded(&self.rng, f.total)
+        e = fw_search(f, r)
+        top = e.top
+        sp = top.storage
+        shift = e.shift
+        size = e.size
+        band = e.band
+        if (size - band) - (e.used - e.static_used) > 0:
+            start = band + fc_rng_bounded(&self.rng, size - band)
+            off = fc_space_first_free(sp, start + shift, size + shift)
+            if off == FC_NONE:
+                off = fc_space_first_free(sp, band + shift, start + shift)
+        else:
+            start = fc_rng_bounded(&self.rng, band)
+            off = fc_space_first_free(sp, start + shift, band + shift)
+            if off == FC_NONE:
+                off = fc_space_first_free(sp, shift, start + shift)
+        if off == FC_NONE:  # counters and storage disagree: never expected
+            raise RuntimeError("fastcidr: inconsistent allocation state")
+        if fc_space_set(sp, off) < 0:
+            raise MemoryError()
+        out[0] = addr_plus(top.net, off)
+        p = e
+        while p != NULL:
+            hs[n] = p
+            n += 1
+            p = p.parent
+        if e.nchildren:
+            # nested CIDRs below e that hold the address as a host
+            k = key_of(family, out[0])
+            width = f.trie.width
+            node = e.node.child[key_bit(k, e.plen)]
+            while node != NULL and prefix_contains(node.net, node.plen, k, width):
+                if node.has and is_host(&f.trie, node, k):
+                    hs[n] = <entry_t*>node.entry
+                    n += 1
+                if node.plen == width:
+                    break
+                node = node.child[key_bit(k, node.plen)]
+        self.account(f, hs, n, off, 1)
+        return 0
+
+    cdef int resolve_family(self, object family) except -1:
+        cdef int fam
+        if family is None:
+            fam = self.first_family
+            if fam == 0:
+                raise RangeFullError()
+            return fam
+        return family_code(family)
+
+    def allocate_next(self, family=None):
+        """Next address by policy, then by the Kubernetes band rule inside the chosen CIDR."""
+        cdef fc_addr a
+        cdef int fam = self.resolve_family(family)
+        self._next(self.fam(fam), fam, &a)
+        return format_ip_str(fam, a)
+
+    def allocate_many(self, n, family=None):
+        """n addresses as n successive allocate_next() calls; all or nothing."""
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"n must be an int, got {type(n).__name__}")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        family_code(family)
+        if n == 0:
+            return []
+        cdef int fam = self.resolve_family(family)
+        cdef fam_t *f = self.fam(fam)
+        cdef fc_u128 avail = self.ready_free(f)
+        if n > _u128(avail):
+            raise RangeFullError()
+        if n > 0x7FFFFFFFFFFF // sizeof(fc_addr):
+            raise MemoryError()
+        cdef Py_ssize_t count = n, i
+        cdef fc_addr *values = <fc_addr*>malloc(count * sizeof(fc_addr))
+        if values == NULL:
+            raise MemoryError()
+        try:
+            for i in range(count):
+                self._next(f, fam, &values[i])
+            return [format_ip_str(fam, values[i]) for i in range(count)]
+        finally:
+            free(values)
+
+    def release(self, ip):
+        """Free ip (through any CIDR, ready or not); a no-op when it is not allocated."""
+        cdef int family, n
+        cdef fc_addr a
+        cdef entry_t *hs[MAXDEPTH]
+        parse_ip_obj(ip, &family, &a)
+        cdef fam_t *f = self.fam(family)
+        n = self.holders(f, family, a, hs)
+        if n == 0:
+            return
+        cdef uint64_t off = a.lo - hs[0].net.lo - 1
+        if fc_space_clear(hs[0].storage, off) > 0:
+            self.account(f, hs, n, off, -1)
+
+    def has(self, ip):
+        cdef int family, n
+        cdef fc_addr a
+        cdef entry_t *hs[MAXDEPTH]
+        parse_ip_obj(ip, &family, &a)
+        n = self.holders(self.fam(family), family, a, hs)
+        if n == 0:
+            return False
+        return fc_space_test(hs[0].storage, a.lo - hs[0].net.lo - 1) != 0
+
+    def __contains__(self, ip):
+        return self.has(ip)
+
+    # -- queries ----------------------------------------------------------------------------
+    def owners(self, ip):
+        """CIDRs holding ip as a host address, most specific first."""
+        cdef int family, n, i
+        cdef fc_addr a
+        cdef entry_t *hs[MAXDEPTH]
+        parse_ip_obj(ip, &family, &a)
+        n = self.holders(self.fam(family), family, a, hs)
+        return [<object>hs[i].node.key for i in range(n - 1, -1, -1)]
+
+    def orphans_if_removed(self, cidr, *, ignore=()):
+        """Allocated addresses cidr holds as a host that no other CIDR (not in ignore) holds."""
+        cdef int family, plen, nign = 0, i, j, sp = 0
+        cdef fc_addr net
+        cdef key_t *ign_keys = NULL
+        cdef int *ign_meta = NULL
+        cdef entry_t *e
+        cdef entry_t *p
+        cdef tnode *stack[260]
+        cdef tnode *nd
+        cdef u64buf keep
+        cdef u64buf out
+        cdef bint skip
+        cdef uint64_t lo
+        if isinstance(ignore, str) or hasattr(ignore, "prefixlen"):
+            ignore = [ignore]
+        ignore = list(ignore)
+        memset(&keep, 0, sizeof(u64buf))
+        memset(&out, 0, sizeof(u64buf))
+        ign_keys = <key_t*>malloc((len(ignore) + 1) * sizeof(key_t))
+        ign_meta = <int*>malloc((len(ignore) + 1) * 2 * sizeof(int))
+        if ign_keys == NULL or ign_meta == NULL:
+            free(ign_keys)
+            free(ign_meta)
+            raise MemoryError()
+        try:
+            for item in ignore:
+                parse_cidr_obj(item, &family, &net, &plen)
+                ign_keys[nign] = key_of(family, net)
+                ign_meta[2 * nign] = family
+                ign_meta[2 * nign + 1] = plen
+                nign += 1
+            e = self.lookup(cidr)
+            # -- pure C from here until the offsets are collected --
+            p = e.parent
+            while p != NULL:
+                if not _ignored(p, ign_keys, ign_meta, nign):
+                    return []  # an ancestor holds every host of e
+                p = p.parent
+            for j in range(2):
+                if e.node.child[j] != NULL:
+                    stack[sp] = e.node.child[j]
+                    sp += 1
+            # walk below e; keep the maximal CIDRs that are not ignored (pre-order: ascending)
+            while sp:
+                sp -= 1
+                nd = stack[sp]
+                if nd.has and not _ignored(<entry_t*>nd.entry, ign_keys, ign_meta, nign):
+                    buf_push(&keep, (<entry_t*>nd.entry).shift)
+                    buf_push(&keep, (<entry_t*>nd.entry).size)
+                    continue
+                if nd.child[1] != NULL:
+                    stack[sp] = nd.child[1]
+                    sp += 1
+                if nd.child[0] != NULL:
+                    stack[sp] = nd.child[0]
+                    sp += 1
+            lo = e.shift
+            for i in range(0, keep.n, 2):
+                collect_offsets(e.top.storage, lo, keep.data[i], &out)
+                lo = keep.data[i] + keep.data[i + 1]
+            collect_offsets(e.top.storage, lo, e.shift + e.size, &out)
+            family = e.family
+            net = e.top.net
+            return [format_ip_str(family, addr_plus(net, out.data[i])) for i in range(out.n)]
+        finally:
+            free(ign_keys)
+            free(ign_meta)
+            free(keep.data)
+            free(out.data)
+
+    def used(self, family=None):
+        cdef int fam = family_code(family)
+        cdef uint64_t total = 0
+        if fam in (0, 4):
+            total += self.f4.used
+        if fam in (0, 6):
+            total += self.f6.used
+        return total
+
+    def free(self, family=None):
+        """Sizes of the top-level CIDRs minus used (nested CIDRs counted once)."""
+        cdef int fam = family_code(family)
+        total = 0
+        if fam in (0, 4):
+            total += _u128(self.f4.top_size) - self.f4.used
+        if fam in (0, 6):
+            total += _u128(self.f6.top_size) - self.f6.used
+        return total
+
+    def stats(self, cidr):
+        cdef entry_t *e = self.lookup(cidr)
+        return {"size": e.size, "used": e.used, "free": e.size - e.used}
+
+    cdef int collect_all(self, u64buf *fams, u64buf *his, u64buf *los) except -1:
+        """Every allocated address, ascending, IPv4 first (no Python objects created)."""
+        cdef tnode **nodes
+        cdef Py_ssize_t n, i, j
+        cdef entry_t *top
+        cdef u64buf offs
+        cdef fc_addr a
+        cdef fam_t *f
+        cdef int family
+        for family in (4, 6):
+            f = self.fam(family)
+            trie_preorder(f.trie.root, True, &nodes, &n)
+            try:
+                for i in range(n):
+                    top = <entry_t*>nodes[i].entry
+                    memset(&offs, 0, sizeof(u64buf))
+                    try:
+                        collect_offsets(top.storage, 0, top.size, &offs)
+                        for j in range(offs.n):
+                            a = addr_plus(top.net, offs.data[j])
+                            buf_push(fams, family)
+                            buf_push(his, a.hi)
+                            buf_push(los, a.lo)
+                    finally:
+                        free(offs.data)
+            finally:
+                free(nodes)
+        return 0
+
+    def __iter__(self):
+        cdef u64buf fams, his, los
+        cdef fc_addr a
+        cdef Py_ssize_t i
+        memset(&fams, 0, sizeof(u64buf))
+        memset(&his, 0, sizeof(u64buf))
+        memset(&los, 0, sizeof(u64buf))
+        try:
+            self.collect_all(&fams, &his, &los)
+            out = []
+            for i in range(fams.n):
+                a.hi = his.data[i]
+                a.lo = los.data[i]
+                out.append(format_ip_str(<int>fams.data[i], a))
+        finally:
+            free(fams.data)
+            free(his.data)
+            free(los.data)
+        return iter(out)
+
+    def __len__(self):
+        return self.f4.used + self.f6.used
+
+    def __repr__(self):
+        return f"MultiCIDRAllocator({self.cidrs!r}, policy={self.policy!r}, used={len(self)})"
+
+    def __sizeof__(self):
+        cdef Py_ssize_t total = sizeof(MultiCIDRAllocator)
+        cdef tnode **nodes
+        cdef Py_ssize_t n, i
+        cdef entry_t *e
+        for f in (0, 1):
+            trie_preorder((self.f4 if f == 0 else self.f6).trie.root, False, &nodes, &n)
+            for i in range(n):
+                e = <entry_t*>nodes[i].entry
+                total += sizeof(entry_t) + 2 * sizeof(tnode)
+                if e.storage != NULL:
+                    total += sizeof(fc_space) + fc_space_memory(e.storage)
+            free(nodes)
+        total += (self.f4.cap + self.f6.cap) * (sizeof(entry_t*) + sizeof(uint64_t))
+        return total
+
+    # -- snapshot ---------------------------------------------------------------------------
+    def snapshot(self):
+        """FCMA version 1 (docs/ALGORITHMS.md); includes the random generator's state."""
+        cdef int family, plen
+        cdef fc_addr net
+        cdef tnode *node
+        cdef tnode **tops
+        cdef Py_ssize_t ntops, i
+        cdef entry_t *top
+        cdef uint64_t lo, start, end
+        cdef unsigned char be[16]
+        cdef u64buf runs  # triples: family, start offset... stored as (family, hi, lo, length)
+        memset(&runs, 0, sizeof(u64buf))
+        parts = [b"FCMA", struct.pack("<HB4QI", 1, self._policy, self.rng.s[0], self.rng.s[1],
+                                      self.rng.s[2], self.rng.s[3], len(self._order))]
+        for text in self._order:
+            parse_cidr_obj(text, &family, &net, &plen)
+            node = trie_find(&self.fam(family).trie, key_of(family, net), plen)
+            parts.append(struct.pack("<BB", family, plen) + addr_to_int(net).to_bytes(16, "big")
+                         + (b"\x01" if (<entry_t*>node.entry).ready else b"\x00"))
+        try:
+            for family in (4, 6):
+                trie_preorder(self.fam(family).trie.root, True, &tops, &ntops)
+                try:
+                    for i in range(ntops):
+                        top = <entry_t*>tops[i].entry
+                        if top.storage == NULL:
+                            continue
+                        lo = 0
+                        while lo < top.size and fc_space_next_run(top.storage, lo, &start, &end):
+                            if start >= top.size:
+                                break
+                            net = addr_plus(top.net, start)
+                            buf_push(&runs, family)
+                            buf_push(&runs, net.hi)
+                            buf_push(&runs, net.lo)
+                            buf_push(&runs, end - start + 1)
+                            if end == FC_NONE:
+                                break
+                            lo = end + 1
+                finally:
+                    free(tops)
+            nruns = runs.n // 4
+            body = bytearray(b"".join(parts) + struct.pack("<Q", nruns))
+            base = len(body)
+            body.extend(bytes(25 * nruns))
+            for i in range(nruns):
+                net.hi = runs.data[4 * i + 1]
+                net.lo = runs.data[4 * i + 2]
+                struct.pack_into("<B16sQ", body, base + 25 * i, <int>runs.data[4 * i],
+                                 addr_to_int(net).to_bytes(16, "big"), runs.data[4 * i + 3])
+        finally:
+            free(runs.data)
+        body.extend(struct.pack("<I", zlib.crc32(body)))
+        return bytes(body)
+
+    @classmethod
+    def restore(cls, data):
+        """Rebuild from snapshot(); any defect raises SnapshotError."""
+        buf = _snapshot_bytes(data)
+        policy, state, cidrs, runs = _parse_fcma(buf)
+        cdef MultiCIDRAllocator self = cls.__new__(cls)
+        cdef int i, n
+        cdef fc_addr a
+        cdef entry_t *hs[MAXDEPTH]
+        cdef entry_t *top
+        cdef uint64_t off, length
+        cdef fam_t *f
+        cdef tnode **nodes
+        cdef Py_ssize_t nn, j
+        cdef entry_t *e
+        self._policy = policy
+        for i in range(4):
+            self.rng.s[i] = state[i]
+        for family, net_int, plen, ready in cidrs:
+            int_to_addr(net_int, &a)
+            self.add(format_cidr_str(family, a, plen), ready=ready)
+        for family, start, length_obj in runs:
+            int_to_addr(start, &a)
+            length = length_obj
+            f = self.fam(family)
+            n = self.holders(f, family, a, hs)
+            if n == 0:
+                raise SnapshotError("damaged snapshot: an allocated address is outside every CIDR")
+            top = hs[0]
+            off = a.lo - top.net.lo - 1
+            if length > top.size - off:
+                raise SnapshotError("damaged snapshot: an allocated run leaves its CIDR")
+            if fc_space_set_range(top.storage, off, length) < 0:
+                raise MemoryError()
+        for family in (4, 6):
+            f = self.fam(family)
+            trie_preorder(f.trie.root, False, &nodes, &nn)
+            f.used = 0
+            for j in range(nn):
+                e = <entry_t*>nodes[j].entry
+                e.used = count_window(e, e.size)
+                e.static_used = count_window(e, e.band)
+                fw_set_weight(f, e, self.weight(e))
+                if e.top == e:
+                    f.used += e.used
+            free(nodes)
+            f.ready_dirty = 1
+        return self
+
+    def __reduce__(self):
+        return (type(self).restore, (self.snapshot(),))
+
+    def copy(self):
+        return type(self).restore(self.snapshot())
+
+    def __copy__(self):
+        return self.copy()
+
+    def __deepcopy__(self, memo):
+        return self.copy()
+
+
+cdef inline bint _ignored(const entry_t *e, const key_t *keys, const int *meta, int n) noexcept:
+    cdef int i
+    for i in range(n):
+        if meta[2 * i] == e.family and meta[2 * i + 1] == e.plen and keys[i].hi == e.key.hi \
+                and keys[i].lo == e.key.lo:
+            return True
+    return False
+
+
+cdef object _u128(fc_u128 x):
+    return ((<object>fc_u128_hi(x)) << 64) | <object>fc_u128_lo(x)

@@ -60,9 +60,10 @@ def _family_arg(family: Any) -> Optional[int]:
     """Normalise a ``family`` argument: None, "IPv4"/"IPv6", 4/6."""
     if family is None:
         return None
-    if family in ("IPv4", 4) and not isinstance(family, bool):
+    is_int = isinstance(family, int) and not isinstance(family, bool)
+    if family == "IPv4" or (is_int and family == 4):
         return 4
-    if family in ("IPv6", 6) and not isinstance(family, bool):
+    if family == "IPv6" or (is_int and family == 6):
         return 6
     raise ValueError(f"family must be 'IPv4', 'IPv6', 4, 6 or None, got {family!r}")
 
