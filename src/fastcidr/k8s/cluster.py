@@ -212,6 +212,20 @@ def _allocation_error(exc: AllocationError, requested: List[str], ip_text: str, 
     return err
 
 
+def _clone(sc: Optional[ServiceCIDR]) -> Optional[ServiceCIDR]:
+    """A ServiceCIDR that shares nothing mutable with the cache (callers may edit what they get)."""
+    if sc is None:
+        return None
+    return replace(
+        sc,
+        cidrs=list(sc.cidrs),
+        finalizers=list(sc.finalizers),
+        conditions=[replace(c) for c in sc.conditions],
+        labels=dict(sc.labels),
+        annotations=dict(sc.annotations),
+    )
+
+
 def _conflict(resource: str, name: str) -> ConflictError:
     return ConflictError(
         f'Operation cannot be fulfilled on {resource} "{name}": the object has been modified; '
@@ -671,12 +685,12 @@ class Cluster:
         except TxnConflict:
             raise AlreadyExistsError(RES_CIDR, obj.name) from None
         new.resource_version = str(rev)
-        self._scs[new.name] = new
+        self._scs[new.name] = _clone(new)  # type: ignore[assignment]
         if not self._shared:
             self._rev = rev
         self._refresh_cidrs()
         self._sync_overlapping(new.cidrs, exclude=new.name)
-        return self._scs.get(new.name, new)
+        return _clone(self._scs.get(new.name, new))  # type: ignore[return-value]
 
     def _put_cidr(self, new: ServiceCIDR, expect: int) -> Optional[ServiceCIDR]:
         """Write a ServiceCIDR if it is still at revision ``expect``; None on a conflict."""
@@ -686,7 +700,8 @@ class Cluster:
         except TxnConflict:
             self._sync()
             return None
-        stored = replace(new, resource_version=str(rev))
+        stored = _clone(replace(new, resource_version=str(rev)))
+        assert stored is not None
         self._scs[new.name] = stored
         if not self._shared:
             self._rev = rev
@@ -717,7 +732,7 @@ class Cluster:
                     finalizers=finalizers,
                 )
             if new == old:
-                return old
+                return _clone(old)  # type: ignore[return-value]
             stored = self._put_cidr(new, int(old.resource_version))
             if stored is None:
                 if check_rv and obj.resource_version:
@@ -725,7 +740,7 @@ class Cluster:
                 continue
             self._sync_cidr(obj.name)
             self._sync_overlapping(list(set(old.cidrs) | set(new.cidrs)), exclude=obj.name)
-            return self._scs.get(obj.name, stored)
+            return _clone(self._scs.get(obj.name, stored))  # type: ignore[return-value]
         raise _conflict(RES_CIDR, obj.name)
 
     @_locked
@@ -757,7 +772,7 @@ class Cluster:
             if old is None:
                 raise NotFoundError(RES_CIDR, name)
             if old.terminating:
-                return old
+                return _clone(old)
             marked = replace(old, deletion_timestamp=self._now())
             if self._put_cidr(marked, int(old.resource_version)) is None:
                 continue
@@ -767,7 +782,7 @@ class Cluster:
             current = self._scs.get(name)
             if current is None or not current.terminating:
                 return None  # gone (the default one may have been recreated at once)
-            return current
+            return _clone(current)
         raise _conflict(RES_CIDR, name)
 
     # ------------------------------------------------------------------------------------------
