@@ -433,7 +433,6 @@ cdef inline uint32_t _get_u32(const unsigned char *p) noexcept nogil:
     return <uint32_t>p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
 
 
-@cython.final
 cdef class CIDRAllocator:
     """Addresses of one CIDR with Kubernetes' semantics, every operation O(1).
 
@@ -469,7 +468,9 @@ cdef class CIDRAllocator:
     cdef int prefix
     cdef int strategy
     cdef bint ready
+    @cython.final
     cdef object _cidr_text
+    @cython.final
     cdef object __weakref__
 
     def __cinit__(self, *args, **kwargs):
@@ -493,6 +494,7 @@ cdef class CIDRAllocator:
         self._setup(family, net, prefix, strat)
         fc_rng_seed(&self.rng, seed64)
 
+    @cython.final
     cdef int _setup(self, int family, fc_addr net, int prefix, int strategy) except -1:
         if family == 6 and prefix < 64:
             raise InvalidAddressError(
@@ -517,6 +519,7 @@ cdef class CIDRAllocator:
         self.ready = True
         return 0
 
+    @cython.final
     cdef inline int _check(self) except -1:
         if not self.ready:
             raise ValueError("CIDRAllocator is not initialised")
@@ -524,6 +527,7 @@ cdef class CIDRAllocator:
 
     # -------------------------------------------------------------- C-level core operations
 
+    @cython.final
     cdef inline int _take_next(self, uint64_t *out) noexcept nogil:
         """The next offset by the strategy, taken. 0 ok, 1 full, -1 out of memory."""
         cdef uint64_t used = fc_space_count(&self.space)
@@ -558,6 +562,7 @@ cdef class CIDRAllocator:
         out[0] = off
         return 0
 
+    @cython.final
     cdef inline object _text_at(self, uint64_t off):
         cdef char buf[FC_ADDR_BUFSIZE]
         cdef size_t n
@@ -567,6 +572,7 @@ cdef class CIDRAllocator:
             n = fc_format_ip(6, fc_addr_at(self.net, off), buf)
         return <object>fc_py_ascii(buf, <Py_ssize_t>n)
 
+    @cython.final
     cdef inline PyObject *_text_at_new(self, uint64_t off) except NULL:
         cdef char buf[FC_ADDR_BUFSIZE]
         cdef size_t n
@@ -576,11 +582,13 @@ cdef class CIDRAllocator:
             n = fc_format_ip(6, fc_addr_at(self.net, off), buf)
         return fc_py_ascii(buf, <Py_ssize_t>n)
 
+    @cython.final
     cdef inline object _int_at(self, uint64_t off):
         if self.family == 4:
             return PyLong_FromUnsignedLongLong(self.first_v4 + <uint32_t>off)
         return _addr_to_int(fc_addr_at(self.net, off))
 
+    @cython.final
     cdef int _locate(self, object ip, uint64_t *off, int *family, fc_addr *a) except -1:
         """Parse ``ip`` (str, int of this family, address object). 1 and the offset when this
         CIDR holds it as a host, else 0; unparseable input raises InvalidAddressError."""
@@ -605,6 +613,7 @@ cdef class CIDRAllocator:
         off[0] = fc_offset_of(self.net, a[0])
         return 1
 
+    @cython.final
     cdef object _not_in_range(self, int family, fc_addr a):
         return NotInRangeError(_format(family, a), self._cidr_text)
 
@@ -683,6 +692,7 @@ cdef class CIDRAllocator:
             raise RangeFullError()
         raise MemoryError()
 
+    @cython.final
     cdef uint64_t *_take_many(self, object n_obj, Py_ssize_t *count) except? NULL:
         """Take n offsets (all or nothing) into a malloc'd array; NULL and *count == 0 for n == 0."""
         cdef Py_ssize_t n, i
@@ -765,6 +775,7 @@ cdef class CIDRAllocator:
         free(offs)
         return result
 
+    @cython.final
     cdef void _give_back(self, uint64_t *offs, Py_ssize_t count):
         """Undo a batch whose result could not be built (out of memory)."""
         cdef Py_ssize_t i
@@ -824,6 +835,7 @@ cdef class CIDRAllocator:
     def __iter__(self):
         return _AllocatorIterator(self)
 
+    @cython.final
     cdef int _next_used(self, uint64_t pos, uint64_t *off) noexcept:
         if pos >= self.size:
             return 0
