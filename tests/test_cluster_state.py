@@ -134,6 +134,6 @@ class ClusterMachine(RuleBasedStateMachine):
 def test_cluster_state_machine(backend):
     run_state_machine_as_test(
         ClusterMachine,
-        settings=settings(max_examples=100, stateful_step_count=30, deadline=None,
+        settings=settings(max_examples=50, stateful_step_count=25, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow]),
     )
