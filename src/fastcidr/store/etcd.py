@@ -32,6 +32,7 @@ environment variables.
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import os
 import threading
@@ -161,8 +162,21 @@ class EtcdStore(Store):
         self._writer = uuid.uuid4().hex
         self._serial = 0
         self._revision_key = f"{prefix}/revision"
+        # The background watch keeps a local log of this prefix's changes (from the revision the
+        # store was opened at), so that catching up costs one read, not a replay of etcd history.
+        self._watch_cond = threading.Condition(threading.Lock())
+        self._watch_thread: Optional[threading.Thread] = None
+        self._watch_response: Any = None
+        self._watch_idle = 5.0  # reconnect an idle stream (also bounds how long close() waits)
+        self._watch_wait = 2.0  # how long a reader waits for the watch before replaying history
+        self._log: List[Change] = []
+        self._log_revs: List[int] = []
+        self._log_limit = 100_000
         # Fail early, naming the endpoints, when none answers.
-        self.current_revision()
+        _, _, opened_at = self._revision_kv()
+        self._log_floor = opened_at
+        self._watched_through = opened_at
+        self._ensure_watching()
 
     def __repr__(self) -> str:
         return f"EtcdStore({self.endpoints!r}, {self.prefix!r})"
@@ -183,13 +197,15 @@ class EtcdStore(Store):
         kind, slash, key = rest.partition("/")
         return (kind, key) if slash else None
 
-    def _post_once(self, index: int, path: str, payload: Dict[str, Any], stream: bool = False) -> Any:
+    def _post_once(self, index: int, path: str, payload: Dict[str, Any], stream: bool = False,
+                   read_timeout: Optional[float] = None) -> Any:
         client = self._clients[index]
         endpoint = self.endpoints[index]
         requests = self._requests
+        timeout: Any = self.timeout if read_timeout is None else (self.timeout, read_timeout)
         try:
             response = client.session.post(
-                client.get_url(path), data=_dumps(payload), timeout=self.timeout, stream=stream
+                client.get_url(path), data=_dumps(payload), timeout=timeout, stream=stream
             )
         except requests.exceptions.ConnectTimeout as e:
             raise _Unavailable(f"{endpoint}: connect timeout ({e.__class__.__name__})", False) from None
@@ -336,33 +352,136 @@ class EtcdStore(Store):
         latest = self.current_revision()
         if latest <= revision:
             return [], latest
+        local = self._local_changes(revision, latest)
+        if local is not None:
+            return local, latest
+        return self._history(revision, latest), latest
+
+    def _local_changes(self, revision: int, latest: int) -> Optional[List[Change]]:
+        """Changes (revision, latest] from the background watch's log, once it has caught up
+        with ``latest``; None when it does not reach back that far or lags too long."""
+        self._ensure_watching()
+        with self._watch_cond:
+            if not self._watch_cond.wait_for(
+                lambda: self._watched_through >= latest or self._closed, timeout=self._watch_wait
+            ):
+                return None
+            if self._closed or revision < self._log_floor:
+                return None
+            revs = self._log_revs
+            lo = bisect.bisect_right(revs, revision)
+            hi = bisect.bisect_right(revs, latest)
+            return self._log[lo:hi]
+
+    def _change_of(self, event: Dict[str, Any]) -> Optional[Change]:
+        kv = event["kv"]
+        full = _unb64(kv["key"])
+        split = self._split(full)
+        if split is None:
+            return None
+        mod = int(kv.get("mod_revision", 0))
+        if event.get("type") == "DELETE":
+            prev = event.get("prev_kv")
+            value = json.loads(_unb64(prev["value"])) if prev and "value" in prev else None
+            return Change("DELETE", split[0], split[1], value, mod)
+        return Change(
+            "PUT", split[0], split[1], json.loads(_unb64(kv.get("value", ""))), mod,
+            created=int(kv.get("create_revision", 0)) == mod,
+        )
+
+    def _history(self, revision: int, latest: int) -> List[Change]:
+        """Changes (revision, latest] replayed from etcd's history with a one-off watch."""
         changes: List[Change] = []
         seen_latest = False
         for event in self._watch_events(revision + 1, latest):
-            kv = event["kv"]
-            mod = int(kv.get("mod_revision", 0))
-            full = _unb64(kv["key"])
+            mod = int(event["kv"].get("mod_revision", 0))
             if mod > latest:
                 break
-            if full == self._revision_key:
-                if mod == latest:
-                    seen_latest = True
-                continue
-            split = self._split(full)
-            if split is None:
-                continue
-            if event.get("type") == "DELETE":
-                prev = event.get("prev_kv")
-                value = json.loads(_unb64(prev["value"])) if prev and "value" in prev else None
-                changes.append(Change("DELETE", split[0], split[1], value, mod))
-            else:
-                changes.append(Change(
-                    "PUT", split[0], split[1], json.loads(_unb64(kv.get("value", ""))), mod,
-                    created=int(kv.get("create_revision", 0)) == mod,
-                ))
+            if mod == latest and _unb64(event["kv"]["key"]) == self._revision_key:
+                seen_latest = True
+            change = self._change_of(event)
+            if change is not None:
+                changes.append(change)
         if not seen_latest:
             raise StoreError(f"store {self.url}: the watch ended before revision {latest}")
-        return changes, latest
+        return changes
+
+    # -- the background watch: a local log of the prefix's changes --------------------------------
+
+    def _ensure_watching(self) -> None:
+        with self._watch_cond:
+            if self._watch_thread is not None or self._closed:
+                return
+            self._watch_thread = threading.Thread(
+                target=self._watch_loop, name=f"fastcidr-etcd-watch{self.prefix}", daemon=True
+            )
+            self._watch_thread.start()
+
+    def _watch_loop(self) -> None:
+        failures = 0
+        while not self._closed:
+            start = self._watched_through + 1
+            payload = {"create_request": {
+                "key": _b64(self.prefix + "/"), "range_end": _b64(_range_end(self.prefix + "/")),
+                "start_revision": start, "prev_kv": True,
+            }}
+            try:
+                response = self._with_failover(
+                    lambda i: self._post_once(i, "watch", payload, True, self._watch_idle)
+                )[0]
+            except Exception:
+                failures += 1
+                time.sleep(min(0.05 * failures, 1.0))
+                continue
+            self._watch_response = response
+            try:
+                for line in response.iter_lines():
+                    if self._closed:
+                        break
+                    if not line:
+                        continue
+                    result = json.loads(line).get("result", {})
+                    compacted = int(result.get("compact_revision", 0) or 0)
+                    if compacted > 0:
+                        # history from ``start`` is gone: restart the log at the compaction
+                        with self._watch_cond:
+                            self._log.clear()
+                            self._log_revs.clear()
+                            self._log_floor = compacted - 1
+                            self._watched_through = compacted - 1
+                        break
+                    if result.get("canceled"):
+                        break
+                    events = result.get("events")
+                    if events:
+                        self._absorb(events)
+                        failures = 0
+            except Exception:
+                pass  # idle timeout, a member went away, or close(): reconnect from where we were
+            finally:
+                self._watch_response = None
+                response.close()
+
+    def _absorb(self, events: List[Dict[str, Any]]) -> None:
+        """Append one watch response's events (whole revisions) to the local log."""
+        changes = [c for c in (self._change_of(e) for e in events) if c is not None]
+        newest = max(int(e["kv"].get("mod_revision", 0)) for e in events)
+        with self._watch_cond:
+            if newest <= self._watched_through:
+                return  # replayed after a reconnect
+            for change in changes:
+                if change.revision > self._watched_through:
+                    self._log.append(change)
+                    self._log_revs.append(change.revision)
+            self._watched_through = newest
+            if len(self._log) > self._log_limit:
+                # drop the older half, whole revisions only
+                cut = self._log_revs[len(self._log) - self._log_limit // 2]
+                drop = bisect.bisect_right(self._log_revs, cut)
+                del self._log[:drop]
+                del self._log_revs[:drop]
+                self._log_floor = cut
+            self._watch_cond.notify_all()
 
     def _watch_events(self, start: int, until: int) -> Iterator[Dict[str, Any]]:
         """etcd's history of the prefix from ``start``, up to and including the revision key's
@@ -505,14 +624,20 @@ class EtcdStore(Store):
     def wait_for_change(self, revision: int, timeout: float) -> bool:
         if self.current_revision() > revision:
             return True
+        self._ensure_watching()
         deadline = time.monotonic() + timeout
-        delay = 0.005
         while True:
             now = time.monotonic()
             if now >= deadline:
                 return False
-            time.sleep(min(delay, deadline - now))
-            delay = min(delay * 2, 0.1)
+            # the watch wakes us at once; the periodic re-check covers a watch that is down
+            with self._watch_cond:
+                if self._closed:
+                    raise StoreError(f"store {self.url} is closed")
+                self._watch_cond.wait_for(
+                    lambda: self._watched_through > revision or self._closed,
+                    timeout=min(0.25, deadline - now),
+                )
             if self.current_revision() > revision:
                 return True
 
@@ -527,7 +652,16 @@ class EtcdStore(Store):
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
+        with self._watch_cond:
+            self._closed = True
+            self._watch_cond.notify_all()
+        response = self._watch_response
+        if response is not None:
+            try:  # wake the watch thread out of its blocking read
+                sock = response.raw._fp.fp.raw._sock
+                sock.shutdown(2)
+            except Exception:
+                pass
         for client in self._clients:
             try:
                 client.session.close()
