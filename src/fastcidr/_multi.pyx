@@ -10,7 +10,7 @@ Thread safety: every public method runs under the GIL without calling back into 
 structures are half-changed (Python objects are created only before or after a mutation), so
 each call is atomic with respect to other threads.
 """
-from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset, memchr
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_DECREF
@@ -715,29 +715,37 @@ cdef extern from *:
 from ._pure_multi import _parse_fcma
 
 ctypedef struct entry_t:
+    # Everything allocate_next touches sits in the first 64 bytes (one cache line: entries are
+    # 64-byte aligned), because with 100,000 CIDRs every pick is a cache miss.
+    uint64_t used
+    uint64_t size
+    uint64_t shift        # this CIDR's offset 0 inside top's storage
+    uint64_t weight
+    entry_t *top          # owner of the storage (IPv6: the top-level CIDR; IPv4: the family)
+    entry_t *parent
+    int32_t nchildren
+    int32_t slot
+    uint16_t band         # <= 256
+    uint16_t static_used
+    uint8_t ready
+    # cold
     int family
     int plen
     fc_addr net
     key_t key
-    int ready
-    uint64_t size
-    uint64_t band
-    uint64_t used
-    uint64_t static_used
-    entry_t *parent
-    Py_ssize_t nchildren
-    entry_t *top          # owner of the storage (itself when top-level)
-    uint64_t shift        # this CIDR's offset 0 inside top's storage
-    fc_space *storage     # top-level entries only (NULL when size == 0)
-    Py_ssize_t slot
-    uint64_t weight
+    fc_space *storage     # IPv6 top-level entries only (NULL when size == 0)
     tnode *node
+
+ctypedef struct slot_t:
+    uint64_t w            # the entry's weight (0 for a hole)
+    entry_t *e
 
 ctypedef struct fam_t:
     ctrie trie
-    entry_t **slots
-    uint64_t *tree        # Fenwick tree over slots, 1-based
-    Py_ssize_t cap
+    slot_t *slots         # insertion slots (weights inline, so a scan reads one array)
+    uint64_t *tree        # Fenwick tree over blocks of BLOCK slots, 1-based
+    Py_ssize_t cap        # slots, a multiple of BLOCK
+    Py_ssize_t nblocks
     Py_ssize_t live
     Py_ssize_t next_free
     uint64_t total        # sum of all weights
@@ -808,6 +816,16 @@ cdef inline uint64_t count_window(const entry_t *e, uint64_t length) noexcept no
         return 0
     return fc_space_count_range(sp, e.shift, e.shift + length)
 
+cdef extern from "stdlib.h" nogil:
+    int posix_memalign(void **memptr, size_t alignment, size_t size)
+
+cdef inline entry_t *new_entry() noexcept nogil:
+    cdef void *p = NULL
+    if posix_memalign(&p, 64, sizeof(entry_t)) != 0:
+        return NULL
+    memset(p, 0, sizeof(entry_t))
+    return <entry_t*>p
+
 cdef inline fc_addr addr_plus(fc_addr net, uint64_t off) noexcept nogil:
     """net + 1 + off (128-bit)."""
     cdef fc_addr r
@@ -818,9 +836,13 @@ cdef inline fc_addr addr_plus(fc_addr net, uint64_t off) noexcept nogil:
     r.lo = lo
     return r
 
+cdef enum:
+    BLOCK = 32  # slots per Fenwick leaf: a leaf is scanned linearly (sequential memory)
+
 cdef inline void fw_add(fam_t *f, Py_ssize_t slot, uint64_t delta) noexcept nogil:
-    cdef Py_ssize_t i = slot + 1
-    while i <= f.cap:
+    cdef Py_ssize_t i = slot // BLOCK + 1
+    f.slots[slot].w += delta
+    while i <= f.nblocks:
         f.tree[i] += delta
         i += i & -i
     f.total += delta
@@ -831,67 +853,75 @@ cdef inline void fw_set_weight(fam_t *f, entry_t *e, uint64_t w) noexcept nogil:
         e.weight = w
 
 cdef inline entry_t *fw_search(fam_t *f, uint64_t r) noexcept nogil:
-    """The entry where the running sum of weights in slot order first exceeds r."""
-    cdef Py_ssize_t pos = 0, nxt
+    """The entry where the running sum of weights in slot order first exceeds r (r < total)."""
+    cdef Py_ssize_t pos = 0, nxt, j
     cdef Py_ssize_t step = 1
-    while step * 2 <= f.cap:
+    cdef const slot_t *sl
+    while step * 2 <= f.nblocks:
         step *= 2
-    if f.cap == 0:
-        step = 0
     while step:
         nxt = pos + step
-        if nxt <= f.cap and f.tree[nxt] <= r:
+        if nxt <= f.nblocks and f.tree[nxt] <= r:
             pos = nxt
             r -= f.tree[nxt]
         step >>= 1
-    return f.slots[pos]
+    sl = f.slots + pos * BLOCK
+    for j in range(BLOCK):
+        if sl[j].w > r:
+            return sl[j].e
+        r -= sl[j].w
+    return NULL  # unreachable while the sums are right
 
 cdef int fw_reserve(fam_t *f) except -1:
     """Make room for one more slot (compacting holes, keeping insertion order)."""
-    cdef Py_ssize_t cap, i, j, n = 0
-    cdef entry_t **slots
+    cdef Py_ssize_t cap, i, j, nblocks, n = 0
+    cdef slot_t *slots
     cdef uint64_t *tree
     if f.next_free < f.cap:
         return 0
     cap = 2 * (f.live + 1)
-    if cap < 16:
-        cap = 16
-    slots = <entry_t**>calloc(cap, sizeof(entry_t*))
-    tree = <uint64_t*>calloc(cap + 1, sizeof(uint64_t))
+    cap = ((cap + BLOCK - 1) // BLOCK) * BLOCK
+    nblocks = cap // BLOCK
+    slots = <slot_t*>calloc(cap, sizeof(slot_t))
+    tree = <uint64_t*>calloc(nblocks + 1, sizeof(uint64_t))
     if slots == NULL or tree == NULL:
         free(slots)
         free(tree)
         raise MemoryError()
     for i in range(f.next_free):
-        if f.slots[i] != NULL:
-            slots[n] = f.slots[i]
-            slots[n].slot = n
-            tree[n + 1] = slots[n].weight
+        if f.slots[i].e != NULL:
+            slots[n].e = f.slots[i].e
+            slots[n].w = f.slots[i].e.weight
+            slots[n].e.slot = <int32_t>n
+            tree[n // BLOCK + 1] += slots[n].w
             n += 1
-    for i in range(1, cap + 1):
+    for i in range(1, nblocks + 1):
         j = i + (i & -i)
-        if j <= cap:
+        if j <= nblocks:
             tree[j] += tree[i]
     free(f.slots)
     free(f.tree)
     f.slots = slots
     f.tree = tree
     f.cap = cap
+    f.nblocks = nblocks
     f.next_free = n
     return 0
 
 cdef inline void fw_attach(fam_t *f, entry_t *e) noexcept nogil:
     """Needs fw_reserve first."""
-    e.slot = f.next_free
+    cdef uint64_t w = e.weight
+    e.slot = <int32_t>f.next_free
     f.next_free += 1
-    f.slots[e.slot] = e
+    f.slots[e.slot].e = e
+    f.slots[e.slot].w = 0
     f.live += 1
-    fw_add(f, e.slot, e.weight)
+    e.weight = 0
+    fw_set_weight(f, e, w)
 
 cdef inline void fw_detach(fam_t *f, entry_t *e) noexcept nogil:
-    fw_add(f, e.slot, <uint64_t>0 - e.weight)
-    f.slots[e.slot] = NULL
-    e.weight = 0
+    fw_set_weight(f, e, 0)
+    f.slots[e.slot].e = NULL
     f.live -= 1
 
 cdef void fam_free(fam_t *f) noexcept:
@@ -946,6 +976,7 @@ cdef class MultiCIDRAllocator:
     cdef int _policy
     cdef int first_family
     cdef dict _order      # canonical CIDR -> None, in insertion order
+    cdef entry_t root4    # owner of the one IPv4 storage (offset = address - 1), not a CIDR
 
     def __cinit__(self, *args, **kwargs):
         memset(&self.f4, 0, sizeof(fam_t))
@@ -954,6 +985,15 @@ cdef class MultiCIDRAllocator:
         trie_init(&self.f6.trie, 6)
         self._order = {}
         self.first_family = 0
+        memset(&self.root4, 0, sizeof(entry_t))
+        self.root4.family = 4
+        self.root4.size = 0xFFFFFFFE  # every possible IPv4 host: 0.0.0.1 .. 255.255.255.254
+        self.root4.top = &self.root4
+        self.root4.storage = <fc_space*>malloc(sizeof(fc_space))
+        if self.root4.storage == NULL or fc_space_init(self.root4.storage, self.root4.size) != 0:
+            free(self.root4.storage)
+            self.root4.storage = NULL
+            raise MemoryError()
         self._policy = 0
         fc_rng_seed(&self.rng, 0)
 
@@ -972,6 +1012,10 @@ cdef class MultiCIDRAllocator:
     def __dealloc__(self):
         fam_free(&self.f4)
         fam_free(&self.f6)
+        if self.root4.storage != NULL:
+            fc_space_free(self.root4.storage)
+            free(self.root4.storage)
+            self.root4.storage = NULL
 
     cdef inline fam_t *fam(self, int family) noexcept:
         return &self.f4 if family == 4 else &self.f6
@@ -1080,7 +1124,7 @@ cdef class MultiCIDRAllocator:
         cdef bint was_ready = bool(ready)
         fw_reserve(f)
         # -- from here on no Python object is created until the structures are consistent --
-        e = <entry_t*>calloc(1, sizeof(entry_t))
+        e = new_entry()
         if e == NULL:
             raise MemoryError()
         e.family = family
@@ -1093,7 +1137,7 @@ cdef class MultiCIDRAllocator:
         npath = trie_path(&f.trie, k, plen, path)
         if npath:
             parent = <entry_t*>path[npath - 1].entry
-        else:
+        elif family == 6:
             if e.size:
                 e.storage = <fc_space*>malloc(sizeof(fc_space))
                 if e.storage == NULL or fc_space_init(e.storage, e.size) != 0:
@@ -1132,6 +1176,12 @@ cdef class MultiCIDRAllocator:
                 parent.nchildren += 1 - nchildren
                 e.top = parent.top
                 e.shift = net.lo - e.top.net.lo
+            elif family == 4:
+                e.top = &self.root4  # IPv4 shares one storage: nothing to move
+                e.shift = net.lo
+                f.top_size += e.size
+                for i in range(nchildren):
+                    f.top_size -= (<entry_t*>children[i].entry).size
             else:
                 e.top = e
                 f.top_size += e.size
@@ -1168,7 +1218,7 @@ cdef class MultiCIDRAllocator:
         cdef entry_t *c
         cdef u64buf orphans
         cdef uint64_t lo, window
-        cdef fc_addr base = e.net
+        cdef fc_addr base = e.top.net
         cdef int family = e.family
         cdef object text = <object>node.key
         memset(&orphans, 0, sizeof(u64buf))
@@ -1178,16 +1228,16 @@ cdef class MultiCIDRAllocator:
             trie_preorder(node.child[1], True, &kids1, &n1)
             # Collect the orphans and build the children's storages before changing anything.
             if e.parent == NULL:
-                lo = 0
+                # offsets in the storage's coordinates (IPv4: the shared family storage)
+                lo = e.shift
                 for i in range(n0 + n1):
                     c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
-                    window = c.net.lo - e.net.lo
-                    collect_offsets(e.storage, lo, window, &orphans)
-                    lo = window + c.size
-                collect_offsets(e.storage, lo, e.size, &orphans)
+                    collect_offsets(e.top.storage, lo, c.shift, &orphans)
+                    lo = c.shift + c.size
+                collect_offsets(e.top.storage, lo, e.shift + e.size, &orphans)
                 for i in range(n0 + n1):
                     c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
-                    if c.size:
+                    if c.size and family == 6:
                         c.storage = <fc_space*>malloc(sizeof(fc_space))
                         if c.storage == NULL or fc_space_init(c.storage, c.size) != 0:
                             free(c.storage)
@@ -1204,10 +1254,14 @@ cdef class MultiCIDRAllocator:
             else:
                 for i in range(n0 + n1):
                     c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
-                    self.rebase(c.node, c)
+                    if family == 6:
+                        self.rebase(c.node, c)
                     f.top_size += c.size
                 f.top_size -= e.size
                 f.used -= <uint64_t>orphans.n
+                if family == 4:
+                    for i in range(orphans.n):  # forgotten: nobody can release them any more
+                        fc_space_clear(e.top.storage, orphans.data[i])
                 if e.storage != NULL:
                     fc_space_free(e.storage)
                     free(e.storage)
@@ -1224,7 +1278,7 @@ cdef class MultiCIDRAllocator:
             # only reachable before the commit: undo the children's new storages
             for i in range(n0 + n1):
                 c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
-                if c.top != c and c.storage != NULL:
+                if family == 6 and c.top != c and c.storage != NULL:
                     fc_space_free(c.storage)
                     free(c.storage)
                     c.storage = NULL
@@ -1288,7 +1342,7 @@ cdef class MultiCIDRAllocator:
                 break
         if not ok:
             raise MismatchedNetworkError()
-        cdef entry_t *top = hs[0]
+        cdef entry_t *top = hs[0].top
         cdef uint64_t off = a.lo - top.net.lo - 1
         if fc_space_test(top.storage, off):
             raise AlreadyAllocatedError()
@@ -1404,8 +1458,8 @@ cdef class MultiCIDRAllocator:
         n = self.holders(f, family, a, hs)
         if n == 0:
             return
-        cdef uint64_t off = a.lo - hs[0].net.lo - 1
-        if fc_space_clear(hs[0].storage, off) > 0:
+        cdef uint64_t off = a.lo - hs[0].top.net.lo - 1
+        if fc_space_clear(hs[0].top.storage, off) > 0:
             self.account(f, hs, n, off, -1)
 
     def has(self, ip):
@@ -1416,7 +1470,7 @@ cdef class MultiCIDRAllocator:
         n = self.holders(self.fam(family), family, a, hs)
         if n == 0:
             return False
-        return fc_space_test(hs[0].storage, a.lo - hs[0].net.lo - 1) != 0
+        return fc_space_test(hs[0].top.storage, a.lo - hs[0].top.net.lo - 1) != 0
 
     def __contains__(self, ip):
         return self.has(ip)
@@ -1542,9 +1596,9 @@ cdef class MultiCIDRAllocator:
                     top = <entry_t*>nodes[i].entry
                     memset(&offs, 0, sizeof(u64buf))
                     try:
-                        collect_offsets(top.storage, 0, top.size, &offs)
+                        collect_offsets(top.top.storage, top.shift, top.shift + top.size, &offs)
                         for j in range(offs.n):
-                            a = addr_plus(top.net, offs.data[j])
+                            a = addr_plus(top.top.net, offs.data[j])
                             buf_push(fams, family)
                             buf_push(his, a.hi)
                             buf_push(los, a.lo)
@@ -1605,8 +1659,7 @@ cdef class MultiCIDRAllocator:
         cdef tnode **tops
         cdef Py_ssize_t ntops, i
         cdef entry_t *top
-        cdef uint64_t lo, start, end
-        cdef unsigned char be[16]
+        cdef uint64_t lo, hi, start, end
         cdef u64buf runs  # triples: family, start offset... stored as (family, hi, lo, length)
         memset(&runs, 0, sizeof(u64buf))
         parts = [b"FCMA", struct.pack("<HB4QI", 1, self._policy, self.rng.s[0], self.rng.s[1],
@@ -1622,13 +1675,16 @@ cdef class MultiCIDRAllocator:
                 try:
                     for i in range(ntops):
                         top = <entry_t*>tops[i].entry
-                        if top.storage == NULL:
+                        if top.top.storage == NULL:
                             continue
-                        lo = 0
-                        while lo < top.size and fc_space_next_run(top.storage, lo, &start, &end):
-                            if start >= top.size:
+                        lo = top.shift
+                        hi = top.shift + top.size
+                        while lo < hi and fc_space_next_run(top.top.storage, lo, &start, &end):
+                            if start >= hi:
                                 break
-                            net = addr_plus(top.net, start)
+                            if end >= hi:
+                                end = hi - 1
+                            net = addr_plus(top.top.net, start)
                             buf_push(&runs, family)
                             buf_push(&runs, net.hi)
                             buf_push(&runs, net.lo)
@@ -1680,9 +1736,9 @@ cdef class MultiCIDRAllocator:
             n = self.holders(f, family, a, hs)
             if n == 0:
                 raise SnapshotError("damaged snapshot: an allocated address is outside every CIDR")
-            top = hs[0]
+            top = hs[0].top
             off = a.lo - top.net.lo - 1
-            if length > top.size - off:
+            if length > hs[0].shift + hs[0].size - off:
                 raise SnapshotError("damaged snapshot: an allocated run leaves its CIDR")
             if fc_space_set_range(top.storage, off, length) < 0:
                 raise MemoryError()
@@ -1695,7 +1751,7 @@ cdef class MultiCIDRAllocator:
                 e.used = count_window(e, e.size)
                 e.static_used = count_window(e, e.band)
                 fw_set_weight(f, e, self.weight(e))
-                if e.top == e:
+                if e.parent == NULL:
                     f.used += e.used
             free(nodes)
             f.ready_dirty = 1
