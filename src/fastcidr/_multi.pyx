@@ -15,6 +15,7 @@ from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset, memchr
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_DECREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.list cimport PyList_New, PyList_SET_ITEM
 
 import os
 import struct
@@ -156,19 +157,30 @@ ctypedef struct tnode:
     int plen
     int has
     tnode *child[2]
+    tnode *up        # while has: the nearest stored prefix containing this one
     PyObject *key    # canonical text (owned) while has
     PyObject *value  # PrefixTree: the value (owned) while has
     void *entry      # MultiCIDRAllocator: the entry while has
+
+ctypedef struct jump_t:
+    tnode *start     # the first node of at least JUMP_BITS bits on the path, if inside the /16
+    tnode *best      # the most specific stored prefix shorter than JUMP_BITS on the path
+
+cdef enum:
+    JUMP_BITS = 16
+    JUMP_MIN = 256   # an IPv4 trie builds its jump table once it holds this many prefixes
 
 ctypedef struct ctrie:
     tnode *root
     Py_ssize_t count
     int family
     int width
+    jump_t *jump     # IPv4 only: 2^16 entries that skip the top 16 levels of a lookup
 
 cdef inline void trie_init(ctrie *t, int family) noexcept nogil:
     t.root = NULL
     t.count = 0
+    t.jump = NULL
     t.family = family
     t.width = 32 if family == 4 else 128
 
@@ -283,6 +295,113 @@ cdef void trie_unlink(ctrie *t, key_t k, int plen) noexcept nogil:
         parent_link[0] = parent.child[1 - bit]
         free(parent)
 
+cdef void jump_fill(ctrie *t, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t x
+    cdef key_t k
+    cdef tnode *n
+    cdef tnode *best
+    k.lo = 0
+    for x in range(lo, hi):
+        k.hi = (<uint64_t>x) << (64 - JUMP_BITS)
+        n = t.root
+        best = NULL
+        while n != NULL and n.plen < JUMP_BITS and prefix_contains(n.net, n.plen, k, JUMP_BITS):
+            if n.has:
+                best = n
+            n = n.child[key_bit(k, n.plen)]
+        if n != NULL and not (n.plen >= JUMP_BITS and prefix_contains(k, JUMP_BITS, n.net, n.plen)):
+            n = NULL
+        t.jump[x].start = n
+        t.jump[x].best = best
+
+cdef inline void jump_update(ctrie *t, key_t k, int plen) noexcept nogil:
+    """Refresh the jump entries under (k, plen) after a change there."""
+    cdef Py_ssize_t x
+    if t.jump == NULL:
+        if t.family == 4 and t.count >= JUMP_MIN:
+            t.jump = <jump_t*>malloc((<size_t>1 << JUMP_BITS) * sizeof(jump_t))
+            if t.jump != NULL:  # the table is an optional accelerator
+                jump_fill(t, 0, 1 << JUMP_BITS)
+        return
+    x = <Py_ssize_t>(k.hi >> (64 - JUMP_BITS))
+    if plen >= JUMP_BITS:
+        jump_fill(t, x, x + 1)
+    else:
+        jump_fill(t, x, x + ((<Py_ssize_t>1) << (JUMP_BITS - plen)))
+
+cdef inline void adopt(tnode *start, tnode *up) noexcept nogil:
+    """The stored prefixes right below start (start included) now hang from up."""
+    cdef tnode *stack[260]
+    cdef int sp = 0
+    cdef tnode *n
+    if start == NULL:
+        return
+    stack[0] = start
+    sp = 1
+    while sp:
+        sp -= 1
+        n = stack[sp]
+        if n.has:
+            n.up = up
+            continue
+        if n.child[0] != NULL:
+            stack[sp] = n.child[0]
+            sp += 1
+        if n.child[1] != NULL:
+            stack[sp] = n.child[1]
+            sp += 1
+
+cdef tnode *trie_add(ctrie *t, key_t k, int plen, bint *existed) noexcept nogil:
+    """Insert (k, plen) as a stored prefix (the caller fills key/value/entry); NULL: no memory."""
+    cdef tnode *n = trie_insert(t, k, plen, existed)
+    cdef tnode *m
+    cdef tnode *up = NULL
+    if n == NULL or existed[0]:
+        return n
+    n.has = 1
+    t.count += 1
+    m = t.root
+    while m != n:
+        if m.has:
+            up = m
+        m = m.child[key_bit(k, m.plen)]
+    n.up = up
+    adopt(n.child[0], n)
+    adopt(n.child[1], n)
+    jump_update(t, k, plen)
+    return n
+
+cdef void trie_remove(ctrie *t, tnode *n) noexcept nogil:
+    """Stop storing n's prefix (the caller has released key/value/entry); n may be freed."""
+    cdef key_t k = n.net
+    cdef int plen = n.plen
+    adopt(n.child[0], n.up)
+    adopt(n.child[1], n.up)
+    n.has = 0
+    n.up = NULL
+    t.count -= 1
+    trie_unlink(t, k, plen)
+    jump_update(t, k, plen)
+
+cdef inline tnode *trie_deepest(const ctrie *t, key_t k, int plen) noexcept nogil:
+    """The most specific stored prefix equal to or containing (k, plen), or NULL."""
+    cdef tnode *n
+    cdef tnode *best = NULL
+    cdef const jump_t *j
+    if t.jump != NULL and plen >= JUMP_BITS:
+        j = &t.jump[k.hi >> (64 - JUMP_BITS)]
+        best = j.best
+        n = j.start
+    else:
+        n = t.root
+    while n != NULL and prefix_contains(n.net, n.plen, k, plen):
+        if n.has:
+            best = n
+        if n.plen == plen:
+            break
+        n = n.child[key_bit(k, n.plen)]
+    return best
+
 cdef inline tnode *trie_subtree(const ctrie *t, key_t k, int plen) noexcept nogil:
     """The highest node whose prefix is equal to or inside (k, plen)."""
     cdef tnode *n = t.root
@@ -307,18 +426,25 @@ cdef int trie_path(const ctrie *t, key_t k, int plen, tnode **out) noexcept nogi
         n = n.child[key_bit(k, n.plen)]
     return n_out
 
-cdef int trie_host_path(const ctrie *t, key_t k, tnode **out) noexcept nogil:
-    """Stored nodes holding the full-length key k as a host, least specific first."""
+cdef int trie_host_matches(const ctrie *t, key_t k, tnode **out) noexcept nogil:
+    """Stored nodes holding the full-length key k as a host, most specific first."""
     cdef int n_out = 0
-    cdef int width = t.width
-    cdef tnode *n = t.root
-    while n != NULL and prefix_contains(n.net, n.plen, k, width):
-        if n.has and is_host(t, n, k):
+    cdef tnode *n = trie_deepest(t, k, t.width)
+    while n != NULL:
+        if is_host(t, n, k):
             out[n_out] = n
             n_out += 1
-        if n.plen == width:
-            break
-        n = n.child[key_bit(k, n.plen)]
+        n = n.up
+    return n_out
+
+cdef int trie_host_path(const ctrie *t, key_t k, tnode **out) noexcept nogil:
+    """Stored nodes holding the full-length key k as a host, least specific first."""
+    cdef int n_out = trie_host_matches(t, k, out), i
+    cdef tnode *tmp
+    for i in range(n_out // 2):
+        tmp = out[i]
+        out[i] = out[n_out - 1 - i]
+        out[n_out - 1 - i] = tmp
     return n_out
 
 cdef int trie_preorder(tnode *start, bint stop_at_value, tnode ***out, Py_ssize_t *n_out) except -1:
@@ -476,6 +602,8 @@ cdef class PrefixTree:
     def __dealloc__(self):
         node_free_tree(self.v4.root)
         node_free_tree(self.v6.root)
+        free(self.v4.jump)
+        free(self.v6.jump)
         self.v4.root = NULL
         self.v6.root = NULL
 
@@ -492,7 +620,7 @@ cdef class PrefixTree:
         parse_cidr_obj(cidr, &family, &net, &plen)
         cdef object text = format_cidr_str(family, net, plen)
         cdef ctrie *t = self.trie(family)
-        n = trie_insert(t, key_of(family, net), plen, &existed)
+        n = trie_add(t, key_of(family, net), plen, &existed)
         if n == NULL:
             raise MemoryError()
         cdef PyObject *old = n.value
@@ -501,8 +629,6 @@ cdef class PrefixTree:
         if not existed:
             Py_INCREF(text)
             n.key = <PyObject*>text
-            n.has = 1
-            t.count += 1
         Py_XDECREF(old)  # last: a finalizer may run here, the tree is consistent
         return existed
 
@@ -542,16 +668,11 @@ cdef class PrefixTree:
             raise KeyError(_canonical_cidr(cidr))
         cdef object value = <object>n.value
         cdef object text = <object>n.key
-        cdef key_t k = n.net
-        cdef int plen = n.plen
-        cdef ctrie *t = self.trie(family)
         Py_XDECREF(n.value)
         Py_XDECREF(n.key)  # `value` and `text` still hold references: no finalizer runs here
         n.value = NULL
         n.key = NULL
-        n.has = 0
-        t.count -= 1
-        trie_unlink(t, k, plen)
+        trie_remove(self.trie(family), n)
         return value
 
     def __delitem__(self, cidr):
@@ -596,8 +717,12 @@ cdef class PrefixTree:
     def clear(self):
         cdef tnode *r4 = self.v4.root
         cdef tnode *r6 = self.v6.root
+        cdef jump_t *j4 = self.v4.jump
+        cdef jump_t *j6 = self.v6.jump
         trie_init(&self.v4, 4)
         trie_init(&self.v6, 6)
+        free(j4)
+        free(j6)
         node_free_tree(r4)
         node_free_tree(r6)
 
@@ -607,16 +732,7 @@ cdef class PrefixTree:
         cdef int family, plen
         cdef fc_addr a
         parse_ip_or_cidr(ip_or_cidr, &family, &a, &plen)
-        cdef ctrie *t = &self.v4 if family == 4 else &self.v6
-        cdef key_t k = key_of(family, a)
-        cdef tnode *n = t.root
-        cdef tnode *best = NULL
-        while n != NULL and prefix_contains(n.net, n.plen, k, plen):
-            if n.has:
-                best = n
-            if n.plen == plen:
-                break
-            n = n.child[key_bit(k, n.plen)]
+        cdef tnode *best = trie_deepest(&self.v4 if family == 4 else &self.v6, key_of(family, a), plen)
         if best == NULL:
             return None
         return node_pair(best)
@@ -643,10 +759,12 @@ cdef class PrefixTree:
         cdef fc_addr a
         cdef tnode *found[MAXDEPTH]
         parse_ip_obj(ip, &family, &a)
-        count = trie_host_path(self.trie(family), key_of(family, a), found)
-        cdef list out = []
-        for i in range(count - 1, -1, -1):
-            out.append(node_pair(found[i]))
+        count = trie_host_matches(self.trie(family), key_of(family, a), found)
+        cdef list out = PyList_New(count)
+        for i in range(count):
+            item = node_pair(found[i])
+            Py_INCREF(item)
+            PyList_SET_ITEM(out, i, item)
         return out
 
     def covering(self, cidr):
@@ -945,6 +1063,8 @@ cdef void fam_free(fam_t *f) noexcept:
         free(nodes)
     node_free_tree(f.trie.root)
     f.trie.root = NULL
+    free(f.trie.jump)
+    f.trie.jump = NULL
     free(f.slots)
     free(f.tree)
     f.slots = NULL
@@ -1152,7 +1272,7 @@ cdef class MultiCIDRAllocator:
                 free(e.storage)
             free(e)
             raise
-        node = trie_insert(&f.trie, k, plen, &existed)
+        node = trie_add(&f.trie, k, plen, &existed)
         if node == NULL:
             free(children)
             if e.storage != NULL:
@@ -1163,8 +1283,6 @@ cdef class MultiCIDRAllocator:
         Py_INCREF(text)
         node.key = <PyObject*>text
         node.entry = e
-        node.has = 1
-        f.trie.count += 1
         e.node = node
         e.parent = parent
         e.nchildren = nchildren
@@ -1267,11 +1385,9 @@ cdef class MultiCIDRAllocator:
                     free(e.storage)
                     e.storage = NULL
             fw_detach(f, e)
-            node.has = 0
             node.entry = NULL
             node.key = NULL  # `text` keeps the reference alive until we return
-            f.trie.count -= 1
-            trie_unlink(&f.trie, e.key, e.plen)
+            trie_remove(&f.trie, node)
             free(e)
             f.ready_dirty = 1
         except BaseException:
