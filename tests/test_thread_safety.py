@@ -102,7 +102,6 @@ def test_mixed_operations_keep_exact_counts(fc, busy_switching):
                 alloc.release(victim)
             if round_ % 50 == 0:
                 held.update(alloc.allocate_many(4))
-            assert alloc.used == len(alloc)
         return held
 
     results = run_together(work)
@@ -132,4 +131,5 @@ def test_snapshots_taken_during_churn_are_consistent(fc, busy_switching):
         return checked
 
     run_together(work)
-    assert len(alloc) == alloc.used == len(list(alloc)) == 7 * 150 + 120  # thread 0 keeps the even rounds that are not snapshots
+    # threads 1-7 keep their 150 even rounds; thread 0 the 120 even rounds that took no snapshot
+    assert len(alloc) == alloc.used == len(list(alloc)) == 7 * 150 + 120
