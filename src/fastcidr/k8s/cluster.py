@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as _dt
+import functools
 import gc
 import os
 import threading
@@ -281,6 +282,8 @@ class Cluster:
         self._seed = seed
         self._policy = policy
         self._clock = clock or _utcnow
+        self._now_second = -1
+        self._now_value = _dt.datetime.fromtimestamp(0, UTC)
         self._deletion_grace = float(deletion_grace_period)
         self._leak_grace = float(leak_grace_period)
         self._events: Deque[Event] = deque(maxlen=10_000)
@@ -315,8 +318,9 @@ class Cluster:
             if self._owns_store:
                 self._store.close()
             raise
-        ref = weakref.ref(self)
-        atexit.register(_close_at_exit, ref)
+        # close() also runs at exit; a weak reference, so that the registration keeps nothing alive
+        self._at_exit = functools.partial(_close_at_exit, weakref.ref(self))
+        atexit.register(self._at_exit)
 
     # ------------------------------------------------------------------------------------------
     # plumbing
@@ -347,10 +351,20 @@ class Cluster:
             if self._closed:
                 return
             self._closed = True
+            at_exit = getattr(self, "_at_exit", None)
+            if at_exit is not None:
+                atexit.unregister(at_exit)
             if self._owns_store:
                 self._store.close()
 
     def _now(self) -> _dt.datetime:
+        if self._clock is _utcnow:
+            # the default clock at whole seconds, built once per second
+            second = int(time.time())
+            if second != self._now_second:
+                self._now_second = second
+                self._now_value = _dt.datetime.fromtimestamp(second, UTC)
+            return self._now_value
         now = self._clock()
         if now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
