@@ -617,7 +617,7 @@ def test_cross_backend_same_seed_same_sequence_and_snapshots():
     ]:
         c = compiled.CIDRAllocator(cidr, seed=2024, strategy=strategy)
         p = pure.CIDRAllocator(cidr, seed=2024, strategy=strategy)
-        n = min(c.size, 300)
+        n = min(c.size - 3, 300)
         assert c.allocate_many(n) == p.allocate_many(n)
         assert [c.allocate_next_int() for _ in range(3)] == [p.allocate_next_int() for _ in range(3)]
         assert c.snapshot() == p.snapshot()
