@@ -34,7 +34,11 @@ STEPS: List[Tuple[str, str, int]] = [
     ("The 'kubernetes' Service takes the first address of the range...",
      "fastcidr get service kubernetes", 0),
     ("...and owns the matching IPAddress object.", "fastcidr get ipaddress 10.96.0.1", 0),
-    ("A /28 holds 14 addresses; 'kubernetes' has one, so the 13th Service finds the range full.",
+    ("The documentation's cluster (kubeadm) also runs kube-dns on the range's 10th address; "
+     "add it so the numbers below match the documentation.",
+     "fastcidr create service clusterip kube-dns --tcp 53 --clusterip 10.96.0.10 -n kube-system", 0),
+    ("A /28 holds 14 addresses; 'kubernetes' and 'kube-dns' have two, so the 13th Service finds "
+     "the range full.",
      'for i in $(seq 1 13); do fastcidr create service clusterip "test-$i" --tcp 80 -o json '
      "| jq -r .spec.clusterIP; done", 0),
     ("Add room with a second ServiceCIDR.",

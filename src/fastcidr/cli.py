@@ -1159,92 +1159,116 @@ def _time_per_call(fn: Callable[[], Any], budget: float) -> float:
 
 
 def bench_rows(budget: float = 0.25) -> List[List[str]]:
-    """Next-address allocation on a half-full IPv4 /16 with churn (release + next), fastcidr
-    against what a Python user would build with the peers installed here."""
+    """A short comparison on this machine: fastcidr (compiled and pure) against what a Python
+    user would build with the peers installed here (pyroaring, bitarray, netaddr, pytricia).
+    Peers that are not installed are left out. Ratios are against the first fastcidr row of each
+    operation; ``make bench`` is the real measurement."""
     import random
 
     from . import _backend
 
+    modules = [("fastcidr", _backend.compiled)] if _backend.compiled is not None else []
+    modules.append(("fastcidr, pure Python", _backend.pure))
     size = 1 << 16
-    rows: List[List[str]] = []
-    results: List[Tuple[str, str, float]] = []
     rng = random.Random(1)
     half = rng.sample(range(1, size - 1), size // 2)
+    results: List[Tuple[str, str, float]] = []
 
-    def churn_fastcidr(module: Any, label: str) -> None:
+    def measure(operation: str, label: str, fn: Callable[[], Any]) -> None:
+        results.append((operation, label, _time_per_call(fn, budget)))
+
+    def optional(name: str) -> Any:
+        import importlib
+
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            return None
+
+    # 1. churn at half full: release an address and take the next free one
+    churn = "release + next address, IPv4 /16 half full"
+    for label, module in modules:
         alloc = module.CIDRAllocator("10.0.0.0/16", seed=1)
         for offset in half:
             alloc.allocate(f"10.0.{offset >> 8}.{offset & 255}")
 
-        def step() -> None:
-            ip = alloc.allocate_next()
-            alloc.release(ip)
+        def step(alloc: Any = alloc) -> None:
+            alloc.release(alloc.allocate_next())
 
-        results.append(("release+next, /16 half full", label, _time_per_call(step, budget)))
-
-    if _backend.compiled is not None:
-        churn_fastcidr(_backend.compiled, "fastcidr (compiled)")
-    churn_fastcidr(_backend.pure, "fastcidr (pure Python)")
-
-    try:
-        from pyroaring import BitMap
-    except ImportError:
-        BitMap = None
-    if BitMap is not None:
-        free = BitMap(range(1, size - 1))
-        free.difference_update(half)
+        measure(churn, label + " (str)", step)
+    pyroaring = optional("pyroaring")
+    if pyroaring is not None:
+        free = pyroaring.BitMap(range(1, size - 1))
+        free.difference_update(pyroaring.BitMap(half))
 
         def roaring_step() -> None:
             offset = free.min()
             free.remove(offset)
             free.add(offset)
 
-        results.append(("release+next, /16 half full", "pyroaring BitMap (int)", _time_per_call(roaring_step, budget)))
-    try:
-        from bitarray import bitarray
-    except ImportError:
-        bitarray = None
-    if bitarray is not None:
-        used = bitarray(size)
+        measure(churn, "pyroaring BitMap min/remove (int)", roaring_step)
+    bitarray_mod = optional("bitarray")
+    if bitarray_mod is not None:
+        used = bitarray_mod.bitarray(size)
         used.setall(0)
         used[0] = used[size - 1] = 1
         for offset in half:
             used[offset] = 1
-        hint = [size // 2]
+        start = size // 2
 
         def bitarray_step() -> None:
-            offset = used.find(0, hint[0])
+            offset = used.find(0, start)
             if offset < 0:
                 offset = used.find(0)
             used[offset] = 1
             used[offset] = 0
 
-        results.append(("release+next, /16 half full", "bitarray find (int)", _time_per_call(bitarray_step, budget)))
-    try:
-        import netaddr
-    except ImportError:
-        netaddr = None
+        measure(churn, "bitarray find (int)", bitarray_step)
+
+    # 2. membership of a given address at half full
+    member = "is this address allocated?, IPv4 /16 half full"
+    probe = f"10.0.{half[7] >> 8}.{half[7] & 255}"
+    for label, module in modules:
+        alloc = module.CIDRAllocator("10.0.0.0/16", seed=1)
+        for offset in half:
+            alloc.allocate(f"10.0.{offset >> 8}.{offset & 255}")
+        measure(member, label + " (str)", lambda alloc=alloc: alloc.has(probe))
+    netaddr = optional("netaddr")
     if netaddr is not None:
-        pool = netaddr.IPSet(["10.0.0.0/16"])
+        pool = netaddr.IPSet(f"10.0.{o >> 8}.{o & 255}" for o in half[:4096])
+        measure(member, "netaddr IPSet (str, 4k members)", lambda: probe in pool)
 
-        def netaddr_step() -> None:
-            ip = next(iter(pool.iter_cidrs()[0]))
-            pool.remove(ip)
-            pool.add(ip)
+    # 3. which of 1,000 CIDRs holds an address
+    match = "longest prefix match, 1,000 CIDRs"
+    prefixes = sorted({f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.0/24"
+                       for _ in range(1000)})
+    target = prefixes[500].replace(".0/24", ".77")
+    for label, module in modules:
+        tree = module.PrefixTree()
+        for cidr in prefixes:
+            tree[cidr] = cidr
+        measure(match, label + " PrefixTree (str)" if "pure" not in label else label + " (str)", lambda tree=tree: tree.longest_match(target))
+    pytricia = optional("pytricia")
+    if pytricia is not None:
+        trie = pytricia.PyTricia()
+        for cidr in prefixes:
+            trie[cidr] = cidr
+        measure(match, "pytricia (str)", lambda: trie.get_key(target))
 
-        results.append(("release+next, /16 half full", "netaddr IPSet", _time_per_call(netaddr_step, budget)))
-
-    baseline = results[0][2]
-    rows.append(["OPERATION", "IMPLEMENTATION", "NS/OP", "VS FASTCIDR"])
+    rows = [["OPERATION", "IMPLEMENTATION", "NS/OP", "VS FASTCIDR"]]
+    baseline: Dict[str, float] = {}
     for operation, label, ns in results:
-        rows.append([operation, label, f"{ns:,.0f}", f"{ns / baseline:.2f}x"])
+        reference = baseline.setdefault(operation, ns)
+        rows.append([operation, label, f"{ns:,.0f}", f"{ns / reference:.2f}x"])
     return rows
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     rows = bench_rows(max(0.01, args.seconds))
     _out(table(rows))
-    _out("(median of 5 batches on this machine; lower NS/OP is faster; peers not installed are left out)\n")
+    _out("(median of 5 batches on this machine, call overhead included for everyone; VS FASTCIDR is the\n"
+         " time relative to the operation's first fastcidr row, above 1.00x = slower; peers that are not\n"
+         " installed are left out; `make bench` is the full benchmark)\n")
     return 0
 
 
