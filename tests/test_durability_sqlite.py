@@ -16,6 +16,17 @@ from fastcidr.store.sqlite import SQLiteStore
 
 REPO = Path(__file__).resolve().parent.parent
 
+
+def drain(proc: "subprocess.Popen[bytes]") -> "tuple[bytes, bytes]":
+    """What a killed child left in its pipes. Not ``communicate()``: it reads the raw file
+    descriptors and would skip what ``readline()`` already buffered (splitting a line in two)."""
+    assert proc.stdout is not None and proc.stderr is not None
+    with proc.stdout, proc.stderr:
+        rest = proc.stdout.read()
+        err = proc.stderr.read()
+    proc.wait(30)
+    return rest, err
+
 STORM = textwrap.dedent("""
     import sys
     from fastcidr.store import Create
@@ -57,7 +68,7 @@ def storm_and_kill(path: Path, tag: str, batch: int, sync: str, acks_wanted: int
             break
         acked.extend(line.decode().split())
     os.kill(proc.pid, signal.SIGKILL)
-    rest, err = proc.communicate(timeout=30)
+    rest, err = drain(proc)
     acked.extend(rest.decode().split())
     assert proc.returncode == -signal.SIGKILL, err.decode()
     assert len(acked) >= acks_wanted, f"the writer stalled: {err.decode()}"
