@@ -194,10 +194,11 @@ def test_walkthrough(served):
 
 def test_delete_waits_for_the_finalizer(served):
     server, kubectl = served
+    # fill the /28 first, so that the next Service lands in newcidr1 alone
+    fill = kubectl.shell('for i in $(seq 1 13); do kubectl create service clusterip "fill-$i" '
+                         '--tcp 80 -o name; done')
+    assert len(fill.stdout.split()) == 13, fill.stderr
     kubectl.ok("apply", "-f", "-", stdin=cidr_yaml("newcidr1", "10.96.0.0/24"))
-    # fill the /28 so the next Service lands in newcidr1 only
-    kubectl.shell('for i in $(seq 1 13); do kubectl create service clusterip "fill-$i" --tcp 80 '
-                  '>/dev/null 2>&1; done')
     ip = kubectl.shell('kubectl create service clusterip blocker --tcp 80 -o json | jq -r .spec.clusterIP')
     assert ipaddress.ip_address(ip.stdout.strip()) not in SMALL_RANGE_HOSTS
 

@@ -329,7 +329,10 @@ class ResourceApi:
                     merged["metadata"][field] = current["metadata"][field]
         if dry_run:
             return merged, warnings
-        obj = self._call(resource, name, lambda: self.cluster.update(merged))
+        if subresource == "status" and resource is not SERVICECIDRS:
+            return current, warnings  # no writable status for the other kinds here
+        update = self.cluster.update_status if subresource == "status" else self.cluster.update
+        obj = self._call(resource, name, lambda: update(merged))
         return self._wire(resource, obj), warnings
 
     def patch(self, resource: ResourceType, namespace: Optional[str], name: str,
