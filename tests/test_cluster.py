@@ -532,6 +532,7 @@ def test_metrics_numbers(backend):
     assert m["kube_apiserver_clusterip_allocator_allocation_total"]["10.0.0.0/24"]["dynamic"] == 255
     assert m["kube_apiserver_clusterip_allocator_allocation_errors_total"]["10.0.0.0/24"] == {"static": 2, "dynamic": 11}
     assert m["kube_apiserver_clusterip_allocator_allocation_total"]["2001:db8::/112"] == {"static": 0, "dynamic": 264}
+    assert m["kube_apiserver_clusterip_allocator_allocation_total"][("2001:db8::/112", "dynamic")] == 264
     hist = m["kube_apiserver_clusterip_allocator_allocation_duration_seconds"]["2001:db8::/112"]
     assert hist["count"] == 264 and hist["buckets"]["+Inf"] == 264
     text = c.metrics_text()

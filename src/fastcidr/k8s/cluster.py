@@ -146,6 +146,17 @@ def _family_name(family: int) -> str:
     return "IPv4" if family == 4 else "IPv6"
 
 
+def _create_op(kind: str, key: str, value: Dict[str, Any]) -> Create:
+    """``Create(kind, key, value)`` built ~2x faster (it is a frozen dataclass; filling its
+    ``__dict__`` skips the field-by-field ``object.__setattr__`` of its ``__init__``)."""
+    op = _new_object(Create)
+    op.__dict__.update(kind=kind, key=key, value=value)
+    return op
+
+
+_new_object = object.__new__
+
+
 def _service_ips(value: Dict[str, Any]) -> List[str]:
     """The cluster IPs a stored Service holds (nothing for headless / ExternalName)."""
     spec = value.get("spec") or {}
@@ -1228,8 +1239,8 @@ class Cluster:
             for svc in results:
                 ts = ts or format_time(svc.creation_timestamp)
                 for ip in svc.cluster_ips if svc.cluster_ip != "None" else ():
-                    ops.append(Create(IPADDRESSES, ip, self._ip_value(ip, svc, ts)))
-                ops.append(Create(SERVICES, svc.key, svc.to_dict()))
+                    ops.append(_create_op(IPADDRESSES, ip, self._ip_value(ip, svc, ts)))
+                ops.append(_create_op(SERVICES, f"{svc.namespace}/{svc.name}", svc.to_dict()))
             try:
                 rev = self._commit(ops)
             except TxnConflict as conflict:

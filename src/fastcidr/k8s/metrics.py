@@ -30,6 +30,15 @@ _HELP = {
 }
 
 
+class _ByCidr(dict):
+    """``{cidr: {scope: n}}`` that also answers ``[(cidr, scope)]``, the labels as a tuple."""
+
+    def __missing__(self, key: Any) -> Any:
+        if isinstance(key, tuple) and len(key) == 2 and key[0] in self:
+            return self[key[0]][key[1]]
+        raise KeyError(key)
+
+
 class AllocatorMetrics:
     """Counters per ``(cidr, scope)`` and a latency histogram per CIDR."""
 
@@ -62,8 +71,8 @@ class AllocatorMetrics:
         out: Dict[str, Any] = {
             ALLOCATED: {c: gauges[c][0] for c in gauges},
             AVAILABLE: {c: gauges[c][1] for c in gauges},
-            TOTAL: {c: {s: self.total.get((c, s), 0) for s in SCOPES} for c in cidrs},
-            ERRORS: {c: {s: self.errors.get((c, s), 0) for s in SCOPES} for c in cidrs},
+            TOTAL: _ByCidr({c: {s: self.total.get((c, s), 0) for s in SCOPES} for c in cidrs}),
+            ERRORS: _ByCidr({c: {s: self.errors.get((c, s), 0) for s in SCOPES} for c in cidrs}),
             DURATION: {},
         }
         for cidr, hist in self.duration.items():

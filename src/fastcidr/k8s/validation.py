@@ -584,6 +584,14 @@ PROTOCOLS = ("TCP", "UDP", "SCTP")
 def validate_service(svc: Any) -> FieldErrors:
     """The fields of a Service this layer interprets (names, type, ports, cluster IPs, families,
     policy), with Kubernetes' paths and messages."""
+    name, namespace = svc.name, svc.namespace
+    if (  # the common case, a plain ClusterIP Service, checked at the cost of two regex matches
+        svc.type == "ClusterIP" and not svc.ports and not svc.cluster_ips and not svc.ip_families
+        and svc.ip_family_policy is None and isinstance(name, str) and isinstance(namespace, str)
+        and 0 < len(name) <= 63 and 0 < len(namespace) <= 63
+        and _DNS1035_LABEL.match(name) and _DNS1123_LABEL.match(namespace)
+    ):
+        return []
     errors = _name_errors(svc.name, dns1035_label_errors)
     if not svc.namespace:
         errors.append(required("metadata.namespace"))
