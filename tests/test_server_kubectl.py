@@ -312,7 +312,7 @@ def test_serve_command_writes_kubeconfig_and_stops_on_sigterm(tmp_path):
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fastcidr.server", "--store", f"sqlite:///{store}",
+        [sys.executable, "-m", "fastcidr", "serve", "--store", f"sqlite:///{store}",
          "--service-cluster-ip-range", "10.96.0.0/28", "--port", "0",
          "--kubeconfig-out", str(kubeconfig)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -71,22 +71,30 @@ class ApiHTTPServer(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # runs in the connection's own thread: the TLS handshake does not hold up accept()
+        wrapped = None
         if self.ssl_context is not None:
             try:
                 request.settimeout(10)
-                request = self.ssl_context.wrap_socket(request, server_side=True)
+                # the TLS socket takes over the file descriptor: it is the one to close
+                wrapped = request = self.ssl_context.wrap_socket(request, server_side=True)
                 request.settimeout(None)
             except (OSError, ssl.SSLError):
+                if wrapped is not None:
+                    wrapped.close()
                 return
-        with self._connections_lock:
-            if self.closing.is_set():
-                return
-            self._connections.add(request)
         try:
-            super().finish_request(request, client_address)
-        finally:
             with self._connections_lock:
-                self._connections.discard(request)
+                if self.closing.is_set():
+                    return
+                self._connections.add(request)
+            try:
+                super().finish_request(request, client_address)
+            finally:
+                with self._connections_lock:
+                    self._connections.discard(request)
+        finally:
+            if wrapped is not None:
+                self.shutdown_request(wrapped)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if self.verbose:
