@@ -88,6 +88,7 @@ cdef extern from "fc_space.h" nogil:
     int fc_space_copy(fc_space *dst, const fc_space *src)
     int fc_space_test(const fc_space *sp, uint64_t p)
     int fc_space_set(fc_space *sp, uint64_t p)
+    int fc_space_take_first_free(fc_space *sp, uint64_t p, uint64_t limit, uint64_t *out)
     int fc_space_clear(fc_space *sp, uint64_t p)
     uint64_t fc_space_first_free(const fc_space *sp, uint64_t p, uint64_t limit)
     uint64_t fc_space_first_used(const fc_space *sp, uint64_t p, uint64_t limit)
@@ -100,10 +101,20 @@ cdef extern from "fc_space.h" nogil:
 # Small C helpers that need the Python API: ASCII str from a buffer without a decode step.
 cdef extern from *:
     """
+    /* buf holds at least 16 readable bytes (FC_ADDR_BUFSIZE); copies n <= 16 bytes with at most
+     * two fixed-size moves instead of a call to memcpy */
     static PyObject *fc_py_ascii(const char *buf, Py_ssize_t n)
     {
         PyObject *s = PyUnicode_New(n, 127);
-        if (s) memcpy(PyUnicode_DATA(s), buf, (size_t)n);
+        char *d;
+        if (!s) return NULL;
+        d = (char *)PyUnicode_DATA(s);
+        if (n >= 8 && n <= 16) {
+            memcpy(d, buf, 8);
+            memcpy(d + n - 8, buf + n - 8, 8);
+        } else {
+            memcpy(d, buf, (size_t)n);
+        }
         return s;
     }
     /* the ASCII text of a str, or NULL (no exception) when it is not pure ASCII */
@@ -127,6 +138,7 @@ cdef extern from *:
     object PyList_New(Py_ssize_t n)
     bint PyUnicode_Check(object o)
     bint PyLong_Check(object o)
+    Py_ssize_t PY_SSIZE_T_MAX
 
 cdef uint64_t _M64 = 0xFFFFFFFFFFFFFFFF
 cdef object _MAPPED_MSG = "overlaps the IPv4-mapped range ::ffff:0:0/96"
@@ -531,36 +543,31 @@ cdef class CIDRAllocator:
     cdef inline int _take_next(self, uint64_t *out) noexcept nogil:
         """The next offset by the strategy, taken. 0 ok, 1 full, -1 out of memory."""
         cdef uint64_t used = fc_space_count(&self.space)
-        cdef uint64_t band = self.band, size = self.size, start, off, dyn
+        cdef uint64_t band = self.band, size = self.size, start
         cdef int r
-        dyn = size - band
-        if used - self.used_static < dyn:
+        if used - self.used_static < size - band:
             if self.strategy == STRATEGY_RANDOM:
-                start = band + fc_rng_bounded(&self.rng, dyn)
+                start = band + fc_rng_bounded(&self.rng, size - band)
             else:
                 start = band
-            off = fc_space_first_free(&self.space, start, size)
-            if off == FC_NONE:
-                off = fc_space_first_free(&self.space, band, start)
+            r = fc_space_take_first_free(&self.space, start, size, out)
+            if r == 0:
+                r = fc_space_take_first_free(&self.space, band, start, out)
         elif self.used_static < band:
             if self.strategy == STRATEGY_RANDOM:
                 start = fc_rng_bounded(&self.rng, band)
             else:
                 start = 0
-            off = fc_space_first_free(&self.space, start, band)
-            if off == FC_NONE:
-                off = fc_space_first_free(&self.space, 0, start)
+            r = fc_space_take_first_free(&self.space, start, band, out)
+            if r == 0:
+                r = fc_space_take_first_free(&self.space, 0, start, out)
+            if r == 1:
+                self.used_static += 1
         else:
             return 1
-        if off == FC_NONE:  # unreachable while the counters are right
-            return 1
-        r = fc_space_set(&self.space, off)
-        if r < 0:
-            return -1
-        if off < band:
-            self.used_static += 1
-        out[0] = off
-        return 0
+        if r == 1:
+            return 0
+        return 1 if r == 0 else -1  # none found is unreachable while the counters are right
 
     @cython.final
     cdef inline object _text_at(self, uint64_t off):
@@ -706,6 +713,8 @@ cdef class CIDRAllocator:
             raise ValueError(f"n must be >= 0, got {n_obj}")
         if n_obj > self.size - fc_space_count(&self.space):
             raise RangeFullError()
+        if n_obj > (<Py_ssize_t>1 << 40):  # a list that long cannot be built anyway
+            raise MemoryError(f"cannot return {n_obj} addresses in one list")
         n = n_obj
         count[0] = n
         if n == 0:
@@ -830,7 +839,10 @@ cdef class CIDRAllocator:
         return False
 
     def __len__(self):
-        return fc_space_count(&self.space)
+        cdef uint64_t used = fc_space_count(&self.space)
+        if used > <uint64_t>PY_SSIZE_T_MAX:
+            raise OverflowError(f"{used} addresses do not fit len(); use .used")
+        return <Py_ssize_t>used
 
     def __iter__(self):
         return _AllocatorIterator(self)

@@ -19,6 +19,8 @@
  *   int      fc_bm_clear(fc_bitmap *bm, uint64_t i)     1 newly cleared, 0 already clear
  *   uint64_t fc_bm_first_zero(const fc_bitmap *bm, uint64_t p, uint64_t limit)
  *   uint64_t fc_bm_first_one(const fc_bitmap *bm, uint64_t p, uint64_t limit)
+ *   int      fc_bm_take_first_zero(fc_bitmap *bm, uint64_t p, uint64_t limit, uint64_t *out)
+ *                                        first_zero + set: 1 and *out, 0 none, -1 no memory
  *   int64_t  fc_bm_set_range(fc_bitmap *bm, uint64_t start, uint64_t len)
  *                                        sets [start, start+len) (must be < nbits); returns the
  *                                        number of bits newly set, or -1 (no memory; bits set so
@@ -382,6 +384,16 @@ static inline uint64_t fc_bm_first_one(const fc_bitmap *bm, uint64_t p, uint64_t
         p = (p | (FC_BM_PAGE_BITS - 1)) + 1;
     }
     return FC_NONE;
+}
+
+static inline int fc_bm_take_first_zero(fc_bitmap *bm, uint64_t p, uint64_t limit, uint64_t *out)
+{
+    uint64_t q = fc_bm_first_zero(bm, p, limit);
+    int r;
+    if (q == FC_NONE) return 0;
+    r = fc_bm_set(bm, q);
+    if (r == 1) *out = q;
+    return r < 0 ? -1 : 1;
 }
 
 /* recompute l1/l2 bits and the full flags after bulk word changes in words [w0, w1] of a page */

@@ -15,6 +15,8 @@
  *   int      fc_runs_copy(fc_runs *dst, const fc_runs *src)  0 or -1 (no memory)
  *   int      fc_runs_test(const fc_runs *rs, uint64_t p)
  *   int      fc_runs_set(fc_runs *rs, uint64_t p)     1 newly set, 0 already set, -1 no memory
+ *   int      fc_runs_take_first_zero(fc_runs *rs, uint64_t p, uint64_t limit, uint64_t *out)
+ *                                      first_zero + set in one descent: 1 and *out, 0 none, -1 no memory
  *   int      fc_runs_clear(fc_runs *rs, uint64_t p)   1 newly cleared, 0 already clear, -1 no memory
  *                                                     (splitting a run needs a node)
  *   uint64_t fc_runs_first_zero(const fc_runs *rs, uint64_t p, uint64_t limit)
@@ -23,7 +25,7 @@
  *                                      1 and the run holding p or the first run after p, else 0
  *   int64_t  fc_runs_set_range(fc_runs *rs, uint64_t start, uint64_t len)
  *                                      [start, start+len) must be entirely clear; merges with the
- *                                      neighbours; returns len (as int64; len < 2^63) or -1
+ *                                      neighbours; returns len (saturated at INT64_MAX) or -1
  *   uint64_t fc_runs_count_range(const fc_runs *rs, uint64_t a, uint64_t b)
  *                                      ones in [a, b); O(log runs + runs in range)
  *   uint64_t fc_runs_count(rs) (== rs->count), uint64_t fc_runs_nruns(rs)
@@ -242,6 +244,48 @@ static inline void fc__runs_delete_node(fc_runs *rs, uint32_t x)
     fc__runs_release(rs, x);
 }
 
+/* one descent: *pred = the node with the largest start <= p, *succ = the smallest start > p */
+static inline void fc__runs_find_around(const fc_runs *rs, uint64_t p, uint32_t *pred, uint32_t *succ)
+{
+    uint32_t t = rs->root, lo = 0, hi = 0;
+    while (t) {
+        const fc_run_node *n = fc__rn(rs, t);
+        if (n->start <= p) {
+            lo = t;
+            t = n->right;
+        } else {
+            hi = t;
+            t = n->left;
+        }
+    }
+    *pred = lo;
+    *succ = hi;
+}
+
+/* q is free, pred/succ are its neighbours (pred->end < q < succ->start): mark it taken */
+static inline int fc__runs_take_free(fc_runs *rs, uint64_t q, uint32_t pred, uint32_t succ)
+{
+    fc_run_node *pn = pred ? fc__rn(rs, pred) : NULL, *sn = succ ? fc__rn(rs, succ) : NULL;
+    if (pn && pn->end + 1 == q) {
+        if (sn && sn->start == q + 1) {
+            pn->end = sn->end;
+            fc__runs_delete_node(rs, succ);
+            rs->nruns--;
+        } else {
+            pn->end = q;
+        }
+    } else if (sn && sn->start == q + 1) {
+        sn->start = q; /* order kept: q is above the predecessor's end */
+    } else {
+        uint32_t x = fc__runs_alloc(rs, q, q);
+        if (!x) return -1;
+        fc__runs_insert_node(rs, x);
+        rs->nruns++;
+    }
+    rs->count++;
+    return 1;
+}
+
 static inline int fc_runs_test(const fc_runs *rs, uint64_t p)
 {
     uint32_t t = fc__runs_find_le(rs, p);
@@ -250,29 +294,33 @@ static inline int fc_runs_test(const fc_runs *rs, uint64_t p)
 
 static inline int fc_runs_set(fc_runs *rs, uint64_t p)
 {
-    uint32_t pred = fc__runs_find_le(rs, p), succ;
-    fc_run_node *pn = pred ? fc__rn(rs, pred) : NULL, *sn;
-    if (pn && p <= pn->end) return 0;
-    succ = (p == FC_NONE) ? 0 : fc__runs_find_gt(rs, p);
-    sn = succ ? fc__rn(rs, succ) : NULL;
-    if (pn && pn->end + 1 == p) {
-        if (sn && sn->start == p + 1) {
-            pn->end = sn->end;
-            fc__runs_delete_node(rs, succ);
-            rs->nruns--;
-        } else {
-            pn->end = p;
+    uint32_t pred, succ;
+    fc__runs_find_around(rs, p, &pred, &succ);
+    if (pred && p <= fc__rn(rs, pred)->end) return 0;
+    return fc__runs_take_free(rs, p, pred, succ);
+}
+
+/* fused first_zero + set: take the first clear offset in [p, limit) with one descent.
+ * 1 and *out on success, 0 if none, -1 out of memory (nothing changed) */
+static inline int fc_runs_take_first_zero(fc_runs *rs, uint64_t p, uint64_t limit, uint64_t *out)
+{
+    uint32_t pred, succ;
+    uint64_t q = p;
+    int r;
+    if (limit > rs->nbits) limit = rs->nbits;
+    if (p >= limit) return 0;
+    fc__runs_find_around(rs, p, &pred, &succ);
+    if (pred) {
+        const fc_run_node *pn = fc__rn(rs, pred);
+        if (p <= pn->end) {
+            if (pn->end == FC_NONE) return 0;
+            q = pn->end + 1; /* maximal runs: free; its successor is p's successor */
         }
-    } else if (sn && sn->start == p + 1) {
-        sn->start = p; /* order kept: p is above the predecessor's end */
-    } else {
-        uint32_t x = fc__runs_alloc(rs, p, p);
-        if (!x) return -1;
-        fc__runs_insert_node(rs, x);
-        rs->nruns++;
     }
-    rs->count++;
-    return 1;
+    if (q >= limit) return 0;
+    r = fc__runs_take_free(rs, q, pred, succ);
+    if (r == 1) *out = q;
+    return r;
 }
 
 static inline int fc_runs_clear(fc_runs *rs, uint64_t p)
@@ -370,7 +418,7 @@ static inline int64_t fc_runs_set_range(fc_runs *rs, uint64_t start, uint64_t le
         rs->nruns++;
     }
     rs->count += len;
-    return (int64_t)len;
+    return len > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)len;
 }
 
 static inline uint64_t fc_runs_count_range(const fc_runs *rs, uint64_t a, uint64_t b)

@@ -9,10 +9,13 @@
  *   int      fc_space_set(sp, p)            1 newly set, 0 already, -1 no memory   (p < size)
  *   int      fc_space_clear(sp, p)          1 newly cleared, 0 already clear, -1 no memory
  *   uint64_t fc_space_first_free(sp, p, limit)    first clear offset in [p, limit) or FC_NONE
+ *   int      fc_space_take_first_free(sp, p, limit, &out)  first_free + set fused: 1 and out,
+ *                                                    0 none in [p, limit), -1 no memory
  *   uint64_t fc_space_first_used(sp, p, limit)    first set offset in [p, limit) or FC_NONE
  *   int      fc_space_next_run(sp, p, &start, &end)  the run of set offsets holding p or the
  *                                                    next one after p (inclusive end); 0 if none
- *   int64_t  fc_space_set_range(sp, start, len)    bulk set (range must be clear for sparse)
+ *   int64_t  fc_space_set_range(sp, start, len)    bulk set (range must be clear for sparse);
+ *                                                  newly set count (saturated) or -1
  *   uint64_t fc_space_count(sp), fc_space_count_range(sp, a, b), fc_space_size(sp)
  *   size_t   fc_space_memory(sp)                   bytes allocated (not *sp itself)
  *   int      fc_space_is_sparse(sp)
@@ -78,6 +81,12 @@ static inline int fc_space_clear(fc_space *sp, uint64_t p)
 static inline uint64_t fc_space_first_free(const fc_space *sp, uint64_t p, uint64_t limit)
 {
     return sp->sparse ? fc_runs_first_zero(&sp->rs, p, limit) : fc_bm_first_zero(&sp->bm, p, limit);
+}
+
+static inline int fc_space_take_first_free(fc_space *sp, uint64_t p, uint64_t limit, uint64_t *out)
+{
+    return sp->sparse ? fc_runs_take_first_zero(&sp->rs, p, limit, out)
+                      : fc_bm_take_first_zero(&sp->bm, p, limit, out);
 }
 
 static inline uint64_t fc_space_first_used(const fc_space *sp, uint64_t p, uint64_t limit)
