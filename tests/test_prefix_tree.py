@@ -229,6 +229,21 @@ def test_mapping_and_inputs(fc: Any) -> None:
     assert t.get("10.0.0.0/8", 5) == "a" and t.get("10.9.0.0/16", 5) == 5
 
 
+def test_int_fast_paths(fc: Any) -> None:
+    t = tree_of(fc, KEYS_176 + ["2001:db8::/48"])
+    assert t.longest_match_int(0xC0A80003) == ("192.168.0.0/24", "192.168.0.0/24")
+    assert t.host_matches_int(0xC0A80100, 4) == [("192.168.0.0/16", "192.168.0.0/16")]
+    assert t.longest_match_int(0x20010DB8 << 96 | 1, "IPv6") == ("2001:db8::/48", "2001:db8::/48")
+    assert t.longest_match_int(0x0B000000) is None
+    for bad in (-1, 2**32, "10.0.0.1", 1.5, True):
+        with pytest.raises(InvalidAddressError):
+            t.longest_match_int(bad)
+    with pytest.raises(InvalidAddressError):
+        t.host_matches_int(2**128, 6)
+    with pytest.raises(ValueError):
+        t.longest_match_int(1, None)
+
+
 def test_families_never_mix(fc: Any) -> None:
     t = fc.PrefixTree()
     t["::/64"] = "v6"
@@ -285,6 +300,8 @@ def check_against_model(t: Any, model: Model, rng: random.Random, nqueries: int)
         assert t.host_matches(ip) == pairs(model, model.host(fam, value))
         full = model.covering((fam, value, w))
         assert t.longest_match(ip) == (pairs(model, full[-1:])[0] if full else None)
+        assert t.longest_match_int(value, fam) == t.longest_match(ip)
+        assert t.host_matches_int(value, "IPv4" if fam == 4 else "IPv6") == t.host_matches(ip)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -346,3 +363,58 @@ def test_s173_100k_prefixes(fc: Any) -> None:
     for k in keys:
         del t[text(k)]
     assert len(t) == 0
+
+
+# --------------------------------------------------------------------------------------------
+# The compiled IPv4 fast parse path accepts exactly what the general parser accepts
+# --------------------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from fastcidr import _pure  # noqa: E402
+
+QUADISH = st.one_of(
+    st.text(alphabet="0123456789./", max_size=20),
+    st.builds(lambda parts, plen: ".".join(parts) + plen,
+              st.lists(st.sampled_from(["0", "00", "01", "1", "9", "10", "99", "100", "199", "255",
+                                        "256", "300", "999", "0255", ""]), min_size=3, max_size=5),
+              st.sampled_from(["", "/0", "/8", "/00", "/08", "/32", "/33", "/24", "/", "/1a", "/ 8"])),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=QUADISH)
+def test_fast_ipv4_parse_agrees(text: str) -> None:
+    from fastcidr import _backend
+    compiled = _backend.compiled
+    if compiled is None:
+        pytest.fail(f"the compiled core is not importable: {_backend.compile_error}")
+    for module in (compiled, _pure):
+        t = module.PrefixTree()
+        t["0.0.0.0/0"] = "all"
+        if "/" in text:
+            try:
+                expected: Any = _pure.format_cidr(*_pure.parse_cidr(text))
+            except InvalidAddressError:
+                expected = InvalidAddressError
+            if expected is InvalidAddressError:
+                with pytest.raises(InvalidAddressError):
+                    t.insert(text, 1)
+                with pytest.raises(InvalidAddressError):
+                    t.longest_match(text)
+            else:
+                assert t.insert(text, 1) is (expected == "0.0.0.0/0")
+                assert t.longest_match(text) == (expected, 1)
+        else:
+            try:
+                expected = _pure.parse_ip(text)
+            except InvalidAddressError:
+                expected = InvalidAddressError
+            if expected is InvalidAddressError:
+                with pytest.raises(InvalidAddressError):
+                    t.longest_match(text)
+                with pytest.raises(InvalidAddressError):
+                    t.host_matches(text)
+            else:
+                assert t.longest_match(text) == (("0.0.0.0/0", "all") if expected[0] == 4 else None)

@@ -23,6 +23,7 @@ import zlib
 
 from .errors import (
     AlreadyAllocatedError,
+    InvalidAddressError,
     MismatchedNetworkError,
     RangeFullError,
     SnapshotError,
@@ -80,8 +81,74 @@ cdef extern from "fc_space.h" nogil:
 cdef extern from *:
     """
     static inline int fc_clz64(uint64_t x) { return x ? __builtin_clzll(x) : 64; }
+
+    /* Fast path for the commonest input, a strict dotted quad (four decimal parts 0-255, no
+     * leading zeros, nothing else). Returns 1 and the value, or 0 to let the general parser
+     * (fc_addr.h) decide, so it can only accept what fc_parse_ip accepts. */
+    static inline const char *fc_quad(const char *p, const char *end, uint32_t *out)
+    {
+        uint32_t v = 0, part;
+        unsigned c;
+        int parts;
+        for (parts = 0; parts < 4; parts++) {
+            if (parts) {
+                if (p >= end || *p != '.') return NULL;
+                p++;
+            }
+            if (p >= end) return NULL;
+            c = (unsigned)(unsigned char)*p - '0';
+            if (c > 9) return NULL;
+            part = c;
+            p++;
+            if (c) {
+                while (p < end && (c = (unsigned)(unsigned char)*p - '0') <= 9) {
+                    part = part * 10 + c;
+                    if (part > 255) return NULL;
+                    p++;
+                }
+            }
+            v = (v << 8) | part;
+        }
+        *out = v;
+        return p;
+    }
+
+    static inline int fc_fast_ipv4(const char *s, Py_ssize_t n, uint32_t *out)
+    {
+        const char *end = s + n;
+        if (n < 7 || n > 15) return 0;
+        return fc_quad(s, end, out) == end;
+    }
+
+    static inline int fc_fast_cidr4(const char *s, Py_ssize_t n, uint32_t *net, int *prefix)
+    {
+        const char *end = s + n, *p;
+        unsigned c, plen;
+        if (n < 9 || n > 18) return 0;
+        p = fc_quad(s, end, net);
+        if (p == NULL || p >= end || *p != '/') return 0;
+        p++;
+        if (p >= end) return 0;
+        c = (unsigned)(unsigned char)*p - '0';
+        if (c > 9) return 0;
+        plen = c;
+        p++;
+        if (p < end) {
+            if (!c) return 0;
+            c = (unsigned)(unsigned char)*p - '0';
+            if (c > 9) return 0;
+            plen = plen * 10 + c;
+            p++;
+        }
+        if (p != end || plen > 32) return 0;
+        if (plen < 32 && (*net & (0xFFFFFFFFu >> plen))) return 0;  /* host bits: let it explain */
+        *prefix = (int)plen;
+        return 1;
+    }
     """
     int fc_clz64(uint64_t x) nogil
+    int fc_fast_ipv4(const char *s, Py_ssize_t n, uint32_t *out) nogil
+    int fc_fast_cidr4(const char *s, Py_ssize_t n, uint32_t *net, int *prefix) nogil
 
 cdef enum:
     MAXDEPTH = 130  # a chain of nested prefixes has at most 129 distinct lengths
@@ -499,8 +566,15 @@ cdef inline object addr_to_int(fc_addr a):
 cdef int parse_ip_obj(object obj, int *family, fc_addr *out) except -1:
     cdef Py_ssize_t n
     cdef const char *s
+    cdef uint32_t v4
     if type(obj) is str and PyUnicode_IS_ASCII(obj):
-        s = PyUnicode_AsUTF8AndSize(obj, &n)
+        s = <const char*>PyUnicode_DATA(obj)
+        n = len(<str>obj)
+        if fc_fast_ipv4(s, n, &v4):
+            family[0] = 4
+            out.hi = 0
+            out.lo = v4
+            return 0
         if fc_parse_ip(s, <size_t>n, family, out) == 0:
             return 0
     fam, value = _py_parse_ip(obj)  # raises InvalidAddressError with the shared wording
@@ -511,8 +585,15 @@ cdef int parse_ip_obj(object obj, int *family, fc_addr *out) except -1:
 cdef int parse_cidr_obj(object obj, int *family, fc_addr *net, int *plen) except -1:
     cdef Py_ssize_t n
     cdef const char *s
+    cdef uint32_t v4
     if type(obj) is str and PyUnicode_IS_ASCII(obj):
-        s = PyUnicode_AsUTF8AndSize(obj, &n)
+        s = <const char*>PyUnicode_DATA(obj)
+        n = len(<str>obj)
+        if fc_fast_cidr4(s, n, &v4, plen):
+            family[0] = 4
+            net.hi = 0
+            net.lo = v4
+            return 0
         if fc_parse_cidr(s, <size_t>n, family, net, plen) == 0:
             return 0
     fam, value, prefix = _py_parse_cidr(obj)
@@ -525,8 +606,16 @@ cdef int parse_ip_or_cidr(object obj, int *family, fc_addr *net, int *plen) exce
     """An address is a full-length prefix."""
     cdef Py_ssize_t n
     cdef const char *s
+    cdef uint32_t v4
     if type(obj) is str and PyUnicode_IS_ASCII(obj):
-        s = PyUnicode_AsUTF8AndSize(obj, &n)
+        s = <const char*>PyUnicode_DATA(obj)
+        n = len(<str>obj)
+        if fc_fast_ipv4(s, n, &v4):
+            family[0] = 4
+            net.hi = 0
+            net.lo = v4
+            plen[0] = 32
+            return 0
         if memchr(s, 47, <size_t>n) == NULL:  # no '/'
             if fc_parse_ip(s, <size_t>n, family, net) == 0:
                 plen[0] = 32 if family[0] == 4 else 128
@@ -556,9 +645,31 @@ cdef inline object format_cidr_str(int family, fc_addr net, int plen):
     cdef size_t n = fc_format_cidr(family, net, plen, buf)
     return ascii_str(buf, n)
 
+cdef int int_address(object value, object family, int *fam, fc_addr *out) except -1:
+    """An int address of a family given explicitly (4 or 6, "IPv4" or "IPv6")."""
+    fam[0] = family_code(family)
+    if fam[0] == 0:
+        raise ValueError("family must be given for an integer address")
+    if type(value) is not int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidAddressError(f"invalid IP address {value!r}: not an integer")
+    if fam[0] == 4 and type(value) is int and 0 <= value <= 0xFFFFFFFF:
+        out.hi = 0
+        out.lo = <uint64_t>value
+        return 0
+    if not 0 <= value <= (0xFFFFFFFF if fam[0] == 4 else (1 << 128) - 1):
+        raise InvalidAddressError(f"invalid IP address {value!r}: out of range for IPv{fam[0]}")
+    int_to_addr(value, out)
+    return 0
+
 cdef int family_code(object family) except -1:
     if family is None:
         return 0
+    if type(family) is int:
+        if family == 4:
+            return 4
+        if family == 6:
+            return 6
     cdef bint is_int = isinstance(family, int) and not isinstance(family, bool)
     if family == "IPv4" or (is_int and family == 4):
         return 4
@@ -766,6 +877,25 @@ cdef class PrefixTree:
             Py_INCREF(item)
             PyList_SET_ITEM(out, i, item)
         return out
+
+    def longest_match_int(self, value, family=4):
+        """``longest_match`` for an integer address of the given family (an extra fast path)."""
+        cdef int fam
+        cdef fc_addr a
+        int_address(value, family, &fam, &a)
+        cdef tnode *best = trie_deepest(self.trie(fam), key_of(fam, a), 32 if fam == 4 else 128)
+        if best == NULL:
+            return None
+        return node_pair(best)
+
+    def host_matches_int(self, value, family=4):
+        """``host_matches`` for an integer address of the given family (an extra fast path)."""
+        cdef int fam, count, i
+        cdef fc_addr a
+        cdef tnode *found[MAXDEPTH]
+        int_address(value, family, &fam, &a)
+        count = trie_host_matches(self.trie(fam), key_of(fam, a), found)
+        return [node_pair(found[i]) for i in range(count)]
 
     def covering(self, cidr):
         """Stored prefixes equal to or containing cidr, least specific first."""

@@ -394,6 +394,27 @@ class PrefixTree:
         family, value = parse_ip(ip)
         return [(n.key, n.value) for n in reversed(self._trie(family).host_path(value))]  # type: ignore[misc]
 
+    def _int_address(self, value: Any, family: Any) -> Tuple[int, int]:
+        fam = _family_arg(family)
+        if fam is None:
+            raise ValueError("family must be given for an integer address")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidAddressError(f"invalid IP address {value!r}: not an integer")
+        if not 0 <= value < (1 << _WIDTH[fam]):
+            raise InvalidAddressError(f"invalid IP address {value!r}: out of range for IPv{fam}")
+        return fam, value
+
+    def longest_match_int(self, value: int, family: Any = 4) -> Optional[Tuple[str, Any]]:
+        """``longest_match`` for an integer address of the given family (an extra fast path)."""
+        fam, value = self._int_address(value, family)
+        path = self._trie(fam).path(value, _WIDTH[fam])
+        return (path[-1].key, path[-1].value) if path else None  # type: ignore[return-value]
+
+    def host_matches_int(self, value: int, family: Any = 4) -> List[Tuple[str, Any]]:
+        """``host_matches`` for an integer address of the given family (an extra fast path)."""
+        fam, value = self._int_address(value, family)
+        return [(n.key, n.value) for n in reversed(self._trie(fam).host_path(value))]  # type: ignore[misc]
+
     def covering(self, cidr: Any) -> List[Tuple[str, Any]]:
         """Stored prefixes equal to or containing cidr, least specific first."""
         family, net, plen = parse_cidr(cidr)
