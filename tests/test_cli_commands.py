@@ -513,3 +513,97 @@ def test_serve_is_wired_to_the_server(run: Run, capsys: pytest.CaptureFixture[st
         cli.main(["serve", "--help"])
     assert info.value.code == 0
     assert "--kubeconfig-out" in capsys.readouterr().out  # the server's own options
+
+
+# ------------------------------------------------------------------- more of kubectl's surface
+
+
+def test_names_may_follow_flags_and_labels_select(run: Run) -> None:
+    init(run, "10.96.0.0/24,fd00::/108")
+    assert run("create service clusterip web --tcp 80 --clusterip 10.96.0.80 -n prod").status == 0
+    assert run("get svc -n prod web -o name").out == "service/web\n"
+    assert run("get -o name svc -n prod web").out == "service/web\n"
+    assert run("get ip -l ipaddress.kubernetes.io/ip-family=IPv4 -o name").lines == [
+        "ipaddress.networking.k8s.io/10.96.0.1", "ipaddress.networking.k8s.io/10.96.0.80"]
+    assert run("get ip -l ipaddress.kubernetes.io/ip-family=IPv6").err == "No resources found\n"
+    assert run("get svc -A -l app -o name").out == "service/web\n"
+    assert run("get svc -A -l !app,provider=kubernetes -o name").out == "service/kubernetes\n"
+    assert run("get svc -A -l app!=web -o name").out == "service/kubernetes\n"
+    r = run("get svc -A --show-labels")
+    assert r.lines[0].split() == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)",
+                                  "AGE", "LABELS"]
+    assert r.lines[1].endswith("   component=apiserver,provider=kubernetes")
+    assert r.lines[2].endswith("   app=web")
+    assert run("get svc web -l app=web -n prod").status == 1
+
+
+def test_unknown_flags_exit_1(run: Run) -> None:
+    with pytest.raises(SystemExit) as info:
+        run("get svc --bogus")
+    assert info.value.code == 1
+
+
+def test_create_and_delete_from_files(run: Run, tmp_path: Path) -> None:
+    init(run)
+    path = tmp_path / "objs.yaml"
+    path.write_text(cidr_yaml("c1", "10.99.0.0/24") + "---\n" +
+                    "apiVersion: v1\nkind: Service\nmetadata:\n  name: s1\n  namespace: team\n"
+                    "spec:\n  ports:\n  - port: 80\n  clusterIP: 10.99.0.9\n")
+    assert run(["create", "-f", str(path)]) == (
+        0, "servicecidr.networking.k8s.io/c1 created\nservice/s1 created\n", "")
+    assert run(["create", "-f", str(path)]) == (1, "", (
+        f'Error from server (AlreadyExists): error when creating "{path}": '
+        'servicecidrs.networking.k8s.io "c1" already exists\n'
+        f'Error from server (AlreadyExists): error when creating "{path}": services "s1" already exists\n'))
+    assert run("get svc s1 -n team -o json").status == 0
+    assert run(["delete", "-f", str(path)]) == (
+        0, 'servicecidr.networking.k8s.io "c1" deleted\nservice "s1" deleted\n', "")
+    # deleting the Service let the terminating ServiceCIDR go
+    assert run("get servicecidr c1").status == 1
+    assert run("create") == (1, "", "error: must specify one of -f and -k, or a subcommand "
+                                    "(servicecidr, service)\n")
+    assert run("delete") == (1, "", "error: You must provide one or more resources by argument or filename.\n")
+
+
+def test_describe_ipaddress_and_service(run: Run) -> None:
+    init(run)
+    r = run("describe ipaddress 10.96.0.1")
+    assert r == (0, (
+        "Name:         10.96.0.1\n"
+        "Labels:       ipaddress.kubernetes.io/ip-family=IPv4\n"
+        "              ipaddress.kubernetes.io/managed-by=ipallocator.k8s.io\n"
+        "Annotations:  <none>\n"
+        "Parent Reference:\n"
+        "  Group:      \n"
+        "  Resource:   services\n"
+        "  Namespace:  default\n"
+        "  Name:       kubernetes\n"
+        "Events:       <none>\n"), "")
+    r = run("describe svc kubernetes")
+    assert r.status == 0
+    assert r.lines == [
+        "Name:                     kubernetes",
+        "Namespace:                default",
+        "Labels:                   component=apiserver",
+        "                          provider=kubernetes",
+        "Annotations:              <none>",
+        "Selector:                 <none>",
+        "Type:                     ClusterIP",
+        "IP Family Policy:         SingleStack",
+        "IP Families:              IPv4",
+        "IP:                       10.96.0.1",
+        "IPs:                      10.96.0.1",
+        "Port:                     https  443/TCP",
+        "TargetPort:               6443/TCP",
+        "Endpoints:                <none>",
+        "Session Affinity:         None",
+        "Internal Traffic Policy:  Cluster",
+        "Events:                   <none>"]
+    assert run("describe svc nope") == (1, "", 'Error from server (NotFound): services "nope" not found\n')
+    both = run("describe servicecidr,ip")
+    assert both.status == 0 and both.out.startswith("Name:") and both.out.count("\n\n\nName:") == 1
+
+
+def test_version(run: Run) -> None:
+    r = run("version")
+    assert r.status == 0 and re.fullmatch(r"fastcidr \d+\.\d+\.\d+ \((compiled|pure) core\)\n", r.out)

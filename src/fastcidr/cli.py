@@ -486,11 +486,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-headers", action="store_true", help="omit the table header")
     namespace_flag(p)
     p.add_argument("-A", "--all-namespaces", action="store_true", help="list across all namespaces")
+    p.add_argument("-l", "--selector", default=None, metavar="SELECTOR",
+                   help="label selector: key=value, key!=value, key, !key (comma-separated, ANDed)")
+    p.add_argument("--show-labels", action="store_true", help="add a LABELS column")
     p.set_defaults(func=cmd_get)
 
-    p = add("create", "Create a ServiceCIDR or a ClusterIP Service.")
+    p = add("create", "Create a ServiceCIDR or a ClusterIP Service, or the objects of a file.")
+    p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE|-",
+                   help="create the objects in a YAML or JSON file (AlreadyExists if present)")
+    p.set_defaults(func=cmd_create_files)
     create = p.add_subparsers(dest="what", metavar="servicecidr|service", parser_class=_Parser)
-    create.required = True
+    create.required = False
     q = create.add_parser("servicecidr", help="create a ServiceCIDR", parents=[store_flag])
     q.add_argument("name")
     q.add_argument("--cidrs", required=True, metavar="CIDR[,CIDR]")
@@ -514,7 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_apply)
 
     p = add("delete", "Delete resources by name; does not wait for finalizers.")
-    p.add_argument("args", nargs="+", metavar="TYPE NAME... | TYPE/NAME...")
+    p.add_argument("args", nargs="*", metavar="TYPE NAME... | TYPE/NAME...")
+    p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE|-",
+                   help="delete the objects named in a YAML or JSON file")
     namespace_flag(p)
     p.add_argument("--wait", type=_bool_flag, nargs="?", const=True, default=False,
                    help="accepted for kubectl compatibility; fastcidr never waits for finalizers")
@@ -522,15 +530,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="delete every object of the type")
     p.set_defaults(func=cmd_delete)
 
-    p = add("describe", "Show details of a ServiceCIDR: conditions, finalizers and the addresses "
-                        "that block its deletion.")
-    p.add_argument("args", nargs="+", metavar="servicecidr NAME...")
+    p = add("describe", "Show details of a ServiceCIDR (conditions, finalizers and the addresses "
+                        "that block its deletion), an IPAddress or a Service.")
+    p.add_argument("args", nargs="+", metavar="TYPE [NAME...]")
     namespace_flag(p)
     p.set_defaults(func=cmd_describe)
 
     p = add("import", "Load what 'kubectl get servicecidr,ipaddress,services -A -o json' printed.")
     p.add_argument("-f", "--filename", required=True, metavar="DUMP.json|-")
     p.set_defaults(func=cmd_import)
+
+    p = add("version", "Print the fastcidr version and which core is in use.")
+    p.set_defaults(func=cmd_version)
 
     p = add("bench", "A few seconds of fastcidr against the peers installed here.")
     p.add_argument("--seconds", type=float, default=0.25, help="time budget per measurement")
@@ -648,8 +659,48 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_selector(text: Optional[str]) -> List[Tuple[str, str, str]]:
+    """Equality-based label selectors: ``k=v``, ``k==v``, ``k!=v``, ``k`` (exists), ``!k``."""
+    requirements: List[Tuple[str, str, str]] = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "!=" in part:
+            key, value = part.split("!=", 1)
+            requirements.append(("!=", key.strip(), value.strip()))
+        elif "=" in part:
+            key, value = part.split("==", 1) if "==" in part else part.split("=", 1)
+            requirements.append(("=", key.strip(), value.strip()))
+        elif part.startswith("!"):
+            requirements.append(("!", part[1:].strip(), ""))
+        else:
+            requirements.append(("exists", part, ""))
+    for _, key, _ in requirements:
+        if not key:
+            raise CommandError(f'unable to parse requirement: invalid label selector "{text}"')
+    return requirements
+
+
+def selector_matches(labels: Optional[Dict[str, str]], requirements: Sequence[Tuple[str, str, str]]) -> bool:
+    labels = labels or {}
+    for op, key, value in requirements:
+        if op == "=" and labels.get(key) != value:
+            return False
+        if op == "!=" and labels.get(key) == value:
+            return False
+        if op == "exists" and key not in labels:
+            return False
+        if op == "!" and key in labels:
+            return False
+    return True
+
+
 def cmd_get(args: argparse.Namespace) -> int:
     targets = _parse_targets(args.args)
+    selector = parse_selector(args.selector)
+    if args.selector and any(name is not None for _, name in targets):
+        raise CommandError("name cannot be provided when a selector is specified")
     output = args.output
     namespace = _namespace(args)
     all_namespaces = bool(args.all_namespaces)
@@ -665,7 +716,8 @@ def cmd_get(args: argparse.Namespace) -> int:
             if name is None:
                 listed_kinds.append(res)
                 ns = None if (all_namespaces or not res.namespaced) else namespace
-                found.extend((res, obj) for obj in _objects_of(cluster, res, ns))
+                found.extend((res, obj) for obj in _objects_of(cluster, res, ns)
+                             if selector_matches((obj.get("metadata") or {}).get("labels"), selector))
                 continue
             try:
                 found.append((res, _object(cluster, res, name, namespace)))
@@ -690,7 +742,7 @@ def cmd_get(args: argparse.Namespace) -> int:
             _out(f"{res.qualified}/{obj['metadata']['name']}\n")
     else:
         _print_tables(found, targets, wide=(output == "wide"), no_headers=args.no_headers,
-                      all_namespaces=all_namespaces, now=now)
+                      all_namespaces=all_namespaces, now=now, show_labels=args.show_labels)
         if not found and not errors and not named:
             if any(r.namespaced for r in listed_kinds) and not all_namespaces:
                 _err(f"No resources found in {namespace} namespace.")
@@ -703,7 +755,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 def _print_tables(found: Sequence[Tuple[Resource, Dict[str, Any]]],
                   targets: Sequence[Tuple[Resource, Optional[str]]], *, wide: bool,
-                  no_headers: bool, all_namespaces: bool, now: datetime) -> None:
+                  no_headers: bool, all_namespaces: bool, now: datetime, show_labels: bool = False) -> None:
     kinds: List[Resource] = []
     for res, _ in targets:
         if res not in kinds:
@@ -717,10 +769,12 @@ def _print_tables(found: Sequence[Tuple[Resource, Dict[str, Any]]],
         with_namespace = all_namespaces and res.namespaced
         rows: List[List[str]] = []
         if not no_headers:
-            header = res.columns + (res.wide_columns if wide else [])
+            header = res.columns + (res.wide_columns if wide else []) + (["LABELS"] if show_labels else [])
             rows.append((["NAMESPACE"] if with_namespace else []) + header)
         for obj in objects:
             cells = res.cells(obj, wide, now)
+            if show_labels:
+                cells.append(format_labels((obj.get("metadata") or {}).get("labels")))
             if with_kind:
                 cells[0] = f"{res.qualified}/{cells[0]}"
             if with_namespace:
@@ -730,6 +784,51 @@ def _print_tables(found: Sequence[Tuple[Resource, Dict[str, Any]]],
             _out("\n")
         first = False
         _out(table(rows))
+
+
+def _load_files(paths: Sequence[str], verb: str) -> List[Tuple[Dict[str, Any], str]]:
+    work: List[Tuple[Dict[str, Any], str]] = []
+    for path in paths:
+        text, source = _read_source(path)
+        work.extend((doc, source) for doc in parse_manifests(text, source))
+    if not work:
+        raise CommandError(f"no objects passed to {verb}")
+    return work
+
+
+def cmd_create_files(args: argparse.Namespace) -> int:
+    """``create -f FILE``: like apply, but an object that exists is an AlreadyExists error."""
+    from .errors import FastCIDRError
+
+    if not args.filename:
+        raise CommandError("must specify one of -f and -k, or a subcommand (servicecidr, service)")
+    work = _load_files(args.filename, "create")
+    failures: List[str] = []
+    with open_cluster(args) as cluster:
+        for doc, source in work:
+            try:
+                res = _manifest_resource(doc, source)
+            except CommandError as exc:
+                failures.append(f"error: {exc}")
+                continue
+            meta = doc.setdefault("metadata", {})
+            if res.namespaced:
+                meta.setdefault("namespace", getattr(args, "namespace", None) or "default")
+            name = meta.get("name", "")
+            try:
+                cluster.create(doc)
+            except FastCIDRError as exc:
+                failures.append(server_error_text(exc, kind=res.kind, name=name, source=source))
+                continue
+            _out(f"{res.qualified}/{name} created\n")
+    for line in failures:
+        _err(line)
+    return 1 if failures else 0
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    _out(_version() + "\n")
+    return 0
 
 
 def cmd_create_servicecidr(args: argparse.Namespace) -> int:
@@ -895,12 +994,7 @@ def _subset(wanted: Any, live: Any) -> bool:
 def cmd_apply(args: argparse.Namespace) -> int:
     from .errors import FastCIDRError
 
-    work: List[Tuple[Dict[str, Any], str]] = []
-    for path in args.filename:
-        text, source = _read_source(path)
-        work.extend((doc, source) for doc in parse_manifests(text, source))
-    if not work:
-        raise CommandError("no objects passed to apply")
+    work = _load_files(args.filename, "apply")
     failures: List[str] = []
     with open_cluster(args) as cluster:
         for doc, source in work:
@@ -942,32 +1036,44 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def cmd_delete(args: argparse.Namespace) -> int:
     from .errors import FastCIDRError
 
-    targets = _parse_targets(args.args)
     namespace = _namespace(args)
+    work: List[Tuple[Resource, str, str]] = []  # (resource, name, namespace)
+    if args.filename:
+        if args.args:
+            raise CommandError("there is no need to specify a resource type as a separate argument "
+                               "when passing -f")
+        for doc, source in _load_files(args.filename, "delete"):
+            res = _manifest_resource(doc, source)
+            meta = doc.get("metadata") or {}
+            work.append((res, str(meta.get("name", "")), str(meta.get("namespace") or namespace)))
+        targets: List[Tuple[Resource, Optional[str]]] = []
+    elif not args.args:
+        raise CommandError("You must provide one or more resources by argument or filename.")
+    else:
+        targets = _parse_targets(args.args)
     status = 0
     with open_cluster(args) as cluster:
         if args.all:
-            expanded: List[Tuple[Resource, Optional[str]]] = []
             for res, name in targets:
                 if name is not None:
                     raise CommandError("name cannot be provided when a selector or --all is specified")
                 ns = namespace if res.namespaced else None
-                expanded.extend((res, obj["metadata"]["name"]) for obj in _objects_of(cluster, res, ns))
-            if not expanded:
+                work.extend((res, obj["metadata"]["name"], namespace) for obj in _objects_of(cluster, res, ns))
+            if not work:
                 _err(f"No resources found in {namespace} namespace." if any(
                     r.namespaced for r, _ in targets) else "No resources found")
-            targets = expanded
         elif any(name is None for _, name in targets):
             raise CommandError("resource(s) were provided, but no name was specified")
-        for res, name in targets:
-            assert name is not None
+        else:
+            work.extend((res, name, namespace) for res, name in targets if name is not None)
+        for res, name, ns in work:
             try:
                 if res is SERVICECIDRS:
                     cluster.delete_service_cidr(name)
                 elif res is IPADDRESSES:
                     cluster.delete_ip_address(name)
                 else:
-                    cluster.delete_service(name, namespace)
+                    cluster.delete_service(name, ns)
             except FastCIDRError as exc:
                 if getattr(exc, "reason", "") == "Invalid":
                     exc = _not_found(res, name)
@@ -1056,17 +1162,77 @@ def _event_dict(event: Any) -> Dict[str, Any]:
             "regarding": getattr(event, "regarding", None)}
 
 
-def _regards(event: Dict[str, Any], kind: str, name: str) -> bool:
+def _regards(event: Dict[str, Any], reference: str) -> bool:
+    """Whether an event is about the object ``servicecidrs/x``, ``services/ns/name`` or
+    ``ipaddresses/ip`` (the ``regarding`` text of fastcidr's events)."""
     ref = event.get("regarding")
-    if ref is None:
-        return False
     if isinstance(ref, dict):
-        return ref.get("name") == name and ref.get("kind", kind) in (kind, "servicecidrs")
-    if hasattr(ref, "name"):
-        return getattr(ref, "name") == name and getattr(ref, "kind", kind) in (kind, "servicecidrs")
-    text = str(ref)
-    return text in (name, f"{kind}/{name}", f"servicecidrs/{name}", f"{kind.lower()}/{name}",
-                    f"{SERVICECIDRS.qualified}/{name}")
+        parts = [ref.get("resource") or ref.get("kind", ""), ref.get("namespace", ""), ref.get("name", "")]
+        ref = "/".join(p for p in parts if p)
+    return str(ref or "") == reference
+
+
+def describe_ip_address(obj: Dict[str, Any], events: Sequence[Dict[str, Any]],
+                        now: Optional[datetime] = None) -> str:
+    """kubectl's IPAddress describer."""
+    meta = obj.get("metadata") or {}
+    lines = [f"Name:\t{meta.get('name', '')}"]
+    lines += _multiline("Labels", meta.get("labels") or {}, "=")
+    lines += _multiline("Annotations", meta.get("annotations") or {}, ": ")
+    ref = (obj.get("spec") or {}).get("parentRef")
+    if ref:
+        lines.append("Parent Reference:")
+        for title, key in (("Group", "group"), ("Resource", "resource"), ("Namespace", "namespace"),
+                           ("Name", "name")):
+            lines.append(f"  {title}:\t{ref.get(key, '')}")
+    return _with_events("\n".join(lines) + "\n", events, now)
+
+
+def describe_service(obj: Dict[str, Any], events: Sequence[Dict[str, Any]],
+                     now: Optional[datetime] = None) -> str:
+    """kubectl's Service describer (no endpoints: fastcidr has no Pods)."""
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace', '')}"]
+    lines += _multiline("Labels", meta.get("labels") or {}, "=")
+    lines += _multiline("Annotations", meta.get("annotations") or {}, ": ")
+    lines.append(f"Selector:\t{format_labels(spec.get('selector'))}")
+    lines.append(f"Type:\t{spec.get('type', '')}")
+    if spec.get("ipFamilyPolicy"):
+        lines.append(f"IP Family Policy:\t{spec['ipFamilyPolicy']}")
+    lines.append(f"IP Families:\t{','.join(spec.get('ipFamilies') or []) or '<none>'}")
+    lines.append(f"IP:\t{spec.get('clusterIP', '')}")
+    lines.append(f"IPs:\t{','.join(spec.get('clusterIPs') or []) or '<none>'}")
+    if spec.get("externalIPs"):
+        lines.append(f"External IPs:\t{','.join(spec['externalIPs'])}")
+    if spec.get("externalName"):
+        lines.append(f"External Name:\t{spec['externalName']}")
+    for port in spec.get("ports") or []:
+        name = port.get("name") or "<unset>"
+        protocol = port.get("protocol") or "TCP"
+        lines.append(f"Port:\t{name}\t{port.get('port')}/{protocol}")
+        lines.append(f"TargetPort:\t{port.get('targetPort', port.get('port'))}/{protocol}")
+        if port.get("nodePort"):
+            lines.append(f"NodePort:\t{name}\t{port['nodePort']}/{protocol}")
+        lines.append("Endpoints:\t<none>")
+    lines.append(f"Session Affinity:\t{spec.get('sessionAffinity', 'None')}")
+    if spec.get("internalTrafficPolicy"):
+        lines.append(f"Internal Traffic Policy:\t{spec['internalTrafficPolicy']}")
+    return _with_events("\n".join(lines) + "\n", events, now)
+
+
+def _with_events(body: str, events: Sequence[Dict[str, Any]], now: Optional[datetime]) -> str:
+    """The describer's body and kubectl's Events section, in one tabwriter (kubectl flushes only
+    before a non-empty event table)."""
+    now = now or datetime.now(timezone.utc)
+    if not events:
+        return tabwrite(body + "Events:\t<none>\n", minwidth=0, padding=2)
+    rows = ["Events:", "  Type\tReason\tAge\tFrom\tMessage", "  ----\t------\t----\t----\t-------"]
+    for event in events:
+        rows.append(f"  {event.get('type', '')}\t{event.get('reason', '')}\t"
+                    f"{age(event.get('timestamp'), now)}\t{event.get('from', 'fastcidr')}\t"
+                    f"{str(event.get('message', '')).strip()}")
+    return tabwrite(body, minwidth=0, padding=2) + tabwrite("\n".join(rows) + "\n", minwidth=0, padding=2)
 
 
 def _address_order(obj: Dict[str, Any]) -> Tuple[int, int, str]:
@@ -1085,25 +1251,35 @@ def cmd_describe(args: argparse.Namespace) -> int:
     from .errors import FastCIDRError
 
     targets = _parse_targets(args.args)
+    namespace = _namespace(args)
     status = 0
     chunks: List[str] = []
     with open_cluster(args) as cluster:
+        events = [_event_dict(e) for e in cluster.events()]
         for res, name in targets:
-            if res is not SERVICECIDRS:
-                raise CommandError(f"describe supports servicecidr only, not {res.plural}")
             names = [name] if name is not None else [
-                o["metadata"]["name"] for o in _objects_of(cluster, res, None)]
+                o["metadata"]["name"] for o in _objects_of(cluster, res, namespace if res.namespaced else None)]
             for one in names:
                 try:
-                    obj = cluster.get_service_cidr(one).to_dict()
-                    blocking = [ip.to_dict() for ip in cluster.blocking_ip_addresses(one)]
+                    obj = _object(cluster, res, one, namespace)
+                    if res is SERVICECIDRS:
+                        blocking = [ip.to_dict() for ip in cluster.blocking_ip_addresses(one)]
                 except FastCIDRError as exc:
+                    if getattr(exc, "reason", "") == "Invalid":
+                        exc = _not_found(res, one)
                     _err(server_error_text(exc))
                     status = 1
                     continue
-                blocking.sort(key=_address_order)
-                events = [e for e in map(_event_dict, cluster.events()) if _regards(e, "ServiceCIDR", one)]
-                chunks.append(describe_service_cidr(obj, blocking, events))
+                if res is SERVICECIDRS:
+                    blocking.sort(key=_address_order)
+                    mine = [e for e in events if _regards(e, f"servicecidrs/{one}")]
+                    chunks.append(describe_service_cidr(obj, blocking, mine))
+                elif res is IPADDRESSES:
+                    mine = [e for e in events if _regards(e, f"ipaddresses/{one}")]
+                    chunks.append(describe_ip_address(obj, mine))
+                else:
+                    mine = [e for e in events if _regards(e, f"services/{namespace}/{one}")]
+                    chunks.append(describe_service(obj, mine))
     _out("\n\n".join(chunks))
     return status
 
@@ -1314,7 +1490,18 @@ def _serve_argv(argv: Sequence[str]) -> Optional[argparse.Namespace]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one command; return its exit status (0, or 1 after printing an error to stderr)."""
     words = list(sys.argv[1:] if argv is None else argv)
-    args = _serve_argv(words) or build_parser().parse_args(words)
+    args = _serve_argv(words)
+    if args is None:
+        # kubectl takes names after flags too (`get svc -n prod web`): argparse stops a
+        # positional list at the first flag, so the names it left over are put back here.
+        parser = build_parser()
+        args, extras = parser.parse_known_args(words)
+        if extras:
+            if isinstance(getattr(args, "args", None), list) and not any(
+                    e.startswith("-") and e != "-" for e in extras):
+                args.args.extend(extras)
+            else:
+                parser.error(f"unrecognized arguments: {' '.join(extras)}")
     from .errors import FastCIDRError
 
     try:
