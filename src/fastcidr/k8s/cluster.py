@@ -395,7 +395,13 @@ class Cluster:
         the Create operations of earlier chunks if a later chunk fails)."""
         limit = self._max_ops
         if not limit or len(ops) <= limit:
-            return self._store.commit(ops)
+            rev = self._store.commit(ops)
+            # Every commit takes exactly one revision: if it is the one after the last seen, no
+            # other writer came in between, and the caches (which every caller updates with its
+            # own changes) are current without reading our own changes back.
+            if not self._shared or rev == self._rev + 1:
+                self._rev = rev
+            return rev
         requires = [op for op in ops if isinstance(op, Require)]
         writes = [op for op in ops if not isinstance(op, Require)]
         room = max(1, limit - len(requires))
@@ -1212,9 +1218,11 @@ class Cluster:
                 for svc, (ip, ips) in zip(services, requested):
                     svc.cluster_ip, svc.cluster_ips = ip, ips
             self._sync()
-            for svc in services:
-                if store_get(SERVICES, svc.key) is not None:
-                    raise AlreadyExistsError(RES_SVC, svc.name)
+            if dry_run or not self._shared:
+                # (on a shared store a lookup is a query: there the Create's condition says it)
+                for svc in services:
+                    if store_get(SERVICES, f"{svc.namespace}/{svc.name}") is not None:
+                        raise AlreadyExistsError(RES_SVC, svc.name)
             taken_all: List[str] = []
             results: List[Service] = []
             now = self._now()
