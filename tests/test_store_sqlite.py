@@ -295,3 +295,21 @@ def test_concurrent_first_open_creates_one_schema(tmp_path: Path) -> None:
         assert store.current_revision() == 0
         with pytest.raises(TxnConflict):
             store.commit([Create("meta", "a", {}), Create("meta", "b", {}), Put("meta", "c", {}, expect=5)])
+
+
+def test_big_listing_is_reused_only_while_nothing_changes(tmp_path: Path) -> None:
+    from fastcidr.store import sqlite as sqlite_module
+
+    with SQLiteStore(tmp_path / "cache.db") as store, SQLiteStore(tmp_path / "cache.db") as other:
+        n = sqlite_module._CACHE_LISTINGS_FROM
+        store.commit([Create("ipaddresses", f"k{i}", {"i": i}) for i in range(n)])
+        first, rev = store.list("ipaddresses")
+        again, rev2 = store.list("ipaddresses")
+        assert rev2 == rev and again == first and again is not first
+        # another handle (another process) writes: the next listing sees it
+        other.commit([Create("ipaddresses", "late", {})])
+        third, rev3 = store.list("ipaddresses")
+        assert rev3 > rev and len(third) == n + 1
+        # our own write too
+        store.commit([Create("ipaddresses", "later", {})])
+        assert len(store.list("ipaddresses")[0]) == n + 2

@@ -25,14 +25,13 @@ file, and is never written to: it is inspected through a read-only connection be
 """
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import os
 import sqlite3
 import threading
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import StoreError
 from .base import (
@@ -77,6 +76,10 @@ _SCHEMA_V1 = (
 
 #: migrations[v] turns a version-v database into version v+1 (run inside one transaction).
 _MIGRATIONS: Dict[int, Tuple[str, ...]] = {0: _SCHEMA_V1}
+
+#: listings at least this long are kept for _LISTING_TTL seconds while the store does not change
+_CACHE_LISTINGS_FROM = 10_000
+_LISTING_TTL = 10.0
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads
@@ -146,17 +149,18 @@ def _check_schema(con: sqlite3.Connection, path: str) -> int:
     return version
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Building a million small objects triggers the cyclic GC over and over (each pass walks every
-    object made so far); none of them can form a cycle, so pause it while decoding."""
+def _pause_gc() -> bool:
+    """Building a million small objects triggers the cyclic GC over and over (each full pass walks
+    every object made so far); none of them can form a cycle, so pause it while decoding.
+    Returns whether it was enabled (pass it to :func:`_resume_gc`)."""
     enabled = gc.isenabled()
     gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    return enabled
+
+
+def _resume_gc(enabled: bool) -> None:
+    if enabled:
+        gc.enable()
 
 
 _new_record = object.__new__
@@ -167,7 +171,8 @@ def _records(kind: str, rows: List[Tuple[str, str, int, int]]) -> List[Record]:
     whole listing, and Records filled in directly (``Record`` is a plain frozen dataclass)."""
     if not rows:
         return []
-    with _gc_paused():
+    enabled = _pause_gc()
+    try:
         values = _loads("[" + ",".join([row[1] for row in rows]) + "]")
         out = []
         append = out.append
@@ -177,6 +182,8 @@ def _records(kind: str, rows: List[Tuple[str, str, int, int]]) -> List[Record]:
                 kind=kind, key=row[0], value=value, revision=row[2], create_revision=row[3]
             )
             append(record)
+    finally:
+        _resume_gc(enabled)
     return out
 
 
@@ -214,6 +221,7 @@ class SQLiteStore(Store):
         self._closed = False
         self._con: Optional[sqlite3.Connection] = None
         self._pid = os.getpid()
+        self._listing: Dict[str, Tuple[int, List[Record], float]] = {}
         self._open()
 
     # -- connection management ------------------------------------------------------------------
@@ -261,6 +269,8 @@ class SQLiteStore(Store):
             con.execute("PRAGMA cache_size = -65536")
             # checkpoint the WAL every ~40 MB rather than every 4 MB: small commits get cheaper
             con.execute("PRAGMA wal_autocheckpoint = 10000")
+            # reads of big listings (start-up) go much faster through a memory map
+            con.execute("PRAGMA mmap_size = 1073741824")
         except StoreError:
             con.close()
             raise
@@ -313,6 +323,7 @@ class SQLiteStore(Store):
             if self._closed:
                 return
             self._closed = True
+            self._listing = {}
             con, self._con = self._con, None
             if con is not None and self._pid == os.getpid():
                 try:
@@ -343,6 +354,15 @@ class SQLiteStore(Store):
         return Record(kind, key, _loads(row[0]), row[1], row[2])
 
     def list(self, kind: str) -> Tuple[List[Record], int]:
+        cached = self._listing.get(kind)
+        if cached is not None:
+            # Start-up lists the same kind twice in a row (rebuild, then repair): while nobody
+            # wrote, hand out the same decoded records again (records are read-only, as with
+            # MemoryStore). Kept briefly, so a big listing does not pin memory.
+            revision, records, expires = cached
+            if time.monotonic() < expires and self.current_revision() == revision:
+                return list(records), revision
+            self._listing.pop(kind, None)
         with self._lock:
             con = self._connection()
             try:
@@ -360,7 +380,12 @@ class SQLiteStore(Store):
                     con.execute("COMMIT")
             except sqlite3.Error as e:
                 raise self._error(e) from None
-        return _records(kind, rows), revision
+        records = _records(kind, rows)
+        if len(records) >= _CACHE_LISTINGS_FROM:
+            self._listing[kind] = (revision, records, time.monotonic() + _LISTING_TTL)
+        else:
+            self._listing.pop(kind, None)
+        return records, revision
 
     def current_revision(self) -> int:
         with self._lock:
@@ -393,11 +418,14 @@ class SQLiteStore(Store):
                     con.execute("COMMIT")
             except sqlite3.Error as e:
                 raise self._error(e) from None
-        with _gc_paused():
+        enabled = _pause_gc()
+        try:
             changes = [
                 Change(t, kind, key, None if v is None else _loads(v), rev, created=bool(created))
                 for rev, t, kind, key, v, created in rows
             ]
+        finally:
+            _resume_gc(enabled)
         return changes, state["revision"]
 
     def wait_for_change(self, revision: int, timeout: float) -> bool:
@@ -444,6 +472,7 @@ class SQLiteStore(Store):
                 if isinstance(e, sqlite3.Error):
                     raise self._error(e) from None
                 raise
+        self._listing = {}
         with self._changed:
             self._changed.notify_all()
         return revision
