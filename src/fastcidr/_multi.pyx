@@ -682,12 +682,11 @@ cdef int family_code(object family) except -1:
 # ------------------------------------------------------------------------------------------------
 
 cdef inline object node_pair(tnode *n):
-    cdef object t = PyTuple_New(2)
-    Py_INCREF(<object>n.key)
-    PyTuple_SET_ITEM(t, 0, <object>n.key)
-    Py_INCREF(<object>n.value)
-    PyTuple_SET_ITEM(t, 1, <object>n.value)
-    return t
+    """The stored (cidr, value) pair: PrefixTree keeps it built (a lookup allocates nothing)."""
+    return <object>n.value
+
+cdef inline object node_value(tnode *n):
+    return (<tuple>n.value)[1]
 
 
 cdef class PrefixTree:
@@ -730,13 +729,14 @@ cdef class PrefixTree:
         cdef tnode *n
         parse_cidr_obj(cidr, &family, &net, &plen)
         cdef object text = format_cidr_str(family, net, plen)
+        cdef tuple pair = (text, value)
         cdef ctrie *t = self.trie(family)
         n = trie_add(t, key_of(family, net), plen, &existed)
         if n == NULL:
             raise MemoryError()
         cdef PyObject *old = n.value
-        Py_INCREF(value)
-        n.value = <PyObject*>value
+        Py_INCREF(pair)
+        n.value = <PyObject*>pair
         if not existed:
             Py_INCREF(text)
             n.key = <PyObject*>text
@@ -757,14 +757,14 @@ cdef class PrefixTree:
         cdef tnode *n = self._find(cidr, &family)
         if n == NULL:
             raise KeyError(_canonical_cidr(cidr))
-        return <object>n.value
+        return node_value(n)
 
     def get(self, cidr, default=None):
         cdef int family
         cdef tnode *n = self._find(cidr, &family)
         if n == NULL:
             return default
-        return <object>n.value
+        return node_value(n)
 
     def __contains__(self, cidr):
         cdef int family
@@ -777,7 +777,8 @@ cdef class PrefixTree:
             if default:
                 return default[0]
             raise KeyError(_canonical_cidr(cidr))
-        cdef object value = <object>n.value
+        cdef object pair = <object>n.value
+        cdef object value = node_value(n)
         cdef object text = <object>n.key
         Py_XDECREF(n.value)
         Py_XDECREF(n.key)  # `value` and `text` still hold references: no finalizer runs here
@@ -806,7 +807,7 @@ cdef class PrefixTree:
                 if what == 0:
                     out.append(<object>nodes[i].key)
                 elif what == 1:
-                    out.append(<object>nodes[i].value)
+                    out.append(node_value(nodes[i]))
                 else:
                     out.append(node_pair(nodes[i]))
         finally:
