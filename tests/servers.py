@@ -19,7 +19,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -46,18 +46,59 @@ def free_port() -> int:
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _get_json(url: str, timeout: float = 1.0) -> Optional[dict]:
+def _get_json(url: str, timeout: float = 1.0, tls: Optional[TLSFiles] = None) -> Optional[dict]:
+    opener = _NO_PROXY
+    if tls is not None:
+        import ssl
+
+        context = ssl.create_default_context(cafile=tls.ca)
+        context.load_cert_chain(tls.client_cert, tls.client_key)
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
     try:
-        with _NO_PROXY.open(url, timeout=timeout) as response:
+        with opener.open(url, timeout=timeout) as response:
             return json.loads(response.read().decode())  # type: ignore[no-any-return]
     except (OSError, ValueError):
         return None
 
 
+class TLSFiles:
+    """A throw-away CA, a server certificate for 127.0.0.1 and a client certificate (openssl)."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.dir = directory
+        self.ca = str(directory / "ca.pem")
+        self.server_cert, self.server_key = str(directory / "server.pem"), str(directory / "server.key")
+        self.client_cert, self.client_key = str(directory / "client.pem"), str(directory / "client.key")
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            pytest.fail("openssl is needed to make test certificates")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+        def run(*args: str) -> None:
+            subprocess.run([openssl, *args], check=True, capture_output=True)
+
+        run("req", "-x509", *ec, "-keyout", str(directory / "ca.key"), "-out", self.ca, "-days", "2",
+            "-subj", "/CN=fastcidr test CA")
+        for role, cert, key, usage in (
+            ("server", self.server_cert, self.server_key, "serverAuth,clientAuth"),
+            ("client", self.client_cert, self.client_key, "clientAuth"),
+        ):
+            ext = directory / f"{role}.ext"
+            ext.write_text(f"subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage={usage}\n")
+            csr = str(directory / f"{role}.csr")
+            run("req", *ec, "-keyout", key, "-out", csr, "-subj", f"/CN=fastcidr-{role}")
+            run("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", str(directory / "ca.key"),
+                "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", str(ext))
+
+
 class EtcdMember:
     """One etcd process; ``start``/``stop``/``kill`` keep its ports and data directory."""
 
-    def __init__(self, name: str, data_dir: Path, client_port: int, peer_port: int) -> None:
+    def __init__(self, name: str, data_dir: Path, client_port: int, peer_port: int,
+                 tls: Optional[TLSFiles] = None) -> None:
+        self.tls = tls
         self.name = name
         self.data_dir = data_dir
         self.client_port = client_port
@@ -69,7 +110,7 @@ class EtcdMember:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.client_port}"
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, "already running"
@@ -91,6 +132,9 @@ class EtcdMember:
             "--logger", "zap",
             "--log-level", "warn",
         ]
+        if self.tls is not None:  # clients must present a certificate signed by the test CA
+            cmd += ["--cert-file", self.tls.server_cert, "--key-file", self.tls.server_key,
+                    "--trusted-ca-file", self.tls.ca, "--client-cert-auth"]
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         env.pop("ETCDCTL_API", None)
         self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -102,7 +146,7 @@ class EtcdMember:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"etcd {self.name} exited with {self.process.returncode}; "
                                    f"see {self.data_dir.parent / (self.name + '.log')}")
-            health = _get_json(self.endpoint + "/health")
+            health = _get_json(self.endpoint + "/health", tls=self.tls)
             if health and str(health.get("health")) == "true":
                 return
             time.sleep(0.05)
@@ -153,11 +197,11 @@ class EtcdServer:
             member.stop()
 
 
-def _start_members(base: Path, count: int) -> EtcdServer:
+def _start_members(base: Path, count: int, tls: Optional[TLSFiles] = None) -> EtcdServer:
     for attempt in range(3):
         ports = [(free_port(), free_port()) for _ in range(count)]
         members = [
-            EtcdMember(f"m{i}", base / f"attempt{attempt}" / f"m{i}", client, peer)
+            EtcdMember(f"m{i}", base / f"attempt{attempt}" / f"m{i}", client, peer, tls)
             for i, (client, peer) in enumerate(ports)
         ]
         cluster = ",".join(f"m{i}=http://127.0.0.1:{peer}" for i, (_, peer) in enumerate(ports))
@@ -206,3 +250,16 @@ def etcd_cluster3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServ
     finally:
         for member in server.members:
             member.kill()
+
+
+@pytest.fixture(scope="session")
+def etcd_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[EtcdServer, TLSFiles]]:
+    """One etcd member serving HTTPS that requires client certificates, and the certificates."""
+    _etcd_binary()
+    base = tmp_path_factory.mktemp("etcd-tls")
+    tls = TLSFiles(base / "pki")
+    server = _start_members(base, 1, tls=tls)
+    try:
+        yield server, tls
+    finally:
+        server.stop()

@@ -229,3 +229,28 @@ def test_two_processes_compare_and_swap(etcd_server: EtcdServer, etcd_prefix: st
         changes, current = store.changes_since(min(revisions) - 1)
         assert current == max(revisions)
         assert sorted(c.revision for c in changes if c.kind == "meta") == sorted(revisions)
+
+
+def test_tls_with_client_certificates(etcd_tls_server: Any) -> None:
+    from urllib.parse import quote
+
+    server, tls = etcd_tls_server
+    endpoint = server.endpoints[0]
+    assert endpoint.startswith("https://")
+    with EtcdStore([endpoint], "/tls", ca_cert=tls.ca, cert_cert=tls.client_cert, cert_key=tls.client_key) as store:
+        rev = store.commit([Create("meta", "k", {"tls": True})])
+        assert store.get("meta", "k").value == {"tls": True}  # type: ignore[union-attr]
+        assert store.changes_since(rev - 1)[0][0].key == "k"
+    hostport = endpoint.split("//")[1]
+    url = (f"etcds://{hostport}/tls?ca_cert={quote(tls.ca)}&cert_cert={quote(tls.client_cert)}"
+           f"&cert_key={quote(tls.client_key)}")
+    with open_store(url) as store:
+        assert store.get("meta", "k").value == {"tls": True}  # type: ignore[union-attr]
+    # without a client certificate the server refuses: a StoreError naming the endpoint
+    with pytest.raises(StoreError) as info:
+        EtcdStore([endpoint], "/tls", ca_cert=tls.ca, timeout=2)
+    assert hostport in str(info.value)
+    # a CA that did not sign the server's certificate: refused too
+    with pytest.raises(StoreError):
+        EtcdStore([endpoint], "/tls", ca_cert=tls.client_cert, cert_cert=tls.client_cert,
+                  cert_key=tls.client_key, timeout=2)
