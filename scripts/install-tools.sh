@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Python: etcd (Debian's etcd-server) and jq.
+# Installs what the tests need beyond Python: etcd (Debian's etcd-server), jq and openssl.
 # Idempotent; a no-op when both are present. Needs root (or sudo) for apt-get.
 set -euo pipefail
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v jq >/dev/null 2>&1 || need+=(jq)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)  # test certificates for etcd over TLS
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi

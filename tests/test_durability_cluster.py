@@ -234,3 +234,38 @@ def test_service_cidr_deletion_released_across_processes(fc: Any, etcd_server: E
         with pytest.raises(NotFoundError):
             here.get_service_cidr("extra2")
         check_consistent(here)
+
+
+@pytest.mark.parametrize("content", ["random", "foreign", "truncated"])
+def test_cluster_refuses_a_file_that_is_not_its_database(fc: Any, tmp_path: Path, content: str) -> None:
+    import hashlib
+    import sqlite3
+
+    from fastcidr.errors import StoreError
+
+    path = tmp_path / "state.db"
+    if content == "random":
+        path.write_bytes(os.urandom(10_000))
+    elif content == "foreign":
+        con = sqlite3.connect(path)
+        con.execute("CREATE TABLE notes (body TEXT)")
+        con.commit()
+        con.close()
+    else:
+        with fc.Cluster("10.96.0.0/16", store=str(path)) as cluster:
+            cluster.create_services([{"name": f"s{i}"} for i in range(300)])
+        path.write_bytes(path.read_bytes()[:5000])
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    for store in (str(path), "sqlite:///" + str(path)):
+        with pytest.raises(StoreError) as info:
+            fc.Cluster("10.96.0.0/16", store=store)
+        assert str(path) in str(info.value)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_new_store_in_a_new_directory(fc: Any, tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "state.db"
+    with fc.Cluster("10.96.0.0/16", store=str(path)) as cluster:
+        cluster.create_service("x")
+    with fc.Cluster(store=str(path)) as cluster:
+        assert cluster.get_service("x").cluster_ip

@@ -259,6 +259,11 @@ class SQLiteStore(Store):
                 raise _foreign(self.path, str(e)) from None
             except sqlite3.Error as e:
                 raise self._error(e) from None
+        if kind == "new":
+            try:  # a new store may live in a directory that does not exist yet
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"{self.path}: cannot create the store's directory: {e}") from None
         try:
             con = self._connect()
         except sqlite3.Error as e:
