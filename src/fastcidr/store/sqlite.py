@@ -215,6 +215,7 @@ class SQLiteStore(Store):
         self.url = "sqlite:///" + self.path
         self.synchronous = sync
         self._log_limit = log_limit
+        self._compact_every = max(1, min(64, log_limit // 4))  # commits between size checks
         self._busy_ms = int(busy_timeout * 1000)
         self._lock = threading.RLock()
         self._changed = threading.Condition(threading.Lock())
@@ -530,7 +531,12 @@ class SQLiteStore(Store):
                 for index, op in enumerate(ops)
                 if isinstance(op, (Create, Put)) and index not in old
             ]
-            if inserts:
+            if len(inserts) == 1:  # one statement is atomic by itself
+                try:
+                    con.execute("INSERT INTO fastcidr_records VALUES (?, ?, ?, ?, ?)", inserts[0])
+                except sqlite3.IntegrityError:
+                    raise self._first_conflict(con, ops) from None
+            elif inserts:
                 con.execute("SAVEPOINT fastcidr_creates")
                 try:
                     con.executemany("INSERT INTO fastcidr_records VALUES (?, ?, ?, ?, ?)", inserts)
@@ -587,12 +593,14 @@ class SQLiteStore(Store):
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 log,
             )
-            self._compact(con)
+            if revision % self._compact_every == 0 or len(log) > 64:  # may overshoot a little
+                self._compact(con)
         return revision
 
     def _compact(self, con: sqlite3.Connection) -> None:
         """Keep the change log bounded: when it exceeds ``log_limit`` rows, drop the older half
-        (whole revisions only) and remember the newest dropped revision."""
+        (whole revisions only) and remember the newest dropped revision. (Checked every few
+        commits, so the log may exceed the limit by a quarter.)"""
         # two queries: SQLite answers min() and max() alone from the index, but not together
         low = con.execute("SELECT min(id) FROM fastcidr_changes").fetchone()[0]
         high = con.execute("SELECT max(id) FROM fastcidr_changes").fetchone()[0]
