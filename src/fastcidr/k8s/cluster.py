@@ -86,6 +86,8 @@ TERMINATING_MESSAGE = (
     "There are still IPAddresses referencing the ServiceCIDR, please remove them or create a new ServiceCIDR"
 )
 _MAX_RETRIES = 64
+# batches at least this large run with the cyclic garbage collector paused (see create_services)
+_GC_PAUSE_MIN = 1000
 
 Net = Tuple[int, int, int]  # family, network, prefix length
 
@@ -1334,7 +1336,7 @@ class Cluster:
 
         Each spec is a dict of ``create_service``'s keyword arguments (``name`` required)."""
         specs = list(specs)
-        if len(specs) < 1000 or not gc.isenabled():
+        if len(specs) < _GC_PAUSE_MIN or not gc.isenabled():
             return self._create_services(specs, dry_run)
         # A batch builds a few hundred thousand containers that all stay alive; the cyclic
         # collector would rescan the growing heap again and again (3-5x the cost of the batch).
