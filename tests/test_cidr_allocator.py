@@ -651,10 +651,11 @@ class AllocatorMachine(RuleBasedStateMachine):
 
     module = None
     cidr = ""
+    strategy = "random"
 
     def __init__(self) -> None:
         super().__init__()
-        self.alloc = self.module.CIDRAllocator(self.cidr, seed=17)
+        self.alloc = self.module.CIDRAllocator(self.cidr, seed=17, strategy=self.strategy)
         family, network, _ = _backend.pure.parse_cidr(self.cidr)
         self.family, self.base = family, network + 1
         self.size, self.band = self.alloc.size, self.alloc.band_offset
@@ -665,11 +666,25 @@ class AllocatorMachine(RuleBasedStateMachine):
 
     def offsets(self):  # noqa: D401 - a strategy factory
         size, band = self.size, self.band
+        points = interesting_offsets(size, band)
+        near = st.builds(
+            lambda p, d: min(max(p + d, -2), size + 1), st.sampled_from(points), st.integers(-4, 4)
+        )
         return st.one_of(
-            st.sampled_from(interesting_offsets(size, band)),
+            st.sampled_from(points),
+            near,
             st.integers(0, size - 1),
             st.integers(max(0, size - 70), size - 1),
         )
+
+    @rule(data=st.data(), length=st.integers(2, 70))
+    def allocate_block(self, data, length):
+        """Consecutive specific addresses: runs (sparse storage) and full words (dense)."""
+        start = data.draw(self.offsets())
+        for offset in range(max(start, 0), min(start + length, self.size)):
+            if offset not in self.model:
+                assert self.alloc.allocate(self.text(offset)) == self.text(offset)
+                self.model.add(offset)
 
     @rule(data=st.data())
     def allocate_specific(self, data):
@@ -756,16 +771,143 @@ class AllocatorMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.parametrize(
-    "cidr", ["10.0.0.0/26", "192.168.0.0/25", "fd00::/120", "10.0.0.0/20", "fd00:1::/64", "10.0.0.0/8"]
+    "cidr, strategy",
+    [
+        ("10.0.0.0/26", "random"),
+        ("192.168.0.0/25", "random"),
+        ("fd00::/120", "random"),
+        ("10.0.0.0/20", "random"),
+        ("10.0.0.0/20", "sequential"),
+        ("fd00:1::/64", "random"),
+        ("fd00:1::/64", "sequential"),
+        ("10.0.0.0/8", "random"),
+    ],
 )
-def test_state_machine(backend, cidr):
-    machine = type("Machine", (AllocatorMachine,), {"module": backend, "cidr": cidr})
+def test_state_machine(backend, cidr, strategy):
+    machine = type(
+        "Machine", (AllocatorMachine,), {"module": backend, "cidr": cidr, "strategy": strategy}
+    )
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=25,
-            stateful_step_count=40,
+            max_examples=20,
+            stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
+
+
+# -------------------------------------------------------------------------------------------
+# Nearly full large ranges: holes at word and summary-level boundaries
+# -------------------------------------------------------------------------------------------
+
+
+def encode_snapshot(family, prefix, network, strategy, seed, runs) -> bytes:
+    """A CIDRAllocator snapshot per docs/ALGORITHMS.md (see also test_snapshot_fuzz.py)."""
+    import struct
+    import zlib
+
+    body = struct.pack(
+        "<4sHBB16sB4QQQ",
+        b"FCAL",
+        1,
+        family,
+        prefix,
+        network.to_bytes(16, "big"),
+        strategy,
+        *splitmix64_outputs(seed, 4),
+        sum(length for _, length in runs),
+        len(runs),
+    )
+    body += b"".join(struct.pack("<QQ", start, length) for start, length in runs)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+class HoleReference:
+    """ALGORITHMS.md's band rule over a sorted list of the few free offsets."""
+
+    def __init__(self, size, band, seed, strategy, holes):
+        self.size, self.band, self.strategy = size, band, strategy
+        self.rng = ReferenceRng(seed)
+        self.free = sorted(holes)
+
+    def _first_free(self, lo, hi):
+        import bisect
+
+        i = bisect.bisect_left(self.free, lo)
+        return self.free[i] if i < len(self.free) and self.free[i] < hi else -1
+
+    def next(self):
+        size, band = self.size, self.band
+        dynamic = self._first_free(band, size) >= 0
+        static = self._first_free(0, band) >= 0
+        if self.strategy == 1:
+            offset = self._first_free(band, size) if dynamic else self._first_free(0, band)
+        elif dynamic:
+            start = band + self.rng.bounded(size - band)
+            offset = self._first_free(start, size)
+            offset = offset if offset >= 0 else self._first_free(band, start)
+        elif static:
+            start = self.rng.bounded(band)
+            offset = self._first_free(start, band)
+            offset = offset if offset >= 0 else self._first_free(0, start)
+        else:
+            return -1
+        self.free.remove(offset)
+        return offset
+
+
+def complement_runs(size, holes):
+    runs, position = [], 0
+    for hole in sorted(holes):
+        if hole > position:
+            runs.append((position, hole - position))
+        position = hole + 1
+    if position < size:
+        runs.append((position, size - position))
+    return runs
+
+
+@pytest.mark.parametrize("strategy", [0, 1])
+@pytest.mark.parametrize(
+    "cidr, holes",
+    [
+        (
+            "10.96.0.0/12",
+            [0, 1, 62, 63, 64, 255, 256, 257, 4095, 4096, 4097, 262143, 262144, 500_000, 1048572, 1048573],
+        ),
+        ("10.0.0.0/16", [0, 255, 256, 4031, 4032, 4095, 4096, 65471, 65533]),
+        ("10.0.0.0/8", [0, 2**18 - 1, 2**18, 2**20, 2**24 - 3]),
+        ("fd00::/64", [0, 255, 256, 257, 2**32, 2**63 - 1, 2**63, 2**64 - 3, 2**64 - 2]),
+        ("fd00::/112", [0, 1, 256, 65534]),
+    ],
+)
+def test_nearly_full_ranges_follow_the_reference(fc, cidr, holes, strategy):
+    """Only a few holes left, next to word / summary / band boundaries: every allocation finds
+    exactly the hole that docs/ALGORITHMS.md picks, then the range is full."""
+    family, network, prefix = _backend.pure.parse_cidr(cidr)
+    probe = fc.CIDRAllocator(cidr)
+    size, band = probe.size, probe.band_offset
+    data = encode_snapshot(family, prefix, network, strategy, 99, complement_runs(size, holes))
+    a = fc.CIDRAllocator.restore(data)
+    assert a.free == len(holes)
+    ref = HoleReference(size, band, 99, strategy, holes)
+    for _ in holes:
+        expected = ref.next()
+        assert a.allocate_next() == _backend.pure.format_ip(family, network + 1 + expected)
+    with pytest.raises(RangeFullError):
+        a.allocate_next()
+    # release them again and take them back through allocate_many
+    for hole in holes:
+        a.release(_backend.pure.format_ip(family, network + 1 + hole))
+    ref = HoleReference(size, band, 0, strategy, holes)
+    ref.rng.s = list(_rng_words(a))
+    expected = [ref.next() for _ in holes]
+    got = a.allocate_many(len(holes))
+    assert got == [_backend.pure.format_ip(family, network + 1 + o) for o in expected]
+
+
+def _rng_words(alloc) -> tuple:
+    data = alloc.snapshot()
+    return tuple(int.from_bytes(data[25 + 8 * i:33 + 8 * i], "little") for i in range(4))

@@ -549,7 +549,7 @@ class DenseBitmap:
         while w <= last_word:
             lo = max(start, w << 6) - (w << 6)
             hi = min(end, (w + 1) << 6) - (w << 6)
-            if lo == 0 and hi == 64 and (w & _PAGE_MASK) == 0 and w + _PAGE_WORDS - 1 <= last_word:
+            if lo == 0 and (w & _PAGE_MASK) == 0 and (w + _PAGE_WORDS) << 6 <= end:
                 # a whole page of full words at once
                 page = level0.pages.get(w >> _PAGE_SHIFT)
                 if page is None:
