@@ -148,7 +148,7 @@ class EtcdStore(Store):
             session.trust_env = not (parts.hostname or "").startswith(_LOOPBACK)
             if ca_cert is not None:
                 session.verify = ca_cert
-            if cert_cert is not None:
+            if cert_cert is not None and cert_key is not None:
                 session.cert = (cert_cert, cert_key)
             self._clients.append(
                 etcd3gw.Etcd3Client(

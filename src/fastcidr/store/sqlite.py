@@ -174,7 +174,7 @@ def _records(kind: str, rows: List[Tuple[str, str, int, int]]) -> List[Record]:
     enabled = _pause_gc()
     try:
         values = _loads("[" + ",".join([row[1] for row in rows]) + "]")
-        out = []
+        out: List[Record] = []
         append = out.append
         for row, value in zip(rows, values):
             record = _new_record(Record)
