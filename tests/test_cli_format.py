@@ -126,6 +126,19 @@ def test_service_row_cells() -> None:
                                                        "<unknown>", "<none>"]
 
 
+def test_external_ip_cells() -> None:
+    lb = {"type": "LoadBalancer"}
+    status = {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}, {"hostname": "a-very-long-host.example.com"}]}}
+    assert cli.external_ip_text(lb, status) == "203.0.113.7,a..."  # kubectl cuts at 16 characters
+    assert cli.external_ip_text(lb, status, wide=True) == "203.0.113.7,a-very-long-host.example.com"
+    assert cli.external_ip_text(lb, {}) == "<pending>"
+    assert cli.external_ip_text({"type": "LoadBalancer", "externalIPs": ["1.2.3.4"]}, {}) == "1.2.3.4"
+    assert cli.external_ip_text({"type": "NodePort", "externalIPs": ["1.2.3.4", "1.2.3.5"]}) == "1.2.3.4,1.2.3.5"
+    assert cli.external_ip_text({"type": "ExternalName", "externalName": "db.example.com"}) == "db.example.com"
+    assert cli.external_ip_text({}) == "<none>"
+    assert cli.port_text([{"port": 80, "nodePort": 30080}, {"port": 53, "protocol": "UDP"}]) == "80:30080/TCP,53/UDP"
+
+
 def test_parent_ref_text() -> None:
     assert cli.parent_ref_text({"group": "", "resource": "services", "namespace": "default",
                                 "name": "kubernetes"}) == "services/default/kubernetes"

@@ -286,7 +286,7 @@ class _ServiceResource(Resource):
             meta.get("name", ""),
             spec.get("type") or "ClusterIP",
             cluster_ips[0] if cluster_ips else "<none>",
-            external_ip_text(spec),
+            external_ip_text(spec, obj.get("status"), wide),
             port_text(spec.get("ports") or []),
             age(meta.get("creationTimestamp"), now),
         ]
@@ -331,15 +331,23 @@ def parent_ref_text(ref: Optional[Dict[str, Any]]) -> str:
     return text + "/" + (ref.get("name") or "")
 
 
-def external_ip_text(spec: Dict[str, Any]) -> str:
+def external_ip_text(spec: Dict[str, Any], status: Optional[Dict[str, Any]] = None, wide: bool = False) -> str:
+    """kubectl's EXTERNAL-IP cell (``getServiceExternalIP``)."""
     kind = spec.get("type") or "ClusterIP"
-    external = spec.get("externalIPs") or []
+    external = list(spec.get("externalIPs") or [])
     if kind in ("ClusterIP", "NodePort"):
         return ",".join(external) if external else "<none>"
     if kind == "ExternalName":
         return spec.get("externalName") or ""
     if kind == "LoadBalancer":
-        return ",".join(external) if external else "<pending>"
+        ingress = ((status or {}).get("loadBalancer") or {}).get("ingress") or []
+        names = sorted({i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")})
+        balanced = ",".join(names)
+        if not wide and len(balanced) > 16:
+            balanced = balanced[:13] + "..."
+        if external:
+            return ",".join(([*balanced.split(",")] if balanced else []) + external)
+        return balanced or "<pending>"
     return "<unknown>"
 
 
