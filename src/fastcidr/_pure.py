@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import struct
 import sys
 import threading
@@ -148,8 +149,21 @@ def _parse_ipv6_text(text: str) -> int:
     return value
 
 
+# Fast paths: well-formed text is recognised by one regular expression; anything else goes
+# through the slow checks, which also find the reason for the refusal.
+_IPV4_FAST = re.compile(r"\.".join([r"(0|[1-9][0-9]{0,2})"] * 4))
+_IPV6_SAFE_CHARS = re.compile(r"[0-9a-fA-F:.]{2,45}")
+
+
 def _parse_ip_text(text: str) -> Tuple[int, int]:
     """(family, value) of strict address text; raises _Refused. Does not refuse IPv4-mapped."""
+    match = _IPV4_FAST.fullmatch(text)
+    if match is not None:
+        a, b, c, d = map(int, match.groups())
+        if a <= 255 and b <= 255 and c <= 255 and d <= 255:
+            return 4, (a << 24) | (b << 16) | (c << 8) | d
+    if ":" in text and _IPV6_SAFE_CHARS.fullmatch(text) is not None:
+        return 6, _parse_ipv6_text(text)
     _check_text(text)
     if len(text) > _MAX_TEXT:
         raise _Refused("too long")
