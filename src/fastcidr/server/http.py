@@ -132,6 +132,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fastcidr"
     server: ApiHTTPServer
+    # Buffered writes: headers and body leave in one segment (flushed after each request by
+    # BaseHTTPRequestHandler, after each event by the watch), and TCP_NODELAY: together they avoid
+    # the 40 ms Nagle/delayed-ACK stall of a response written in two pieces.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
 
     # -- plumbing ------------------------------------------------------------------------------
 
