@@ -10,7 +10,7 @@ import textwrap
 import time
 import urllib.request
 from pathlib import Path
-from typing import List, Optional, Set
+from typing import Any, List, Optional, Set
 
 import pytest
 
@@ -87,12 +87,25 @@ def test_killing_one_member_of_three_loses_nothing(etcd_cluster3: EtcdServer) ->
     proc = subprocess.Popen([sys.executable, "-c", STORM, url, "w"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env())
     acked: List[str] = []
+    # a reader in this process follows the changes through its watch across the failures
+    reader = open_store(url)
+    seen: List[Any] = []
+    since = reader.current_revision()
+
+    def follow() -> None:
+        nonlocal since
+        changes, since = reader.changes_since(since)
+        seen.extend(changes)
+
     try:
         read_acks(proc, acked, 60)
+        follow()
         victim = leader(etcd_cluster3)
         assert victim is not None
         victim.kill()  # the leader dies: an election happens while the writer keeps going
-        read_acks(proc, acked, 60)
+        read_acks(proc, acked, 30)
+        follow()
+        read_acks(proc, acked, 30)
         # and the first endpoint (the one clients try first) too, after the dead one is back
         victim.start()
         victim.wait_healthy()
@@ -100,6 +113,7 @@ def test_killing_one_member_of_three_loses_nothing(etcd_cluster3: EtcdServer) ->
         if first is not victim:
             first.kill()
         read_acks(proc, acked, 60)
+        follow()
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         rest, err = drain(proc)
@@ -113,3 +127,10 @@ def test_killing_one_member_of_three_loses_nothing(etcd_cluster3: EtcdServer) ->
     assert not missing, f"acknowledged but lost: {sorted(missing)[:5]}"
     assert services == {"default/" + k for k in ips}  # every commit whole
     assert len(acked) == len(set(acked))
+    # what the reader saw is a gap-free, duplicate-free prefix of the history
+    follow()
+    reader.close()
+    created = [c.key for c in seen if c.kind == "ipaddresses"]
+    assert len(created) == len(set(created)) and all(c.created for c in seen)
+    assert set(created) == ips
+    assert [c.revision for c in seen] == sorted(c.revision for c in seen)

@@ -254,3 +254,17 @@ def test_tls_with_client_certificates(etcd_tls_server: Any) -> None:
     with pytest.raises(StoreError):
         EtcdStore([endpoint], "/tls", ca_cert=tls.client_cert, cert_cert=tls.client_cert,
                   cert_key=tls.client_key, timeout=2)
+
+
+def test_a_new_handle_replays_history(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    """A reader that opens after the writes gets them from etcd's history (not its own watch)."""
+    with EtcdStore(etcd_server.endpoints, etcd_prefix) as writer:
+        r1 = writer.commit([Create("meta", "a", {"v": 1}), Create("meta", "b", {})])
+        r2 = writer.commit([Put("meta", "a", {"v": 2}, expect=r1), Delete("meta", "b")])
+    with EtcdStore(etcd_server.endpoints, etcd_prefix) as reader:
+        changes, current = reader.changes_since(r1 - 1)
+        assert current == r2
+        assert [(c.type, c.key, c.value, c.revision, c.created) for c in changes] == [
+            ("PUT", "a", {"v": 1}, r1, True), ("PUT", "b", {}, r1, True),
+            ("PUT", "a", {"v": 2}, r2, False), ("DELETE", "b", {}, r2, False),
+        ]

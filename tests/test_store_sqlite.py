@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 from typing import List
 
@@ -313,3 +314,30 @@ def test_big_listing_is_reused_only_while_nothing_changes(tmp_path: Path) -> Non
         # our own write too
         store.commit([Create("ipaddresses", "later", {})])
         assert len(store.list("ipaddresses")[0]) == n + 2
+
+
+def test_a_forked_child_gets_its_own_connection(tmp_path: Path) -> None:
+    import multiprocessing
+
+    store = SQLiteStore(tmp_path / "fork.db")
+    store.commit([Create("meta", "parent", {})])
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+
+    def child() -> None:
+        rev = store.commit([Create("meta", "child", {})])  # the inherited object reconnects
+        queue.put(rev)
+
+    proc = ctx.Process(target=child)
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns about fork() while other threads (e.g. an etcd watch) exist
+        warnings.simplefilter("ignore", DeprecationWarning)
+        proc.start()
+    child_rev = queue.get(timeout=60)
+    proc.join(60)
+    assert proc.exitcode == 0
+    assert store.get("meta", "child").revision == child_rev  # type: ignore[union-attr]
+    assert store.commit([Create("meta", "after", {})]) == child_rev + 1
+    store.close()
+    queue.close()
+    queue.join_thread()

@@ -407,6 +407,11 @@ class SQLiteStore(Store):
         with self._lock:
             con = self._connection()
             try:
+                current = con.execute(
+                    "SELECT value FROM fastcidr_state WHERE name = 'revision'"
+                ).fetchone()[0]
+                if current <= revision:  # nothing new: one statement, no read transaction
+                    return [], current
                 con.execute("BEGIN")
                 try:
                     state = dict(con.execute("SELECT name, value FROM fastcidr_state").fetchall())
