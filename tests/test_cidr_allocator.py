@@ -421,6 +421,40 @@ def test_s002_ipv6_flow(fc):
         a.allocate("2001:db8:1::1")
 
 
+def test_s003_slash15_errors(fc):
+    a = fc.CIDRAllocator("10.0.0.0/15", seed=3)
+    assert a.free == 131070 and a.band_offset == 256
+    for ip in ("10.0.0.0", "10.15.255.255", "10.255.255.2", "10.1.255.255"):
+        with pytest.raises(NotInRangeError):
+            a.allocate(ip)
+    assert a.allocate("10.0.0.1") == "10.0.0.1"
+    with pytest.raises(AlreadyAllocatedError):
+        a.allocate("10.0.0.1")
+    assert a.allocate("10.1.255.254") == "10.1.255.254"
+    assert a.free == 131068
+
+
+@pytest.mark.parametrize(
+    "offset, expected",
+    [
+        ((1 << 63) - 1, "fd54:ceea:51ad:2f00:7fff:ffff:ffff:ffff"),
+        (1 << 63, "fd54:ceea:51ad:2f00:8000::"),
+        (M64, "fd54:ceea:51ad:2f00:ffff:ffff:ffff:ffff"),
+        (M64 - 1, "fd54:ceea:51ad:2f00:ffff:ffff:ffff:fffe"),
+        ((M64 >> 13) - 1, "fd54:ceea:51ad:2f00:7:ffff:ffff:fffe"),
+        (M64 >> 59, "fd54:ceea:51ad:2f00::1f"),
+    ],
+)
+def test_s009_addresses_at_64_bit_offsets(fc, offset, expected):
+    """Kubernetes' address + offset table: the allocator reaches every address of a /64."""
+    a = fc.CIDRAllocator("fd54:ceea:51ad:2f00::/64")
+    base = int(ipaddress.ip_address("fd54:ceea:51ad:2f00::"))
+    assert a.allocate(base + offset) == expected
+    assert a.has(expected) and list(a) == [expected]
+    a.release(expected)
+    assert len(a) == 0
+
+
 def test_s005_slash30(fc):
     a = fc.CIDRAllocator("192.168.1.240/30", seed=3)
     got = {a.allocate_next(), a.allocate_next()}
