@@ -1667,6 +1667,28 @@ class Cluster:
             self._rev = rev
         return True
 
+    def _canonical_ip(self, text: str) -> Optional[Tuple[int, int, str]]:
+        """(family, value, canonical text) of a cluster IP, None if it is not a valid address."""
+        try:
+            family, value = self._impl.parse_ip(text)
+        except (InvalidAddressError, ValueError, TypeError):
+            parsed = _parse_ip(text)  # leading zeros etc.: still an address to Kubernetes
+            if parsed is None:
+                return None
+            family, value = parsed
+        return family, value, _canonical(family, value)
+
+    def _lists_ip(self, value: Dict[str, Any], ip: str) -> bool:
+        """Whether a stored Service lists ``ip`` (canonical) among its cluster IPs."""
+        listed = _service_ips(value)
+        if ip in listed:
+            return True
+        for text in listed:
+            parsed = self._canonical_ip(text)
+            if parsed is not None and parsed[2] == ip:
+                return True
+        return False
+
     def _repair_pass(self) -> None:
         now = self._now()
         svc_records, _ = self._store.list(SERVICES)
@@ -1675,30 +1697,67 @@ class Cluster:
         ips: Dict[str, Record] = {r.key: r for r in ip_records}
         self._leak_watch = {}
         ts = format_time(now)
+        has = self._alloc.has
 
         def owned_value(ip: str, ns: str, name: str) -> Dict[str, Any]:
             return self._ip_value(ip, Service(name=name, namespace=ns), ts)
 
+        # A first pass over everything only recognises the consistent majority (a Service whose
+        # every address has its object, pointing back at it, correctly labelled) without sorting
+        # or parsing; whatever it does not recognise gets the full treatment, in key order.
+        verified: Set[str] = set()
+        suspects: List[str] = []
+        for key, srec in services.items():
+            value = srec.value
+            listed = _service_ips(value)
+            if not listed:
+                continue
+            ns, _, name = key.partition("/")
+            good = []
+            for text in listed:
+                rec = ips.get(text)
+                if rec is None or not has(text):
+                    break
+                v = rec.value
+                ref = (v.get("spec") or {}).get("parentRef") or {}
+                if ref.get("name") != name or ref.get("namespace", "") != ns or ref.get("resource") != "services" \
+                        or ref.get("group", ""):
+                    break
+                labels = (v.get("metadata") or {}).get("labels") or {}
+                if labels.get(LABEL_MANAGED_BY) != MANAGED_BY_ALLOCATOR or \
+                        labels.get(LABEL_IP_FAMILY) != ("IPv6" if ":" in text else "IPv4"):
+                    break
+                good.append(text)
+            else:
+                verified.update(good)
+                continue
+            suspects.append(key)
+
         # the Service side
-        for key in sorted(services):
+        for key in sorted(suspects):
             value = services[key].value
             ns, name = key.split("/", 1) if "/" in key else ("default", key)
             regarding = f"services/{ns}/{name}"
             for text in _service_ips(value):
-                parsed = _parse_ip(text)
-                if parsed is None:
-                    self._emit("Warning", "ClusterIPNotValid",
-                               f"Cluster IP {text} is not a valid IP; please recreate Service", regarding)
-                    continue
-                family, number = parsed
-                ip = _canonical(family, number)
-                fam = _family_name(family)
-                if not self._held_by_any(family, number):
-                    self._emit("Warning", "ClusterIPOutOfRange",
-                               f"Cluster IP [{fam}]: {ip} is not within any configured Service CIDR; "
-                               "please recreate service", regarding)
-                    continue
-                rec = ips.get(ip)
+                rec = ips.get(text)
+                if rec is not None and has(text):
+                    # the usual case: a canonical address with its object, inside a CIDR
+                    ip = text
+                    fam = "IPv6" if ":" in ip else "IPv4"
+                else:
+                    parsed = self._canonical_ip(text)
+                    if parsed is None:
+                        self._emit("Warning", "ClusterIPNotValid",
+                                   f"Cluster IP {text} is not a valid IP; please recreate Service", regarding)
+                        continue
+                    family, number, ip = parsed
+                    fam = _family_name(family)
+                    if not self._held_by_any(family, number):
+                        self._emit("Warning", "ClusterIPOutOfRange",
+                                   f"Cluster IP [{fam}]: {ip} is not within any configured Service CIDR; "
+                                   "please recreate service", regarding)
+                        continue
+                    rec = ips.get(ip)
                 if rec is None:
                     self._emit("Warning", "ClusterIPNotAllocated",
                                f"Cluster IP [{fam}]: {ip} is not allocated; repairing", regarding)
@@ -1707,18 +1766,18 @@ class Cluster:
                         ips[ip] = Record(IPADDRESSES, ip, new, 0)
                         self._mark(ip)
                     continue
-                ref = (rec.value.get("spec") or {}).get("parentRef") or {}
+                spec = rec.value.get("spec") or {}
+                ref = spec.get("parentRef") or {}
                 labels = (rec.value.get("metadata") or {}).get("labels") or {}
                 wrong = False
                 if ref.get("group", "") != "" or ref.get("resource") != "services":
                     wrong = True
-                elif (ref.get("namespace", ""), ref.get("name", "")) != (ns, name):
+                elif ref.get("name", "") != name or ref.get("namespace", "") != ns:
                     other = services.get(f"{ref.get('namespace', '')}/{ref.get('name', '')}")
                     if other is None:
                         wrong = True
                     else:
-                        other_ips = {_canonical(*p) for p in (_parse_ip(t) for t in _service_ips(other.value)) if p}
-                        if ip in other_ips:
+                        if self._lists_ip(other.value, ip):
                             self._emit("Warning", "ClusterIPAlreadyAllocated",
                                        f"Cluster IP [{fam}]:{ip} was assigned to multiple services; "
                                        "please recreate service", regarding)
@@ -1735,13 +1794,19 @@ class Cluster:
 
         # the IPAddress side
         removed: List[str] = []
-        for ip in sorted(ips):
+        for ip in sorted(ip for ip in ips if ip not in verified):
             rec = ips[ip]
-            labels = (rec.value.get("metadata") or {}).get("labels") or {}
+            meta = rec.value.get("metadata") or {}
+            labels = meta.get("labels") or {}
             if labels.get(LABEL_MANAGED_BY) != MANAGED_BY_ALLOCATOR:
                 continue
-            regarding = f"ipaddresses/{ip}"
             ref = (rec.value.get("spec") or {}).get("parentRef")
+            if isinstance(ref, dict) and ref.get("resource") == "services" and ref.get("group", "") == "":
+                ns, name = ref.get("namespace", ""), ref.get("name", "")
+                svc = services.get(f"{ns}/{name}")
+                if svc is not None and ip in _service_ips(svc.value):
+                    continue  # the usual case
+            regarding = f"ipaddresses/{ip}"
             expect = rec.revision or None
             if not isinstance(ref, dict) or ref.get("group", "") != "" or ref.get("resource") != "services":
                 pr = ParentReference.from_dict(ref) if isinstance(ref, dict) else None
@@ -1752,10 +1817,8 @@ class Cluster:
                 if self._repair_commit([Delete(IPADDRESSES, ip, expect=expect)]):
                     removed.append(ip)
                 continue
-            ns, name = ref.get("namespace", ""), ref.get("name", "")
-            svc = services.get(f"{ns}/{name}")
             if svc is None:
-                created = parse_time((rec.value.get("metadata") or {}).get("creationTimestamp"))
+                created = parse_time(meta.get("creationTimestamp"))
                 age = (now - created).total_seconds() if created is not None else float("inf")
                 if age > self._leak_grace:
                     self._emit("Warning", "IPAddressNotAllocated",
@@ -1766,8 +1829,7 @@ class Cluster:
                 elif created is not None:
                     self._leak_watch[ip] = created + _dt.timedelta(seconds=self._leak_grace)
                 continue
-            listed = {_canonical(*p) for p in (_parse_ip(t) for t in _service_ips(svc.value)) if p}
-            if ip not in listed:
+            if not self._lists_ip(svc.value, ip):
                 self._emit("Warning", "IPAddressWrongReference",
                            f"IPAddress: {ip} for Service {ns}/{name} has a wrong reference; cleaning up", regarding)
                 if self._repair_commit([Delete(IPADDRESSES, ip, expect=expect)]):
