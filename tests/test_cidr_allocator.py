@@ -15,7 +15,7 @@ import sys
 
 import netaddr
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
@@ -945,3 +945,49 @@ def test_nearly_full_ranges_follow_the_reference(fc, cidr, holes, strategy):
 def _rng_words(alloc) -> tuple:
     data = alloc.snapshot()
     return tuple(int.from_bytes(data[25 + 8 * i:33 + 8 * i], "little") for i in range(4))
+
+
+# -------------------------------------------------------------------------------------------
+# The twin's storage classes (also used by _pure_multi): bulk loads against per-offset sets
+# -------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    nbits=st.sampled_from([1, 64, 65, 4096, 16384 * 3 + 5, 1 << 20]),
+    data=st.data(),
+)
+def test_pure_storage_bulk_load_matches_single_sets(nbits, data):
+    """``set_run`` (restore's bulk path, whole pages at once) builds the same structure as
+    setting offsets one by one: same runs, same answers to every query."""
+    pure = _backend.pure
+    cuts = sorted(set(data.draw(st.lists(st.integers(0, nbits), max_size=8))) | {0, nbits})
+    runs = [(a, b - a) for i, (a, b) in enumerate(zip(cuts, cuts[1:])) if i % 2 == 0 and b > a]
+    for storage_class in (lambda: pure.DenseBitmap(nbits), pure.RunSet):
+        bulk = storage_class()
+        for start, length in runs:
+            bulk.set_run(start, length)
+        assert list(bulk.runs()) == runs
+        assert bulk.count == sum(length for _, length in runs)
+        probes = data.draw(st.lists(st.integers(0, nbits - 1), max_size=20))
+        for start, length in runs:
+            probes += [start - 1, start, start + length - 1, start + length]
+        for p in probes:
+            if not 0 <= p < nbits:
+                continue
+            inside = any(s <= p < s + n for s, n in runs)
+            assert bulk.test(p) == inside
+            run_end = next((s + n for s, n in runs if s <= p < s + n), p)
+            expected_free = run_end if run_end < nbits else -1
+            assert bulk.first_free(p, nbits) == expected_free
+            expected_set = min((max(s, p) for s, n in runs if s + n > p), default=-1)
+            assert bulk.first_set(p, nbits) == expected_set
+        # and the structure keeps working after single changes
+        for p in probes:
+            if 0 <= p < nbits:
+                was_set = bulk.test(p)
+                assert bulk.clear(p) == was_set
+                assert not bulk.test(p) and bulk.first_free(p, nbits) == p
+                if was_set:
+                    assert bulk.set(p) and bulk.test(p)
+        assert list(bulk.runs()) == runs
