@@ -460,7 +460,10 @@ def _bool_flag(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The whole command tree, or (``only``) the top level and that one command: argparse
+    translates every help text through gettext as it builds a parser, and building all of
+    them costs more start-up time than the rest of ``fastcidr get`` together."""
     store_flag = argparse.ArgumentParser(add_help=False)
     store_flag.add_argument(
         "--store", default=argparse.SUPPRESS, metavar="URL",
@@ -483,82 +486,93 @@ def build_parser() -> argparse.ArgumentParser:
     def namespace_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument("-n", "--namespace", default=None, help="namespace (Services only; default: default)")
 
-    p = add("init", "Record the service cluster IP range and create the default 'kubernetes' "
-                    "ServiceCIDR and Service.")
-    p.add_argument("--service-cluster-ip-range", required=True, metavar="CIDR[,CIDR]")
-    p.set_defaults(func=cmd_init)
+    if only in (None, "init"):
+        p = add("init", "Record the service cluster IP range and create the default 'kubernetes' "
+                        "ServiceCIDR and Service.")
+        p.add_argument("--service-cluster-ip-range", required=True, metavar="CIDR[,CIDR]")
+        p.set_defaults(func=cmd_init)
 
-    p = add("get", "Display one or many resources (servicecidr, ipaddress, service).")
-    p.add_argument("args", nargs="+", metavar="TYPE[,TYPE] [NAME...] | TYPE/NAME...")
-    p.add_argument("-o", "--output", type=_output_format, default=None, help="json|yaml|name|wide")
-    p.add_argument("--no-headers", action="store_true", help="omit the table header")
-    namespace_flag(p)
-    p.add_argument("-A", "--all-namespaces", action="store_true", help="list across all namespaces")
-    p.add_argument("-l", "--selector", default=None, metavar="SELECTOR",
-                   help="label selector: key=value, key!=value, key, !key (comma-separated, ANDed)")
-    p.add_argument("--show-labels", action="store_true", help="add a LABELS column")
-    p.set_defaults(func=cmd_get)
+    if only in (None, "get"):
+        p = add("get", "Display one or many resources (servicecidr, ipaddress, service).")
+        p.add_argument("args", nargs="+", metavar="TYPE[,TYPE] [NAME...] | TYPE/NAME...")
+        p.add_argument("-o", "--output", type=_output_format, default=None, help="json|yaml|name|wide")
+        p.add_argument("--no-headers", action="store_true", help="omit the table header")
+        namespace_flag(p)
+        p.add_argument("-A", "--all-namespaces", action="store_true", help="list across all namespaces")
+        p.add_argument("-l", "--selector", default=None, metavar="SELECTOR",
+                       help="label selector: key=value, key!=value, key, !key (comma-separated, ANDed)")
+        p.add_argument("--show-labels", action="store_true", help="add a LABELS column")
+        p.set_defaults(func=cmd_get)
 
-    p = add("create", "Create a ServiceCIDR or a ClusterIP Service, or the objects of a file.")
-    p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE|-",
-                   help="create the objects in a YAML or JSON file (AlreadyExists if present)")
-    p.set_defaults(func=cmd_create_files)
-    create = p.add_subparsers(dest="what", metavar="servicecidr|service", parser_class=_Parser)
-    create.required = False
-    q = create.add_parser("servicecidr", help="create a ServiceCIDR", parents=[store_flag])
-    q.add_argument("name")
-    q.add_argument("--cidrs", required=True, metavar="CIDR[,CIDR]")
-    q.add_argument("-o", "--output", type=_output_format, default=None)
-    q.set_defaults(func=cmd_create_servicecidr)
-    q = create.add_parser("service", aliases=["svc"], help="create a Service", parents=[store_flag])
-    svc_types = q.add_subparsers(dest="service_type", metavar="clusterip", parser_class=_Parser)
-    svc_types.required = True
-    r = svc_types.add_parser("clusterip", help="create a ClusterIP Service", parents=[store_flag])
-    r.add_argument("name")
-    r.add_argument("--tcp", action="append", default=[], metavar="PORT[:TARGET]",
-                   help="port pairs, repeatable or comma-separated")
-    r.add_argument("--clusterip", default=None, metavar="IP", help="a specific cluster IP, or None (headless)")
-    r.add_argument("-o", "--output", type=_output_format, default=None)
-    namespace_flag(r)
-    r.set_defaults(func=cmd_create_service)
+    if only in (None, "create"):
+        p = add("create", "Create a ServiceCIDR or a ClusterIP Service, or the objects of a file.")
+        p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE|-",
+                       help="create the objects in a YAML or JSON file (AlreadyExists if present)")
+        p.set_defaults(func=cmd_create_files)
+        create = p.add_subparsers(dest="what", metavar="servicecidr|service", parser_class=_Parser)
+        create.required = False
+        q = create.add_parser("servicecidr", help="create a ServiceCIDR", parents=[store_flag])
+        q.add_argument("name")
+        q.add_argument("--cidrs", required=True, metavar="CIDR[,CIDR]")
+        q.add_argument("-o", "--output", type=_output_format, default=None)
+        q.set_defaults(func=cmd_create_servicecidr)
+        q = create.add_parser("service", aliases=["svc"], help="create a Service", parents=[store_flag])
+        svc_types = q.add_subparsers(dest="service_type", metavar="clusterip", parser_class=_Parser)
+        svc_types.required = True
+        r = svc_types.add_parser("clusterip", help="create a ClusterIP Service", parents=[store_flag])
+        r.add_argument("name")
+        r.add_argument("--tcp", action="append", default=[], metavar="PORT[:TARGET]",
+                       help="port pairs, repeatable or comma-separated")
+        r.add_argument("--clusterip", default=None, metavar="IP", help="a specific cluster IP, or None (headless)")
+        r.add_argument("-o", "--output", type=_output_format, default=None)
+        namespace_flag(r)
+        r.set_defaults(func=cmd_create_service)
 
-    p = add("apply", "Create or update objects from a file or stdin (YAML or JSON).")
-    p.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|-")
-    namespace_flag(p)
-    p.set_defaults(func=cmd_apply)
+    if only in (None, "apply"):
+        p = add("apply", "Create or update objects from a file or stdin (YAML or JSON).")
+        p.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|-")
+        namespace_flag(p)
+        p.set_defaults(func=cmd_apply)
 
-    p = add("delete", "Delete resources by name; does not wait for finalizers.")
-    p.add_argument("args", nargs="*", metavar="TYPE NAME... | TYPE/NAME...")
-    p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE|-",
-                   help="delete the objects named in a YAML or JSON file")
-    namespace_flag(p)
-    p.add_argument("--wait", type=_bool_flag, nargs="?", const=True, default=False,
-                   help="accepted for kubectl compatibility; fastcidr never waits for finalizers")
-    p.add_argument("--ignore-not-found", type=_bool_flag, nargs="?", const=True, default=False)
-    p.add_argument("--all", action="store_true", help="delete every object of the type")
-    p.set_defaults(func=cmd_delete)
+    if only in (None, "delete"):
+        p = add("delete", "Delete resources by name; does not wait for finalizers.")
+        p.add_argument("args", nargs="*", metavar="TYPE NAME... | TYPE/NAME...")
+        p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE|-",
+                       help="delete the objects named in a YAML or JSON file")
+        namespace_flag(p)
+        p.add_argument("--wait", type=_bool_flag, nargs="?", const=True, default=False,
+                       help="accepted for kubectl compatibility; fastcidr never waits for finalizers")
+        p.add_argument("--ignore-not-found", type=_bool_flag, nargs="?", const=True, default=False)
+        p.add_argument("--all", action="store_true", help="delete every object of the type")
+        p.set_defaults(func=cmd_delete)
 
-    p = add("describe", "Show details of a ServiceCIDR (conditions, finalizers and the addresses "
-                        "that block its deletion), an IPAddress or a Service.")
-    p.add_argument("args", nargs="+", metavar="TYPE [NAME...]")
-    namespace_flag(p)
-    p.set_defaults(func=cmd_describe)
+    if only in (None, "describe"):
+        p = add("describe", "Show details of a ServiceCIDR (conditions, finalizers and the addresses "
+                            "that block its deletion), an IPAddress or a Service.")
+        p.add_argument("args", nargs="+", metavar="TYPE [NAME...]")
+        namespace_flag(p)
+        p.set_defaults(func=cmd_describe)
 
-    p = add("import", "Load what 'kubectl get servicecidr,ipaddress,services -A -o json' printed.")
-    p.add_argument("-f", "--filename", required=True, metavar="DUMP.json|-")
-    p.set_defaults(func=cmd_import)
+    if only in (None, "import"):
+        p = add("import", "Load what 'kubectl get servicecidr,ipaddress,services -A -o json' printed.")
+        p.add_argument("-f", "--filename", required=True, metavar="DUMP.json|-")
+        p.set_defaults(func=cmd_import)
 
-    p = add("version", "Print the fastcidr version and which core is in use.")
-    p.set_defaults(func=cmd_version)
+    if only in (None, "version"):
+        p = add("version", "Print the fastcidr version and which core is in use.")
+        p.set_defaults(func=cmd_version)
 
-    p = add("bench", "A few seconds of fastcidr against the peers installed here.")
-    p.add_argument("--seconds", type=float, default=0.25, help="time budget per measurement")
-    p.set_defaults(func=cmd_bench)
+    if only in (None, "bench"):
+        p = add("bench", "A few seconds of fastcidr against the peers installed here.")
+        p.add_argument("--seconds", type=float, default=0.25, help="time budget per measurement")
+        p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("serve", add_help=False,  # --help belongs to the server's own parser
-                       help="Serve the Kubernetes API over the store (see 'fastcidr serve --help').")
-    p.add_argument("serve_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_serve)
+    if only in (None, "serve"):
+        p = sub.add_parser("serve", add_help=False,  # --help belongs to the server's own parser
+                           help="Serve the Kubernetes API over the store (see 'fastcidr serve --help').")
+        p.add_argument("serve_args", nargs=argparse.REMAINDER)
+        p.set_defaults(func=cmd_serve)
+
     return parser
 
 
@@ -585,6 +599,85 @@ def open_cluster(args: argparse.Namespace, service_cluster_ip_range: Optional[st
         raise
     except ValueError as exc:  # a store URL that cannot be understood
         raise CommandError(str(exc)) from None
+
+
+class StoreView:
+    """Read-only access to a store for ``get``: the objects exactly as ``Cluster``'s getters build
+    them (the stored wire form, ``resourceVersion`` = the record's revision), without opening a
+    ``Cluster``, which rebuilds its allocation index and runs repair first (seconds on a store with
+    a million addresses). Reading changes nothing, so nothing is lost by skipping that."""
+
+    def __init__(self, url: str) -> None:
+        from .store.urls import open_store
+
+        try:
+            self._store = open_store(url)
+        except ValueError as exc:  # a store URL that cannot be understood
+            raise CommandError(str(exc)) from None
+
+    def __enter__(self) -> "StoreView":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._store.close()
+
+    def _one(self, kind: str, key: str, resource: str, name: str, cls: Any) -> Any:
+        rec = self._store.get(kind, key)
+        if rec is None:
+            from .errors import NotFoundError
+
+            raise NotFoundError(resource, name)
+        return self._build(rec, cls)
+
+    @staticmethod
+    def _build(rec: Any, cls: Any) -> Any:
+        obj = cls.from_dict(rec.value)
+        obj.resource_version = str(rec.revision)
+        if not obj.name:
+            obj.name = rec.key.rpartition("/")[2]
+        return obj
+
+    def _all(self, kind: str, cls: Any, prefix: Optional[str] = None) -> List[Any]:
+        records, _ = self._store.list(kind)
+        return [self._build(r, cls) for r in sorted(records, key=lambda r: r.key)
+                if prefix is None or r.key.startswith(prefix)]
+
+    def get_service_cidr(self, name: str) -> Any:
+        from .k8s.objects import ServiceCIDR
+
+        return self._one("servicecidrs", name, SERVICECIDRS.qualified_plural, name, ServiceCIDR)
+
+    def list_service_cidrs(self) -> List[Any]:
+        from .k8s.objects import ServiceCIDR
+
+        return self._all("servicecidrs", ServiceCIDR)
+
+    def get_ip_address(self, ip: str) -> Any:
+        from .k8s.objects import IPAddress
+
+        if self._store.get("ipaddresses", ip) is None:
+            import ipaddress
+
+            try:  # IPAddress objects are named by the canonical text
+                ip = ipaddress.ip_address(ip).compressed
+            except ValueError:
+                pass
+        return self._one("ipaddresses", ip, IPADDRESSES.qualified_plural, ip, IPAddress)
+
+    def list_ip_addresses(self) -> List[Any]:
+        from .k8s.objects import IPAddress
+
+        return self._all("ipaddresses", IPAddress)
+
+    def get_service(self, name: str, namespace: str = "default") -> Any:
+        from .k8s.objects import Service
+
+        return self._one("services", f"{namespace}/{name}", SERVICES.qualified_plural, name, Service)
+
+    def list_services(self, namespace: Optional[str] = None) -> List[Any]:
+        from .k8s.objects import Service
+
+        return self._all("services", Service, None if namespace is None else f"{namespace}/")
 
 
 def _objects_of(cluster: Any, res: Resource, namespace: Optional[str]) -> List[Dict[str, Any]]:
@@ -719,7 +812,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     named = any(name is not None for _, name in targets)
     from .errors import FastCIDRError
 
-    with open_cluster(args) as cluster:
+    with StoreView(resolve_store(getattr(args, "store", None))) as cluster:
         for res, name in targets:
             if name is None:
                 listed_kinds.append(res)
@@ -1474,6 +1567,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return int(result or 0)
 
 
+_COMMANDS = ("init", "get", "create", "apply", "delete", "describe", "import", "version", "bench", "serve")
+
+
+def _command_word(argv: Sequence[str]) -> Optional[str]:
+    """The command named in ``argv`` (after the global options), or None when help or an
+    unknown command needs the whole tree."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--store":
+            i += 2
+        elif word.startswith("--store="):
+            i += 1
+        elif word in _COMMANDS:
+            return word
+        else:
+            return None
+    return None
+
+
 def _serve_argv(argv: Sequence[str]) -> Optional[argparse.Namespace]:
     """``[--store URL] serve ARGS...``: everything after ``serve`` belongs to the server's own
     parser (argparse would otherwise claim ``--help`` and other options for itself)."""
@@ -1502,7 +1615,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args is None:
         # kubectl takes names after flags too (`get svc -n prod web`): argparse stops a
         # positional list at the first flag, so the names it left over are put back here.
-        parser = build_parser()
+        parser = build_parser(_command_word(words))
         args, extras = parser.parse_known_args(words)
         if extras:
             if isinstance(getattr(args, "args", None), list) and not any(
