@@ -991,3 +991,26 @@ def test_pure_storage_bulk_load_matches_single_sets(nbits, data):
                 if was_set:
                     assert bulk.set(p) and bulk.test(p)
         assert list(bulk.runs()) == runs
+
+
+@pytest.mark.parametrize(
+    "runs",
+    [
+        [(0, 16383)],  # a whole page but the last bit
+        [(0, 16384 - 64 + 1)],  # the page's last word only just touched
+        [(16384, 16384 - 5), (40000, 2)],
+        [(1, 16384 * 2 - 2)],
+        [(0, 16384 * 4 - 1)],
+        [(5, 100), (16384 - 1, 16384 + 2)],
+    ],
+)
+def test_pure_storage_bulk_load_page_edges(runs):
+    """Runs that cover whole pages up to a partial last word (the bulk path's edge)."""
+    nbits = 1 << 17
+    bulk = _backend.pure.DenseBitmap(nbits)
+    for start, length in runs:
+        bulk.set_run(start, length)
+    assert list(bulk.runs()) == runs
+    for start, length in runs:
+        assert bulk.first_free(start, nbits) == start + length
+        assert not bulk.test(start + length) and bulk.test(start + length - 1)
