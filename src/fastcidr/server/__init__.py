@@ -104,11 +104,12 @@ class ApiServer:
         self.cluster = cluster
         self.api = ResourceApi(cluster)
         self._httpd = ApiHTTPServer((host, port), self.api, context, verbose=verbose)
-        bound_host, bound_port = self._httpd.server_address[:2]
+        bound_host = str(self._httpd.server_address[0])
+        bound_port = int(self._httpd.server_address[1])
         scheme = "https" if context is not None else "http"
         shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
-        self.host = bound_host
-        self.port = bound_port
+        self.host: str = bound_host
+        self.port: int = bound_port
         self.url = f"{scheme}://{shown}:{bound_port}"
         self._closed = False
         self._thread = threading.Thread(target=self._httpd.serve_forever,

@@ -290,7 +290,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             return self._send(200, body, discovery.AGGREGATED_CONTENT_TYPE,
                               headers={"Vary": "Accept"})
         host, port = self.server.server_address[:2]
-        return self._send(200, _dumps(discovery.legacy_root(core, f"{host}:{port}")),
+        address = f"{host!s}:{port}" if isinstance(host, str) else f"127.0.0.1:{port}"
+        return self._send(200, _dumps(discovery.legacy_root(core, address)),
                           headers={"Vary": "Accept"})
 
     def _resource_list(self, group: str, version: str, accept: str) -> None:

@@ -48,6 +48,7 @@ def iter_fields(data: bytes) -> Iterator[Tuple[int, int, Any]]:
     while pos < end:
         key, pos = _read_varint(data, pos)
         number, wire_type = key >> 3, key & 7
+        value: Any
         if number == 0:
             raise ProtobufError("field number 0")
         if wire_type == 0:

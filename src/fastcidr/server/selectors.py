@@ -28,7 +28,9 @@ _EXISTS_RE = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*$")
 
 
 def _split_top_level(text: str) -> List[str]:
-    parts, depth, current = [], 0, []
+    parts: List[str] = []
+    current: List[str] = []
+    depth = 0
     for char in text:
         if char == "(":
             depth += 1
