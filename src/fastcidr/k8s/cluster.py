@@ -140,6 +140,12 @@ def _parse_ip(text: str) -> Optional[Tuple[int, int]]:
     return parsed[0], parsed[1]
 
 
+def _ip_order(ip: str) -> Tuple[int, int, str]:
+    """Numeric order (IPv4 first), for lists people read."""
+    parsed = _parse_ip(ip)
+    return (parsed[0], parsed[1], ip) if parsed is not None else (7, 0, ip)
+
+
 def _canonical(family: int, value: int) -> str:
     return V.format_ipv4(value) if family == 4 else V.format_ipv6(value)
 
@@ -324,8 +330,8 @@ class Cluster:
                 if rng is not None and rng != self._range:
                     self._write_range(rng)
                 self._controller_pass(None)
+                self._repair()  # before the default Service takes its address
                 self._ensure_default_service()
-                self._repair()
         except BaseException:
             self._closed = True
             if self._owns_store:
@@ -838,7 +844,7 @@ class Cluster:
                 continue
             if cidr in self._alloc_cidrs:
                 ignore = [c for c in self._alloc_cidrs if c != cidr and c not in other_cidrs]
-                candidates = sorted(self._alloc.orphans_if_removed(cidr, ignore=ignore))
+                candidates = sorted(self._alloc.orphans_if_removed(cidr, ignore=ignore), key=_ip_order)
             else:
                 records, _ = self._store.list(IPADDRESSES)
                 candidates = []
@@ -849,7 +855,7 @@ class Cluster:
                     if any(_holds_host(o, *parsed) for o in other_nets):
                         continue
                     candidates.append(r.key)
-                candidates.sort()
+                candidates.sort(key=_ip_order)
             for ip in candidates:
                 rec = self._store.get(IPADDRESSES, ip)
                 if rec is None:
