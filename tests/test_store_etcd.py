@@ -81,6 +81,13 @@ def test_transaction_size_limit(etcd_server: EtcdServer, etcd_prefix: str) -> No
         assert store.get("ipaddresses", "10.0.1.0") is None
         with pytest.raises(ValueError, match="twice"):
             store.commit([Create("meta", "x", {}), Delete("meta", "x")])
+    # a server started with a higher --max-txn-ops would take more; this one refuses, clearly
+    with open_store(etcd_server.url(etcd_prefix) + "?max_txn_ops=300&timeout=5") as store:
+        assert store.max_ops == 299  # type: ignore[attr-defined]
+        with pytest.raises(ValueError, match="too many operations"):
+            store.commit([Create("ipaddresses", f"10.0.2.{i}", {}) for i in range(200)])
+    with pytest.raises(ValueError):
+        open_store(etcd_server.url(etcd_prefix) + "?timeout=soon")
 
 
 def test_unreachable_endpoint_names_it(tmp_path: Path) -> None:

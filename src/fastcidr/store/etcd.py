@@ -105,6 +105,7 @@ class EtcdStore(Store):
 
     ``endpoints``: ``"http://127.0.0.1:2379"``, ``"host:port"`` or a list of them (failover).
     ``timeout``: seconds a request may take, and how long failover keeps retrying.
+    ``max_txn_ops``: the server's ``--max-txn-ops`` (etcd's default 128), if it was raised.
     """
 
     shared = True
@@ -120,6 +121,7 @@ class EtcdStore(Store):
         cert_cert: Optional[str] = None,
         cert_key: Optional[str] = None,
         timeout: float = 10.0,
+        max_txn_ops: int = MAX_TXN_OPS,
     ) -> None:
         import etcd3gw
         import requests
@@ -137,6 +139,10 @@ class EtcdStore(Store):
             raise ValueError("the etcd prefix must not be empty")
         self.prefix = prefix
         self.timeout = float(timeout)
+        if max_txn_ops < 2:
+            raise ValueError(f"max_txn_ops must be at least 2, got {max_txn_ops}")
+        # the server's --max-txn-ops (128 by default); one operation is the revision key
+        self.max_ops = int(max_txn_ops) - 1
         hosts = ",".join(urlsplit(e).netloc for e in self.endpoints)
         self.url = f"{'etcds' if self.endpoints[0].startswith('https') else 'etcd'}://{hosts}{prefix}"
         self._requests = requests

@@ -6,7 +6,8 @@
 ``"sqlite:///relative/state.db"``      SQLite, relative path (SQLAlchemy's convention)
 ``"sqlite:////abs/state.db"``          SQLite, absolute path; ``?synchronous=FULL`` for power-loss safety
 ``"etcd://h:2379[,h2:2379]/prefix"``   :class:`EtcdStore` over those endpoints (http), keys under ``/prefix``
-``"etcds://h:2379/prefix?ca_cert=..."`` etcd over TLS; ``cert_cert``/``cert_key`` for client certs
+``"etcds://h:2379/prefix?ca_cert=..."`` etcd over TLS; ``cert_cert``/``cert_key`` for client certs;
+                                       also ``timeout=`` (s) and ``max_txn_ops=`` (the server's)
 a :class:`Store` object                used as it is
 =====================================  ==========================================================
 
@@ -106,13 +107,20 @@ def open_store(store: Union[None, str, "os.PathLike[str]", Store] = None) -> Sto
         from .etcd import EtcdStore
 
         endpoints, prefix, options = parse_etcd_url(text)
-        known = {"ca_cert", "cert_cert", "cert_key", "timeout"}
+        known = {"ca_cert", "cert_cert", "cert_key", "timeout", "max_txn_ops"}
         unknown = set(options) - known
         if unknown:
             raise ValueError(f"unknown etcd store option(s) {sorted(unknown)} in {text!r}")
-        etcd_kwargs: Dict[str, Any] = {k: v for k, v in options.items() if k != "timeout"}
-        if "timeout" in options:
-            etcd_kwargs["timeout"] = float(options["timeout"])
+        etcd_kwargs: Dict[str, Any] = {
+            k: v for k, v in options.items() if k not in ("timeout", "max_txn_ops")
+        }
+        try:
+            if "timeout" in options:
+                etcd_kwargs["timeout"] = float(options["timeout"])
+            if "max_txn_ops" in options:
+                etcd_kwargs["max_txn_ops"] = int(options["max_txn_ops"])
+        except ValueError:
+            raise ValueError(f"bad number in etcd store URL {text!r}") from None
         return EtcdStore(endpoints, prefix, **etcd_kwargs)
     scheme = text.partition(":")[0]
     if "://" in text or (scheme.isalpha() and len(scheme) > 1 and text.startswith(scheme + ":") and not os.path.exists(text)):
