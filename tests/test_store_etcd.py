@@ -275,3 +275,16 @@ def test_a_new_handle_replays_history(etcd_server: EtcdServer, etcd_prefix: str)
             ("PUT", "a", {"v": 1}, r1, True), ("PUT", "b", {}, r1, True),
             ("PUT", "a", {"v": 2}, r2, False), ("DELETE", "b", {}, r2, False),
         ]
+
+
+def test_missing_etcd_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import servers
+
+    monkeypatch.setattr(servers.shutil, "which", lambda name: None)
+    monkeypatch.setattr(servers.os.path, "exists", lambda path: False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="etcd is not installed"):
+        servers._etcd_binary()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        servers._etcd_binary()
