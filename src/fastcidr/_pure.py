@@ -462,6 +462,8 @@ class DenseBitmap:
         if old & bit:
             return False
         new = old | bit
+        if new == _ALL_ONES_WORD:
+            new = _ALL_ONES_WORD  # share one int object among all full words (memory)
         level0.put(w, new)
         self.count += 1
         if new == _ALL_ONES_WORD:  # propagate "full" while words become full
