@@ -361,3 +361,14 @@ def test_older_schema_is_migrated_in_place(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 1)
     with pytest.raises(StoreError, match="newer fastcidr"):
         SQLiteStore(path)
+
+
+def test_listing_in_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastcidr.store import sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "_LIST_SLICE", 7)
+    with SQLiteStore(tmp_path / "slices.db") as store:
+        rev = store.commit([Create("services", f"ns/s{i:02}", {"i": i}) for i in range(20)])
+        records, listed = store.list("services")
+        assert listed == rev
+        assert sorted((r.key, r.value["i"]) for r in records) == [(f"ns/s{i:02}", i) for i in range(20)]

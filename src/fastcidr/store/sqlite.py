@@ -80,6 +80,7 @@ _MIGRATIONS: Dict[int, Tuple[str, ...]] = {0: _SCHEMA_V1}
 #: listings at least this long are kept for _LISTING_TTL seconds while the store does not change
 _CACHE_LISTINGS_FROM = 10_000
 _LISTING_TTL = 10.0
+_LIST_SLICE = 50_000
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads
@@ -377,16 +378,22 @@ class SQLiteStore(Store):
                     revision = con.execute(
                         "SELECT value FROM fastcidr_state WHERE name = 'revision'"
                     ).fetchone()[0]
-                    rows = con.execute(
+                    cursor = con.execute(
                         "SELECT key, value, revision, create_revision FROM fastcidr_records"
                         " WHERE kind = ?",
                         (kind,),
-                    ).fetchall()
+                    )
+                    # decoded in slices: the rows' JSON text need not all be alive at once
+                    records: List[Record] = []
+                    while True:
+                        rows = cursor.fetchmany(_LIST_SLICE)
+                        if not rows:
+                            break
+                        records.extend(_records(kind, rows))
                 finally:
                     con.execute("COMMIT")
             except sqlite3.Error as e:
                 raise self._error(e) from None
-        records = _records(kind, rows)
         if len(records) >= _CACHE_LISTINGS_FROM:
             self._listing[kind] = (revision, records, time.monotonic() + _LISTING_TTL)
         else:
