@@ -594,3 +594,29 @@ def test_kubeconfig_file(server, tmp_path):
     config = yaml.safe_load(text)
     assert config["clusters"][0]["cluster"]["server"] == server.url
     assert kubeconfig_text("http://x", b"CA").count("certificate-authority-data: Q0E=") == 1
+
+
+def test_watch_list_protocol_ends_initial_events_with_a_bookmark(server):
+    events = _watch_lines(server, f"{CIDRS}?watch=true&sendInitialEvents=true"
+                                  "&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+                                  "&timeoutSeconds=5", count=2)
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::1"])
+def test_wildcard_and_ipv6_addresses(host):
+    import socket
+
+    if host == "::1" and not socket.has_ipv6:
+        pytest.fail("IPv6 loopback expected on the test machines")
+    srv = ApiServer(FakeCluster(), host=host)
+    try:
+        assert srv.url.startswith("http://127.0.0.1:" if host == "0.0.0.0" else "http://[::1]:")
+        srv.wait_until_accepting()
+        conn = http.client.HTTPConnection("127.0.0.1" if host == "0.0.0.0" else "::1", srv.port, timeout=10)
+        conn.request("GET", "/version")
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        srv.close()

@@ -107,7 +107,9 @@ class ApiServer:
         bound_host = str(self._httpd.server_address[0])
         bound_port = int(self._httpd.server_address[1])
         scheme = "https" if context is not None else "http"
-        shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+        # a wildcard address is not one to connect to: the URL (and kubeconfig) use loopback
+        shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(bound_host, bound_host)
+        shown = f"[{shown}]" if ":" in shown else shown
         self.host: str = bound_host
         self.port: int = bound_port
         self.url = f"{scheme}://{shown}:{bound_port}"
@@ -123,7 +125,7 @@ class ApiServer:
 
     def wait_until_accepting(self, timeout: float = 10.0) -> None:
         """Return once a TCP connection to the server succeeds."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else ("::1" if self.host == "::" else self.host)
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
         with socket.create_connection((host, self.port), timeout=timeout):
             pass
 

@@ -400,18 +400,24 @@ class ResourceApi:
 
     def watch(self, resource: ResourceType, namespace: Optional[str], options: ListOptions, *,
               timeout: float, bookmarks: bool, stop: threading.Event,
-              clock: Callable[[], float]) -> Iterator[WatchEvent]:
+              clock: Callable[[], float], initial_events: bool = False) -> Iterator[WatchEvent]:
         """Events after ``options.resource_version`` (or synthetic ADDED events for the current
-        state when it is empty or "0") until ``timeout`` seconds pass or ``stop`` is set.
-        Yields nothing but ("", {}) heartbeats while idle, so the caller can notice a closed
-        connection."""
+        state when it is empty or "0", or when ``initial_events`` asks for them: the watch-list
+        protocol, which ends them with an ``initial-events-end`` BOOKMARK) until ``timeout``
+        seconds pass or ``stop`` is set. Yields ("", {}) heartbeats while idle, so the caller
+        can notice a closed connection."""
         deadline = clock() + timeout
         rv_text = options.resource_version
-        if rv_text in ("", "0") or resource is NAMESPACES:
+        if rv_text in ("", "0") or initial_events or resource is NAMESPACES:
             items, list_rv, _, _ = self.list(resource, namespace, _unlimited(options))
-            if rv_text in ("", "0"):
+            if rv_text in ("", "0") or initial_events:
                 for item in items:
                     yield "ADDED", item
+            if initial_events:
+                yield "BOOKMARK", {
+                    "kind": resource.kind, "apiVersion": resource.api_version,
+                    "metadata": {"resourceVersion": list_rv,
+                                 "annotations": {"k8s.io/initial-events-end": "true"}}}
             revision = int(list_rv)
         else:
             if not rv_text.isdigit():

@@ -62,12 +62,9 @@ class ApiHTTPServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         self._watches = 0
         self._watches_done = threading.Condition(self._connections_lock)
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6  # the listening socket is made in __init__
         super().__init__(address, ApiRequestHandler)
-
-    def server_bind(self) -> None:
-        if ":" in self.server_address[0]:
-            self.address_family = socket.AF_INET6  # pragma: no cover - depends on the host
-        super().server_bind()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # runs in the connection's own thread: the TLS handshake does not hold up accept()
@@ -441,6 +438,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         include_object = query.get("includeObject") or "Metadata"
         events = api.watch(resource, namespace, options, timeout=timeout,
                            bookmarks=query.get("allowWatchBookmarks") in ("true", "1"),
+                           initial_events=query.get("sendInitialEvents") in ("true", "1"),
                            stop=self.server.closing, clock=time.monotonic)
         # the first event is computed before the headers go out, so that a bad request
         # (e.g. an invalid resourceVersion) still gets a proper error status
