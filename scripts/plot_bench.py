@@ -18,6 +18,7 @@ import glob
 import json
 import math
 import os
+import re
 import sys
 from typing import Any, Dict, List, Tuple
 
@@ -64,27 +65,97 @@ def is_fastcidr(bench: Dict[str, Any]) -> bool:
     return "fastcidr" in text.lower()
 
 
-def panels(benchmarks: Dict[str, Dict[str, Any]]) -> List[Tuple[str, List[Tuple[str, float, bool]]]]:
+def _strip_common_suffix(labels: List[str]) -> List[str]:
+    """``fastcidr-int-v4/16-half``, ``pyroaring-v4/16-half`` → ``fastcidr-int``, ``pyroaring``."""
+    if len(labels) < 2:
+        return labels
+    suffix = os.path.commonprefix([label[::-1] for label in labels])[::-1]
+    cut = suffix.find("-")  # keep whole words: cut at a separator
+    if cut < 0 or len(suffix) - cut < 2:
+        return labels
+    suffix = suffix[cut:]
+    stripped = [label[: len(label) - len(suffix)] for label in labels]
+    return stripped if all(stripped) else labels
+
+
+Row = Tuple[str, float, bool]
+
+
+def panels(benchmarks: Dict[str, Dict[str, Any]], pattern: str) -> List[Tuple[str, List[Row]]]:
     grouped: Dict[str, List[Tuple[str, float, bool]]] = {}
     for bench in benchmarks.values():
         group = group_of(bench)
+        if not re.search(pattern, group):
+            continue
         grouped.setdefault(group, []).append((label_of(bench, group), ns_per_op(bench), is_fastcidr(bench)))
-    return [(group, sorted(rows, key=lambda r: r[1])) for group, rows in sorted(grouped.items())]
+    out = []
+    for group, rows in sorted(grouped.items()):
+        labels = _strip_common_suffix([r[0] for r in rows])
+        rows = [(label, r[1], r[2]) for label, r in zip(labels, rows)]
+        out.append((group, sorted(rows, key=lambda r: r[1])))
+    return out
 
 
-def plot(benchmarks: Dict[str, Dict[str, Any]], output: str, title: str) -> None:
+FILL_GROUP = re.compile(r"^next-v4/(\d+)-(first1|half|last1)$")
+FILL_LEVELS = [("first1", "first 1%"), ("half", "50%"), ("last1", "last 1%")]
+
+
+def fill_series(benchmarks: Dict[str, Dict[str, Any]]) -> Dict[Tuple[str, str], Dict[str, float]]:
+    """(implementation, prefix) → {fill level: ns/op} from the ``next-v4/<prefix>-<level>`` groups:
+    the flatness picture (O(1) means a flat line)."""
+    series: Dict[Tuple[str, str], Dict[str, float]] = {}
+    for bench in benchmarks.values():
+        match = FILL_GROUP.match(group_of(bench))
+        if not match:
+            continue
+        prefix, level = match.groups()
+        impl = label_of(bench, group_of(bench))
+        impl = re.sub(rf"-?v4/{prefix}-{level}$", "", impl) or impl
+        series.setdefault((impl, prefix), {})[level] = ns_per_op(bench)
+    return series
+
+
+def plot(benchmarks: Dict[str, Dict[str, Any]], output: str, title: str, pattern: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = panels(benchmarks)
-    if not groups:
-        raise SystemExit("plot_bench: no benchmarks in the input")
-    heights = [max(1.2, 0.32 * len(rows) + 0.8) for _, rows in groups]
-    fig, axes = plt.subplots(len(groups), 1, figsize=(10, sum(heights)),
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
-    for ax, (group, rows) in zip(axes[:, 0], groups):
+    series = fill_series(benchmarks)
+    bar_panels = [p for p in panels(benchmarks, pattern) if not FILL_GROUP.match(p[0])]
+    if not series and not bar_panels:
+        raise SystemExit("plot_bench: no benchmarks in the input match " + pattern)
+    columns = 2 if len(bar_panels) > 3 else 1
+    bar_rows = (len(bar_panels) + columns - 1) // columns
+    heights = ([3.2] if series else []) + [
+        max(1.3, 0.28 * max(len(r) for _, r in bar_panels[i * columns:(i + 1) * columns]) + 0.9)
+        for i in range(bar_rows)]
+    fig = plt.figure(figsize=(7 * columns, sum(heights) + 0.8))
+    grid = fig.add_gridspec(len(heights), columns, height_ratios=heights)
+    row = 0
+    if series:
+        ax = fig.add_subplot(grid[0, :])
+        xs = list(range(len(FILL_LEVELS)))
+        for (impl, prefix), values in sorted(series.items()):
+            points = [(x, values[level]) for x, (level, _) in zip(xs, FILL_LEVELS) if level in values]
+            if len(points) < 2:
+                continue
+            ours = "fastcidr" in impl
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                    linestyle="-" if prefix == "16" else "--", linewidth=2.2 if ours else 1.2,
+                    color=None if not ours else (FASTCIDR_COLOUR if "int" not in impl else "#0a3d91"),
+                    label=f"{impl}, /{prefix}")
+        ax.set_yscale("log")
+        ax.set_xticks(xs)
+        ax.set_xticklabels([text for _, text in FILL_LEVELS])
+        ax.set_xlabel("fill level of the range")
+        ax.set_ylabel("ns per next address")
+        ax.set_title("next address against fill level (flat = O(1))", fontsize=10, loc="left")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        row = 1
+    for index, (group, rows) in enumerate(bar_panels):
+        ax = fig.add_subplot(grid[row + index // columns, index % columns])
         labels = [r[0] for r in rows]
         values = [r[1] for r in rows]
         colours = [FASTCIDR_COLOUR if r[2] else PEER_COLOUR for r in rows]
@@ -93,23 +164,24 @@ def plot(benchmarks: Dict[str, Dict[str, Any]], output: str, title: str) -> None
         y = list(range(len(rows)))
         ax.barh(y, values, color=colours)
         ax.set_yticks(y)
-        ax.set_yticklabels(labels, fontsize=8)
+        ax.set_yticklabels(labels, fontsize=7)
         ax.invert_yaxis()
         ax.set_xscale("log")
-        ax.set_title(group, fontsize=10, loc="left")
-        ax.set_xlabel("ns per operation (median, log scale)", fontsize=8)
-        right = max(values) * 8
-        ax.set_xlim(min(values) / 2, right)
+        ax.set_title(group, fontsize=9, loc="left")
+        ax.set_xlim(min(values) / 2, max(values) * 30)
         for yi, value in zip(y, values):
             text = f"{value:,.0f} ns" if value >= 10 else f"{value:.1f} ns"
             if reference:
-                text += f"  ({value / reference:.1f}x)"
-            ax.text(value * 1.05, yi, text, va="center", fontsize=7)
+                text += f" ({value / reference:.1f}x)"
+            ax.text(value * 1.08, yi, text, va="center", fontsize=6.5)
+        ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", which="major", alpha=0.3)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.text(0.5, 0.005, "ns per operation, median, log scale; (Nx) = time relative to the fastest "
+             "fastcidr entry of the panel", ha="center", fontsize=7)
+    fig.tight_layout(rect=(0, 0.02, 1, 0.98))
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    fig.savefig(output, dpi=110)
+    fig.savefig(output, dpi=100)
     plt.close(fig)
 
 
@@ -118,6 +190,9 @@ def main(argv: List[str]) -> int:
     parser.add_argument("inputs", nargs="*", help="pytest-benchmark JSON files (default: bench/results/*.json)")
     parser.add_argument("-o", "--output", default=None, help="PNG to write (default: docs/bench.png)")
     parser.add_argument("--title", default="fastcidr vs peers (this machine; lower is better)")
+    parser.add_argument("--groups", default=r"^(?!memory)",
+                        help="regular expression selecting the groups drawn as bars (default: all but "
+                             "memory-*, whose timing is only the build)")
     args = parser.parse_args(argv)
     inputs = list(args.inputs)
     output = args.output
@@ -130,7 +205,7 @@ def main(argv: List[str]) -> int:
         print("plot_bench: no results; run `make bench` first", file=sys.stderr)
         return 1
     benchmarks = load(inputs)
-    plot(benchmarks, output, args.title)
+    plot(benchmarks, output, args.title, args.groups)
     finite = [ns_per_op(b) for b in benchmarks.values() if math.isfinite(ns_per_op(b))]
     print(f"plot_bench: {len(finite)} benchmarks from {len(inputs)} file(s) -> {output}")
     return 0
