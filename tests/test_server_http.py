@@ -620,3 +620,12 @@ def test_wildcard_and_ipv6_addresses(host):
         conn.close()
     finally:
         srv.close()
+
+
+def test_main_reports_bad_arguments(capsys):
+    from fastcidr.server import main
+
+    assert main(["--store", "memory:", "--service-cluster-ip-range", "10.96.0.0/33"]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+    with pytest.raises(SystemExit):
+        main(["--tls-cert", "only-a-cert"])

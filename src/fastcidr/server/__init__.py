@@ -162,7 +162,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve the Kubernetes API for ServiceCIDRs, IPAddresses and Services, "
                     "so the real kubectl and client libraries work against fastcidr.")
     parser.add_argument("--store", default=os.environ.get("FASTCIDR_STORE"),
-                        help="store URL (memory when omitted): a path, sqlite:///path or etcd://host:port/prefix")
+                        help="store URL: a path, sqlite:///path, etcd://host:port/prefix or memory: "
+                             "(default: FASTCIDR_STORE, else the CLI's default SQLite file under "
+                             "'fastcidr serve' and memory under 'python -m fastcidr.server')")
     parser.add_argument("--service-cluster-ip-range", dest="service_cluster_ip_range",
                         help="the default Service range, CIDR[,CIDR]")
     parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
