@@ -10,12 +10,15 @@ Thread safety: every public method runs under the GIL without calling back into 
 structures are half-changed (Python objects are created only before or after a mutation), so
 each call is atomic with respect to other threads.
 """
+cimport cython
 from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset, memchr
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_DECREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.dict cimport PyDict_Next
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
 import os
 import struct
@@ -54,6 +57,7 @@ cdef extern from "fc_addr.h" nogil:
     size_t fc_format_ip(int family, fc_addr a, char *buf)
     size_t fc_format_cidr(int family, fc_addr net, int prefix, char *buf)
     uint64_t fc_size(int family, int prefix)
+    void fc_addr_to_be16(fc_addr a, unsigned char *out)
     uint64_t fc_band_offset(int family, int prefix)
 
 cdef extern from "fc_rng.h" nogil:
@@ -721,6 +725,7 @@ cdef class PrefixTree:
         return &self.v4 if family == 4 else &self.v6
 
     # -- mapping ----------------------------------------------------------------------------
+    @cython.critical_section
     def insert(self, cidr, value):
         """Store value under cidr; True when it replaced an existing value."""
         cdef int family, plen
@@ -752,6 +757,7 @@ cdef class PrefixTree:
         parse_cidr_obj(cidr, family, &net, &plen)
         return trie_find(self.trie(family[0]), key_of(family[0], net), plen)
 
+    @cython.critical_section
     def __getitem__(self, cidr):
         cdef int family
         cdef tnode *n = self._find(cidr, &family)
@@ -759,6 +765,7 @@ cdef class PrefixTree:
             raise KeyError(_canonical_cidr(cidr))
         return node_value(n)
 
+    @cython.critical_section
     def get(self, cidr, default=None):
         cdef int family
         cdef tnode *n = self._find(cidr, &family)
@@ -766,10 +773,12 @@ cdef class PrefixTree:
             return default
         return node_value(n)
 
+    @cython.critical_section
     def __contains__(self, cidr):
         cdef int family
         return self._find(cidr, &family) != NULL
 
+    @cython.critical_section
     def pop(self, cidr, *default):
         cdef int family
         cdef tnode *n = self._find(cidr, &family)
@@ -814,18 +823,22 @@ cdef class PrefixTree:
             free(nodes)
         return out
 
+    @cython.critical_section
     def keys(self):
         return self._collect(self.v4.root, False, 0) + self._collect(self.v6.root, False, 0)
 
+    @cython.critical_section
     def values(self):
         return self._collect(self.v4.root, False, 1) + self._collect(self.v6.root, False, 1)
 
+    @cython.critical_section
     def items(self):
         return self._collect(self.v4.root, False, 2) + self._collect(self.v6.root, False, 2)
 
     def __iter__(self):
         return iter(self.keys())
 
+    @cython.critical_section
     def clear(self):
         cdef tnode *r4 = self.v4.root
         cdef tnode *r6 = self.v6.root
@@ -839,6 +852,7 @@ cdef class PrefixTree:
         node_free_tree(r6)
 
     # -- queries ----------------------------------------------------------------------------
+    @cython.critical_section
     def longest_match(self, ip_or_cidr):
         """The most specific stored prefix equal to or containing the query, as (cidr, value)."""
         cdef int family, plen
@@ -849,6 +863,7 @@ cdef class PrefixTree:
             return None
         return node_pair(best)
 
+    @cython.critical_section
     def shortest_match(self, ip_or_cidr):
         """The least specific stored prefix equal to or containing the query, as (cidr, value)."""
         cdef int family, plen
@@ -865,6 +880,7 @@ cdef class PrefixTree:
             n = n.child[key_bit(k, n.plen)]
         return None
 
+    @cython.critical_section
     def host_matches(self, ip):
         """Stored prefixes holding ip as a host address (SPEC.md §1), most specific first."""
         cdef int family, i, count
@@ -879,6 +895,7 @@ cdef class PrefixTree:
             PyList_SET_ITEM(out, i, item)
         return out
 
+    @cython.critical_section
     def longest_match_int(self, value, family=4):
         """``longest_match`` for an integer address of the given family (an extra fast path)."""
         cdef int fam
@@ -889,6 +906,7 @@ cdef class PrefixTree:
             return None
         return node_pair(best)
 
+    @cython.critical_section
     def host_matches_int(self, value, family=4):
         """``host_matches`` for an integer address of the given family (an extra fast path)."""
         cdef int fam, count, i
@@ -898,6 +916,7 @@ cdef class PrefixTree:
         count = trie_host_matches(self.trie(fam), key_of(fam, a), found)
         return [node_pair(found[i]) for i in range(count)]
 
+    @cython.critical_section
     def covering(self, cidr):
         """Stored prefixes equal to or containing cidr, least specific first."""
         cdef int family, plen, i, count
@@ -907,6 +926,7 @@ cdef class PrefixTree:
         count = trie_path(self.trie(family), key_of(family, a), plen, found)
         return [node_pair(found[i]) for i in range(count)]
 
+    @cython.critical_section
     def covered(self, cidr):
         """Stored prefixes equal to or inside cidr, in pre-order (ascending)."""
         cdef int family, plen
@@ -915,6 +935,7 @@ cdef class PrefixTree:
         cdef tnode *start = trie_subtree(self.trie(family), key_of(family, a), plen)
         return self._collect(start, False, 2)
 
+    @cython.critical_section
     def top_level(self, family=None):
         """Stored prefixes not contained in another stored prefix, ascending."""
         cdef int fam = family_code(family)
@@ -936,6 +957,7 @@ cdef class PrefixTree:
     def __repr__(self):
         return f"PrefixTree({dict(self.items())!r})"
 
+    @cython.critical_section
     def __sizeof__(self):
         return sizeof(PrefixTree) + (self.v4.count + self.v6.count) * 2 * sizeof(tnode)
 
@@ -1136,6 +1158,11 @@ cdef void pool_free(pool_t *p) noexcept nogil:
         free(p.blocks[i])
     free(p.blocks)
     memset(p, 0, sizeof(pool_t))
+
+cdef inline void put_le(unsigned char *p, uint64_t v, int nbytes) noexcept nogil:
+    cdef int i
+    for i in range(nbytes):
+        p[i] = <unsigned char>(v >> (8 * i))
 
 cdef inline fc_addr addr_plus(fc_addr net, uint64_t off) noexcept nogil:
     """net + 1 + off (128-bit)."""
@@ -1415,6 +1442,7 @@ cdef class MultiCIDRAllocator:
         return 0
 
     # -- CIDRs ------------------------------------------------------------------------------
+    @cython.critical_section
     def add(self, cidr, *, ready=True):
         """Add a CIDR (False if already present); allocations inside it become visible to it."""
         cdef int family, plen, npath, i
@@ -1518,6 +1546,7 @@ cdef class MultiCIDRAllocator:
             self.first_family = family
         return True
 
+    @cython.critical_section
     def remove(self, cidr):
         """Remove a CIDR; returns the allocated addresses no remaining CIDR holds as a host
         (ascending), which are forgotten."""
@@ -1608,6 +1637,7 @@ cdef class MultiCIDRAllocator:
         finally:
             free(orphans.data)
 
+    @cython.critical_section
     def set_ready(self, cidr, ready):
         """Mark a CIDR ready (serves new allocations) or not (only releases)."""
         cdef bint flag = bool(ready)
@@ -1617,6 +1647,7 @@ cdef class MultiCIDRAllocator:
         fw_set_weight(f, e, self.weight(e))
         f.ready_dirty = 1
 
+    @cython.critical_section
     def is_ready(self, cidr):
         return bool(self.lookup(cidr).ready)
 
@@ -1637,6 +1668,7 @@ cdef class MultiCIDRAllocator:
             out[i] = <entry_t*>nodes[i].entry
         return n
 
+    @cython.critical_section
     def allocate(self, ip):
         """Take ip through any ready CIDR holding it as a host."""
         cdef int family, n, i
@@ -1724,6 +1756,7 @@ cdef class MultiCIDRAllocator:
             return fam
         return family_code(family)
 
+    @cython.critical_section
     def allocate_next(self, family=None):
         """Next address by policy, then by the Kubernetes band rule inside the chosen CIDR."""
         cdef fc_addr a
@@ -1731,6 +1764,7 @@ cdef class MultiCIDRAllocator:
         self._next(self.fam(fam), fam, &a)
         return format_ip_str(fam, a)
 
+    @cython.critical_section
     def allocate_many(self, n, family=None):
         """n addresses as n successive allocate_next() calls; all or nothing."""
         if isinstance(n, bool) or not isinstance(n, int):
@@ -1758,6 +1792,7 @@ cdef class MultiCIDRAllocator:
         finally:
             free(values)
 
+    @cython.critical_section
     def release(self, ip):
         """Free ip (through any CIDR, ready or not); a no-op when it is not allocated."""
         cdef int family, n
@@ -1772,6 +1807,7 @@ cdef class MultiCIDRAllocator:
         if fc_space_clear(hs[0].top.storage, off) > 0:
             self.account(f, hs, n, off, -1)
 
+    @cython.critical_section
     def has(self, ip):
         cdef int family, n
         cdef fc_addr a
@@ -1786,6 +1822,7 @@ cdef class MultiCIDRAllocator:
         return self.has(ip)
 
     # -- queries ----------------------------------------------------------------------------
+    @cython.critical_section
     def owners(self, ip):
         """CIDRs holding ip as a host address, most specific first."""
         cdef int family, n, i
@@ -1795,6 +1832,7 @@ cdef class MultiCIDRAllocator:
         n = self.holders(self.fam(family), family, a, hs)
         return [<object>hs[i].node.key for i in range(n - 1, -1, -1)]
 
+    @cython.critical_section
     def orphans_if_removed(self, cidr, *, ignore=()):
         """Allocated addresses cidr holds as a host that no other CIDR (not in ignore) holds."""
         cdef int family, plen, nign = 0, i, j, sp = 0
@@ -1866,6 +1904,7 @@ cdef class MultiCIDRAllocator:
             free(keep.data)
             free(out.data)
 
+    @cython.critical_section
     def used(self, family=None):
         cdef int fam = family_code(family)
         cdef uint64_t total = 0
@@ -1875,6 +1914,7 @@ cdef class MultiCIDRAllocator:
             total += self.f6.used
         return total
 
+    @cython.critical_section
     def free(self, family=None):
         """Sizes of the top-level CIDRs minus used (nested CIDRs counted once)."""
         cdef int fam = family_code(family)
@@ -1885,6 +1925,7 @@ cdef class MultiCIDRAllocator:
             total += _u128(self.f6.top_size) - self.f6.used
         return total
 
+    @cython.critical_section
     def stats(self, cidr):
         cdef entry_t *e = self.lookup(cidr)
         return {"size": e.size, "used": e.used, "free": e.size - e.used}
@@ -1918,6 +1959,7 @@ cdef class MultiCIDRAllocator:
                 free(nodes)
         return 0
 
+    @cython.critical_section
     def __iter__(self):
         cdef u64buf fams, his, los
         cdef fc_addr a
@@ -1938,12 +1980,14 @@ cdef class MultiCIDRAllocator:
             free(los.data)
         return iter(out)
 
+    @cython.critical_section
     def __len__(self):
         return self.f4.used + self.f6.used
 
     def __repr__(self):
         return f"MultiCIDRAllocator({self.cidrs!r}, policy={self.policy!r}, used={len(self)})"
 
+    @cython.critical_section
     def __sizeof__(self):
         cdef Py_ssize_t total = sizeof(MultiCIDRAllocator)
         cdef tnode **nodes
@@ -1961,25 +2005,36 @@ cdef class MultiCIDRAllocator:
         return total
 
     # -- snapshot ---------------------------------------------------------------------------
+    @cython.critical_section
     def snapshot(self):
         """FCMA version 1 (docs/ALGORITHMS.md); includes the random generator's state."""
         cdef int family, plen
         cdef fc_addr net
         cdef tnode *node
         cdef tnode **tops
-        cdef Py_ssize_t ntops, i
+        cdef Py_ssize_t ntops, i, pos = 0, ncidrs, nruns, total
         cdef entry_t *top
         cdef uint64_t lo, hi, start, end
-        cdef u64buf runs  # triples: family, start offset... stored as (family, hi, lo, length)
+        cdef PyObject *k
+        cdef PyObject *v
+        cdef u64buf cidrs  # (family, prefix, hi, lo, ready) per CIDR, insertion order
+        cdef u64buf runs   # (family, hi, lo, length) per run, ascending
+        cdef unsigned char *p
+        memset(&cidrs, 0, sizeof(u64buf))
         memset(&runs, 0, sizeof(u64buf))
-        parts = [b"FCMA", struct.pack("<HB4QI", 1, self._policy, self.rng.s[0], self.rng.s[1],
-                                      self.rng.s[2], self.rng.s[3], len(self._order))]
-        for text in self._order:
-            parse_cidr_obj(text, &family, &net, &plen)
-            node = trie_find(&self.fam(family).trie, key_of(family, net), plen)
-            parts.append(struct.pack("<BB", family, plen) + addr_to_int(net).to_bytes(16, "big")
-                         + (b"\x01" if (<entry_t*>node.entry).ready else b"\x00"))
         try:
+            # Everything is read into C buffers first (no Python object is created meanwhile,
+            # so no other thread can change the allocator half-way through).
+            while PyDict_Next(self._order, &pos, &k, &v):
+                parse_cidr_obj(<object>k, &family, &net, &plen)
+                node = trie_find(&self.fam(family).trie, key_of(family, net), plen)
+                if node == NULL:
+                    raise RuntimeError("fastcidr: CIDR index out of step")
+                buf_push(&cidrs, family)
+                buf_push(&cidrs, plen)
+                buf_push(&cidrs, net.hi)
+                buf_push(&cidrs, net.lo)
+                buf_push(&cidrs, (<entry_t*>node.entry).ready)
             for family in (4, 6):
                 trie_preorder(self.fam(family).trie.root, True, &tops, &ntops)
                 try:
@@ -2004,19 +2059,40 @@ cdef class MultiCIDRAllocator:
                             lo = end + 1
                 finally:
                     free(tops)
+            ncidrs = cidrs.n // 5
             nruns = runs.n // 4
-            body = bytearray(b"".join(parts) + struct.pack("<Q", nruns))
-            base = len(body)
-            body.extend(bytes(25 * nruns))
+            total = 43 + 19 * ncidrs + 8 + 25 * nruns + 4
+            out = PyBytes_FromStringAndSize(NULL, total)
+            p = <unsigned char*>PyBytes_AS_STRING(out)
+            memcpy(p, b"FCMA", 4)
+            put_le(p + 4, 1, 2)
+            put_le(p + 6, <uint64_t>self._policy, 1)
+            for i in range(4):
+                put_le(p + 7 + 8 * i, self.rng.s[i], 8)
+            put_le(p + 39, <uint64_t>ncidrs, 4)
+            p += 43
+            for i in range(ncidrs):
+                p[0] = <unsigned char>cidrs.data[5 * i]
+                p[1] = <unsigned char>cidrs.data[5 * i + 1]
+                net.hi = cidrs.data[5 * i + 2]
+                net.lo = cidrs.data[5 * i + 3]
+                fc_addr_to_be16(net, p + 2)
+                p[18] = <unsigned char>cidrs.data[5 * i + 4]
+                p += 19
+            put_le(p, <uint64_t>nruns, 8)
+            p += 8
             for i in range(nruns):
+                p[0] = <unsigned char>runs.data[4 * i]
                 net.hi = runs.data[4 * i + 1]
                 net.lo = runs.data[4 * i + 2]
-                struct.pack_into("<B16sQ", body, base + 25 * i, <int>runs.data[4 * i],
-                                 addr_to_int(net).to_bytes(16, "big"), runs.data[4 * i + 3])
+                fc_addr_to_be16(net, p + 1)
+                put_le(p + 17, runs.data[4 * i + 3], 8)
+                p += 25
+            put_le(p, <uint64_t>(zlib.crc32(memoryview(out)[:total - 4]) & 0xFFFFFFFF), 4)
+            return out
         finally:
+            free(cidrs.data)
             free(runs.data)
-        body.extend(struct.pack("<I", zlib.crc32(body)))
-        return bytes(body)
 
     @classmethod
     def restore(cls, data):
