@@ -611,3 +611,12 @@ def test_describe_ipaddress_and_service(run: Run) -> None:
 def test_version(run: Run) -> None:
     r = run("version")
     assert r.status == 0 and re.fullmatch(r"fastcidr \d+\.\d+\.\d+ \((compiled|pure) core\)\n", r.out)
+
+
+def test_jsonpath_output(run: Run) -> None:
+    init(run)
+    assert run(["get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"]) == (0, "10.96.0.1", "")
+    assert run(["get", "ip", "-o=jsonpath={range .items[*]}{.metadata.name} {.spec.parentRef.name}{\"\\n\"}{end}"]) \
+        == (0, "10.96.0.1 kubernetes\n", "")
+    r = run(["get", "svc", "-o", "jsonpath={range .items[*]}"])
+    assert r.status == 1 and r.err.startswith("error: error executing jsonpath")

@@ -344,3 +344,39 @@ def test_usage_errors_exit_1_like_kubectl(capsys: pytest.CaptureFixture[str]) ->
     assert 'unable to match a printer suitable for the output format "table"' in capsys.readouterr().err
     assert cli.main(["get", "pods", "--store", "unused"]) == 1
     assert capsys.readouterr().err == 'error: the server doesn\'t have a resource type "pods"\n'
+
+
+LIST = {"apiVersion": "v1", "kind": "List", "items": [
+    {"metadata": {"name": "kubernetes", "namespace": "default",
+                  "labels": {"ipaddress.kubernetes.io/ip-family": "IPv4"}},
+     "spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 443, "name": "https"}], "selector": {}}},
+    {"metadata": {"name": "web", "namespace": "prod"},
+     "spec": {"clusterIP": "10.96.0.50", "ports": [{"port": 80}, {"port": 8080}], "selector": {"app": "web"}}},
+]}
+
+
+@pytest.mark.parametrize("template, text", [
+    ("{.items[0].spec.clusterIP}", "10.96.0.1"),
+    ("{.items[*].metadata.name}", "kubernetes web"),
+    ("{.items[-1].metadata.name}", "web"),
+    ("{.items[0:1].metadata.name}", "kubernetes"),
+    ("{.items[1].spec.ports[*].port}", "80 8080"),
+    ("{.items[1].spec.selector}", '{"app":"web"}'),
+    ("{.items[1].spec.ports[0]}", '{"port":80}'),
+    ("{.items[?(@.metadata.namespace==\"prod\")].spec.clusterIP}", "10.96.0.50"),
+    ("{.items[?(@.metadata.labels)].metadata.name}", "kubernetes"),
+    ("{.items[0].metadata.labels.ipaddress\\.kubernetes\\.io/ip-family}", "IPv4"),
+    ("{range .items[*]}{.metadata.namespace}/{.metadata.name}{\"\\n\"}{end}", "default/kubernetes\nprod/web\n"),
+    ("{range .items[*]}[{range .spec.ports[*]}{.port},{end}]{end}", "[443,][80,8080,]"),
+    ("{range .nothing[*]}x{end}done", "done"),
+    ("name: {.items[0].metadata.name} missing: {.items[0].nope}.", "name: kubernetes missing: ."),
+    ("{.kind}", "List"),
+])
+def test_jsonpath(template: str, text: str) -> None:
+    assert cli.jsonpath(template, LIST) == text
+
+
+@pytest.mark.parametrize("template", ["{range .items[*]}{.x}", "{end}", "{.items[9]}", "{.items", "{\"x}"])
+def test_jsonpath_errors(template: str) -> None:
+    with pytest.raises(cli.CommandError):
+        cli.jsonpath(template, LIST)
