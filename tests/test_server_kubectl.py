@@ -337,3 +337,21 @@ def test_serve_command_writes_kubeconfig_and_stops_on_sigterm(tmp_path):
         assert cluster.get_service("persisted", "default").cluster_ip.startswith("10.96.0.")
     finally:
         cluster.close()
+
+
+def test_namespaces(served):
+    server, kubectl = served
+    assert kubectl.ok("create", "namespace", "team-a") == ["namespace/team-a created"]
+    result = kubectl.run("create", "namespace", "team-a")
+    assert result.stderr.splitlines() == [
+        'Error from server (AlreadyExists): namespaces "team-a" already exists']
+    assert kubectl.ok("create", "service", "clusterip", "web", "-n", "team-a", "--tcp", "80") == [
+        "service/web created"]
+    assert_lines(kubectl.ok("get", "namespaces"), table_re(
+        ["NAME", "STATUS", "AGE"], ["default", "Active", None], ["kube-system", "Active", None],
+        ["team-a", "Active", None]))
+    assert kubectl.ok("delete", "namespace", "team-a") == ['namespace "team-a" deleted']
+    assert kubectl.run("get", "service", "web", "-n", "team-a").returncode == 1
+    result = kubectl.run("delete", "namespace", "default")
+    assert result.stderr.splitlines() == [
+        'Error from server (Forbidden): namespaces "default" is forbidden: this namespace may not be deleted']

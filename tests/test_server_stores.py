@@ -64,6 +64,12 @@ def _two_servers_agree(fc: Any, store_a: Any, store_b: Any) -> None:
                                                             ["kubernetes", "10.96.0.0/24"]]
         assert _request(b, "DELETE", CIDRS + "/extra")[0] == 200
         assert _request(a, "GET", CIDRS + "/extra")[0] == 404
+        # namespaces created through one server exist for the other
+        code, ns = _request(a, "POST", "/api/v1/namespaces", {"metadata": {"name": "team-a"}})
+        assert code == 201, ns
+        assert _request(b, "GET", "/api/v1/namespaces/team-a")[1]["metadata"]["uid"] == ns["metadata"]["uid"]
+        assert _request(b, "DELETE", "/api/v1/namespaces/team-a")[0] == 200
+        assert _request(a, "GET", "/api/v1/namespaces/team-a")[0] == 404
     finally:
         a.close()
         b.close()

@@ -12,12 +12,13 @@ import copy
 import datetime as _dt
 import json
 import random
+import re
 import threading
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .. import errors
-from ..store.base import Compacted
+from ..store.base import Compacted, Create, Delete
 from . import patch as patches
 from . import status
 from .resources import IPADDRESSES, NAMESPACES, SERVICECIDRS, SERVICES, ResourceType, unknown_fields
@@ -33,6 +34,8 @@ __all__ = ["ResourceApi", "ListOptions", "WatchEvent"]
 
 #: The namespaces that always exist (kube-apiserver creates them at start).
 SYSTEM_NAMESPACES = ("default", "kube-system")
+NAMESPACE_KEY_PREFIX = "namespaces/"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 _FIELD_SELECTABLE = {
     SERVICECIDRS.plural: ("metadata.name",),
@@ -149,10 +152,32 @@ class ResourceApi:
             raise status.from_exception(exc, resource, name,
                                         creating_service=creating_service) from None
 
-    # -- namespaces (derived: the system ones and those holding Services) ------------------------
+    # -- namespaces ------------------------------------------------------------------------------
+    # The system ones always exist; others are created with the API (kept in the store under
+    # meta/namespaces/<name>, which the Cluster ignores) or exist because Services live in them.
+
+    def _stored_namespaces(self) -> Dict[str, Dict[str, Any]]:
+        records, _ = self.store.list("meta")
+        found = {}
+        for record in records:
+            if record.key.startswith(NAMESPACE_KEY_PREFIX) and isinstance(record.value, dict):
+                found[record.key[len(NAMESPACE_KEY_PREFIX):]] = self._from_change(
+                    NAMESPACES, record.value, record.revision)
+        return found
+
+    def _namespace_object(self, name: str, created: str, resource_version: str = "1") -> Dict[str, Any]:
+        return {
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"namespace/{name}")),
+                         "resourceVersion": resource_version, "creationTimestamp": created,
+                         "labels": {"kubernetes.io/metadata.name": name}},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }
 
     def _namespaces(self) -> List[Dict[str, Any]]:
-        names = {n: None for n in SYSTEM_NAMESPACES}
+        names: Dict[str, Optional[Dict[str, Any]]] = {n: None for n in SYSTEM_NAMESPACES}
+        names.update(self._stored_namespaces())
         created: Dict[str, str] = {}
         for service in self.cluster.list_services(None):
             data = service.to_dict() if hasattr(service, "to_dict") else service
@@ -171,16 +196,58 @@ class ResourceApi:
             pass
         items = []
         for name in sorted(names):
+            stored = names[name]
+            if stored is not None:
+                items.append(stored)
+                continue
             ts = default_ts if name in SYSTEM_NAMESPACES else created.get(name, started)
-            items.append({
-                "apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": name, "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"namespace/{name}")),
-                             "resourceVersion": "1", "creationTimestamp": ts,
-                             "labels": {"kubernetes.io/metadata.name": name}},
-                "spec": {"finalizers": ["kubernetes"]},
-                "status": {"phase": "Active"},
-            })
+            items.append(self._namespace_object(name, ts))
         return items
+
+    def _create_namespace(self, body: Dict[str, Any], dry_run: bool) -> Dict[str, Any]:
+        name = body["metadata"]["name"]
+        if len(name) > 63 or not _DNS_LABEL.match(name):
+            raise status.invalid(NAMESPACES, name, [(
+                "metadata.name",
+                f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
+                "alphanumeric characters or '-', and must start and end with an alphanumeric "
+                "character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")])
+        if any(item["metadata"]["name"] == name for item in self._namespaces()):
+            raise status.already_exists(NAMESPACES, name)
+        obj = self._namespace_object(name, _now_rfc3339(self.now()))
+        obj["metadata"]["uid"] = str(uuid.uuid4())
+        for field in ("labels", "annotations"):
+            if body["metadata"].get(field):
+                obj["metadata"].setdefault(field, {}).update(body["metadata"][field])
+        del obj["metadata"]["resourceVersion"]
+        if dry_run:
+            return obj
+        try:
+            revision = self.store.commit([Create("meta", NAMESPACE_KEY_PREFIX + name, obj)])
+        except errors.ConflictError:
+            raise status.already_exists(NAMESPACES, name) from None
+        return self._from_change(NAMESPACES, obj, revision)
+
+    def _delete_namespace(self, current: Dict[str, Any], dry_run: bool) -> Dict[str, Any]:
+        name = current["metadata"]["name"]
+        if name in SYSTEM_NAMESPACES:
+            raise status.ApiError(403, status.status_body(
+                403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                {"name": name, "kind": "namespaces"}))
+        current["metadata"]["deletionTimestamp"] = _now_rfc3339(self.now())
+        current["status"] = {"phase": "Terminating"}
+        if dry_run:
+            return current
+        # like the namespace controller: its contents go first, then the namespace
+        for service in self.cluster.list_services(name):
+            data = service.to_dict() if hasattr(service, "to_dict") else service
+            try:
+                self.cluster.delete_service(data["metadata"]["name"], name)
+            except errors.NotFoundError:
+                pass
+        self.store.commit([Delete("meta", NAMESPACE_KEY_PREFIX + name)])
+        return current
 
     # -- verbs ---------------------------------------------------------------------------------
 
@@ -217,8 +284,7 @@ class ResourceApi:
         remaining item count."""
         before = self.current_revision()
         items = [o for o in self._list_all(resource, namespace) if options.matches(o)]
-        revision = max([before] + [int(o["metadata"].get("resourceVersion") or 0)
-                                   for o in items if resource is not NAMESPACES])
+        revision = max([before] + [int(o["metadata"].get("resourceVersion") or 0) for o in items])
 
         def sort_key(o: Dict[str, Any]) -> Tuple[str, str]:
             meta = o.get("metadata", {})
@@ -285,8 +351,6 @@ class ResourceApi:
 
     def create(self, resource: ResourceType, namespace: Optional[str], body: Any, *,
                dry_run: bool = False, field_validation: str = "Warn") -> Tuple[Dict[str, Any], List[str]]:
-        if resource is NAMESPACES:
-            raise status.method_not_allowed()
         body, warnings = self._check_body(resource, namespace, body, None, field_validation)
         metadata = body["metadata"]
         if not metadata.get("name"):
@@ -299,6 +363,8 @@ class ResourceApi:
         name = metadata["name"]
         for field in ("resourceVersion", "uid", "creationTimestamp", "deletionTimestamp"):
             metadata.pop(field, None)  # set by the server, as the apiserver does
+        if resource is NAMESPACES:
+            return self._create_namespace(body, dry_run), warnings
         if resource is SERVICECIDRS:
             body.pop("status", None)
         obj = self._call(resource, name, lambda: self.cluster.create(body, dry_run=dry_run),
@@ -374,9 +440,9 @@ class ResourceApi:
 
     def delete(self, resource: ResourceType, namespace: Optional[str], name: str, *,
                dry_run: bool = False) -> Dict[str, Any]:
-        if resource is NAMESPACES:
-            raise status.method_not_allowed()
         current = self.get(resource, namespace, name)
+        if resource is NAMESPACES:
+            return self._delete_namespace(current, dry_run)
         if dry_run:
             if resource is SERVICECIDRS and not current["metadata"].get("deletionTimestamp"):
                 current["metadata"]["deletionTimestamp"] = _now_rfc3339(self.now())
@@ -408,7 +474,7 @@ class ResourceApi:
         can notice a closed connection."""
         deadline = clock() + timeout
         rv_text = options.resource_version
-        if rv_text in ("", "0") or initial_events or resource is NAMESPACES:
+        if rv_text in ("", "0") or initial_events:
             items, list_rv, _, _ = self.list(resource, namespace, _unlimited(options))
             if rv_text in ("", "0") or initial_events:
                 for item in items:
@@ -425,40 +491,40 @@ class ResourceApi:
             revision = int(rv_text)
         next_bookmark = clock() + 30.0
         prefix = f"{namespace}/" if resource.namespaced and namespace else ""
+        kind = resource.plural
+        if resource is NAMESPACES:  # only the namespaces created through the API have events
+            kind, prefix = "meta", NAMESPACE_KEY_PREFIX
         while not stop.is_set():
             now = clock()
             if now >= deadline:
                 return
-            if resource is not NAMESPACES:
-                try:
-                    changes, current = self.store.changes_since(revision)
-                except Compacted:
-                    body = status.expired(
-                        f"too old resource version: {revision} ({self.current_revision()})").body
-                    yield "ERROR", body
-                    return
-                for change in changes:
-                    revision = change.revision
-                    if change.kind != resource.plural or not change.key.startswith(prefix):
-                        continue
-                    if change.value is None:
-                        continue
-                    obj = self._from_change(resource, change.value, change.revision)
-                    if not options.matches(obj):
-                        continue
-                    if change.type == "DELETE":
-                        yield "DELETED", obj
-                    else:
-                        yield ("ADDED" if change.created else "MODIFIED"), obj
-                revision = max(revision, current)
+            try:
+                changes, current = self.store.changes_since(revision)
+            except Compacted:
+                body = status.expired(
+                    f"too old resource version: {revision} ({self.current_revision()})").body
+                yield "ERROR", body
+                return
+            for change in changes:
+                revision = change.revision
+                if change.kind != kind or not change.key.startswith(prefix):
+                    continue
+                if change.value is None:
+                    continue
+                obj = self._from_change(resource, change.value, change.revision)
+                if not options.matches(obj):
+                    continue
+                if change.type == "DELETE":
+                    yield "DELETED", obj
+                else:
+                    yield ("ADDED" if change.created else "MODIFIED"), obj
+            revision = max(revision, current)
             if bookmarks and now >= next_bookmark:
                 next_bookmark = now + 30.0
                 yield "BOOKMARK", {"kind": resource.kind, "apiVersion": resource.api_version,
                                    "metadata": {"resourceVersion": str(revision)}}
             wait = max(0.0, min(0.5, deadline - clock()))
-            if resource is NAMESPACES:
-                stop.wait(wait)
-            elif not self.store.wait_for_change(revision, wait):
+            if not self.store.wait_for_change(revision, wait):
                 yield "", {}
 
 

@@ -109,7 +109,7 @@ SERVICES = ResourceType(
 )
 NAMESPACES = ResourceType(
     "namespaces", "namespace", "Namespace", "", "v1", False, short_names=("ns",),
-    verbs=("get", "list", "watch"),
+    verbs=("create", "delete", "get", "list", "watch"),
     schema=_object_schema({"finalizers": ANY}, {"phase": ANY, "conditions": ANY}),
 )
 
