@@ -136,14 +136,14 @@ def plot(benchmarks: Dict[str, Dict[str, Any]], output: str, title: str, pattern
     if series:
         ax = fig.add_subplot(grid[0, :])
         xs = list(range(len(FILL_LEVELS)))
-        for (impl, prefix), values in sorted(series.items()):
-            points = [(x, values[level]) for x, (level, _) in zip(xs, FILL_LEVELS) if level in values]
+        for (impl, prefix), by_level in sorted(series.items()):
+            points = [(x, by_level[level]) for x, (level, _) in zip(xs, FILL_LEVELS) if level in by_level]
             if len(points) < 2:
                 continue
-            ours = "fastcidr" in impl
+            is_ours = "fastcidr" in impl
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
-                    linestyle="-" if prefix == "16" else "--", linewidth=2.2 if ours else 1.2,
-                    color=None if not ours else (FASTCIDR_COLOUR if "int" not in impl else "#0a3d91"),
+                    linestyle="-" if prefix == "16" else "--", linewidth=2.2 if is_ours else 1.2,
+                    color=None if not is_ours else (FASTCIDR_COLOUR if "int" not in impl else "#0a3d91"),
                     label=f"{impl}, /{prefix}")
         ax.set_yscale("log")
         ax.set_xticks(xs)

@@ -18,11 +18,14 @@ kubernetes   10.96.0.0/28   17d
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Tuple
+
+from .errors import FastCIDRError, NotFoundError, StoreError
 
 __all__ = ["main", "human_duration", "tabwrite", "default_store_url", "to_json", "to_yaml"]
 
@@ -410,8 +413,6 @@ def server_error_text(exc: BaseException, kind: Optional[str] = None, name: Opti
     ``Error from server (<Reason>): <message>``, with ``error when <verb> "<file>": `` before the
     message when the object came from a file (``apply -f``).
     """
-    from .errors import StoreError
-
     if isinstance(exc, StoreError):
         return f"error: {exc}"
     reason = getattr(exc, "reason", "InternalError")
@@ -636,7 +637,7 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     """The whole command tree, or (``only``) the top level and that one command: argparse
     translates every help text through gettext as it builds a parser, and building all of
     them costs more start-up time than the rest of ``fastcidr get`` together."""
-    store_flag = argparse.ArgumentParser(add_help=False)
+    store_flag = _Parser(add_help=False)
     store_flag.add_argument(
         "--store", default=argparse.SUPPRESS, metavar="URL",
         help=f"where the state lives: a SQLite path, sqlite:///path or etcd://host:port/prefix "
@@ -762,7 +763,6 @@ def _version() -> str:
 
 
 def open_cluster(args: argparse.Namespace, service_cluster_ip_range: Optional[str] = None) -> Any:
-    from .errors import FastCIDRError
     from .k8s.cluster import Cluster
 
     try:
@@ -796,8 +796,6 @@ class StoreView:
     def _one(self, kind: str, key: str, resource: str, name: str, cls: Any) -> Any:
         rec = self._store.get(kind, key)
         if rec is None:
-            from .errors import NotFoundError
-
             raise NotFoundError(resource, name)
         return self._build(rec, cls)
 
@@ -874,16 +872,14 @@ def _object(cluster: Any, res: Resource, name: str, namespace: str) -> Dict[str,
     return cluster.get_service(name, namespace).to_dict()
 
 
-def _not_found(res: Resource, name: str) -> Exception:
-    from .errors import NotFoundError
-
+def _not_found(res: Resource, name: str) -> FastCIDRError:
     return NotFoundError(res.qualified_plural, name)
 
 
 def _parse_targets(words: Sequence[str]) -> List[Tuple[Resource, Optional[str]]]:
     """``TYPE[,TYPE] [NAME...]`` or ``TYPE/NAME...`` → (resource, name or None for all)."""
     if "/" in words[0]:
-        targets = []
+        targets: List[Tuple[Resource, Optional[str]]] = []
         for word in words:
             kind, sep, name = word.partition("/")
             if not sep or not name:
@@ -982,8 +978,6 @@ def cmd_get(args: argparse.Namespace) -> int:
     found: List[Tuple[Resource, Dict[str, Any]]] = []
     listed_kinds: List[Resource] = []
     named = any(name is not None for _, name in targets)
-    from .errors import FastCIDRError
-
     with StoreView(resolve_store(getattr(args, "store", None))) as cluster:
         for res, name in targets:
             if name is None:
@@ -1078,8 +1072,6 @@ def _load_files(paths: Sequence[str], verb: str) -> List[Tuple[Dict[str, Any], s
 
 def cmd_create_files(args: argparse.Namespace) -> int:
     """``create -f FILE``: like apply, but an object that exists is an AlreadyExists error."""
-    from .errors import FastCIDRError
-
     if not args.filename:
         raise CommandError("must specify one of -f and -k, or a subcommand (servicecidr, service)")
     work = _load_files(args.filename, "create")
@@ -1112,8 +1104,6 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def cmd_create_servicecidr(args: argparse.Namespace) -> int:
-    from .errors import FastCIDRError
-
     cidrs = [c for c in args.cidrs.split(",") if c != ""]
     with open_cluster(args) as cluster:
         try:
@@ -1166,8 +1156,6 @@ def service_manifest(name: str, namespace: str, ports: List[Dict[str, Any]],
 
 
 def cmd_create_service(args: argparse.Namespace) -> int:
-    from .errors import FastCIDRError
-
     ports = _parse_tcp(args.tcp)
     if not ports and args.clusterip != "None":
         raise CommandError("at least one tcp port specifier must be provided")
@@ -1272,8 +1260,6 @@ def _subset(wanted: Any, live: Any) -> bool:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from .errors import FastCIDRError
-
     work = _load_files(args.filename, "apply")
     failures: List[str] = []
     with open_cluster(args) as cluster:
@@ -1314,8 +1300,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from .errors import FastCIDRError
-
     namespace = _namespace(args)
     work: List[Tuple[Resource, str, str]] = []  # (resource, name, namespace)
     if args.filename:
@@ -1528,8 +1512,6 @@ def _address_order(obj: Dict[str, Any]) -> Tuple[int, int, str]:
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
-    from .errors import FastCIDRError
-
     targets = _parse_targets(args.args)
     namespace = _namespace(args)
     status = 0
@@ -1568,8 +1550,6 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .errors import FastCIDRError
-
     text, source = _read_source(args.filename)
     items = parse_manifests(text, source)
     counts: Dict[str, int] = {}
@@ -1688,7 +1668,7 @@ def bench_rows(budget: float = 0.25) -> List[List[str]]:
         alloc = module.CIDRAllocator("10.0.0.0/16", seed=1)
         for offset in half:
             alloc.allocate(f"10.0.{offset >> 8}.{offset & 255}")
-        measure(member, label + " (str)", lambda alloc=alloc: alloc.has(probe))
+        measure(member, label + " (str)", functools.partial(alloc.has, probe))
     netaddr = optional("netaddr")
     if netaddr is not None:
         pool = netaddr.IPSet(f"10.0.{o >> 8}.{o & 255}" for o in half[:4096])
@@ -1703,7 +1683,8 @@ def bench_rows(budget: float = 0.25) -> List[List[str]]:
         tree = module.PrefixTree()
         for cidr in prefixes:
             tree[cidr] = cidr
-        measure(match, label + " PrefixTree (str)" if "pure" not in label else label + " (str)", lambda tree=tree: tree.longest_match(target))
+        measure(match, label + (" (str)" if "pure" in label else " PrefixTree (str)"),
+                functools.partial(tree.longest_match, target))
     pytricia = optional("pytricia")
     if pytricia is not None:
         trie = pytricia.PyTricia()
@@ -1802,8 +1783,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 args.args.extend(extras)
             else:
                 parser.error(f"unrecognized arguments: {' '.join(extras)}")
-    from .errors import FastCIDRError
-
     try:
         return int(args.func(args))
     except CommandError as exc:
