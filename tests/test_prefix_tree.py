@@ -326,6 +326,29 @@ def test_brute_force_random(fc: Any, seed: int) -> None:
     assert len(t) == 0 and list(t) == []
 
 
+def test_brute_force_dense_ipv4(fc: Any) -> None:
+    """Thousands of IPv4 prefixes, short ones included, inserted and deleted in bulk: exercises
+    the compiled trie's jump table (built past a few hundred prefixes) and ancestor links."""
+    rng = random.Random(99)
+    t = fc.PrefixTree()
+    model = Model()
+    for wave in range(3):
+        for _ in range(1200):
+            key = random_key(rng, 4) if rng.random() < 0.8 else (4, 0, 0)
+            if rng.random() < 0.15:  # short prefixes move many jump entries at once
+                plen = rng.randint(0, 15)
+                key = (4, key[1] & (((1 << plen) - 1) << (32 - plen)), plen)
+            t[text(key)] = wave
+            model.d[key] = wave
+        check_against_model(t, model, rng, 150)
+        for victim in rng.sample(sorted(model.d), len(model.d) // 2):
+            del t[text(victim)]
+            del model.d[victim]
+        check_against_model(t, model, rng, 150)
+    t.clear()
+    assert len(t) == 0 and t.longest_match("10.0.0.1") is None
+
+
 @pytest.mark.slow
 def test_s173_100k_prefixes(fc: Any) -> None:
     """100,000 random prefixes per family: every insert new, every get and longest match right."""
