@@ -620,3 +620,13 @@ def test_jsonpath_output(run: Run) -> None:
         == (0, "10.96.0.1 kubernetes\n", "")
     r = run(["get", "svc", "-o", "jsonpath={range .items[*]}"])
     assert r.status == 1 and r.err.startswith("error: error executing jsonpath")
+
+
+def test_init_refuses_a_bad_range(run: Run) -> None:
+    r = run("init --service-cluster-ip-range nonsense")
+    assert r.status == 1 and r.out == ""
+    assert r.err.startswith("error: invalid --service-cluster-ip-range 'nonsense': ")
+    assert "must be a valid CIDR value" in r.err
+    assert run("init --service-cluster-ip-range ,") == (
+        1, "", "error: --service-cluster-ip-range needs at least one CIDR\n")
+    assert run("get servicecidr").err == "No resources found\n"

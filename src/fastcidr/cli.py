@@ -920,7 +920,15 @@ def cmd_init(args: argparse.Namespace) -> int:
     if not cidrs:
         raise CommandError("--service-cluster-ip-range needs at least one CIDR")
     store = resolve_store(getattr(args, "store", None))
-    with open_cluster(args, cidrs) as cluster:
+    try:
+        cluster = open_cluster(args, cidrs)
+    except FastCIDRError as exc:
+        if isinstance(exc, StoreError):
+            raise
+        # a bad flag value, which the apiserver would refuse at start-up
+        raise CommandError(f"invalid --service-cluster-ip-range {cidrs!r}: "
+                           + "; ".join(_field_errors(exc))) from None
+    with cluster:
         names = [o.to_dict()["metadata"]["name"] for o in cluster.list_service_cidrs()]
     _out(f"service-cluster-ip-range {cidrs} recorded in {store}\n")
     if "kubernetes" in names:
