@@ -31,12 +31,11 @@ from .errors import (
     RangeFullError,
     SnapshotError,
 )
-from ._pure import (
-    parse_ip as _py_parse_ip,
-    parse_cidr as _py_parse_cidr,
-    check_allocatable as _py_check_allocatable,
-    _snapshot_bytes,
-)
+from ._pure import check_allocatable as _py_check_allocatable, _snapshot_bytes
+try:  # the slow paths (objects, errors) of the parse: C when the single-CIDR core is built
+    from ._core import parse_ip as _py_parse_ip, parse_cidr as _py_parse_cidr
+except ImportError:  # pragma: no cover - same results, pure speed
+    from ._pure import parse_ip as _py_parse_ip, parse_cidr as _py_parse_cidr
 
 __all__ = ["PrefixTree", "MultiCIDRAllocator"]
 
