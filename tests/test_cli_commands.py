@@ -630,3 +630,22 @@ def test_init_refuses_a_bad_range(run: Run) -> None:
     assert run("init --service-cluster-ip-range ,") == (
         1, "", "error: --service-cluster-ip-range needs at least one CIDR\n")
     assert run("get servicecidr").err == "No resources found\n"
+
+
+def test_dry_runs_change_nothing(run: Run) -> None:
+    init(run)
+    r = run("create service clusterip x --tcp 80 --dry-run=client -o yaml")
+    assert r == (0, (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  creationTimestamp: null\n  labels:\n    app: x\n"
+        "  name: x\nspec:\n  ports:\n  - name: \"80\"\n    port: 80\n    protocol: TCP\n    targetPort: 80\n"
+        "  selector:\n    app: x\n  type: ClusterIP\nstatus:\n  loadBalancer: {}\n"), "")
+    assert run("create service clusterip x --tcp 80 --dry-run=server") == (
+        0, "service/x created (server dry run)\n", "")
+    assert run("create servicecidr c --cidrs 10.1.0.0/24 --dry-run") == (
+        0, "servicecidr.networking.k8s.io/c created (dry run)\n", "")
+    r = run("create servicecidr c --cidrs 10.1.0.0/24 --dry-run=server -o json")
+    assert r.status == 0 and json.loads(r.out)["spec"]["cidrs"] == ["10.1.0.0/24"]
+    r = run("create servicecidr c --cidrs 10.1.0.0/33 --dry-run=server")
+    assert r.status == 1 and r.err.startswith('The ServiceCIDR "c" is invalid: spec.cidrs[0]')
+    assert run("get svc x").status == 1 and run("get servicecidr c").status == 1
+    assert run("get ip -o name").out == "ipaddress.networking.k8s.io/10.96.0.1\n"

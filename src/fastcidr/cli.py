@@ -688,6 +688,8 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         q.add_argument("name")
         q.add_argument("--cidrs", required=True, metavar="CIDR[,CIDR]")
         q.add_argument("-o", "--output", type=_output_format, default=None)
+        q.add_argument("--dry-run", type=_dry_run, nargs="?", const="client", default="none",
+                       help="client: print the object only; server: validate, keep nothing")
         q.set_defaults(func=cmd_create_servicecidr)
         q = create.add_parser("service", aliases=["svc"], help="create a Service", parents=[store_flag])
         svc_types = q.add_subparsers(dest="service_type", metavar="clusterip", parser_class=_Parser)
@@ -698,6 +700,8 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
                        help="port pairs, repeatable or comma-separated")
         r.add_argument("--clusterip", default=None, metavar="IP", help="a specific cluster IP, or None (headless)")
         r.add_argument("-o", "--output", type=_output_format, default=None)
+        r.add_argument("--dry-run", type=_dry_run, nargs="?", const="client", default="none",
+                       help="client: print the object only; server: validate and allocate, keep nothing")
         namespace_flag(r)
         r.set_defaults(func=cmd_create_service)
 
@@ -1113,13 +1117,19 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 def cmd_create_servicecidr(args: argparse.Namespace) -> int:
     cidrs = [c for c in args.cidrs.split(",") if c != ""]
-    with open_cluster(args) as cluster:
-        try:
-            obj = cluster.create_service_cidr(args.name, cidrs).to_dict()
-        except FastCIDRError as exc:
-            _err(server_error_text(exc, kind="ServiceCIDR", name=args.name))
-            return 1
-    _print_written(SERVICECIDRS, obj, args.output, "created")
+    if args.dry_run == "client":  # what kubectl builds before sending it
+        obj: Dict[str, Any] = {"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR",
+                               "metadata": {"creationTimestamp": None, "name": args.name},
+                               "spec": {"cidrs": cidrs}, "status": {}}
+    else:
+        with open_cluster(args) as cluster:
+            try:
+                obj = cluster.create_service_cidr(args.name, cidrs,
+                                                  dry_run=args.dry_run == "server").to_dict()
+            except FastCIDRError as exc:
+                _err(server_error_text(exc, kind="ServiceCIDR", name=args.name))
+                return 1
+    _print_written(SERVICECIDRS, obj, args.output, _DRY_RUN_VERB[args.dry_run])
     return 0
 
 
@@ -1131,8 +1141,23 @@ def _print_written(res: Resource, obj: Dict[str, Any], output: Optional[str], ve
         _out(to_yaml(obj))
     elif output == "name":
         _out(f"{res.qualified}/{name}\n")
+    elif output and output.startswith("jsonpath="):
+        try:
+            _out(jsonpath(output.split("=", 1)[1], obj))
+        except JSONPathError as exc:
+            raise CommandError(f"error executing jsonpath {output.split('=', 1)[1]!r}: {exc}") from None
     else:
         _out(f"{res.qualified}/{name} {verb}\n")
+
+
+def _dry_run(value: str) -> str:
+    if value not in ("none", "client", "server"):
+        raise argparse.ArgumentTypeError(
+            f'Invalid dry-run value ({value}). Must be "none", "server", or "client".')
+    return value
+
+
+_DRY_RUN_VERB = {"none": "created", "client": "created (dry run)", "server": "created (server dry run)"}
 
 
 def _parse_tcp(specs: Sequence[str]) -> List[Dict[str, Any]]:
@@ -1169,22 +1194,29 @@ def cmd_create_service(args: argparse.Namespace) -> int:
         raise CommandError("at least one tcp port specifier must be provided")
     namespace = _namespace(args)
     manifest = service_manifest(args.name, namespace, ports, args.clusterip)
-    with open_cluster(args) as cluster:
-        try:
-            obj = _create_service(cluster, manifest)
-        except FastCIDRError as exc:
-            _err(f"error: failed to create ClusterIP service: "
-                 f"{status_message(exc, kind='Service', name=args.name)}")
-            return 1
-    _print_written(SERVICES, obj, args.output, "created")
+    if args.dry_run == "client":  # what kubectl builds before sending it
+        obj = json.loads(json.dumps(manifest))
+        obj["metadata"]["creationTimestamp"] = None
+        if not args.namespace:
+            del obj["metadata"]["namespace"]
+        obj["status"] = {"loadBalancer": {}}
+    else:
+        with open_cluster(args) as cluster:
+            try:
+                obj = _create_service(cluster, manifest, dry_run=args.dry_run == "server")
+            except FastCIDRError as exc:
+                _err(f"error: failed to create ClusterIP service: "
+                     f"{status_message(exc, kind='Service', name=args.name)}")
+                return 1
+    _print_written(SERVICES, obj, args.output, _DRY_RUN_VERB[args.dry_run])
     return 0
 
 
-def _create_service(cluster: Any, manifest: Dict[str, Any]) -> Dict[str, Any]:
+def _create_service(cluster: Any, manifest: Dict[str, Any], dry_run: bool = False) -> Dict[str, Any]:
     meta, spec = manifest["metadata"], manifest["spec"]
     cluster_ip = spec.get("clusterIP")
     return cluster.create_service(
-        meta["name"], meta.get("namespace", "default"), cluster_ip=cluster_ip,
+        meta["name"], meta.get("namespace", "default"), cluster_ip=cluster_ip, dry_run=dry_run,
         ports=spec.get("ports"), service_type=spec.get("type", "ClusterIP"),
         selector=spec.get("selector"), labels=meta.get("labels")).to_dict()
 
