@@ -380,3 +380,10 @@ def test_jsonpath(template: str, text: str) -> None:
 def test_jsonpath_errors(template: str) -> None:
     with pytest.raises(cli.CommandError):
         cli.jsonpath(template, LIST)
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    result = doctest.testmod(cli, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 4 and result.failed == 0

@@ -1,13 +1,16 @@
 """``fastcidr``: a kubectl-like command line over a fastcidr store (API.md "Command line").
 
 It speaks kubectl: the same verbs, nouns and flags for ServiceCIDRs, IPAddresses and Services, the
-same table layout, AGE format, ``-o json|yaml|name|wide`` output and error texts, on stdout/stderr with
-kubectl's exit status (0, or 1 on any error). The state lives in a store chosen by ``--store URL``
-or ``FASTCIDR_STORE``, by default the SQLite file ``$XDG_DATA_HOME/fastcidr/fastcidr.db``
-(``~/.local/share/fastcidr/fastcidr.db``).
+same table layout (Go's tabwriter), AGE format (``HumanDuration``), ``-o json|yaml|name|wide|jsonpath=``
+output and error texts (``Error from server (NotFound): ...``, ``The ServiceCIDR "x" is invalid: ...``),
+on stdout/stderr with kubectl's exit status (0, or 1 on any error). The state lives in a store chosen by
+``--store URL`` or ``FASTCIDR_STORE``, by default the SQLite file
+``$XDG_DATA_HOME/fastcidr/fastcidr.db`` (``~/.local/share/fastcidr/fastcidr.db``).
 
-Start-up matters for a command line, so the Kubernetes layer, the stores and PyYAML are imported
-only by the commands that need them.
+Writes go through a ``Cluster`` (the controllers run inside each write); ``get`` reads the store
+directly, because opening a ``Cluster`` rebuilds its allocation index first. Start-up matters for
+a command line, so the Kubernetes layer, the stores and PyYAML are imported only by the commands
+that need them, and only the parser of the command given is built.
 
 >>> print(human_duration(7 * 60 + 30))
 7m30s
@@ -27,7 +30,8 @@ from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequ
 
 from .errors import FastCIDRError, NotFoundError, StoreError
 
-__all__ = ["main", "human_duration", "tabwrite", "default_store_url", "to_json", "to_yaml"]
+__all__ = ["main", "human_duration", "tabwrite", "table", "default_store_path", "resolve_store",
+           "to_json", "to_yaml", "jsonpath"]
 
 ENV_STORE = "FASTCIDR_STORE"
 
@@ -40,10 +44,6 @@ def default_store_path() -> str:
     """``$XDG_DATA_HOME/fastcidr/fastcidr.db``, i.e. ``~/.local/share/fastcidr/fastcidr.db``."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(base, "fastcidr", "fastcidr.db")
-
-
-def default_store_url() -> str:
-    return default_store_path()
 
 
 def resolve_store(flag: Optional[str]) -> str:
