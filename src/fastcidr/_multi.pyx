@@ -1107,8 +1107,8 @@ cdef void *big_calloc(size_t nbytes) noexcept nogil:
     nbytes = (nbytes + HUGE - 1) // HUGE * HUGE
     if posix_memalign(&p, HUGE, nbytes) != 0:
         return NULL
+    madvise(p, nbytes, MADV_HUGEPAGE)  # before the first touch; advisory: failure is harmless
     memset(p, 0, nbytes)
-    madvise(p, nbytes, MADV_HUGEPAGE)  # advisory: failure is harmless
     return p
 
 ctypedef struct pool_t:
