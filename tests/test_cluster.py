@@ -612,3 +612,18 @@ def test_import_objects(backend):
     with pytest.raises(AlreadyAllocatedError):
         target.create_service("x", cluster_ip="10.96.0.80")
     assert not [e for e in target.events() if e.type == "Warning"]
+
+
+def test_inputs_of_other_types(backend):
+    c = Cluster(["10.96.0.0/24", "fd00::/120"])
+    assert c.create_service("a", cluster_ips="10.96.0.7").cluster_ips == ["10.96.0.7"]
+    assert ":" in c.create_service("b", ip_families="IPv6").cluster_ip
+    assert [p.port for p in c.create_service("c", ports=80).ports] == [80]
+    assert c.create_service("d", cluster_ip=ipaddress.ip_address("10.96.0.9")).cluster_ip == "10.96.0.9"
+    assert c.create_service_cidr("x", ipaddress.ip_network("10.1.0.0/24")).cidrs == ["10.1.0.0/24"]
+    assert c.create_service_cidr("y", "10.2.0.0/24,fd01::/64").cidrs == ["10.2.0.0/24", "fd01::/64"]
+    with pytest.raises(ValidationError):
+        c.create_service_cidr("z", 5)
+    with pytest.raises(ValidationError):
+        c.create_service("e", cluster_ip="10.96.0.010")
+    assert c.delete_ip_address(ipaddress.ip_address("10.96.0.9")) is None

@@ -214,11 +214,15 @@ def _split_range(value: Any) -> Optional[List[str]]:
 
 
 def _coerce_cidrs(cidrs: Any) -> List[str]:
+    """A list of texts from a list, a comma-separated string or a single object."""
     if cidrs is None:
         return []
     if isinstance(cidrs, str):
         return [p.strip() for p in cidrs.split(",") if p.strip()]
-    return [str(c) for c in cidrs]
+    if isinstance(cidrs, (list, tuple)) or (hasattr(cidrs, "__iter__") and not hasattr(cidrs, "prefixlen")
+                                             and not hasattr(cidrs, "version")):
+        return [str(c) for c in cidrs]
+    return [str(cidrs)]
 
 
 def _allocation_error(exc: AllocationError, requested: List[str], ip_text: str, name: str) -> AllocationError:
@@ -1057,7 +1061,11 @@ class Cluster:
         status: Optional[Dict[str, Any]] = None,
     ) -> Service:
         """A validated Service with its families and policy resolved (``initIPFamilyFields``)."""
-        requested = [str(ip) for ip in cluster_ips] if cluster_ips else ([str(cluster_ip)] if cluster_ip else [])
+        requested = _coerce_cidrs(cluster_ips) if cluster_ips else ([str(cluster_ip)] if cluster_ip else [])
+        if isinstance(ip_families, str):
+            ip_families = _coerce_cidrs(ip_families)
+        if ports is not None and (isinstance(ports, (int, str, dict, ServicePort))):
+            ports = [ports]
         svc = Service(
             name=str(name),
             namespace=str(namespace) if namespace is not None else "default",
