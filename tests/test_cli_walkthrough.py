@@ -61,6 +61,9 @@ def shell(backend: types.ModuleType, tmp_path: Path):  # type: ignore[no-untyped
     env["PATH"] = script_dir + os.pathsep + env.get("PATH", "")
     env["FASTCIDR_STORE"] = str(tmp_path / "fastcidr.db")
     env["HOME"] = str(tmp_path)  # nothing may touch the real default store
+    # ~30 short-lived processes: let them share compiled bytecode, in the test's own directory
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
     env.pop("XDG_DATA_HOME", None)
     if backend is _backend.pure:
         env["FASTCIDR_PURE"] = "1"
@@ -215,6 +218,8 @@ def test_demo_script_runs_the_walkthrough(tmp_path: Path) -> None:
     env["HOME"] = str(tmp_path)
     env.pop("FASTCIDR_STORE", None)
     env["TMPDIR"] = str(tmp_path)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, str(root / "scripts" / "demo.py")], env=env,
                           capture_output=True, text=True, timeout=300)
