@@ -288,3 +288,23 @@ def test_missing_etcd_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "")
     with pytest.raises(pytest.skip.Exception):
         servers._etcd_binary()
+
+
+def test_foreign_values_under_the_prefix(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    """Something that is not JSON under the prefix: a clear StoreError when read as a record, and
+    the change feed skips it instead of choking."""
+    import etcd3gw
+
+    with EtcdStore(etcd_server.endpoints, etcd_prefix) as store:
+        before = store.current_revision()
+        raw = etcd3gw.client(host="127.0.0.1", port=etcd_server.members[0].client_port)
+        raw.session.trust_env = False
+        raw.put(f"{etcd_prefix}/meta/garbage", b"\xff\xfe not json")
+        rev = store.commit([Create("meta", "fine", {"ok": True})])
+        with pytest.raises(StoreError, match="not JSON"):
+            store.get("meta", "garbage")
+        with pytest.raises(StoreError, match="not JSON"):
+            store.list("meta")
+        changes, current = store.changes_since(before)
+        assert current == rev and [c.key for c in changes] == ["fine"]
+        raw.session.close()

@@ -300,16 +300,20 @@ class EtcdStore(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
+    def _value(self, kv: Dict[str, Any]) -> Any:
+        try:
+            return json.loads(_unb64(kv.get("value", "")))
+        except ValueError:
+            key = base64.b64decode(kv.get("key", "")).decode(errors="replace")
+            raise StoreError(f"store {self.url}: the value at {key} is not JSON") from None
+
     def get(self, kind: str, key: str) -> Optional[Record]:
         response = self._range(self._key(kind, key))
         kvs = response.get("kvs")
         if not kvs:
             return None
         kv = kvs[0]
-        return Record(
-            kind, key, json.loads(_unb64(kv["value"])), int(kv["mod_revision"]),
-            int(kv["create_revision"]),
-        )
+        return Record(kind, key, self._value(kv), int(kv["mod_revision"]), int(kv["create_revision"]))
 
     def list(self, kind: str) -> Tuple[List[Record], int]:
         start = self._key(kind, "")
@@ -331,7 +335,7 @@ class EtcdStore(Store):
                     for kv in kvs:
                         full = _unb64(kv["key"])
                         records.append(Record(
-                            kind, full[cut:], json.loads(_unb64(kv["value"])),
+                            kind, full[cut:], self._value(kv),
                             int(kv["mod_revision"]), int(kv["create_revision"]),
                         ))
                     if not response.get("more") or not kvs:
@@ -380,6 +384,14 @@ class EtcdStore(Store):
             return self._log[lo:hi]
 
     def _change_of(self, event: Dict[str, Any]) -> Optional[Change]:
+        """The Change for one watch event; None for keys that are not records (the revision key,
+        or something another program wrote under the prefix that is not JSON)."""
+        try:
+            return self._decode_event(event)
+        except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
+            return None
+
+    def _decode_event(self, event: Dict[str, Any]) -> Optional[Change]:
         kv = event["kv"]
         full = _unb64(kv["key"])
         split = self._split(full)
