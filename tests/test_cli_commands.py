@@ -649,3 +649,15 @@ def test_dry_runs_change_nothing(run: Run) -> None:
     assert r.status == 1 and r.err.startswith('The ServiceCIDR "c" is invalid: spec.cidrs[0]')
     assert run("get svc x").status == 1 and run("get servicecidr c").status == 1
     assert run("get ip -o name").out == "ipaddress.networking.k8s.io/10.96.0.1\n"
+
+
+def test_import_skips_other_kinds_and_reads_stdin(run: Run) -> None:
+    dump = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR", "metadata": {"name": "a"},
+         "spec": {"cidrs": ["10.0.0.0/24"]}}]}
+    assert run("import -f -", stdin=json.dumps(dump)) == (
+        0, "imported 1 object from STDIN (1 servicecidrs); skipped 1 Pod\n", "")
+    assert run("get servicecidr -o name").out == "servicecidr.networking.k8s.io/a\n"
+    assert run("import -f -", stdin='{"apiVersion": "v1", "kind": "List", "items": []}') == (
+        0, "imported 0 objects from STDIN\n", "")

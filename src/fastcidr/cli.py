@@ -1590,21 +1590,31 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    """Load a ``kubectl get servicecidr,ipaddress,services -A -o json`` dump as it is
+    (``Cluster.import_objects``); objects of other kinds are skipped and counted."""
     text, source = _read_source(args.filename)
     items = parse_manifests(text, source)
     counts: Dict[str, int] = {}
+    skipped: Dict[str, int] = {}
     for doc in items:
         res = _BY_KIND.get(str(doc.get("kind")))
-        key = res.plural if res else str(doc.get("kind"))
-        counts[key] = counts.get(key, 0) + 1
+        if res is None:
+            skipped[str(doc.get("kind"))] = skipped.get(str(doc.get("kind")), 0) + 1
+        else:
+            counts[res.plural] = counts.get(res.plural, 0) + 1
+    known = [doc for doc in items if str(doc.get("kind")) in _BY_KIND]
     with open_cluster(args) as cluster:
         try:
-            imported = cluster.import_objects(items)
+            imported = cluster.import_objects(known)
         except FastCIDRError as exc:
             _err(server_error_text(exc, source=source, verb="importing"))
             return 1
     detail = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-    _out(f"imported {imported} objects from {source}" + (f" ({detail})" if detail else "") + "\n")
+    line = f"imported {imported} object{'' if imported == 1 else 's'} from {source}"
+    line += f" ({detail})" if detail else ""
+    if skipped:
+        line += "; skipped " + ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()))
+    _out(line + "\n")
     return 0
 
 
