@@ -627,3 +627,28 @@ def test_inputs_of_other_types(backend):
     with pytest.raises(ValidationError):
         c.create_service("e", cluster_ip="10.96.0.010")
     assert c.delete_ip_address(ipaddress.ip_address("10.96.0.9")) is None
+
+
+def test_addresses_outside_every_cidr_are_adopted_by_a_new_one(backend):
+    c = Cluster("10.96.0.0/24")
+    c.create(_ip("10.5.0.5"))  # no ServiceCIDR holds it yet
+    c.create_service_cidr("late", ["10.5.0.0/24"])
+    with pytest.raises(AlreadyAllocatedError):
+        c.create_service("x", cluster_ip="10.5.0.5")
+    assert c.delete_service_cidr("late").terminating  # and it blocks the deletion
+    c.delete_ip_address("10.5.0.5")
+    assert [s.name for s in c.list_service_cidrs()] == ["kubernetes"]
+
+
+def test_addresses_created_inside_a_terminating_cidr_are_indexed(backend):
+    c = Cluster("10.96.0.0/24")
+    c.create_service_cidr("old", ["10.7.0.0/24"])
+    svc = c.create_service("x", cluster_ip="10.7.0.5")
+    assert c.delete_service_cidr("old").terminating
+    c.create(_ip("10.7.0.6"))  # an object written into the terminating range
+    c.delete_service(svc.name)
+    assert [i.name for i in c.blocking_ip_addresses("old")] == ["10.7.0.6"]
+    c.create_service_cidr("cover", ["10.7.0.0/16"])
+    assert [s.name for s in c.list_service_cidrs()] == ["cover", "kubernetes"]
+    with pytest.raises(AlreadyAllocatedError):
+        c.create_service("y", cluster_ip="10.7.0.6")

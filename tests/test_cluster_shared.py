@@ -12,7 +12,7 @@ import pytest
 
 from fastcidr.errors import AlreadyAllocatedError, AlreadyExistsError, MismatchedNetworkError, RangeFullError
 from fastcidr.k8s.cluster import Cluster
-from fastcidr.k8s.objects import IPAddress, ParentReference
+from fastcidr.k8s.objects import IPAddress, ParentReference, Service
 from fastcidr.store.base import Create
 from fastcidr.store.memory import MemoryStore
 
@@ -138,3 +138,40 @@ def test_threads_share_one_cluster(backend):
     ips = [s.cluster_ip for s in services]
     assert len(services) == 1 + 4 * 100 + 4 * 100 and len(set(ips)) == len(ips)
     assert sorted(i.name for i in c.list_ip_addresses()) == sorted(ips)
+
+
+class CappedStore(SharedMemoryStore):
+    """A store whose transactions hold at most a few operations, like etcd's 128."""
+
+    max_ops = 5
+
+    def commit(self, ops):
+        assert len(ops) <= self.max_ops
+        return super().commit(ops)
+
+
+def test_batches_are_split_for_stores_with_small_transactions(backend):
+    store = CappedStore()
+    c = Cluster("10.0.0.0/24", store=store, seed=5)
+    out = c.create_services([{"name": f"s-{i}"} for i in range(12)])
+    assert len({s.cluster_ip for s in out}) == 12 and len(c.list_ip_addresses()) == 13
+    taken = out[0].cluster_ip
+    with pytest.raises(AlreadyAllocatedError):
+        c.create_services([{"name": f"t-{i}"} for i in range(6)] + [{"name": "bad", "cluster_ip": taken}])
+    # a later chunk fails: the chunks already written are taken back
+    other = Service("u-4", cluster_ip="None", cluster_ips=["None"]).to_dict()
+    store.hook = lambda ops: MemoryStore.commit(store, [Create("services", "default/u-4", other)])
+    with pytest.raises(AlreadyExistsError):
+        c.create_services([{"name": f"u-{i}"} for i in range(6)])
+    assert [s.name for s in c.list_services() if s.name.startswith("u-")] == ["u-4"]
+    assert len(c.list_ip_addresses()) == 13
+
+
+def test_deletes_and_range_changes_by_others_are_seen(pair):
+    store, a, b = pair
+    svc = a.create_service("one", cluster_ip="10.0.0.9")
+    b.delete_service("one")
+    assert a.create_service("two", cluster_ip=svc.cluster_ip).cluster_ip == "10.0.0.9"
+    Cluster("10.0.0.0/28,fd00::/120", store=store).close()
+    assert b.service_cluster_ip_range == ["10.0.0.0/28", "fd00::/120"]
+    assert len(b.create_service("dual", ip_family_policy="RequireDualStack").cluster_ips) == 2

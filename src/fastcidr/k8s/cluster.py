@@ -366,6 +366,8 @@ class Cluster:
     def service_cluster_ip_range(self) -> List[str]:
         """The configured range (recorded in the store, else the ``kubernetes`` ServiceCIDR's)."""
         with self._lock:
+            if not self._closed:
+                self._sync()
             return list(self._effective_range())
 
     def close(self) -> None:
