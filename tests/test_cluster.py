@@ -20,7 +20,7 @@ from fastcidr.errors import (
     ValidationError,
 )
 from fastcidr.k8s.cluster import Cluster
-from fastcidr.k8s.objects import IPAddress, ParentReference, Service, ServiceCIDR
+from fastcidr.k8s.objects import IPAddress, ParentReference, Service, ServiceCIDR, ServicePort
 from fastcidr.store.memory import MemoryStore
 
 UTC = dt.timezone.utc
@@ -652,3 +652,36 @@ def test_addresses_created_inside_a_terminating_cidr_are_indexed(backend):
     assert [s.name for s in c.list_service_cidrs()] == ["cover", "kubernetes"]
     with pytest.raises(AlreadyAllocatedError):
         c.create_service("y", cluster_ip="10.7.0.6")
+
+
+def test_service_and_ip_address_updates(backend):
+    c = Cluster("10.96.0.0/24")
+    svc = c.create_service("web", ports=[80], selector={"app": "web"})
+    svc.ports = [ServicePort(443)]
+    svc.labels = {"tier": "front"}
+    updated = c.update(svc)
+    assert [p.port for p in updated.ports] == [443] and updated.labels == {"tier": "front"}
+    assert updated.cluster_ip == svc.cluster_ip and int(updated.resource_version) > int(svc.resource_version)
+    with pytest.raises(ConflictError):
+        c.update(svc)  # svc still carries the old resourceVersion
+    moved = c.get_service("web")
+    moved.cluster_ip, moved.cluster_ips = "10.96.0.99", ["10.96.0.99"]
+    with pytest.raises(ValidationError) as imm:
+        c.update(moved)
+    assert imm.value.errors == [("spec.clusterIPs[0]", 'Invalid value: []string{"10.96.0.99"}: may not change once set')]
+    ext = c.get_service("web")
+    ext.type, ext.external_name = "ExternalName", "x.example.com"
+    with pytest.raises(ValidationError):
+        c.update(ext)
+    with pytest.raises(NotFoundError):
+        c.update(Service("nope"))
+    assert c.get_service("web").cluster_ip == svc.cluster_ip
+    ip = c.get_ip_address(svc.cluster_ip)
+    ip.annotations = {"note": "x"}
+    assert c.update(ip).annotations == {"note": "x"}
+    with pytest.raises(ConflictError):
+        c.update(ip)
+    with pytest.raises(NotFoundError):
+        c.update(IPAddress("10.96.0.200", ParentReference("", "services", "default", "x")))
+    with pytest.raises(TypeError):
+        c.apply(42)
