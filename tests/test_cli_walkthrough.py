@@ -76,6 +76,7 @@ def shell(backend: types.ModuleType, tmp_path: Path):  # type: ignore[no-untyped
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     run.tmp_path = tmp_path  # type: ignore[attr-defined]
+    run.env = env  # type: ignore[attr-defined]
     return run
 
 
@@ -232,3 +233,33 @@ def test_demo_script_runs_the_walkthrough(tmp_path: Path) -> None:
     assert 'Error from server (NotFound): servicecidrs.networking.k8s.io "newcidr1" not found' in out
     assert out.rstrip().endswith("# every step behaved as the Kubernetes documentation describes")
     assert list(tmp_path.glob("fastcidr-demo-*")) == []  # the temporary store is removed
+
+
+def test_serve_shares_the_cli_store(shell, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``fastcidr serve`` (H7's server behind the CLI's subcommand) serves the store the other
+    commands use: what the CLI writes, the API shows, and the other way round."""
+    import json
+    import urllib.request
+
+    r = shell("fastcidr init --service-cluster-ip-range 10.96.0.0/28 >/dev/null && "
+              "fastcidr create servicecidr newcidr1 --cidrs 10.96.0.0/24")
+    assert r.status == 0, r.err
+    with subprocess.Popen([console_script(), "serve", "--port", "0"], env=shell.env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as server:
+        try:
+            assert server.stdout is not None
+            url = server.stdout.readline().strip()
+            assert url.startswith("http://127.0.0.1:"), url
+            direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+            with direct.open(url + "/apis/networking.k8s.io/v1/servicecidrs", timeout=30) as reply:
+                names = [item["metadata"]["name"] for item in json.load(reply)["items"]]
+            assert names == ["kubernetes", "newcidr1"]
+            request = urllib.request.Request(
+                url + "/apis/networking.k8s.io/v1/servicecidrs/newcidr1", method="DELETE")
+            with direct.open(request, timeout=30) as reply:
+                assert reply.status == 200
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    r = shell("fastcidr get servicecidr newcidr1")
+    assert r.status == 1 and "not found" in r.err
