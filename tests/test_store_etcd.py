@@ -308,3 +308,35 @@ def test_foreign_values_under_the_prefix(etcd_server: EtcdServer, etcd_prefix: s
         changes, current = store.changes_since(before)
         assert current == rev and [c.key for c in changes] == ["fine"]
         raw.session.close()
+
+
+def test_a_forked_child_uses_its_own_connections(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    import multiprocessing
+    import warnings
+
+    store = EtcdStore(etcd_server.endpoints, etcd_prefix)
+    base = store.commit([Create("meta", "parent", {})])
+    store.changes_since(0)  # the watch thread and a pooled connection exist before the fork
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+
+    def child() -> None:
+        revs = [store.commit([Create("meta", f"child-{i}", {})]) for i in range(20)]
+        changes, _ = store.changes_since(base)
+        queue.put((revs, sorted(c.key for c in changes)))
+
+    proc = ctx.Process(target=child)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads, Python >= 3.12
+        proc.start()
+    parent_revs = [store.commit([Create("meta", f"parent-{i}", {})]) for i in range(20)]
+    child_revs, child_saw = queue.get(timeout=60)
+    proc.join(60)
+    assert proc.exitcode == 0
+    assert len(set(parent_revs + child_revs)) == 40
+    assert {f"child-{i}" for i in range(20)} <= set(child_saw)
+    changes, _ = store.changes_since(base)
+    assert {c.key for c in changes} == {f"child-{i}" for i in range(20)} | {f"parent-{i}" for i in range(20)}
+    store.close()
+    queue.close()
+    queue.join_thread()

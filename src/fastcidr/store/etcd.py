@@ -38,6 +38,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
@@ -100,6 +101,19 @@ def _normalise_endpoint(endpoint: str, tls: bool) -> str:
     return endpoint
 
 
+_live_stores: "weakref.WeakSet[EtcdStore]" = weakref.WeakSet()
+_fork_orphans: List[Any] = []  # what a forked child inherited and must neither use nor close
+
+
+def _reset_after_fork() -> None:
+    for store in list(_live_stores):
+        store._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 class EtcdStore(Store):
     """A store in etcd v3 under ``prefix``; see the module docstring.
 
@@ -146,20 +160,14 @@ class EtcdStore(Store):
         hosts = ",".join(urlsplit(e).netloc for e in self.endpoints)
         self.url = f"{'etcds' if self.endpoints[0].startswith('https') else 'etcd'}://{hosts}{prefix}"
         self._requests = requests
+        self._tls = (ca_cert, cert_cert, cert_key)
         self._clients = []
         for endpoint in self.endpoints:
             parts = urlsplit(endpoint)
-            session = requests.Session()
-            # Loopback traffic must never go through a proxy from the environment.
-            session.trust_env = not (parts.hostname or "").startswith(_LOOPBACK)
-            if ca_cert is not None:
-                session.verify = ca_cert
-            if cert_cert is not None and cert_key is not None:
-                session.cert = (cert_cert, cert_key)
             self._clients.append(
                 etcd3gw.Etcd3Client(
                     host=parts.hostname or "", port=parts.port or 2379, protocol=parts.scheme,
-                    timeout=self.timeout, api_path="/v3/", session=session,
+                    timeout=self.timeout, api_path="/v3/", session=self._session(endpoint),
                 )
             )
         self._preferred = 0  # the endpoint that answered last
@@ -183,6 +191,35 @@ class EtcdStore(Store):
         self._log_floor = opened_at
         self._watched_through = opened_at
         self._ensure_watching()
+
+        _live_stores.add(self)
+
+    def _session(self, endpoint: str) -> Any:
+        session = self._requests.Session()
+        # Loopback traffic must never go through a proxy from the environment.
+        session.trust_env = not (urlsplit(endpoint).hostname or "").startswith(_LOOPBACK)
+        ca_cert, cert_cert, cert_key = self._tls
+        if ca_cert is not None:
+            session.verify = ca_cert
+        if cert_cert is not None and cert_key is not None:
+            session.cert = (cert_cert, cert_key)
+        return session
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child must not share the parent's connections, locks or watch: start afresh
+        (the inherited sessions are dropped unclosed, so the parent's connections stay intact)."""
+        _fork_orphans.extend(client.session for client in self._clients)
+        for endpoint, client in zip(self.endpoints, self._clients):
+            client.session = self._session(endpoint)
+        self._lock = threading.Lock()
+        self._watch_cond = threading.Condition(threading.Lock())
+        self._watch_thread = None
+        self._watch_response = None
+        self._log = []
+        self._log_revs = []
+        self._log_floor = self._watched_through
+        self._writer = uuid.uuid4().hex
+        self._serial = 0
 
     def __repr__(self) -> str:
         return f"EtcdStore({self.endpoints!r}, {self.prefix!r})"

@@ -31,6 +31,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import StoreError
@@ -188,6 +189,21 @@ def _records(kind: str, rows: List[Tuple[str, str, int, int]]) -> List[Record]:
     return out
 
 
+_live_stores: "weakref.WeakSet[SQLiteStore]" = weakref.WeakSet()
+# Connections a forked child inherited: never used, and never closed either (closing SQLite's copy
+# in the child could drop file locks or state that belong to the parent).
+_fork_orphans: List[sqlite3.Connection] = []
+
+
+def _reset_after_fork() -> None:
+    for store in list(_live_stores):
+        store._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 class SQLiteStore(Store):
     """A store in one SQLite file, shared safely by threads and processes.
 
@@ -225,6 +241,13 @@ class SQLiteStore(Store):
         self._pid = os.getpid()
         self._listing: Dict[str, Tuple[int, List[Record], float]] = {}
         self._open()
+        _live_stores.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        # Another thread may have held these at the fork; the connection is reopened on first use.
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(threading.Lock())
+        self._listing = {}
 
     # -- connection management ------------------------------------------------------------------
 
@@ -321,6 +344,7 @@ class SQLiteStore(Store):
         if os.getpid() != self._pid:
             # a forked child must not share the parent's SQLite connection
             self._pid = os.getpid()
+            _fork_orphans.append(self._con)
             self._con = None
             self._open()
         return self._con  # type: ignore[return-value]
