@@ -14,7 +14,7 @@ from typing import Any, List, Optional, Set
 
 import pytest
 
-from fastcidr.store import open_store
+from fastcidr.store import Create, open_store
 from tests.servers import EtcdMember, EtcdServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -134,3 +134,26 @@ def test_killing_one_member_of_three_loses_nothing(etcd_cluster3: EtcdServer) ->
     assert len(created) == len(set(created)) and all(c.created for c in seen)
     assert set(created) == ips
     assert [c.revision for c in seen] == sorted(c.revision for c in seen)
+
+
+def test_store_and_watch_survive_an_etcd_restart(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.servers import _start_members
+
+    server = _start_members(tmp_path_factory.mktemp("etcd-restart"), 1)
+    member = server.members[0]
+    try:
+        store = open_store(server.url("/restart"))
+        before = store.commit([Create("meta", "before", {"v": 1})])
+        store.changes_since(0)  # the watch is running
+        member.kill()
+        member.start()
+        member.wait_healthy()
+        after = store.commit([Create("meta", "after", {"v": 2})])  # same handle, reconnects
+        assert after > before
+        changes, current = store.changes_since(before)
+        assert current == after and [c.key for c in changes] == ["after"]
+        with open_store(server.url("/restart")) as fresh:
+            assert {r.key for r in fresh.list("meta")[0]} == {"before", "after"}
+        store.close()
+    finally:
+        server.stop()
