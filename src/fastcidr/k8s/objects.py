@@ -16,6 +16,7 @@ True
 """
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Union
@@ -464,13 +465,14 @@ class Service:
         ports = spec.get("ports") or []
         cluster_ips = spec.get("clusterIPs") or []
         families = spec.get("ipFamilies") or []
-        extra = {k: v for k, v in spec.items() if k not in _SERVICE_SPEC_KEYS}
+        # deep copies: the object must not share mutable parts with the dict it was read from
+        extra = {k: copy.deepcopy(v) for k, v in spec.items() if k not in _SERVICE_SPEC_KEYS}
         # defaults the apiserver fills in are not "extra": they are re-emitted by to_dict()
         if extra.get("sessionAffinity") == "None":
             del extra["sessionAffinity"]
         if extra.get("internalTrafficPolicy") == "Cluster":
             del extra["internalTrafficPolicy"]
-        status_copy = dict(status)
+        status_copy = copy.deepcopy(status) if status else {}
         if status_copy == {"loadBalancer": {}}:
             status_copy = {}
         return cls(
