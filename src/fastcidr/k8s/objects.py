@@ -452,8 +452,8 @@ class Service:
         if service_type != "ExternalName":
             spec["internalTrafficPolicy"] = "Cluster"
         if self.extra:
-            spec.update(self.extra)
-        status = dict(self.status) if self.status else {"loadBalancer": {}}
+            spec.update(copy.deepcopy(self.extra))
+        status = copy.deepcopy(self.status) if self.status else {"loadBalancer": {}}
         return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec, "status": status}
 
     @classmethod
