@@ -6,7 +6,8 @@ state is built once per N, outside the timer, with ``create_services``; each rou
 1,000, so N grows by a few percent over the rounds). ``extra_info["ops"]`` = 1,000: divide the
 times by it for the cost per Service. Flatness = cost at 100,000 (1,000,000) / cost at 1,000.
 
-Run: ``.venv/bin/python -m pytest bench/bench_cluster.py --benchmark-only``
+Run: ``.venv/bin/python -m pytest bench/bench_cluster.py --benchmark-only``; on a shared, loaded
+machine add ``--benchmark-timer=time.process_time`` (CPU time of this process only).
 """
 from __future__ import annotations
 
