@@ -197,6 +197,17 @@ def test_removal_returns_exactly_the_orphans(fc: Any) -> None:
     assert m.has("192.168.1.70")
 
 
+def test_orphans_with_several_children(fc: Any) -> None:
+    m = fc.MultiCIDRAllocator(["10.0.0.0/23", "10.0.0.0/24", "10.0.1.0/25"], seed=0)
+    for ip in ("10.0.0.1", "10.0.0.255", "10.0.1.5", "10.0.1.200"):
+        m.allocate(ip)
+    assert m.orphans_if_removed("10.0.0.0/23") == ["10.0.0.255", "10.0.1.200"]
+    assert m.orphans_if_removed("10.0.0.0/23", ignore=["10.0.1.0/25"]) == [
+        "10.0.0.255", "10.0.1.5", "10.0.1.200"]
+    assert m.remove("10.0.0.0/23") == ["10.0.0.255", "10.0.1.200"]
+    assert list(m) == ["10.0.0.1", "10.0.1.5"]
+
+
 def test_remove_keeps_allocations_of_nested_children(fc: Any) -> None:
     m = fc.MultiCIDRAllocator(["fd00::/64", "fd00::/112", "fd00::1:0/112", "10.0.0.0/8",
                                "10.1.0.0/16", "10.2.0.0/16"], seed=7)

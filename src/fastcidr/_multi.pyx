@@ -16,6 +16,9 @@ from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset, memchr
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_DECREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+
+cdef extern from "Python.h":
+    PyObject *PyTuple_GET_ITEM(object, Py_ssize_t)
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.dict cimport PyDict_Next
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
@@ -684,6 +687,40 @@ cdef int family_code(object family) except -1:
 # PrefixTree
 # ------------------------------------------------------------------------------------------------
 
+cdef list owned_list(tnode **nodes, Py_ssize_t n, int what, bint reverse):
+    """A list of the nodes' keys (0), values (1) or (key, value) pairs (2).
+
+    Every reference is taken before the list is allocated: an allocation can run the garbage
+    collector, finalizers and so other threads, which may change the tree, so no node is read
+    after it."""
+    cdef PyObject **refs = <PyObject**>malloc((n + 1) * sizeof(PyObject*))
+    cdef PyObject *o
+    cdef tnode *node
+    cdef Py_ssize_t i
+    if refs == NULL:
+        raise MemoryError()
+    for i in range(n):
+        node = nodes[n - 1 - i] if reverse else nodes[i]
+        if what == 0:
+            o = node.key
+        elif what == 1:
+            o = PyTuple_GET_ITEM(<object>node.value, 1)
+        else:
+            o = node.value
+        Py_INCREF(<object>o)
+        refs[i] = o
+    try:
+        out = PyList_New(n)
+    except BaseException:
+        for i in range(n):
+            Py_DECREF(<object>refs[i])
+        free(refs)
+        raise
+    for i in range(n):
+        PyList_SET_ITEM(out, i, <object>refs[i])  # steals the reference taken above
+    free(refs)
+    return out
+
 cdef inline object node_pair(tnode *n):
     """The stored (cidr, value) pair: PrefixTree keeps it built (a lookup allocates nothing)."""
     return <object>n.value
@@ -807,20 +844,12 @@ cdef class PrefixTree:
     cdef list _collect(self, tnode *start, bint stop_at_value, int what):
         """what: 0 keys, 1 values, 2 pairs."""
         cdef tnode **nodes
-        cdef Py_ssize_t n, i
+        cdef Py_ssize_t n
         trie_preorder(start, stop_at_value, &nodes, &n)
-        cdef list out = []
         try:
-            for i in range(n):
-                if what == 0:
-                    out.append(<object>nodes[i].key)
-                elif what == 1:
-                    out.append(node_value(nodes[i]))
-                else:
-                    out.append(node_pair(nodes[i]))
+            return owned_list(nodes, n, what, False)
         finally:
             free(nodes)
-        return out
 
     @cython.critical_section
     def keys(self):
@@ -887,12 +916,7 @@ cdef class PrefixTree:
         cdef tnode *found[MAXDEPTH]
         parse_ip_obj(ip, &family, &a)
         count = trie_host_matches(self.trie(family), key_of(family, a), found)
-        cdef list out = PyList_New(count)
-        for i in range(count):
-            item = node_pair(found[i])
-            Py_INCREF(item)
-            PyList_SET_ITEM(out, i, item)
-        return out
+        return owned_list(found, count, 2, False)
 
     @cython.critical_section
     def longest_match_int(self, value, family=4):
@@ -913,7 +937,7 @@ cdef class PrefixTree:
         cdef tnode *found[MAXDEPTH]
         int_address(value, family, &fam, &a)
         count = trie_host_matches(self.trie(fam), key_of(fam, a), found)
-        return [node_pair(found[i]) for i in range(count)]
+        return owned_list(found, count, 2, False)
 
     @cython.critical_section
     def covering(self, cidr):
@@ -923,7 +947,7 @@ cdef class PrefixTree:
         cdef tnode *found[MAXDEPTH]
         parse_cidr_obj(cidr, &family, &a, &plen)
         count = trie_path(self.trie(family), key_of(family, a), plen, found)
-        return [node_pair(found[i]) for i in range(count)]
+        return owned_list(found, count, 2, False)
 
     @cython.critical_section
     def covered(self, cidr):
@@ -1829,7 +1853,10 @@ cdef class MultiCIDRAllocator:
         cdef entry_t *hs[MAXDEPTH]
         parse_ip_obj(ip, &family, &a)
         n = self.holders(self.fam(family), family, a, hs)
-        return [<object>hs[i].node.key for i in range(n - 1, -1, -1)]
+        cdef tnode *nodes[MAXDEPTH]
+        for i in range(n):
+            nodes[i] = hs[i].node
+        return owned_list(nodes, n, 0, True)
 
     @cython.critical_section
     def orphans_if_removed(self, cidr, *, ignore=()):
@@ -1871,7 +1898,7 @@ cdef class MultiCIDRAllocator:
                 if not _ignored(p, ign_keys, ign_meta, nign):
                     return []  # an ancestor holds every host of e
                 p = p.parent
-            for j in range(2):
+            for j in range(1, -1, -1):  # child 0 on top: pre-order is ascending
                 if e.node.child[j] != NULL:
                     stack[sp] = e.node.child[j]
                     sp += 1
@@ -1927,7 +1954,8 @@ cdef class MultiCIDRAllocator:
     @cython.critical_section
     def stats(self, cidr):
         cdef entry_t *e = self.lookup(cidr)
-        return {"size": e.size, "used": e.used, "free": e.size - e.used}
+        cdef uint64_t size = e.size, used = e.used  # read before any Python object exists
+        return {"size": size, "used": used, "free": size - used}
 
     cdef int collect_all(self, u64buf *fams, u64buf *his, u64buf *los) except -1:
         """Every allocated address, ascending, IPv4 first (no Python objects created)."""
