@@ -291,8 +291,7 @@ class EtcdStore(Store):
         raise StoreError(f"etcd {endpoint}: HTTP {status}: {message}")
 
     def _post(self, path: str, payload: Dict[str, Any], stream: bool = False) -> Any:
-        """POST with failover. Raises _Unavailable(sent=...) only through _post_write's handling;
-        reads turn exhaustion into StoreError."""
+        """POST with failover; :class:`StoreError` naming the endpoints when none answers."""
         return self._with_failover(lambda i: self._post_once(i, path, payload, stream))[0]
 
     def _with_failover(self, attempt: Any) -> Tuple[Any, bool]:
