@@ -685,3 +685,22 @@ def test_service_and_ip_address_updates(backend):
         c.update(IPAddress("10.96.0.200", ParentReference("", "services", "default", "x")))
     with pytest.raises(TypeError):
         c.apply(42)
+
+
+def test_foreign_finalizers(backend):
+    c = Cluster()
+    created = c.create(ServiceCIDR("held", ["10.9.0.0/24"], finalizers=["example.com/hold"]))
+    assert created.finalizers == [FINALIZER, "example.com/hold"]
+    left = c.delete_service_cidr("held")
+    assert left is not None and left.terminating and left.finalizers == ["example.com/hold"]
+    rev = c.store.current_revision()
+    c.reconcile()
+    assert c.store.current_revision() == rev  # nothing for fastcidr to do any more
+    # apply of a manifest without finalizers keeps them; a replacing update removes them
+    assert c.apply({"kind": "ServiceCIDR", "metadata": {"name": "held"},
+                    "spec": {"cidrs": ["10.9.0.0/24"]}}).finalizers == ["example.com/hold"]
+    obj = c.get_service_cidr("held")
+    obj.finalizers = []
+    c.update(obj)
+    with pytest.raises(NotFoundError):
+        c.get_service_cidr("held")

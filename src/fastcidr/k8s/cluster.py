@@ -754,7 +754,8 @@ class Cluster:
         self._refresh_cidrs()
         return stored
 
-    def _update_cidr(self, obj: ServiceCIDR, *, check_rv: bool, status: bool = False) -> ServiceCIDR:
+    def _update_cidr(self, obj: ServiceCIDR, *, check_rv: bool, status: bool = False,
+                     keep_finalizers: bool = False) -> ServiceCIDR:
         for _ in range(_MAX_RETRIES):
             self._sync()
             old = self._scs.get(obj.name)
@@ -767,9 +768,12 @@ class Cluster:
             else:
                 candidate = replace(old, cidrs=list(obj.cidrs))
                 V.check(V.validate_service_cidr_update(candidate, old), "ServiceCIDR", obj.name)
-                finalizers = list(obj.finalizers) if obj.finalizers else list(old.finalizers)
+                # update() replaces the list (as a PUT does: removing the last finalizer of a
+                # terminating object lets it go); apply() of a manifest without any keeps them
+                keep = keep_finalizers and not obj.finalizers
+                finalizers = list(old.finalizers) if keep else list(obj.finalizers)
                 if not old.terminating and FINALIZER not in finalizers:
-                    finalizers.insert(0, FINALIZER)
+                    finalizers.insert(0, FINALIZER)  # the controller puts it back at once
                 new = replace(
                     old,
                     cidrs=list(obj.cidrs),
@@ -894,9 +898,11 @@ class Cluster:
                                   int(sc.resource_version)) is None:
                     self._sync_cidr(name, depth + 1)
             return
-        if self._can_delete(sc):
+        if FINALIZER not in sc.finalizers and sc.finalizers:
+            return  # only someone else's finalizers are left: theirs to remove
+        if not sc.finalizers or self._can_delete(sc):
             assert sc.deletion_timestamp is not None
-            if (now - sc.deletion_timestamp).total_seconds() < self._deletion_grace:
+            if sc.finalizers and (now - sc.deletion_timestamp).total_seconds() < self._deletion_grace:
                 return  # a later reconcile() finishes it
             finalizers = [f for f in sc.finalizers if f != FINALIZER]
             if finalizers:
@@ -1566,7 +1572,7 @@ class Cluster:
         self._sync()
         if isinstance(obj, ServiceCIDR):
             if obj.name in self._scs:
-                return self._update_cidr(obj, check_rv=False)
+                return self._update_cidr(obj, check_rv=False, keep_finalizers=True)
             return self._create_cidr(obj)
         if isinstance(obj, IPAddress):
             if self._store.get(IPADDRESSES, obj.name) is not None:
