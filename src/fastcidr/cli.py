@@ -208,12 +208,26 @@ def to_json(obj: Any) -> str:
 def to_yaml(obj: Any) -> str:
     """kubectl's ``-o yaml``: keys sorted, block style, and strings that would read back as
     something else (``"False"``, timestamps, ``""``) in double quotes, as go-yaml writes them."""
-    import yaml  # only the YAML paths pay for PyYAML
+    return _yaml_module().dump(obj, Dumper=_kubectl_dumper(), default_flow_style=False, sort_keys=True,
+                               allow_unicode=True, width=80)
 
-    class _KubectlDumper(yaml.SafeDumper):
-        pass
 
-    def represent_str(dumper: yaml.SafeDumper, data: str) -> Any:
+def _yaml_module() -> Any:
+    import yaml  # type: ignore[import-untyped]  # only the YAML paths pay for PyYAML
+
+    return yaml
+
+
+_DUMPER: List[Any] = []
+
+
+def _kubectl_dumper() -> Any:
+    """A SafeDumper whose strings are quoted as go-yaml quotes them (built on first use)."""
+    if _DUMPER:
+        return _DUMPER[0]
+    yaml = _yaml_module()
+
+    def represent_str(dumper: Any, data: str) -> Any:
         style = None
         if "\n" in data:
             style = "|"
@@ -221,9 +235,10 @@ def to_yaml(obj: Any) -> str:
             style = '"'
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
-    _KubectlDumper.add_representer(str, represent_str)
-    return yaml.dump(obj, Dumper=_KubectlDumper, default_flow_style=False, sort_keys=True,
-                     allow_unicode=True, width=80)
+    dumper: Any = type("KubectlDumper", (yaml.SafeDumper,), {})
+    dumper.add_representer(str, represent_str)
+    _DUMPER.append(dumper)
+    return dumper
 
 
 def format_labels(labels: Optional[Dict[str, str]]) -> str:
@@ -1247,8 +1262,7 @@ def parse_manifests(text: str, source: str) -> List[Dict[str, Any]]:
             raise CommandError(f"error parsing {source}: {exc}") from None
         documents = parsed if isinstance(parsed, list) else [parsed]
     else:
-        import yaml
-
+        yaml = _yaml_module()
         try:
             documents = list(yaml.safe_load_all(text))
         except yaml.YAMLError as exc:
