@@ -554,6 +554,6 @@ class MultiMachine(RuleBasedStateMachine):
 def test_state_machine(fc: Any) -> None:
     MultiMachine.api = fc
     MultiMachine.TestCase.settings = settings(
-        max_examples=40, stateful_step_count=40, deadline=None,
+        max_examples=60, stateful_step_count=50, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     MultiMachine.TestCase().runTest()
