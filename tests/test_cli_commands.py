@@ -381,7 +381,8 @@ def test_delete_several_names_and_kinds(run: Run) -> None:
         1, 'service "a" deleted\nservice "b" deleted\nservice "c" deleted\n',
         'Error from server (NotFound): services "nope" not found\n')
     assert run("create servicecidr x --cidrs 10.97.0.0/24").status == 0
-    assert run("delete servicecidr/x") == (0, 'servicecidr.networking.k8s.io "x" deleted\n', "")
+    assert run("delete servicecidr/x --now --force --grace-period=0 --cascade=foreground") == (
+        0, 'servicecidr.networking.k8s.io "x" deleted\n', "")
     r = run("delete ipaddress 10.96.0.77")
     assert r == (1, "", 'Error from server (NotFound): ipaddresses.networking.k8s.io "10.96.0.77" not found\n')
 

@@ -736,6 +736,11 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
                        help="accepted for kubectl compatibility; fastcidr never waits for finalizers")
         p.add_argument("--ignore-not-found", type=_bool_flag, nargs="?", const=True, default=False)
         p.add_argument("--all", action="store_true", help="delete every object of the type")
+        # kubectl's deletion knobs; a fastcidr deletion is immediate and never cascades
+        p.add_argument("--now", action="store_true", help=argparse.SUPPRESS)
+        p.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
+        p.add_argument("--grace-period", type=int, default=-1, help=argparse.SUPPRESS)
+        p.add_argument("--cascade", default="background", help=argparse.SUPPRESS)
         p.set_defaults(func=cmd_delete)
 
     if only in (None, "describe"):
