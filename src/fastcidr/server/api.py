@@ -129,10 +129,12 @@ class ResourceApi:
         return data
 
     def _from_change(self, resource: ResourceType, value: Dict[str, Any], revision: int) -> Dict[str, Any]:
-        data = copy.deepcopy(value)
+        # stored values are shared with the store (and other readers): copy what is changed
+        # here, the top level and metadata; nothing downstream mutates the rest
+        data = dict(value)
         data.setdefault("apiVersion", resource.api_version)
         data.setdefault("kind", resource.kind)
-        metadata = data.setdefault("metadata", {})
+        metadata = data["metadata"] = dict(data.get("metadata") or {})
         metadata["resourceVersion"] = str(revision)
         if metadata.get("deletionTimestamp") and "deletionGracePeriodSeconds" not in metadata:
             metadata["deletionGracePeriodSeconds"] = 0
@@ -315,7 +317,10 @@ class ResourceApi:
         """Common checks of a create/update body; returns the body and any warnings."""
         if not isinstance(body, dict):
             raise status.bad_request(f"the body of the request was not a valid {resource.kind}")
-        body = copy.deepcopy(body)
+        # bodies are freshly decoded per request: only the levels changed here are copied
+        body = dict(body)
+        if isinstance(body.get("metadata"), dict):
+            body["metadata"] = dict(body["metadata"])
         kind = body.get("kind") or resource.kind
         api_version = body.get("apiVersion") or resource.api_version
         if kind != resource.kind or api_version not in (resource.api_version,):
