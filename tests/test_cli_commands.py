@@ -289,7 +289,7 @@ def test_apply_created_unchanged_configured(run: Run, tmp_path: Path) -> None:
     init(run)
     assert run("apply -f -", stdin=cidr_yaml("newcidr1", "10.96.0.0/24")) == (
         0, "servicecidr.networking.k8s.io/newcidr1 created\n", "")
-    assert run("apply -f -", stdin=cidr_yaml("newcidr1", "10.96.0.0/24")) == (
+    assert run("apply -f - --server-side --validate=false", stdin=cidr_yaml("newcidr1", "10.96.0.0/24")) == (
         0, "servicecidr.networking.k8s.io/newcidr1 unchanged\n", "")
     # single to dual stack keeping cidrs[0] is the one allowed change of spec.cidrs
     assert run("apply -f -", stdin=cidr_yaml("newcidr1", "10.96.0.0/24", "fd00::/108")) == (

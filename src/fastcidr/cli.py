@@ -724,6 +724,11 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         p = add("apply", "Create or update objects from a file or stdin (YAML or JSON).")
         p.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|-")
         namespace_flag(p)
+        # kubectl's apply knobs: validation is always the server's, and there is one field manager
+        p.add_argument("--validate", default="strict", help=argparse.SUPPRESS)
+        p.add_argument("--server-side", action="store_true", help=argparse.SUPPRESS)
+        p.add_argument("--force-conflicts", action="store_true", help=argparse.SUPPRESS)
+        p.add_argument("--field-manager", default=None, help=argparse.SUPPRESS)
         p.set_defaults(func=cmd_apply)
 
     if only in (None, "delete"):
