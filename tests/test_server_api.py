@@ -165,3 +165,38 @@ def test_table_rows_for_the_terminating_and_dual_stack(fc):
         client.close()
         server.close()
         cluster.close()
+
+
+def test_concurrent_creates_get_unique_addresses(fc):
+    cluster = fc.Cluster("10.96.0.0/24")
+    server = fc.serve(cluster)
+    results: List[Any] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        client = Client(server)
+        try:
+            for i in range(25):
+                code, _, body = client.request("POST", SERVICES, {"metadata": {"name": f"w{n}-{i}"}})
+                with lock:
+                    results.append((code, body["spec"]["clusterIP"] if code == 201 else body))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert all(code == 201 for code, _ in results), [r for r in results if r[0] != 201][:3]
+        ips = [ip for _, ip in results]
+        assert len(ips) == 100 and len(set(ips)) == 100 and "10.96.0.1" not in ips
+        listed = Client(server)
+        try:
+            assert len(listed.request("GET", IPS)[2]["items"]) == 101
+        finally:
+            listed.close()
+    finally:
+        server.close()
+        cluster.close()
