@@ -387,3 +387,12 @@ def test_docstring_examples() -> None:
 
     result = doctest.testmod(cli, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 4 and result.failed == 0
+
+
+def test_yaml_without_pyyaml_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "yaml", None)  # as if PyYAML were not installed
+    with pytest.raises(cli.CommandError, match=r"pip install 'fastcidr\[yaml\]'"):
+        cli.parse_manifests("kind: ServiceCIDR\n", "STDIN")
+    assert cli.parse_manifests('{"kind": "ServiceCIDR"}', "STDIN") == [{"kind": "ServiceCIDR"}]

@@ -213,8 +213,10 @@ def to_yaml(obj: Any) -> str:
 
 
 def _yaml_module() -> Any:
-    import yaml  # type: ignore[import-untyped]  # only the YAML paths pay for PyYAML
-
+    try:
+        import yaml  # type: ignore[import-untyped]  # only the YAML paths pay for PyYAML
+    except ImportError:
+        raise CommandError("YAML needs PyYAML: pip install 'fastcidr[yaml]' (JSON works without it)") from None
     return yaml
 
 
