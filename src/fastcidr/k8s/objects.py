@@ -317,6 +317,15 @@ class IPAddress:
         )
 
 
+def _int_or_raw(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
 @dataclass
 class ServicePort:
     """One entry of ``spec.ports``. ``target_port`` defaults to ``port`` in the wire form, as the
@@ -351,13 +360,12 @@ class ServicePort:
         target = d.get("targetPort")
         if isinstance(target, str) and target.isdigit():
             target = int(target)
-        port = d.get("port") or 0
         return cls(
-            port=int(port) if not isinstance(port, bool) else 0,
+            port=_int_or_raw(d.get("port") or 0),  # a bad value is kept for validation to name it
             protocol=str(d.get("protocol") or "TCP"),
             name=str(d.get("name") or ""),
             target_port=target,
-            node_port=int(d["nodePort"]) if d.get("nodePort") else None,
+            node_port=_int_or_raw(d["nodePort"]) if d.get("nodePort") else None,
             app_protocol=str(d["appProtocol"]) if d.get("appProtocol") else None,
         )
 
