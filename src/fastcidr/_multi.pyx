@@ -25,6 +25,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
 import os
 import struct
+import sys
 import zlib
 
 from .errors import (
@@ -2024,11 +2025,16 @@ cdef class MultiCIDRAllocator:
             trie_preorder((self.f4 if f == 0 else self.f6).trie.root, False, &nodes, &n)
             for i in range(n):
                 e = <entry_t*>nodes[i].entry
-                total += sizeof(entry_t) + 2 * sizeof(tnode)
+                total += sizeof(entry_t) + 2 * sizeof(tnode) + sys.getsizeof(<object>nodes[i].key)
                 if e.storage != NULL:
                     total += sizeof(fc_space) + fc_space_memory(e.storage)
             free(nodes)
-        total += (self.f4.cap + self.f6.cap) * (sizeof(entry_t*) + sizeof(uint64_t))
+        total += (self.f4.cap + self.f6.cap) * sizeof(slot_t)
+        total += (self.f4.nblocks + self.f6.nblocks + 2) * sizeof(uint64_t)
+        if self.root4.storage != NULL:
+            total += sizeof(fc_space) + fc_space_memory(self.root4.storage)
+        if self.f4.trie.jump != NULL:
+            total += (<Py_ssize_t>1 << JUMP_BITS) * sizeof(jump_t)
         return total
 
     # -- snapshot ---------------------------------------------------------------------------
