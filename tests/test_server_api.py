@@ -200,3 +200,14 @@ def test_concurrent_creates_get_unique_addresses(fc):
     finally:
         server.close()
         cluster.close()
+
+
+def test_delete_collection_with_a_label_selector(served):
+    server, client = served
+    for name, team in (("a", "x"), ("b", "x"), ("c", "y")):
+        assert client.request("POST", SERVICES, {"metadata": {"name": name, "labels": {"team": team}}})[0] == 201
+    code, _, body = client.request("DELETE", SERVICES + "?labelSelector=team%3Dx")
+    assert code == 200 and sorted(i["metadata"]["name"] for i in body["items"]) == ["a", "b"]
+    left = [i["metadata"]["name"] for i in client.request("GET", SERVICES)[2]["items"]]
+    assert left == ["c", "kubernetes"]
+    assert client.request("DELETE", "/api/v1/services")[0] == 405

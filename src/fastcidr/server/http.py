@@ -352,6 +352,23 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                 obj, warnings = api.create(resource, namespace, body, dry_run=dry_run,
                                            field_validation=field_validation)
                 return self._send_json(201, obj, warnings)
+            if method == "DELETE" and "deletecollection" in resource.verbs:
+                if resource.namespaced and namespace is None:
+                    raise status.method_not_allowed()
+                selection = ListOptions(resource, query)
+                items, _, _, _ = api.list(resource, namespace, selection)
+                deleted = []
+                for item in items:
+                    try:
+                        deleted.append(api.delete(resource, namespace, item["metadata"]["name"],
+                                                  dry_run=dry_run))
+                    except status.ApiError as error:
+                        if error.code != 404:  # gone meanwhile: nothing left to delete
+                            raise
+                return self._send_json(200, {
+                    "kind": f"{resource.kind}List", "apiVersion": resource.api_version,
+                    "metadata": {"resourceVersion": str(api.current_revision())},
+                    "items": deleted})
             raise status.method_not_allowed()
         if resource.namespaced and namespace is None:
             raise status.not_found_path()
