@@ -175,3 +175,19 @@ def test_deletes_and_range_changes_by_others_are_seen(pair):
     Cluster("10.0.0.0/28,fd00::/120", store=store).close()
     assert b.service_cluster_ip_range == ["10.0.0.0/28", "fd00::/120"]
     assert len(b.create_service("dual", ip_family_policy="RequireDualStack").cluster_ips) == 2
+
+
+def test_a_failing_store_leaves_nothing_taken(backend):
+    from fastcidr.errors import StoreError
+
+    store = SharedMemoryStore()
+    c = Cluster("10.0.0.0/29", store=store, seed=1)
+
+    def fail(ops):
+        raise StoreError("store memory: disk on fire")
+
+    for _ in range(10):  # more attempts than free addresses: each failure must give its address back
+        store.hook = fail
+        with pytest.raises(StoreError):
+            c.create_service("x")
+    assert len(c.create_services([{"name": f"s{i}"} for i in range(5)])) == 5

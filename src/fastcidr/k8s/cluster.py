@@ -1285,6 +1285,10 @@ class Cluster:
                 if op.kind == IPADDRESSES and not self._shared:
                     self._mark(op.key)  # the index missed an object: learn it and try again
                 continue
+            except BaseException:  # the store failed: nothing was written, nothing stays taken
+                for ip in taken_all:
+                    self._alloc.release(ip)
+                raise
             if not self._shared:
                 self._rev = rev
             for svc in results:
