@@ -211,3 +211,24 @@ def test_delete_collection_with_a_label_selector(served):
     left = [i["metadata"]["name"] for i in client.request("GET", SERVICES)[2]["items"]]
     assert left == ["c", "kubernetes"]
     assert client.request("DELETE", "/api/v1/services")[0] == 405
+
+
+def test_label_selector_watch_reports_objects_entering_and_leaving(served):
+    server, client = served
+    client.request("POST", SERVICES, {"metadata": {"name": "in", "labels": {"team": "x"}}})
+    rv = client.request("GET", SERVICES)[2]["metadata"]["resourceVersion"]
+    events: List[Dict[str, Any]] = []
+    watcher = threading.Thread(target=lambda: events.extend(_watch_lines(
+        server, f"{SERVICES}?watch=true&resourceVersion={rv}&labelSelector=team%3Dx"
+                "&timeoutSeconds=20", count=4, timeout=30)))
+    watcher.start()
+    time.sleep(0.3)
+    merge = "application/merge-patch+json"
+    client.request("PATCH", SERVICES + "/in", {"metadata": {"labels": {"team": "y"}}}, content_type=merge)
+    client.request("PATCH", SERVICES + "/in", {"metadata": {"labels": {"team": "x"}}}, content_type=merge)
+    client.request("PATCH", SERVICES + "/in", {"metadata": {"annotations": {"a": "b"}}}, content_type=merge)
+    client.request("POST", SERVICES, {"metadata": {"name": "never", "labels": {"team": "z"}}})
+    client.request("DELETE", SERVICES + "/in")
+    watcher.join(30)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("DELETED", "in"), ("ADDED", "in"), ("MODIFIED", "in"), ("DELETED", "in")]

@@ -15,7 +15,7 @@ import random
 import re
 import threading
 import uuid
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from .. import errors
 from ..store.base import Compacted, Create, Delete
@@ -127,6 +127,13 @@ class ResourceApi:
         if metadata.get("deletionTimestamp") and "deletionGracePeriodSeconds" not in metadata:
             metadata["deletionGracePeriodSeconds"] = 0
         return data
+
+    @staticmethod
+    def _store_key(resource: ResourceType, obj: Dict[str, Any]) -> str:
+        meta = obj.get("metadata", {})
+        if resource is NAMESPACES:
+            return NAMESPACE_KEY_PREFIX + meta.get("name", "")
+        return _key(resource, meta.get("namespace"), meta.get("name", ""))
 
     def _from_change(self, resource: ResourceType, value: Dict[str, Any], revision: int) -> Dict[str, Any]:
         # stored values are shared with the store (and other readers): copy what is changed
@@ -479,8 +486,18 @@ class ResourceApi:
         can notice a closed connection."""
         deadline = clock() + timeout
         rv_text = options.resource_version
+        prefix = f"{namespace}/" if resource.namespaced and namespace else ""
+        kind = resource.plural
+        if resource is NAMESPACES:  # only the namespaces created through the API have events
+            kind, prefix = "meta", NAMESPACE_KEY_PREFIX
+        # With a label selector an object can enter or leave the selection: like kube-apiserver,
+        # the watch then says ADDED or DELETED, which needs the set of keys selected so far.
+        track = bool(options.labels)
+        selected: Set[str] = set()
         if rv_text in ("", "0") or initial_events:
             items, list_rv, _, _ = self.list(resource, namespace, _unlimited(options))
+            if track:
+                selected = {self._store_key(resource, item) for item in items}
             if rv_text in ("", "0") or initial_events:
                 for item in items:
                     yield "ADDED", item
@@ -494,11 +511,12 @@ class ResourceApi:
             if not rv_text.isdigit():
                 raise status.bad_request(f"invalid resource version {rv_text!r}")
             revision = int(rv_text)
+            if track:  # objects unchanged since that revision are as they were then
+                records, _ = self.store.list(kind)
+                selected = {r.key for r in records
+                            if r.revision <= revision and r.key.startswith(prefix)
+                            and options.matches(self._from_change(resource, r.value, r.revision))}
         next_bookmark = clock() + 30.0
-        prefix = f"{namespace}/" if resource.namespaced and namespace else ""
-        kind = resource.plural
-        if resource is NAMESPACES:  # only the namespaces created through the API have events
-            kind, prefix = "meta", NAMESPACE_KEY_PREFIX
         while not stop.is_set():
             now = clock()
             if now >= deadline:
@@ -517,7 +535,17 @@ class ResourceApi:
                 if change.value is None:
                     continue
                 obj = self._from_change(resource, change.value, change.revision)
-                if not options.matches(obj):
+                matches = options.matches(obj)
+                if track:
+                    was_selected = change.key in selected
+                    if change.type != "DELETE" and matches:
+                        selected.add(change.key)
+                        yield ("MODIFIED" if was_selected and not change.created else "ADDED"), obj
+                    elif was_selected:
+                        selected.discard(change.key)
+                        yield "DELETED", obj
+                    continue
+                if not matches:
                     continue
                 if change.type == "DELETE":
                     yield "DELETED", obj
