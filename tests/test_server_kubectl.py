@@ -9,13 +9,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import pytest
 
@@ -78,6 +80,38 @@ def served(fc, tmp_path):
     finally:
         server.close()
         cluster.close()
+
+
+def queue_lines(stream: Any) -> Any:
+    """A reader for a process's pipe: ``read(count, timeout)`` returns up to ``count`` more
+    lines, waiting at most ``timeout`` seconds (a reader thread, so a silent process cannot
+    hang the test)."""
+    lines: "queue.Queue[str]" = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def read(count: int, timeout: float) -> List[str]:
+        found: List[str] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                found.append(lines.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return found
+
+    return read
+
+
+def read_lines(stream: Any, count: int, timeout: float) -> List[str]:
+    return queue_lines(stream)(count, timeout)  # type: ignore[no-any-return]
 
 
 AGE = r"(\d+s|\d+m\d*s?)"
@@ -223,16 +257,13 @@ def test_get_watch_prints_one_line_per_event(served):
     server, kubectl = served
     proc = subprocess.Popen(kubectl.args("get", "servicecidr", "-w"), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=kubectl.env)
-    lines: List[str] = []
     try:
         assert proc.stdout is not None
-        lines.append(proc.stdout.readline().rstrip("\n"))
-        lines.append(proc.stdout.readline().rstrip("\n"))
+        pipe = queue_lines(proc.stdout)
+        lines = pipe(2, 30)
         kubectl.ok("apply", "-f", "-", stdin=cidr_yaml("newcidr2", "10.99.0.0/24"))
         kubectl.ok("delete", "servicecidr", "newcidr2")
-        deadline = time.monotonic() + 30
-        while len(lines) < 5 and time.monotonic() < deadline:
-            lines.append(proc.stdout.readline().rstrip("\n"))
+        lines += pipe(3, 30)
     finally:
         proc.kill()
         proc.communicate()
@@ -318,7 +349,7 @@ def test_serve_command_writes_kubeconfig_and_stops_on_sigterm(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+        url = (read_lines(proc.stdout, 1, 60) or [""])[0].strip()
         assert re.match(r"^http://127\.0\.0\.1:\d+$", url), (url, proc.stderr and proc.stderr.read())
         assert kubeconfig.exists()
         kubectl = Kubectl(kubeconfig, tmp_path / "cache")
