@@ -390,9 +390,9 @@ class SQLiteStore(Store):
             # Start-up lists the same kind twice in a row (rebuild, then repair): while nobody
             # wrote, hand out the same decoded records again (records are read-only, as with
             # MemoryStore). Kept briefly, so a big listing does not pin memory.
-            revision, records, expires = cached
-            if time.monotonic() < expires and self.current_revision() == revision:
-                return list(records), revision
+            cached_revision, cached_records, expires = cached
+            if time.monotonic() < expires and self.current_revision() == cached_revision:
+                return list(cached_records), cached_revision
             self._listing.pop(kind, None)
         with self._lock:
             con = self._connection()
