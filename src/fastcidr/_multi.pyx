@@ -1806,7 +1806,9 @@ cdef class MultiCIDRAllocator:
         if n > 0x7FFFFFFFFFFF // sizeof(fc_addr):
             raise MemoryError()
         cdef Py_ssize_t count = n, i
-        cdef fc_addr *values = <fc_addr*>malloc(count * sizeof(fc_addr))
+        cdef fc_addr *values = NULL
+        if count > 0:
+            values = <fc_addr*>malloc(<size_t>count * sizeof(fc_addr))
         if values == NULL:
             raise MemoryError()
         try:
