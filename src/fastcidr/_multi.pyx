@@ -1,14 +1,23 @@
 # cython: language_level=3
 """Compiled PrefixTree and MultiCIDRAllocator (docs/ALGORITHMS.md "Many CIDRs").
 
-A path-compressed binary trie over 128-bit keys (IPv4 left-aligned in its own root) serves both
-classes. The allocator keeps one allocation state per address: top-level CIDRs own an
-``fc_space`` (dense bitmap or run set from the shared C headers), nested CIDRs are windows onto
-it, and the candidates for ``allocate_next`` sit in a Fenwick tree over insertion slots per family.
+One path-compressed binary trie over 128-bit keys (IPv4 left-aligned, in its own root) serves both
+classes. Each stored node links to its nearest stored ancestor, and an IPv4 trie of a few hundred
+prefixes or more keeps a 2^16-entry jump table over the top 16 bits, so a lookup starts 16 levels
+down and "every prefix holding this address" is the deepest match plus its ancestor links.
 
-Thread safety: every public method runs under the GIL without calling back into Python while C
-structures are half-changed (Python objects are created only before or after a mutation), so
-each call is atomic with respect to other threads.
+The allocator keeps one allocation state per address: IPv4 uses a single lazily paged bitmap for
+the whole family (offset = address - 1), so adding or removing a CIDR never moves allocations;
+an IPv6 top-level CIDR owns an ``fc_space`` (run set for a /64) that its nested CIDRs window into,
+handed to its children when it is removed. The candidates for ``allocate_next`` sit in a Fenwick
+tree over blocks of insertion slots per family (weights per ALGORITHMS.md), so choosing a CIDR is
+O(log n); per-CIDR counters are updated for every CIDR holding the address. Entries live in a
+pooled arena (two cache lines each, huge pages advised) because with 100,000 CIDRs a random pick
+is dominated by cache and TLB misses.
+
+Thread safety: every public method runs under the GIL (and a per-object critical section on
+free-threaded builds) and creates Python objects only before or after its changes to the C
+structures, so each call is atomic with respect to other threads.
 """
 cimport cython
 from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, uint64_t, int64_t
