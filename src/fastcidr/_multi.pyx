@@ -240,10 +240,9 @@ ctypedef struct tnode:
     int plen
     int has
     tnode *child[2]
-    tnode *up        # while has: the nearest stored prefix containing this one
+    tnode *up        # while has: the nearest stored prefix containing this one (free: next free)
     PyObject *key    # canonical text (owned) while has
-    PyObject *value  # PrefixTree: the value (owned) while has
-    void *entry      # MultiCIDRAllocator: the entry while has
+    void *value      # PrefixTree: the (cidr, value) tuple (owned); MultiCIDRAllocator: its entry
 
 ctypedef struct jump_t:
     tnode *start     # the first node of at least JUMP_BITS bits on the path, if inside the /16
@@ -258,22 +257,85 @@ ctypedef struct ctrie:
     Py_ssize_t count
     int family
     int width
+    int owns_values  # value is an owned Python object (PrefixTree) or an entry (allocator)
     jump_t *jump     # IPv4 only: 2^16 entries that skip the top 16 levels of a lookup
+    # nodes come from a pool of blocks (one cache line each, huge pages advised when large)
+    char **blocks
+    Py_ssize_t nblocks
+    Py_ssize_t last_used
+    Py_ssize_t last_cap
+    tnode *free_nodes
 
-cdef inline void trie_init(ctrie *t, int family) noexcept nogil:
-    t.root = NULL
-    t.count = 0
-    t.jump = NULL
+cdef inline void trie_init(ctrie *t, int family, bint owns_values) noexcept nogil:
+    memset(t, 0, sizeof(ctrie))
     t.family = family
     t.width = 32 if family == 4 else 128
+    t.owns_values = owns_values
 
-cdef void node_free_tree(tnode *n) noexcept:
+cdef extern from "stdlib.h" nogil:
+    int posix_memalign(void **memptr, size_t alignment, size_t size)
+
+cdef extern from "sys/mman.h" nogil:
+    int madvise(void *addr, size_t length, int advice)
+    int MADV_HUGEPAGE
+
+cdef enum:
+    HUGE = 2 * 1024 * 1024
+
+cdef void *big_calloc(size_t nbytes) noexcept nogil:
+    """calloc that asks for transparent huge pages when the block is large: a random lookup
+    among 100,000 prefixes or CIDRs otherwise spends more time on TLB misses than on the work."""
+    cdef void *p = NULL
+    if nbytes < HUGE:
+        return calloc(1, nbytes if nbytes else 1)
+    nbytes = (nbytes + HUGE - 1) // HUGE * HUGE
+    if posix_memalign(&p, HUGE, nbytes) != 0:
+        return NULL
+    madvise(p, nbytes, MADV_HUGEPAGE)  # before the first touch; advisory: failure is harmless
+    memset(p, 0, nbytes)
+    return p
+
+cdef tnode *node_alloc(ctrie *t) noexcept nogil:
+    cdef tnode *n
+    cdef char **grown
+    cdef char *block
+    cdef Py_ssize_t cap
+    if t.free_nodes != NULL:
+        n = t.free_nodes
+        t.free_nodes = n.up
+        memset(n, 0, sizeof(tnode))
+        return n
+    if t.nblocks == 0 or t.last_used == t.last_cap:
+        cap = 64 if t.nblocks == 0 else min(t.last_cap * 2, <Py_ssize_t>(HUGE // sizeof(tnode)))
+        block = <char*>big_calloc(cap * sizeof(tnode))
+        if block == NULL:
+            return NULL
+        grown = <char**>realloc(t.blocks, (t.nblocks + 1) * sizeof(char*))
+        if grown == NULL:
+            free(block)
+            return NULL
+        t.blocks = grown
+        t.blocks[t.nblocks] = block
+        t.nblocks += 1
+        t.last_used = 0
+        t.last_cap = cap
+    n = <tnode*>(t.blocks[t.nblocks - 1] + t.last_used * sizeof(tnode))
+    t.last_used += 1
+    return n  # blocks start zeroed and are never reused without the free list
+
+cdef inline void node_release(ctrie *t, tnode *n) noexcept nogil:
+    n.up = t.free_nodes
+    t.free_nodes = n
+
+cdef void trie_free(ctrie *t) noexcept:
+    """Release every node (and the references they own), the pool and the jump table."""
     cdef tnode *stack[260]
     cdef int sp = 0
-    if n == NULL:
-        return
-    stack[0] = n
-    sp = 1
+    cdef tnode *n = t.root
+    cdef Py_ssize_t i
+    if n != NULL:
+        stack[0] = n
+        sp = 1
     while sp:
         sp -= 1
         n = stack[sp]
@@ -284,8 +346,13 @@ cdef void node_free_tree(tnode *n) noexcept:
             stack[sp] = n.child[1]
             sp += 1
         Py_XDECREF(n.key)
-        Py_XDECREF(n.value)
-        free(n)
+        if t.owns_values:
+            Py_XDECREF(<PyObject*>n.value)
+    for i in range(t.nblocks):
+        free(t.blocks[i])
+    free(t.blocks)
+    free(t.jump)
+    trie_init(t, t.family, t.owns_values)
 
 cdef inline bint is_host(const ctrie *t, const tnode *n, key_t q) noexcept nogil:
     """q (a full-length key) is a host of n (SPEC.md §1); q is known to be inside n."""
@@ -324,7 +391,7 @@ cdef tnode *trie_insert(ctrie *t, key_t k, int plen, bint *existed) noexcept nog
             link = &n.child[key_bit(k, n.plen)]
             n = link[0]
             continue
-        new = <tnode*>calloc(1, sizeof(tnode))
+        new = node_alloc(t)
         if new == NULL:
             return NULL
         new.net = k
@@ -333,9 +400,9 @@ cdef tnode *trie_insert(ctrie *t, key_t k, int plen, bint *existed) noexcept nog
             new.child[key_bit(n.net, plen)] = n
             link[0] = new
             return new
-        glue = <tnode*>calloc(1, sizeof(tnode))
+        glue = node_alloc(t)
         if glue == NULL:
-            free(new)
+            node_release(t, new)
             return NULL
         glue.net.hi = k.hi & mask_hi(common)
         glue.net.lo = k.lo & mask_lo(common)
@@ -344,7 +411,7 @@ cdef tnode *trie_insert(ctrie *t, key_t k, int plen, bint *existed) noexcept nog
         glue.child[key_bit(n.net, common)] = n
         link[0] = glue
         return new
-    new = <tnode*>calloc(1, sizeof(tnode))
+    new = node_alloc(t)
     if new == NULL:
         return NULL
     new.net = k
@@ -372,11 +439,11 @@ cdef void trie_unlink(ctrie *t, key_t k, int plen) noexcept nogil:
         return
     only = n.child[0] if n.child[0] != NULL else n.child[1]
     link[0] = only
-    free(n)
+    node_release(t, n)
     # a glue node left with a single child goes too
     if only == NULL and parent != NULL and not parent.has:
         parent_link[0] = parent.child[1 - bit]
-        free(parent)
+        node_release(t, parent)
 
 cdef void jump_fill(ctrie *t, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     cdef Py_ssize_t x
@@ -716,7 +783,7 @@ cdef list owned_list(tnode **nodes, Py_ssize_t n, int what, bint reverse):
         elif what == 1:
             o = PyTuple_GET_ITEM(<object>node.value, 1)
         else:
-            o = node.value
+            o = <PyObject*>node.value
         Py_INCREF(<object>o)
         refs[i] = o
     try:
@@ -756,16 +823,12 @@ cdef class PrefixTree:
     cdef ctrie v6
 
     def __cinit__(self):
-        trie_init(&self.v4, 4)
-        trie_init(&self.v6, 6)
+        trie_init(&self.v4, 4, True)
+        trie_init(&self.v6, 6, True)
 
     def __dealloc__(self):
-        node_free_tree(self.v4.root)
-        node_free_tree(self.v6.root)
-        free(self.v4.jump)
-        free(self.v6.jump)
-        self.v4.root = NULL
-        self.v6.root = NULL
+        trie_free(&self.v4)
+        trie_free(&self.v6)
 
     cdef inline ctrie *trie(self, int family) noexcept:
         return &self.v4 if family == 4 else &self.v6
@@ -785,7 +848,7 @@ cdef class PrefixTree:
         n = trie_add(t, key_of(family, net), plen, &existed)
         if n == NULL:
             raise MemoryError()
-        cdef PyObject *old = n.value
+        cdef PyObject *old = <PyObject*>n.value
         Py_INCREF(pair)
         n.value = <PyObject*>pair
         if not existed:
@@ -835,7 +898,7 @@ cdef class PrefixTree:
         cdef object pair = <object>n.value
         cdef object value = node_value(n)
         cdef object text = <object>n.key
-        Py_XDECREF(n.value)
+        Py_XDECREF(<PyObject*>n.value)
         Py_XDECREF(n.key)  # `value` and `text` still hold references: no finalizer runs here
         n.value = NULL
         n.key = NULL
@@ -878,16 +941,13 @@ cdef class PrefixTree:
 
     @cython.critical_section
     def clear(self):
-        cdef tnode *r4 = self.v4.root
-        cdef tnode *r6 = self.v6.root
-        cdef jump_t *j4 = self.v4.jump
-        cdef jump_t *j6 = self.v6.jump
-        trie_init(&self.v4, 4)
-        trie_init(&self.v6, 6)
-        free(j4)
-        free(j6)
-        node_free_tree(r4)
-        node_free_tree(r6)
+        # detach first: releasing the values can run finalizers that look at this tree
+        cdef ctrie old4 = self.v4
+        cdef ctrie old6 = self.v6
+        trie_init(&self.v4, 4, True)
+        trie_init(&self.v6, 6, True)
+        trie_free(&old4)
+        trie_free(&old6)
 
     # -- queries ----------------------------------------------------------------------------
     @cython.critical_section
@@ -1121,29 +1181,8 @@ cdef inline uint64_t count_window(const entry_t *e, uint64_t length) noexcept no
         return 0
     return fc_space_count_range(sp, e.shift, e.shift + length)
 
-cdef extern from "stdlib.h" nogil:
-    int posix_memalign(void **memptr, size_t alignment, size_t size)
-
-cdef extern from "sys/mman.h" nogil:
-    int madvise(void *addr, size_t length, int advice)
-    int MADV_HUGEPAGE
-
 cdef enum:
-    HUGE = 2 * 1024 * 1024
     POOL_MAX_BLOCK = HUGE // 128  # entries per block once the pool is large
-
-cdef void *big_calloc(size_t nbytes) noexcept nogil:
-    """calloc that asks for transparent huge pages when the block is large: a random pick
-    among 100,000 CIDRs otherwise spends more time on TLB misses than on the work."""
-    cdef void *p = NULL
-    if nbytes < HUGE:
-        return calloc(1, nbytes if nbytes else 1)
-    nbytes = (nbytes + HUGE - 1) // HUGE * HUGE
-    if posix_memalign(&p, HUGE, nbytes) != 0:
-        return NULL
-    madvise(p, nbytes, MADV_HUGEPAGE)  # before the first touch; advisory: failure is harmless
-    memset(p, 0, nbytes)
-    return p
 
 ctypedef struct pool_t:
     char **blocks
@@ -1306,16 +1345,13 @@ cdef void fam_free(fam_t *f) noexcept:
             n = 0
             nodes = NULL
         for i in range(n):
-            e = <entry_t*>nodes[i].entry
+            e = <entry_t*>nodes[i].value
             if e != NULL and e.storage != NULL:  # the entries themselves belong to the pool
                 fc_space_free(e.storage)
                 free(e.storage)
-            nodes[i].entry = NULL
+            nodes[i].value = NULL
         free(nodes)
-    node_free_tree(f.trie.root)
-    f.trie.root = NULL
-    free(f.trie.jump)
-    f.trie.jump = NULL
+    trie_free(&f.trie)
     free(f.slots)
     free(f.tree)
     f.slots = NULL
@@ -1353,8 +1389,8 @@ cdef class MultiCIDRAllocator:
     def __cinit__(self, *args, **kwargs):
         memset(&self.f4, 0, sizeof(fam_t))
         memset(&self.f6, 0, sizeof(fam_t))
-        trie_init(&self.f4.trie, 4)
-        trie_init(&self.f6.trie, 6)
+        trie_init(&self.f4.trie, 4, False)
+        trie_init(&self.f6.trie, 6, False)
         self._order = {}
         self.first_family = 0
         memset(&self.pool, 0, sizeof(pool_t))
@@ -1409,7 +1445,7 @@ cdef class MultiCIDRAllocator:
         cdef tnode *n = trie_find(&self.fam(family).trie, key_of(family, net), plen)
         if n == NULL:
             raise KeyError(format_cidr_str(family, net, plen))
-        return <entry_t*>n.entry
+        return <entry_t*>n.value
 
     cdef void account(self, fam_t *f, entry_t **hs, int n, uint64_t off_top, int delta) noexcept nogil:
         """An address (offset off_top in the top's storage) held by hs changed state."""
@@ -1447,7 +1483,7 @@ cdef class MultiCIDRAllocator:
                 sp -= 1
                 node = stack[sp]
                 if node.has:
-                    e = <entry_t*>node.entry
+                    e = <entry_t*>node.value
                     if e.ready:
                         total += e.size - e.used
                         continue
@@ -1468,7 +1504,7 @@ cdef class MultiCIDRAllocator:
         cdef entry_t *d
         trie_preorder(node, False, &nodes, &n)
         for i in range(n):
-            d = <entry_t*>nodes[i].entry
+            d = <entry_t*>nodes[i].value
             d.top = top
             d.shift = d.net.lo - top.net.lo
         free(nodes)
@@ -1511,7 +1547,7 @@ cdef class MultiCIDRAllocator:
         e.band = fc_band_offset(family, plen)
         npath = trie_path(&f.trie, k, plen, path)
         if npath:
-            parent = <entry_t*>path[npath - 1].entry
+            parent = <entry_t*>path[npath - 1].value
         elif family == 6:
             if e.size:
                 e.storage = <fc_space*>malloc(sizeof(fc_space))
@@ -1537,12 +1573,12 @@ cdef class MultiCIDRAllocator:
             raise MemoryError()
         Py_INCREF(text)
         node.key = <PyObject*>text
-        node.entry = e
+        node.value = <void*>e
         e.node = node
         e.parent = parent
         e.nchildren = nchildren
         for i in range(nchildren):
-            c = <entry_t*>children[i].entry
+            c = <entry_t*>children[i].value
             c.parent = e
         try:
             if parent != NULL:
@@ -1554,12 +1590,12 @@ cdef class MultiCIDRAllocator:
                 e.shift = net.lo
                 f.top_size += e.size
                 for i in range(nchildren):
-                    f.top_size -= (<entry_t*>children[i].entry).size
+                    f.top_size -= (<entry_t*>children[i].value).size
             else:
                 e.top = e
                 f.top_size += e.size
                 for i in range(nchildren):
-                    c = <entry_t*>children[i].entry
+                    c = <entry_t*>children[i].value
                     f.top_size -= c.size
                     copy_runs(c.storage, 0, c.size, e.storage, c.net.lo - net.lo, True)
                     if c.storage != NULL:
@@ -1605,12 +1641,12 @@ cdef class MultiCIDRAllocator:
                 # offsets in the storage's coordinates (IPv4: the shared family storage)
                 lo = e.shift
                 for i in range(n0 + n1):
-                    c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
+                    c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).value
                     collect_offsets(e.top.storage, lo, c.shift, &orphans)
                     lo = c.shift + c.size
                 collect_offsets(e.top.storage, lo, e.shift + e.size, &orphans)
                 for i in range(n0 + n1):
-                    c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
+                    c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).value
                     if c.size and family == 6:
                         c.storage = <fc_space*>malloc(sizeof(fc_space))
                         if c.storage == NULL or fc_space_init(c.storage, c.size) != 0:
@@ -1621,13 +1657,13 @@ cdef class MultiCIDRAllocator:
                         copy_runs(e.storage, window, window + c.size, c.storage, window, False)
             # -- commit: no Python object is created until the structures are consistent --
             for i in range(n0 + n1):
-                c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
+                c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).value
                 c.parent = e.parent
             if e.parent != NULL:
                 e.parent.nchildren += n0 + n1 - 1
             else:
                 for i in range(n0 + n1):
-                    c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
+                    c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).value
                     if family == 6:
                         self.rebase(c.node, c)
                     f.top_size += c.size
@@ -1641,7 +1677,7 @@ cdef class MultiCIDRAllocator:
                     free(e.storage)
                     e.storage = NULL
             fw_detach(f, e)
-            node.entry = NULL
+            node.value = NULL
             node.key = NULL  # `text` keeps the reference alive until we return
             trie_remove(&f.trie, node)
             pool_put(&self.pool, e)
@@ -1649,7 +1685,7 @@ cdef class MultiCIDRAllocator:
         except BaseException:
             # only reachable before the commit: undo the children's new storages
             for i in range(n0 + n1):
-                c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).entry
+                c = <entry_t*>(kids0[i] if i < n0 else kids1[i - n0]).value
                 if family == 6 and c.top != c and c.storage != NULL:
                     fc_space_free(c.storage)
                     free(c.storage)
@@ -1698,7 +1734,7 @@ cdef class MultiCIDRAllocator:
         cdef tnode *nodes[MAXDEPTH]
         cdef int n = trie_host_path(&f.trie, key_of(family, a), nodes), i
         for i in range(n):
-            out[i] = <entry_t*>nodes[i].entry
+            out[i] = <entry_t*>nodes[i].value
         return n
 
     @cython.critical_section
@@ -1772,7 +1808,7 @@ cdef class MultiCIDRAllocator:
             node = e.node.child[key_bit(k, e.plen)]
             while node != NULL and prefix_contains(node.net, node.plen, k, width):
                 if node.has and is_host(&f.trie, node, k):
-                    hs[n] = <entry_t*>node.entry
+                    hs[n] = <entry_t*>node.value
                     n += 1
                 if node.plen == width:
                     break
@@ -1918,9 +1954,9 @@ cdef class MultiCIDRAllocator:
             while sp:
                 sp -= 1
                 nd = stack[sp]
-                if nd.has and not _ignored(<entry_t*>nd.entry, ign_keys, ign_meta, nign):
-                    buf_push(&keep, (<entry_t*>nd.entry).shift)
-                    buf_push(&keep, (<entry_t*>nd.entry).size)
+                if nd.has and not _ignored(<entry_t*>nd.value, ign_keys, ign_meta, nign):
+                    buf_push(&keep, (<entry_t*>nd.value).shift)
+                    buf_push(&keep, (<entry_t*>nd.value).size)
                     continue
                 if nd.child[1] != NULL:
                     stack[sp] = nd.child[1]
@@ -1983,7 +2019,7 @@ cdef class MultiCIDRAllocator:
             trie_preorder(f.trie.root, True, &nodes, &n)
             try:
                 for i in range(n):
-                    top = <entry_t*>nodes[i].entry
+                    top = <entry_t*>nodes[i].value
                     memset(&offs, 0, sizeof(u64buf))
                     try:
                         collect_offsets(top.top.storage, top.shift, top.shift + top.size, &offs)
@@ -2035,7 +2071,7 @@ cdef class MultiCIDRAllocator:
         for f in (0, 1):
             trie_preorder((self.f4 if f == 0 else self.f6).trie.root, False, &nodes, &n)
             for i in range(n):
-                e = <entry_t*>nodes[i].entry
+                e = <entry_t*>nodes[i].value
                 total += sizeof(entry_t) + 2 * sizeof(tnode) + sys.getsizeof(<object>nodes[i].key)
                 if e.storage != NULL:
                     total += sizeof(fc_space) + fc_space_memory(e.storage)
@@ -2078,12 +2114,12 @@ cdef class MultiCIDRAllocator:
                 buf_push(&cidrs, plen)
                 buf_push(&cidrs, net.hi)
                 buf_push(&cidrs, net.lo)
-                buf_push(&cidrs, (<entry_t*>node.entry).ready)
+                buf_push(&cidrs, (<entry_t*>node.value).ready)
             for family in (4, 6):
                 trie_preorder(self.fam(family).trie.root, True, &tops, &ntops)
                 try:
                     for i in range(ntops):
-                        top = <entry_t*>tops[i].entry
+                        top = <entry_t*>tops[i].value
                         if top.top.storage == NULL:
                             continue
                         lo = top.shift
@@ -2177,7 +2213,7 @@ cdef class MultiCIDRAllocator:
             trie_preorder(f.trie.root, False, &nodes, &nn)
             f.used = 0
             for j in range(nn):
-                e = <entry_t*>nodes[j].entry
+                e = <entry_t*>nodes[j].value
                 e.used = count_window(e, e.size)
                 e.static_used = count_window(e, e.band)
                 fw_set_weight(f, e, self.weight(e))
@@ -2215,3 +2251,5 @@ cdef object _u128(fc_u128 x):
 
 if sizeof(entry_t) != 128:  # the pool layout assumes two cache lines per entry
     raise ImportError(f"fastcidr._multi: unexpected entry size {sizeof(entry_t)}")
+if sizeof(tnode) != 64:  # one cache line per trie node
+    raise ImportError(f"fastcidr._multi: unexpected trie node size {sizeof(tnode)}")
