@@ -340,3 +340,14 @@ def test_a_forked_child_uses_its_own_connections(etcd_server: EtcdServer, etcd_p
     store.close()
     queue.close()
     queue.join_thread()
+
+
+def test_a_new_prefix_has_a_complete_history_even_after_compaction(
+        etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    with EtcdStore(etcd_server.endpoints, etcd_prefix + "/old") as other:
+        other.commit([Create("meta", "x", {})])
+        other.compact()  # etcd forgets everything so far (for every prefix)
+    with EtcdStore(etcd_server.endpoints, etcd_prefix + "/new") as store:
+        rev = store.commit([Create("meta", "k", {})])
+        changes, current = store.changes_since(0)  # nothing happened here before: no Compacted
+        assert current == rev and [c.key for c in changes] == ["k"]

@@ -187,8 +187,10 @@ class EtcdStore(Store):
         self._log_revs: List[int] = []
         self._log_limit = 100_000
         # Fail early, naming the endpoints, when none answers.
-        _, _, opened_at = self._revision_kv()
-        self._log_floor = opened_at
+        last_commit, _, opened_at = self._revision_kv()
+        # Every commit writes the revision key, so nothing changed under the prefix between its
+        # last write and now: the local log is complete from there (from 0 for a new prefix).
+        self._log_floor = last_commit
         self._watched_through = opened_at
         self._ensure_watching()
 

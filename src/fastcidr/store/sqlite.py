@@ -597,13 +597,17 @@ class SQLiteStore(Store):
                 continue
             text = texts[index]
             if index not in old:  # a Create (or Put expecting ABSENT)
-                if not unique:
+                created = 1
+                if not unique:  # an earlier op of this commit may have written the key already
+                    created = con.execute(
+                        "SELECT 1 FROM fastcidr_records WHERE kind = ? AND key = ?", (op.kind, op.key)
+                    ).fetchone() is None
                     con.execute(
                         "INSERT INTO fastcidr_records VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key)"
                         " DO UPDATE SET value = excluded.value, revision = excluded.revision",
                         (op.kind, op.key, text, revision, revision),
                     )
-                log.append((revision, "PUT", op.kind, op.key, text, 1))
+                log.append((revision, "PUT", op.kind, op.key, text, int(created)))
                 continue
             row = old[index]
             if not unique:
