@@ -251,6 +251,8 @@ def test_errors_and_inputs(fc: Any) -> None:
     with pytest.raises(ValueError):
         fc.MultiCIDRAllocator(policy="fastest")
     assert m.allocate_many(0) == []
+    assert m.policy == "ordered" and fc.MultiCIDRAllocator().policy == "weighted"
+    assert "10.0.0.0/24" in repr(m)
     assert m.add("10.0.0.0/24") is False
     assert m.cidrs == ["10.0.0.0/24", "2001:db8::/64"]
     assert m.allocate(ipaddress.ip_address("10.0.0.9")) == "10.0.0.9"
