@@ -629,3 +629,26 @@ def test_main_reports_bad_arguments(capsys):
     assert capsys.readouterr().err.startswith("error: ")
     with pytest.raises(SystemExit):
         main(["--tls-cert", "only-a-cert"])
+
+
+def test_keep_alive_survives_bodies_on_any_method_and_chunked_bodies(server):
+    import socket
+
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        body = b'{"ignored": true}'
+        sock.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        payload = json.dumps({"metadata": {"name": "chunked"}}).encode()
+        sock.sendall(b"POST " + SERVICES.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     + b"%x\r\n%s\r\n0\r\n\r\n" % (len(payload), payload))
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    import re
+
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", data) == [b"200", b"201", b"200"]
+    assert data.endswith(b"ok")

@@ -226,8 +226,16 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         raw = b""
         try:
-            if self.command in ("POST", "PUT", "PATCH", "DELETE"):
+            try:
+                # any method may carry a body: read it, or the next request on this
+                # keep-alive connection would start in the middle of it
                 raw = self._read_body()
+            except status.ApiError:
+                self.close_connection = True
+                raise
+            except (ValueError, OSError):
+                self.close_connection = True
+                raise status.bad_request("the request body could not be read") from None
             split = urlsplit(self.path)
             query = dict(parse_qsl(split.query, keep_blank_values=True))
             parts = [unquote(p) for p in split.path.split("/") if p]
