@@ -652,3 +652,19 @@ def test_keep_alive_survives_bodies_on_any_method_and_chunked_bodies(server):
 
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", data) == [b"200", b"201", b"200"]
     assert data.endswith(b"ok")
+
+
+def test_pages_come_from_the_first_page_snapshot(client):
+    for i in range(5):
+        client.request("POST", SERVICES, {"metadata": {"name": f"p{i}"}})
+    first = client.request("GET", SERVICES + "?limit=2")[2]
+    client.request("POST", SERVICES, {"metadata": {"name": "p0a"}})  # sorts into the later pages
+    names = [i["metadata"]["name"] for i in first["items"]]
+    token = first["metadata"]["continue"]
+    while token:
+        page = client.request("GET", SERVICES + "?limit=2&continue=" + token)[2]
+        assert page["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+        names += [i["metadata"]["name"] for i in page["items"]]
+        token = page["metadata"].get("continue")
+    assert names == ["kubernetes", "p0", "p1", "p2", "p3", "p4"]
+    assert client.request("GET", SERVICES + "?limit=2&continue=%%%")[0] == 400

@@ -8,6 +8,7 @@ including the controllers' side effects and other servers' writes on a shared st
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import datetime as _dt
 import json
@@ -61,6 +62,8 @@ class ListOptions:
     """The query parameters of a list or watch."""
 
     def __init__(self, resource: ResourceType, query: Dict[str, str]) -> None:
+        self.label_text = query.get("labelSelector") or ""
+        self.field_text = query.get("fieldSelector") or ""
         try:
             self.labels = parse_label_selector(query.get("labelSelector"))
             self.fields = parse_field_selector(query.get("fieldSelector"),
@@ -95,6 +98,8 @@ class ResourceApi:
         self.store = cluster.store
         self._started = _dt.datetime.now(_dt.timezone.utc)
         self._lock = threading.Lock()
+        # recent paginated listings: (resource, namespace, selectors) -> (revision, items, keys)
+        self._snapshots: Dict[Tuple[Any, ...], Tuple[int, List[Dict[str, Any]], List[Tuple[str, str]]]] = {}
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -291,22 +296,39 @@ class ResourceApi:
              options: ListOptions) -> Tuple[List[Dict[str, Any]], str, str, Optional[int]]:
         """Items, the list's resourceVersion, the continue token ("" = last page) and the
         remaining item count."""
-        before = self.current_revision()
-        items = [o for o in self._list_all(resource, namespace) if options.matches(o)]
-        revision = max([before] + [int(o["metadata"].get("resourceVersion") or 0) for o in items])
-
         def sort_key(o: Dict[str, Any]) -> Tuple[str, str]:
             meta = o.get("metadata", {})
             return (meta.get("namespace", ""), meta.get("name", ""))
 
-        items.sort(key=sort_key)
+        start: Optional[Tuple[str, str]] = None
+        token_revision = None
         if options.continue_token:
             try:
                 token = json.loads(base64.urlsafe_b64decode(options.continue_token.encode()))
-                start = (token["ns"], token["name"])
+                start = (str(token["ns"]), str(token["name"]))
+                token_revision = int(token["rv"])
             except Exception:
                 raise status.bad_request("continue key is not valid: illegal base64 data") from None
-            items = [o for o in items if sort_key(o) > start]
+        # A paginated list (kubectl asks for 500 at a time) is served from the snapshot its
+        # first page was cut from, as the apiserver does: consistent pages, and O(page) each.
+        snapshot_key = (resource.plural, namespace, options.label_text, options.field_text)
+        with self._lock:
+            cached = self._snapshots.get(snapshot_key)
+        if start is not None and cached is not None and cached[0] == token_revision:
+            revision, items, keys = cached
+        else:
+            before = self.current_revision()
+            items = [o for o in self._list_all(resource, namespace) if options.matches(o)]
+            revision = max([before] + [int(o["metadata"].get("resourceVersion") or 0) for o in items])
+            items.sort(key=sort_key)
+            keys = [sort_key(o) for o in items]
+            if options.limit and len(items) > options.limit:
+                with self._lock:
+                    self._snapshots[snapshot_key] = (revision, items, keys)
+                    while len(self._snapshots) > 8:
+                        self._snapshots.pop(next(iter(self._snapshots)))
+        if start is not None:
+            items = items[bisect.bisect_right(keys, start):]
         continue_token = ""
         remaining: Optional[int] = None
         if options.limit and len(items) > options.limit:
