@@ -232,3 +232,12 @@ def test_label_selector_watch_reports_objects_entering_and_leaving(served):
     watcher.join(30)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
         ("DELETED", "in"), ("ADDED", "in"), ("MODIFIED", "in"), ("DELETED", "in")]
+
+
+def test_metrics_endpoint(served):
+    server, client = served
+    client.request("POST", SERVICES, {"metadata": {"name": "m"}})
+    code, headers, body = client.request("GET", "/metrics", accept="text/plain")
+    assert code == 200 and headers["Content-Type"].startswith("text/plain")
+    text = body.decode()
+    assert 'kube_apiserver_clusterip_allocator_allocated_ips{cidr="10.96.0.0/28"} 2' in text
