@@ -111,6 +111,7 @@ class MemoryStore(Store):
 
     def current_revision(self) -> int:
         with self._lock:
+            self._check_open()
             return self._revision
 
     def wait_for_change(self, revision: int, timeout: float) -> bool:
