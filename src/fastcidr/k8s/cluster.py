@@ -87,7 +87,7 @@ TERMINATING_MESSAGE = (
 )
 _MAX_RETRIES = 64
 # batches at least this large run with the cyclic garbage collector paused (see create_services)
-_GC_PAUSE_MIN = 1000
+_GC_PAUSE_MIN = 10_000
 
 Net = Tuple[int, int, int]  # family, network, prefix length
 
