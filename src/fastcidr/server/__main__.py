@@ -3,4 +3,5 @@ import sys
 
 from . import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing this module (e.g. by stubtest) must not start a server
+    sys.exit(main())

@@ -206,7 +206,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     @staticmethod
     def _yaml(raw: bytes) -> Any:
         try:
-            import yaml  # optional: only for YAML request bodies (JSON is valid YAML too)
+            import yaml  # type: ignore[import-untyped,unused-ignore]  # optional: YAML bodies only
         except ImportError:  # pragma: no cover
             raise status.ApiError(415, status.status_body(
                 415, "UnsupportedMediaType", "YAML bodies need PyYAML on the server")) from None
