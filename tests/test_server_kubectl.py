@@ -386,3 +386,33 @@ def test_namespaces(served):
     result = kubectl.run("delete", "namespace", "default")
     assert result.stderr.splitlines() == [
         'Error from server (Forbidden): namespaces "default" is forbidden: this namespace may not be deleted']
+
+
+SERVICE_YAML = """apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels: {{app: web}}
+spec:
+  selector: {{app: web}}
+  ports:
+{ports}
+"""
+
+
+def test_apply_service_twice_uses_strategic_merge(served):
+    server, kubectl = served
+    first = SERVICE_YAML.format(ports="  - {name: http, port: 80, targetPort: 8080}")
+    assert kubectl.ok("apply", "-f", "-", stdin=first) == ["service/web created"]
+    second = SERVICE_YAML.format(ports="  - {name: https, port: 443}\n"
+                                       "  - {name: http, port: 80, targetPort: 8081}")
+    assert kubectl.ok("apply", "-f", "-", stdin=second) == ["service/web configured"]
+    assert kubectl.ok("apply", "-f", "-", stdin=second) == ["service/web unchanged"]
+    ports = json.loads(kubectl.ok("get", "svc", "web", "-o", "jsonpath={.spec.ports}")[0])
+    assert [(p["name"], p["port"], p["targetPort"]) for p in ports] == [
+        ("https", 443, 443), ("http", 80, 8081)]
+    assert kubectl.ok("patch", "svc", "web", "--type=json",
+                      "-p", '[{"op":"replace","path":"/spec/selector/app","value":"x"}]') == [
+        "service/web patched"]
+    wide = kubectl.ok("get", "svc", "web", "-o", "wide")
+    assert wide[1].split()[4] == "443/TCP,80/TCP" and wide[1].split()[6] == "app=x"
