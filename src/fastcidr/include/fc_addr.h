@@ -455,9 +455,46 @@ static inline int fc__parse_ip_checked(const char *s, size_t n, int *family, fc_
     return FC_ERR_NOT_ADDRESS;
 }
 
+/* One pass over the common case, a strict dotted quad: 1 and the value, or 0 for anything else
+ * (the full parser then finds the exact reason). Accepts exactly what fc__parse_ipv4 accepts. */
+static inline int fc__fast_ipv4(const char *s, size_t n, uint32_t *out)
+{
+    size_t i = 0;
+    uint32_t v = 0;
+    int part;
+    if (n < 7 || n > 15) return 0;
+    for (part = 0; part < 4; part++) {
+        size_t first = i;
+        unsigned octet = 0, d;
+        while (i < n && s[i] != '.') {
+            d = (unsigned)(unsigned char)s[i] - '0';
+            if (d > 9 || i - first >= 3) return 0;
+            octet = octet * 10 + d;
+            i++;
+        }
+        if (i == first || (i - first > 1 && s[first] == '0') || octet > 255) return 0;
+        v = (v << 8) | octet;
+        if (part < 3) {
+            if (i >= n) return 0;
+            i++; /* the '.' */
+        }
+    }
+    if (i != n) return 0;
+    *out = v;
+    return 1;
+}
+
 static inline int fc_parse_ip_text(const char *s, size_t n, int *family, fc_addr *out)
 {
-    int r = fc__check_text(s, n);
+    uint32_t v4;
+    int r;
+    if (fc__fast_ipv4(s, n, &v4)) {
+        *family = 4;
+        out->hi = 0;
+        out->lo = v4;
+        return FC_OK;
+    }
+    r = fc__check_text(s, n);
     if (r) return r;
     return fc__parse_ip_checked(s, n, family, out);
 }
