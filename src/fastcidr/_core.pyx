@@ -806,6 +806,8 @@ cdef class CIDRAllocator:
             if r == 1 and off < self.band:
                 self.used_static += 1
         if r == 1:
+            if family == 4 and type(ip) is str:
+                return ip  # strict IPv4 text is canonical: no new string needed
             return self._text_at(off)
         if r == 0:
             raise AlreadyAllocatedError()
