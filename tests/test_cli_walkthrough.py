@@ -263,3 +263,34 @@ def test_serve_shares_the_cli_store(shell, tmp_path: Path) -> None:  # type: ign
             server.wait(timeout=30)
     r = shell("fastcidr get servicecidr newcidr1")
     assert r.status == 1 and "not found" in r.err
+
+
+def test_serve_without_a_store_keeps_nothing(tmp_path: Path) -> None:
+    """Without --store and FASTCIDR_STORE, ``fastcidr serve`` works in memory: it neither reads
+    nor creates the CLI's default SQLite file, so every start is a fresh control plane."""
+    import json
+    import urllib.request
+
+    env = {k: v for k, v in os.environ.items() if k not in ("FASTCIDR_STORE", "XDG_DATA_HOME")}
+    env["HOME"] = str(tmp_path)
+    for attempt in range(2):
+        with subprocess.Popen([console_script(), "serve", "--port", "0",
+                               "--service-cluster-ip-range", "10.96.0.0/28"], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as server:
+            try:
+                assert server.stdout is not None
+                url = server.stdout.readline().strip()
+                direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                with direct.open(url + "/api/v1/namespaces/default/services", timeout=30) as reply:
+                    names = [item["metadata"]["name"] for item in json.load(reply)["items"]]
+                assert names == ["kubernetes"], (attempt, names)
+                body = json.dumps({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                                   "spec": {"ports": [{"port": 80}]}}).encode()
+                request = urllib.request.Request(url + "/api/v1/namespaces/default/services", data=body,
+                                                 headers={"Content-Type": "application/json"}, method="POST")
+                with direct.open(request, timeout=30) as reply:
+                    assert reply.status == 201
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    assert not (tmp_path / ".local" / "share" / "fastcidr").exists()

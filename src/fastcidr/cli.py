@@ -1807,9 +1807,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     rest = list(args.serve_args)
     if rest and rest[0] == "--":
         rest = rest[1:]
-    if not any(a == "--store" or a.startswith("--store=") for a in rest) and "-h" not in rest \
-            and "--help" not in rest:
-        rest = ["--store", resolve_store(getattr(args, "store", None))] + rest
+    # `fastcidr --store URL serve` passes the global flag on. Without --store the server uses
+    # FASTCIDR_STORE, else a fresh in-memory store: a throw-away API server must not inherit (or
+    # fill) the CLI's default database behind the user's back.
+    global_store = getattr(args, "store", None)
+    if global_store and not any(a == "--store" or a.startswith("--store=") for a in rest):
+        rest = ["--store", global_store] + rest
     try:
         from . import server
     except ImportError as exc:

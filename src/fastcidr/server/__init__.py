@@ -163,8 +163,7 @@ def _parser() -> argparse.ArgumentParser:
                     "so the real kubectl and client libraries work against fastcidr.")
     parser.add_argument("--store", default=os.environ.get("FASTCIDR_STORE"),
                         help="store URL: a path, sqlite:///path, etcd://host:port/prefix or memory: "
-                             "(default: FASTCIDR_STORE, else the CLI's default SQLite file under "
-                             "'fastcidr serve' and memory under 'python -m fastcidr.server')")
+                             "(default: FASTCIDR_STORE, else a fresh in-memory store)")
     parser.add_argument("--service-cluster-ip-range", dest="service_cluster_ip_range",
                         help="the default Service range, CIDR[,CIDR]")
     parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
