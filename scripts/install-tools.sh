@@ -2,6 +2,13 @@
 # Installs what the tests need beyond Python: etcd (Debian's etcd-server), jq and openssl.
 # Idempotent; a no-op when both are present. Needs root (or sudo) for apt-get.
 set -euo pipefail
+# kubectl (>= 1.31, for ServiceCIDR/IPAddress) ships with this project's machine image; Debian's own
+# kubernetes-client is 1.20 and too old, so nothing is installed here: the server tests fail (not skip)
+# under CI=true when it is missing.
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "install-tools: kubectl not found; the kubectl tests will fail (put kubectl >= 1.31 on PATH)" >&2
+fi
+
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v jq >/dev/null 2>&1 || need+=(jq)
@@ -13,9 +20,3 @@ echo "install-tools: installing ${need[*]}" >&2
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 
-# kubectl (>= 1.31, for ServiceCIDR/IPAddress) ships with this project's machine image; Debian's own
-# kubernetes-client is 1.20 and too old, so nothing is installed here: the server tests fail (not skip)
-# under CI=true when it is missing.
-if ! command -v kubectl >/dev/null 2>&1; then
-  echo "install-tools: kubectl not found; the kubectl tests will fail (put kubectl >= 1.31 on PATH)" >&2
-fi
