@@ -30,7 +30,7 @@ test: build tools
 	$(MAKE) --no-print-directory typecheck
 
 typecheck: build
-	$(PY) -m mypy tests/typing_check.py
+	$(PY) -m mypy tests
 	$(PY) -m mypy.stubtest fastcidr --allowlist .stubtest-allowlist
 
 demo: build

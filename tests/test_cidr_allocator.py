@@ -12,6 +12,7 @@ import ipaddress
 import pickle
 import random
 import sys
+from typing import Any
 
 import netaddr
 import pytest
@@ -683,7 +684,7 @@ def interesting_offsets(size: int, band: int) -> list:
 class AllocatorMachine(RuleBasedStateMachine):
     """Subclassed per test with ``module`` and ``cidr`` set."""
 
-    module = None
+    module: Any = None
     cidr = ""
     strategy = "random"
 

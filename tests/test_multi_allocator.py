@@ -537,7 +537,7 @@ class MultiMachine(RuleBasedStateMachine):
         for version in (4, 6):
             used = sum(1 for ip in self.alloc if ip.version == version)
             nets = [POOL_KEYS[c] for c in self.cidrs if POOL_KEYS[c].version == version]
-            tops = [n for n in nets if not any(o != n and n.subnet_of(o) for o in nets)]
+            tops = [n for n in nets if not any(o != n and n.subnet_of(o) for o in nets)]  # type: ignore[arg-type]
             size = sum(n.num_addresses - (2 if version == 4 else 1) for n in tops
                        if n.num_addresses > (2 if version == 4 else 1))
             assert m.used(version) == used

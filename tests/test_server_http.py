@@ -82,7 +82,7 @@ class FakeCluster:
                 if namespace is None or o.data["metadata"]["namespace"] == namespace]
 
     def _live_networks(self) -> List[ipaddress.IPv4Network]:
-        nets = []
+        nets: list = []
         for obj in self._list("servicecidrs"):
             if not obj.data["metadata"].get("deletionTimestamp"):
                 nets += [ipaddress.ip_network(c) for c in obj.data["spec"]["cidrs"]]
@@ -516,7 +516,7 @@ def _watch_lines(server: ApiServer, path: str, accept: str = "application/json",
     response = conn.getresponse()
     assert response.status == 200
     assert response.getheader("Transfer-Encoding") == "chunked"
-    events = []
+    events: list = []
     while len(events) < count:
         try:
             line = response.readline()

@@ -59,7 +59,7 @@ class StoresAgree(RuleBasedStateMachine):
             else:
                 expect = self.expectation(data, kind, key)
                 ops.append(Require(kind, key, ABSENT if expect is None else expect))
-        results = []
+        results: list = []
         for store in (self.memory, self.sqlite):
             try:
                 results.append(("ok", store.commit(ops)))

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastcidr.store import ABSENT, Create, Delete, MemoryStore, Put, Require, TxnConflict
+from fastcidr.store.base import Op
 from fastcidr.store.etcd import EtcdStore
 from tests.servers import EtcdServer
 
@@ -36,7 +37,8 @@ def test_etcd_agrees_with_memory(etcd_server: EtcdServer, commits: List[Any]) ->
     to_etcd: Dict[int, int] = {}
     try:
         for commit in commits:
-            mem_ops, etcd_ops = [], []
+            mem_ops: List[Op] = []
+            etcd_ops: List[Op] = []
             for (kind, key), (what, expect_kind, n) in commit:
                 rec = memory.get(kind, key)
                 if expect_kind == "none":
@@ -60,12 +62,12 @@ def test_etcd_agrees_with_memory(etcd_server: EtcdServer, commits: List[Any]) ->
                 else:
                     mem_ops.append(Require(kind, key, ABSENT if m_exp is None else m_exp))
                     etcd_ops.append(Require(kind, key, ABSENT if e_exp is None else e_exp))
-            outcomes = []
+            outcomes: list = []
             for store, ops in ((memory, mem_ops), (etcd, etcd_ops)):
                 try:
                     outcomes.append(("ok", store.commit(ops)))
-                except TxnConflict as e:
-                    outcomes.append(("conflict", e.index, e.actual_revision))
+                except TxnConflict as conflict:
+                    outcomes.append(("conflict", conflict.index, conflict.actual_revision))
             m, e = outcomes
             assert m[0] == e[0], (mem_ops, outcomes)
             if m[0] == "ok":

@@ -177,9 +177,9 @@ def test_synchronous_option(tmp_path: Path) -> None:
             assert level == {"NORMAL": 1, "FULL": 2}[mode.upper()]
     with pytest.raises(ValueError, match="synchronous"):
         SQLiteStore(tmp_path / "s.db", synchronous="sometimes")
-    store = open_store("sqlite:///" + str(tmp_path / "u.db") + "?synchronous=FULL")
-    assert isinstance(store, SQLiteStore) and store.synchronous == "FULL"
-    store.close()
+    opened = open_store("sqlite:///" + str(tmp_path / "u.db") + "?synchronous=FULL")
+    assert isinstance(opened, SQLiteStore) and opened.synchronous == "FULL"
+    opened.close()
 
 
 def test_restart_keeps_everything_and_revisions_continue(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ ServiceCIDR / IPAddress lifecycle (KEP-1880) as a library, a kubectl-like CLI an
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _backend
 from .errors import (
@@ -31,9 +31,26 @@ from .errors import (
 __version__ = "0.1.0"
 
 BACKEND: str = _backend.BACKEND
-CIDRAllocator = _backend.impl.CIDRAllocator
-MultiCIDRAllocator = _backend.impl.MultiCIDRAllocator
-PrefixTree = _backend.impl.PrefixTree
+
+if TYPE_CHECKING:
+    # Type checkers see the compiled core's stubs (the twin has the same API) and the lazy names.
+    from ._core import CIDRAllocator as CIDRAllocator
+    from ._multi import MultiCIDRAllocator as MultiCIDRAllocator, PrefixTree as PrefixTree
+    from .k8s.cluster import Cluster as Cluster
+    from .k8s.objects import (
+        Condition as Condition,
+        Event as Event,
+        IPAddress as IPAddress,
+        ParentReference as ParentReference,
+        Service as Service,
+        ServiceCIDR as ServiceCIDR,
+        ServicePort as ServicePort,
+    )
+    from .server import serve as serve
+else:
+    CIDRAllocator = _backend.impl.CIDRAllocator
+    MultiCIDRAllocator = _backend.impl.MultiCIDRAllocator
+    PrefixTree = _backend.impl.PrefixTree
 
 # The Kubernetes layer, the stores and the server are imported on first use, so that
 # `import fastcidr` (and the CLI's simple commands) stay fast.
@@ -84,5 +101,13 @@ __all__ = [
     "AlreadyExistsError",
     "ConflictError",
     "StoreError",
-    *_LAZY,
+    "ServiceCIDR",
+    "Condition",
+    "IPAddress",
+    "ParentReference",
+    "Service",
+    "ServicePort",
+    "Event",
+    "Cluster",
+    "serve",
 ]

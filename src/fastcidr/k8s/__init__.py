@@ -4,7 +4,19 @@ Names are imported on first use so that ``import fastcidr.k8s`` stays cheap.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cluster import Cluster as Cluster
+    from .objects import (
+        Condition as Condition,
+        Event as Event,
+        IPAddress as IPAddress,
+        ParentReference as ParentReference,
+        Service as Service,
+        ServiceCIDR as ServiceCIDR,
+        ServicePort as ServicePort,
+    )
 
 _LAZY = {
     "ServiceCIDR": "fastcidr.k8s.objects",
@@ -17,7 +29,7 @@ _LAZY = {
     "Cluster": "fastcidr.k8s.cluster",
 }
 
-__all__ = list(_LAZY)
+__all__ = ["ServiceCIDR", "Condition", "IPAddress", "ParentReference", "Service", "ServicePort", "Event", "Cluster"]
 
 
 def __getattr__(name: str) -> Any:

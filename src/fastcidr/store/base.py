@@ -20,7 +20,7 @@ from __future__ import annotations
 import abc
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from ..errors import ConflictError, StoreError
 
@@ -145,6 +145,9 @@ def check_expect(expect: Any, actual: Optional[int]) -> bool:
     return actual == expect
 
 
+_S = TypeVar("_S", bound="Store")
+
+
 class Store(abc.ABC):
     """Abstract store. Implementations are thread-safe."""
 
@@ -192,7 +195,7 @@ class Store(abc.ABC):
     def close(self) -> None:
         """Release connections. Further calls raise :class:`StoreError`."""
 
-    def __enter__(self) -> "Store":
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(self, *exc: object) -> None:
