@@ -28,11 +28,14 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
 import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import orjson as _orjson
 
 from ..errors import StoreError
 from .base import (
@@ -83,8 +86,35 @@ _CACHE_LISTINGS_FROM = 10_000
 _LISTING_TTL = 10.0
 _LIST_SLICE = 50_000
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.loads
+_orjson_dumps = _orjson.dumps
+_orjson_loads = _orjson.loads
+_long_digits = re.compile("[0-9]{19}").search
+_json_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _dumps(value: Any) -> str:
+    """Compact JSON text, as ``json`` writes it with ``separators=(",", ":")`` and
+    ``ensure_ascii=False``; ``orjson`` (~5x faster) for everything it encodes identically, the
+    stdlib for the rest (non-str keys, floats, integers beyond 64 bits, NaN)."""
+    try:
+        text = _orjson_dumps(value).decode()
+    except (TypeError, _orjson.JSONEncodeError):
+        return _json_dumps(value)
+    if "null" in text:  # orjson writes NaN and infinities as null, json as NaN / Infinity
+        return _json_dumps(value)
+    return text
+
+
+def _loads(text: str) -> Any:
+    """Parse JSON text: ``orjson``, or the stdlib for what orjson refuses (``NaN``) or reads
+    differently (integers beyond 64 bits, which orjson turns into floats; any run of 19 digits,
+    even inside a string, takes the exact path)."""
+    if _long_digits(text) is None:
+        try:
+            return _orjson_loads(text)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _foreign(path: str, why: str) -> StoreError:
