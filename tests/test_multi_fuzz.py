@@ -62,29 +62,43 @@ def test_forged_crc_with_bad_content(fc: Any) -> None:
         assert fc.MultiCIDRAllocator.restore(m.snapshot()).snapshot() == m.snapshot()
         assert len(m) == len(list(m)) == m.used()
     assert caught > 500
-    header = struct.pack("<4sHB4QI", b"FCMA", 1, 0, 1, 2, 3, 4, 1)
-    cidr = struct.pack("<BB", 4, 24) + (0x0A000000).to_bytes(16, "big") + b"\x01"
+    header = struct.pack("<4sHB4QI", b"FCMA", 2, 0, 1, 2, 3, 4, 1)
+    no_position = struct.pack("<I", 0xFFFFFFFF)
+    cidr = struct.pack("<BB", 4, 24) + (0x0A000000).to_bytes(16, "big") + b"\x01" + struct.pack("<I", 0)
 
     def run(fam: int, start: int, length: int) -> bytes:
         return struct.pack("<B", fam) + start.to_bytes(16, "big") + struct.pack("<Q", length)
 
-    good = recrc(header + cidr + struct.pack("<Q", 1) + run(4, 0x0A000001, 254))
+    full = cidr[:-4] + no_position  # no candidate once every address is taken
+    good = recrc(header + full + struct.pack("<Q", 1) + run(4, 0x0A000001, 254))
     assert len(fc.MultiCIDRAllocator.restore(good)) == 254
+    second = struct.pack("<BB", 4, 24) + (0x0A000100).to_bytes(16, "big") + b"\x01"
+    two = struct.pack("<4sHB4QI", b"FCMA", 2, 1, 1, 2, 3, 4, 2)  # policy random: one class
+    swapped = fc.MultiCIDRAllocator.restore(recrc(two + cidr[:-4] + struct.pack("<I", 1) + second
+                                                  + struct.pack("<I", 0) + struct.pack("<Q", 0)))
+    assert fc.MultiCIDRAllocator.restore(swapped.snapshot()).snapshot() == swapped.snapshot()
     cases = [
         header.replace(b"FCMA", b"FCAL") + cidr + struct.pack("<Q", 0),  # foreign magic
-        header[:4] + b"\x02\x00" + header[6:] + cidr + struct.pack("<Q", 0),  # version 2
+        header[:4] + b"\x01\x00" + header[6:] + cidr[:-4] + struct.pack("<Q", 0),  # version 1
+        header[:4] + b"\x03\x00" + header[6:] + cidr + struct.pack("<Q", 0),  # version 3
         header[:6] + b"\x03" + header[7:] + cidr + struct.pack("<Q", 0),  # policy 3
-        struct.pack("<4sHB4QI", b"FCMA", 1, 0, 0, 0, 0, 0, 1) + cidr + struct.pack("<Q", 0),  # rng 0
+        struct.pack("<4sHB4QI", b"FCMA", 2, 0, 0, 0, 0, 0, 1) + cidr + struct.pack("<Q", 0),  # rng 0
         header + cidr[:1] + b"\x21" + cidr[2:] + struct.pack("<Q", 0),  # /33
         header + b"\x05" + cidr[1:] + struct.pack("<Q", 0),  # family 5
-        header + cidr[:-1] + b"\x02" + struct.pack("<Q", 0),  # ready 2
+        header + cidr[:-5] + b"\x02" + cidr[-4:] + struct.pack("<Q", 0),  # ready 2
         header + struct.pack("<BB", 4, 24) + (0x0A000001).to_bytes(16, "big") + b"\x01"
-        + struct.pack("<Q", 0),  # host bits
+        + no_position + struct.pack("<Q", 0),  # host bits
         header + struct.pack("<BB", 4, 24) + (1 << 40).to_bytes(16, "big") + b"\x01"
-        + struct.pack("<Q", 0),  # IPv4 beyond 32 bits
-        struct.pack("<4sHB4QI", b"FCMA", 1, 0, 1, 2, 3, 4, 1) + struct.pack("<BB", 6, 48)
-        + (0x20010DB8 << 96).to_bytes(16, "big") + b"\x01" + struct.pack("<Q", 0),  # IPv6 /48
-        struct.pack("<4sHB4QI", b"FCMA", 1, 0, 1, 2, 3, 4, 2) + cidr + cidr + struct.pack("<Q", 0),  # dup
+        + no_position + struct.pack("<Q", 0),  # IPv4 beyond 32 bits
+        struct.pack("<4sHB4QI", b"FCMA", 2, 0, 1, 2, 3, 4, 1) + struct.pack("<BB", 6, 48)
+        + (0x20010DB8 << 96).to_bytes(16, "big") + b"\x01" + no_position
+        + struct.pack("<Q", 0),  # IPv6 /48
+        header + cidr[:-4] + no_position + struct.pack("<Q", 0),  # a candidate without position
+        header + cidr[:-4] + struct.pack("<I", 1) + struct.pack("<Q", 0),  # position out of range
+        header + cidr + struct.pack("<Q", 1) + run(4, 0x0A000001, 254),  # full CIDR with a position
+        header[:6] + b"\x02" + header[7:] + cidr + struct.pack("<Q", 0),  # ordered with a position
+        two + cidr + second + struct.pack("<I", 0) + struct.pack("<Q", 0),  # position used twice
+        struct.pack("<4sHB4QI", b"FCMA", 2, 0, 1, 2, 3, 4, 2) + cidr + cidr + struct.pack("<Q", 0),  # dup
         header + cidr + struct.pack("<Q", 1) + run(4, 0x0A000001, 255),  # reaches the broadcast
         header + cidr + struct.pack("<Q", 1) + run(4, 0x0A000000, 2),  # network address
         header + cidr + struct.pack("<Q", 1) + run(4, 0x0B000001, 1),  # outside every CIDR

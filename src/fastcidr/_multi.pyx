@@ -20,7 +20,7 @@ free-threaded builds) and creates Python objects only before or after its change
 structures, so each call is atomic with respect to other threads.
 """
 cimport cython
-from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, uint64_t, int64_t, int8_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset, memchr
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_DECREF
@@ -1078,6 +1078,11 @@ cdef extern from *:
 
 from ._pure_multi import _parse_fcma
 
+cdef enum:
+    FCMA_VERSION = 2
+    CIDR_RECORD = 23  # family, prefix, network, ready, position
+cdef uint64_t NO_POSITION = 0xFFFFFFFF
+
 ctypedef struct entry_t:
     # Everything allocate_next touches sits in the first 64 bytes (one cache line: entries are
     # 64-byte aligned), because with 100,000 CIDRs every pick is a cache miss.
@@ -1088,10 +1093,11 @@ ctypedef struct entry_t:
     entry_t *top          # owner of the storage (IPv6: the top-level CIDR; IPv4: the family)
     entry_t *parent
     int32_t nchildren
-    int32_t slot
+    int32_t pos           # index in the candidate array of class cls
     uint16_t band         # <= 256
     uint16_t static_used
     uint8_t ready
+    int8_t cls            # candidate class floor(log2(weight)), -1 when weight is 0
     # cold
     int family
     int plen
@@ -1099,14 +1105,25 @@ ctypedef struct entry_t:
     key_t key
     fc_space *storage     # IPv6 top-level entries only (NULL when size == 0)
     tnode *node
-    char _pad[8]          # 128 bytes: entries pack two cache lines each in the pool
+    int32_t slot          # insertion slot in the Fenwick tree (policy ordered)
+    char _pad[4]          # 128 bytes: entries pack two cache lines each in the pool
 
 ctypedef struct slot_t:
     uint64_t w            # the entry's weight (0 for a hole)
     entry_t *e
 
+cdef enum:
+    NCLASSES = 41  # candidate classes floor(log2(w)) for w in [1, 2^40]
+
 ctypedef struct fam_t:
     ctrie trie
+    # Policies weighted and random: candidates in arrays by weight class (ALGORITHMS.md);
+    # policy ordered: the Fenwick tree below. total is the sum of all weights either way.
+    int arrays
+    entry_t **cand[NCLASSES]
+    Py_ssize_t cand_len[NCLASSES]
+    Py_ssize_t cand_cap[NCLASSES]
+    uint64_t cand_total[NCLASSES]
     slot_t *slots         # insertion slots (weights inline, so a scan reads one array)
     uint64_t *tree        # Fenwick tree over blocks of BLOCK slots, 1-based
     Py_ssize_t cap        # slots, a multiple of BLOCK
@@ -1318,8 +1335,89 @@ cdef int fw_reserve(fam_t *f) except -1:
     f.next_free = n
     return 0
 
-cdef inline void fw_attach(fam_t *f, entry_t *e) noexcept nogil:
-    """Needs fw_reserve first."""
+cdef int cand_grow(fam_t *f, int cls) except -1:
+    """Room for one more candidate in class cls."""
+    cdef Py_ssize_t cap
+    cdef entry_t **grown
+    if f.cand_len[cls] < f.cand_cap[cls]:
+        return 0
+    cap = 2 * f.cand_cap[cls] if f.cand_cap[cls] else 16
+    grown = <entry_t**>realloc(f.cand[cls], cap * sizeof(entry_t*))
+    if grown == NULL:
+        raise MemoryError()
+    f.cand[cls] = grown
+    f.cand_cap[cls] = cap
+    return 0
+
+cdef int cand_reserve(fam_t *f) except -1:
+    """Room for one more candidate in every class (add() reserves before changing anything)."""
+    cdef int cls
+    if f.arrays:
+        for cls in range(NCLASSES):
+            cand_grow(f, cls)
+    return 0
+
+cdef int set_weight(fam_t *f, entry_t *e, uint64_t w) except -1:
+    """Give e weight w: Fenwick update (ordered) or move between candidate classes: swap-remove
+    from the old class, append to the new one (ALGORITHMS.md "Many CIDRs")."""
+    cdef uint64_t old = e.weight
+    cdef int cls
+    cdef entry_t *last
+    if w == old:
+        return 0
+    if not f.arrays:
+        fw_add(f, e.slot, w - old)  # mod 2^64: a decrease wraps correctly
+        e.weight = w
+        return 0
+    cls = 63 - fc_clz64(w) if w else -1
+    if cls == e.cls:
+        f.cand_total[cls] += w - old
+        f.total += w - old
+        e.weight = w
+        return 0
+    if cls >= 0:
+        cand_grow(f, cls)  # before changing anything
+    if e.cls >= 0:
+        f.cand_total[e.cls] -= old
+        f.cand_len[e.cls] -= 1
+        last = f.cand[e.cls][f.cand_len[e.cls]]
+        if last != e:
+            f.cand[e.cls][e.pos] = last
+            last.pos = e.pos
+    e.cls = <int8_t>cls
+    e.pos = -1
+    if cls >= 0:
+        f.cand_total[cls] += w
+        e.pos = <int32_t>f.cand_len[cls]
+        f.cand[cls][f.cand_len[cls]] = e
+        f.cand_len[cls] += 1
+    f.total += w - old
+    e.weight = w
+    return 0
+
+cdef inline entry_t *cand_choose(fam_t *f, fc_rng *rng, int policy) noexcept nogil:
+    """The candidate for allocate_next under weighted (0) or random (1); f.total > 0."""
+    cdef uint64_t r, limit
+    cdef int cls = 0
+    cdef entry_t **array
+    cdef entry_t *e
+    cdef uint64_t n
+    if policy == 1:
+        return f.cand[0][fc_rng_bounded(rng, <uint64_t>f.cand_len[0])]
+    r = fc_rng_bounded(rng, f.total)
+    while r >= f.cand_total[cls]:
+        r -= f.cand_total[cls]
+        cls += 1
+    array = f.cand[cls]
+    n = <uint64_t>f.cand_len[cls]
+    limit = (<uint64_t>2) << cls
+    while True:
+        e = array[fc_rng_bounded(rng, n)]
+        if fc_rng_bounded(rng, limit) < e.weight:
+            return e
+
+cdef int fw_attach(fam_t *f, entry_t *e) except -1:
+    """Needs fw_reserve (and cand_reserve) first."""
     cdef uint64_t w = e.weight
     e.slot = <int32_t>f.next_free
     f.next_free += 1
@@ -1327,12 +1425,16 @@ cdef inline void fw_attach(fam_t *f, entry_t *e) noexcept nogil:
     f.slots[e.slot].w = 0
     f.live += 1
     e.weight = 0
-    fw_set_weight(f, e, w)
+    e.cls = -1
+    e.pos = -1
+    set_weight(f, e, w)
+    return 0
 
-cdef inline void fw_detach(fam_t *f, entry_t *e) noexcept nogil:
-    fw_set_weight(f, e, 0)
+cdef int fw_detach(fam_t *f, entry_t *e) except -1:
+    set_weight(f, e, 0)  # never grows anything
     f.slots[e.slot].e = NULL
     f.live -= 1
+    return 0
 
 cdef void fam_free(fam_t *f) noexcept:
     cdef tnode **nodes
@@ -1356,6 +1458,10 @@ cdef void fam_free(fam_t *f) noexcept:
     free(f.tree)
     f.slots = NULL
     f.tree = NULL
+    for i in range(NCLASSES):
+        free(f.cand[i])
+        f.cand[i] = NULL
+        f.cand_len[i] = f.cand_cap[i] = 0
 
 
 cdef class MultiCIDRAllocator:
@@ -1363,8 +1469,9 @@ cdef class MultiCIDRAllocator:
     state per address (API.md, SPEC.md §2.3, ALGORITHMS.md "Many CIDRs").
 
     Top-level CIDRs own the storage of their addresses; nested CIDRs are windows onto it. The
-    candidates for ``allocate_next`` are kept in a Fenwick tree over insertion slots, so choosing a
-    CIDR costs O(log n), never O(n). Thread-safe: each call is atomic under the GIL.
+    candidates for ``allocate_next`` are kept in arrays by weight class (policies ``weighted`` and
+    ``random``: O(1) per choice) or in a Fenwick tree over insertion slots (``ordered``), never
+    scanned. Thread-safe: each call is atomic under the GIL.
 
     >>> m = MultiCIDRAllocator(["192.168.0.0/28"], seed=7)
     >>> m.add("192.168.0.0/24")
@@ -1404,12 +1511,14 @@ cdef class MultiCIDRAllocator:
             self.root4.storage = NULL
             raise MemoryError()
         self._policy = 0
+        self.f4.arrays = self.f6.arrays = 1
         fc_rng_seed(&self.rng, 0)
 
     def __init__(self, cidrs=(), *, seed=None, policy="weighted"):
         if not isinstance(policy, str) or policy not in ("weighted", "random", "ordered"):
             raise ValueError(f"policy must be 'weighted', 'random' or 'ordered', got {policy!r}")
         self._policy = ("weighted", "random", "ordered").index(policy)
+        self.f4.arrays = self.f6.arrays = self._policy != 2
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "little")
         fc_rng_seed(&self.rng, <uint64_t>(int(seed) & 0xFFFFFFFFFFFFFFFF))
@@ -1447,8 +1556,9 @@ cdef class MultiCIDRAllocator:
             raise KeyError(format_cidr_str(family, net, plen))
         return <entry_t*>n.value
 
-    cdef void account(self, fam_t *f, entry_t **hs, int n, uint64_t off_top, int delta) noexcept nogil:
-        """An address (offset off_top in the top's storage) held by hs changed state."""
+    cdef int account(self, fam_t *f, entry_t **hs, int n, uint64_t off_top, int delta) except -1:
+        """An address (offset off_top in the top's storage) held by hs (least specific first)
+        changed state."""
         cdef int i
         cdef entry_t *e
         cdef bint any_ready = False
@@ -1460,13 +1570,14 @@ cdef class MultiCIDRAllocator:
                 e.static_used += d
             if e.ready:
                 any_ready = True
-            fw_set_weight(f, e, self.weight(e))
+            set_weight(f, e, self.weight(e))
         f.used += d
         if any_ready:
             if delta > 0:
                 f.ready_free -= 1
             else:
                 f.ready_free += 1
+        return 0
 
     cdef fc_u128 ready_free(self, fam_t *f) noexcept:
         """Free addresses in the union of the ready CIDRs: sum over maximal ready CIDRs."""
@@ -1534,6 +1645,7 @@ cdef class MultiCIDRAllocator:
         cdef object text = format_cidr_str(family, net, plen)
         cdef bint was_ready = bool(ready)
         fw_reserve(f)
+        cand_reserve(f)
         # -- from here on no Python object is created until the structures are consistent --
         e = pool_get(&self.pool)
         if e == NULL:
@@ -1713,7 +1825,7 @@ cdef class MultiCIDRAllocator:
         cdef entry_t *e = self.lookup(cidr)
         cdef fam_t *f = self.fam(e.family)
         e.ready = flag
-        fw_set_weight(f, e, self.weight(e))
+        set_weight(f, e, self.weight(e))
         f.ready_dirty = 1
 
     @cython.critical_section
@@ -1769,13 +1881,15 @@ cdef class MultiCIDRAllocator:
         cdef entry_t *p
         cdef fc_space *sp
         cdef entry_t *hs[MAXDEPTH]
-        cdef int n = 0, width
+        cdef int n = 0, width, i
         cdef tnode *node
         cdef key_t k
         if f.total == 0:
             raise RangeFullError()
-        r = 0 if self._policy == 2 else fc_rng_bounded(&self.rng, f.total)
-        e = fw_search(f, r)
+        if self._policy == 2:
+            e = fw_search(f, 0)
+        else:
+            e = cand_choose(f, &self.rng, self._policy)
         top = e.top
         sp = top.storage
         shift = e.shift
@@ -1801,6 +1915,10 @@ cdef class MultiCIDRAllocator:
             hs[n] = p
             n += 1
             p = p.parent
+        for i in range(n // 2):  # least specific first, as account() expects
+            p = hs[i]
+            hs[i] = hs[n - 1 - i]
+            hs[n - 1 - i] = p
         if e.nchildren:
             # nested CIDRs below e that hold the address as a host
             k = key_of(family, out[0])
@@ -2087,7 +2205,8 @@ cdef class MultiCIDRAllocator:
     # -- snapshot ---------------------------------------------------------------------------
     @cython.critical_section
     def snapshot(self):
-        """FCMA version 1 (docs/ALGORITHMS.md); includes the random generator's state."""
+        """FCMA version 2 (docs/ALGORITHMS.md); includes the random generator's state and the
+        order of the candidate arrays."""
         cdef int family, plen
         cdef fc_addr net
         cdef tnode *node
@@ -2097,7 +2216,8 @@ cdef class MultiCIDRAllocator:
         cdef uint64_t lo, hi, start, end
         cdef PyObject *k
         cdef PyObject *v
-        cdef u64buf cidrs  # (family, prefix, hi, lo, ready) per CIDR, insertion order
+        cdef u64buf cidrs  # (family, prefix, hi, lo, ready, position) per CIDR, insertion order
+        cdef entry_t *e
         cdef u64buf runs   # (family, hi, lo, length) per run, ascending
         cdef unsigned char *p
         memset(&cidrs, 0, sizeof(u64buf))
@@ -2114,7 +2234,9 @@ cdef class MultiCIDRAllocator:
                 buf_push(&cidrs, plen)
                 buf_push(&cidrs, net.hi)
                 buf_push(&cidrs, net.lo)
-                buf_push(&cidrs, (<entry_t*>node.value).ready)
+                e = <entry_t*>node.value
+                buf_push(&cidrs, e.ready)
+                buf_push(&cidrs, <uint64_t>e.pos if self._policy != 2 and e.cls >= 0 else NO_POSITION)
             for family in (4, 6):
                 trie_preorder(self.fam(family).trie.root, True, &tops, &ntops)
                 try:
@@ -2139,26 +2261,27 @@ cdef class MultiCIDRAllocator:
                             lo = end + 1
                 finally:
                     free(tops)
-            ncidrs = cidrs.n // 5
+            ncidrs = cidrs.n // 6
             nruns = runs.n // 4
-            total = 43 + 19 * ncidrs + 8 + 25 * nruns + 4
+            total = 43 + CIDR_RECORD * ncidrs + 8 + 25 * nruns + 4
             out = PyBytes_FromStringAndSize(NULL, total)
             p = <unsigned char*>PyBytes_AS_STRING(out)
             memcpy(p, b"FCMA", 4)
-            put_le(p + 4, 1, 2)
+            put_le(p + 4, FCMA_VERSION, 2)
             put_le(p + 6, <uint64_t>self._policy, 1)
             for i in range(4):
                 put_le(p + 7 + 8 * i, self.rng.s[i], 8)
             put_le(p + 39, <uint64_t>ncidrs, 4)
             p += 43
             for i in range(ncidrs):
-                p[0] = <unsigned char>cidrs.data[5 * i]
-                p[1] = <unsigned char>cidrs.data[5 * i + 1]
-                net.hi = cidrs.data[5 * i + 2]
-                net.lo = cidrs.data[5 * i + 3]
+                p[0] = <unsigned char>cidrs.data[6 * i]
+                p[1] = <unsigned char>cidrs.data[6 * i + 1]
+                net.hi = cidrs.data[6 * i + 2]
+                net.lo = cidrs.data[6 * i + 3]
                 fc_addr_to_be16(net, p + 2)
-                p[18] = <unsigned char>cidrs.data[5 * i + 4]
-                p += 19
+                p[18] = <unsigned char>cidrs.data[6 * i + 4]
+                put_le(p + 19, cidrs.data[6 * i + 5], 4)
+                p += CIDR_RECORD
             put_le(p, <uint64_t>nruns, 8)
             p += 8
             for i in range(nruns):
@@ -2190,9 +2313,10 @@ cdef class MultiCIDRAllocator:
         cdef Py_ssize_t nn, j
         cdef entry_t *e
         self._policy = policy
+        self.f4.arrays = self.f6.arrays = policy != 2
         for i in range(4):
             self.rng.s[i] = state[i]
-        for family, net_int, plen, ready in cidrs:
+        for family, net_int, plen, ready, _ in cidrs:
             int_to_addr(net_int, &a)
             self.add(format_cidr_str(family, a, plen), ready=ready)
         for family, start, length_obj in runs:
@@ -2216,12 +2340,57 @@ cdef class MultiCIDRAllocator:
                 e = <entry_t*>nodes[j].value
                 e.used = count_window(e, e.size)
                 e.static_used = count_window(e, e.band)
-                fw_set_weight(f, e, self.weight(e))
+                set_weight(f, e, self.weight(e))
                 if e.parent == NULL:
                     f.used += e.used
             free(nodes)
             f.ready_dirty = 1
+        self.place_candidates(cidrs)
         return self
+
+    cdef int place_candidates(self, list cidrs) except -1:
+        """Put every candidate at its snapshot position (cidrs in insertion order, validated
+        by _parse_fcma except for the positions)."""
+        cdef fc_addr a
+        cdef tnode *node
+        cdef entry_t *e
+        cdef fam_t *f
+        cdef entry_t **order[2 * NCLASSES]
+        cdef Py_ssize_t j, position
+        cdef int c, fi
+        memset(order, 0, sizeof(order))
+        try:
+            for family, net_int, plen, ready, position_obj in cidrs:
+                position = position_obj
+                int_to_addr(net_int, &a)
+                f = self.fam(family)
+                node = trie_find(&f.trie, key_of(family, a), plen)
+                e = <entry_t*>node.value
+                if self._policy == 2 or e.cls < 0:
+                    if position != NO_POSITION:
+                        raise SnapshotError(
+                            "damaged snapshot: a position for a CIDR that is no candidate")
+                    continue
+                c = e.cls + (NCLASSES if family == 6 else 0)
+                if order[c] == NULL:
+                    order[c] = <entry_t**>calloc(f.cand_len[e.cls] + 1, sizeof(entry_t*))
+                    if order[c] == NULL:
+                        raise MemoryError()
+                if position >= f.cand_len[e.cls] or order[c][position] != NULL:
+                    raise SnapshotError("damaged snapshot: candidate positions are not a permutation")
+                order[c][position] = e
+            for c in range(2 * NCLASSES):
+                if order[c] == NULL:
+                    continue
+                f = &self.f6 if c >= NCLASSES else &self.f4
+                fi = c % NCLASSES
+                for j in range(f.cand_len[fi]):
+                    f.cand[fi][j] = order[c][j]
+                    order[c][j].pos = <int32_t>j
+        finally:
+            for c in range(2 * NCLASSES):
+                free(order[c])
+        return 0
 
     def __reduce__(self):
         return (type(self).restore, (self.snapshot(),))

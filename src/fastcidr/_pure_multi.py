@@ -48,6 +48,8 @@ __all__ = ["PrefixTree", "MultiCIDRAllocator"]
 _WIDTH = {4: 32, 6: 128}
 _FAMILY_NAME = {4: "IPv4", 6: "IPv6"}
 _WEIGHT_CAP = 1 << 40
+_NCLASSES = 41  # weight classes floor(log2(w)) for w in [1, 2^40]
+_NO_POSITION = 0xFFFFFFFF
 _POLICIES = {"weighted": 0, "random": 1, "ordered": 2}
 _POLICY_NAMES = {v: k for k, v in _POLICIES.items()}
 
@@ -456,7 +458,7 @@ class _Entry:
 
     __slots__ = (
         "family", "net", "plen", "key", "ready", "size", "band", "used", "static_used",
-        "parent", "nchildren", "top", "shift", "storage", "slot", "weight",
+        "parent", "nchildren", "top", "shift", "storage", "slot", "weight", "cls", "pos",
     )
 
     def __init__(self, family: int, net: int, plen: int, ready: bool) -> None:
@@ -476,6 +478,8 @@ class _Entry:
         self.storage: Any = None  # only on top-level entries
         self.slot = -1
         self.weight = 0
+        self.cls = -1  # candidate class floor(log2(weight)), -1 when weight is 0
+        self.pos = -1  # index in that class's array
 
 
 def _new_storage(size: int) -> Any:
@@ -502,10 +506,16 @@ class _Family:
     """Per-family state: the CIDR trie, the candidate index and the union counters."""
 
     __slots__ = ("trie", "slots", "tree", "cap", "live", "next_free", "top_size", "used",
-                 "ready_free", "ready_dirty")
+                 "ready_free", "ready_dirty", "arrays", "classes", "class_total", "weight_total")
 
-    def __init__(self, family: int) -> None:
+    def __init__(self, family: int, arrays: bool) -> None:
         self.trie = _Trie(family)
+        # Policies weighted and random choose from candidate arrays by weight class
+        # (ALGORITHMS.md "Many CIDRs"); ordered uses the Fenwick tree over insertion slots.
+        self.arrays = arrays
+        self.classes: List[List[_Entry]] = [[] for _ in range(_NCLASSES)]
+        self.class_total = [0] * _NCLASSES
+        self.weight_total = 0
         self.slots: List[Optional[_Entry]] = []
         self.cap = 0
         self.tree: List[int] = [0]  # Fenwick tree, 1-based
@@ -528,6 +538,8 @@ class _Family:
             i += i & -i
 
     def total(self) -> int:
+        if self.arrays:
+            return self.weight_total
         # Sum of all weights: prefix sum up to cap.
         s = 0
         i = self.cap
@@ -574,18 +586,60 @@ class _Family:
         self.slots[slot] = entry
         entry.slot = slot
         self.live += 1
-        self._add(slot, entry.weight)
+        weight = entry.weight
+        entry.weight = 0
+        self.set_weight(entry, weight)
 
     def detach(self, entry: _Entry) -> None:
-        self._add(entry.slot, -entry.weight)
+        self.set_weight(entry, 0)
         self.slots[entry.slot] = None
         entry.slot = -1
         self.live -= 1
 
     def set_weight(self, entry: _Entry, weight: int) -> None:
-        if weight != entry.weight:
-            self._add(entry.slot, weight - entry.weight)
-            entry.weight = weight
+        old = entry.weight
+        if weight == old:
+            return
+        self._add(entry.slot, weight - old)
+        entry.weight = weight
+        if not self.arrays:
+            return
+        self.weight_total += weight - old
+        cls = weight.bit_length() - 1  # -1 for weight 0
+        if cls == entry.cls:
+            self.class_total[cls] += weight - old
+            return
+        if entry.cls >= 0:  # swap-remove from the old class
+            self.class_total[entry.cls] -= old
+            array = self.classes[entry.cls]
+            last = array.pop()
+            if last is not entry:
+                array[entry.pos] = last
+                last.pos = entry.pos
+        entry.cls = cls
+        entry.pos = -1
+        if cls >= 0:  # append to the new one
+            self.class_total[cls] += weight
+            array = self.classes[cls]
+            entry.pos = len(array)
+            array.append(entry)
+
+    def choose(self, rng: Xoshiro256, policy: int) -> _Entry:
+        """The candidate for allocate_next (ALGORITHMS.md); weight_total > 0."""
+        if policy == 1:
+            array = self.classes[0]
+            return array[rng.bounded(len(array))]
+        r = rng.bounded(self.weight_total)
+        cls = 0
+        while r >= self.class_total[cls]:
+            r -= self.class_total[cls]
+            cls += 1
+        array = self.classes[cls]
+        limit = 1 << (cls + 1)
+        while True:
+            entry = array[rng.bounded(len(array))]
+            if rng.bounded(limit) < entry.weight:
+                return entry
 
 
 def _count(storage: Any, lo: int, hi: int) -> int:
@@ -604,8 +658,9 @@ class MultiCIDRAllocator:
     state per address (API.md, SPEC.md §2.3, ALGORITHMS.md "Many CIDRs").
 
     Top-level CIDRs own the storage of their addresses; nested CIDRs are windows onto it. The
-    candidates for ``allocate_next`` are kept in a Fenwick tree over insertion slots, so choosing a
-    CIDR costs O(log n), never O(n). Thread-safe: a lock guards every public call.
+    candidates for ``allocate_next`` are kept in arrays by weight class (policies ``weighted`` and
+    ``random``: O(1) per choice) or in a Fenwick tree over insertion slots (``ordered``), never
+    scanned. Thread-safe: a lock guards every public call.
 
     >>> m = MultiCIDRAllocator(["192.168.0.0/28"], seed=7)
     >>> m.add("192.168.0.0/24")
@@ -626,7 +681,7 @@ class MultiCIDRAllocator:
         self._rng = Xoshiro256(seed)
         self._lock = threading.Lock()
         self._entries: Dict[Tuple[int, int, int], _Entry] = {}
-        self._fams = {4: _Family(4), 6: _Family(6)}
+        self._fams = {4: _Family(4, self._policy != 2), 6: _Family(6, self._policy != 2)}
         if isinstance(cidrs, str) or _is_network_like(cidrs):
             cidrs = [cidrs]
         for cidr in cidrs:
@@ -829,8 +884,7 @@ class MultiCIDRAllocator:
         if total == 0:
             raise RangeFullError()
         rng = self._rng
-        r = 0 if self._policy == 2 else rng.bounded(total)
-        e = fam.search(r)
+        e = fam.search(0) if self._policy == 2 else fam.choose(rng, self._policy)
         storage = e.top.storage
         shift = e.shift
         size = e.size
@@ -981,14 +1035,17 @@ class MultiCIDRAllocator:
 
     # -- snapshot ---------------------------------------------------------------------------
     def snapshot(self) -> bytes:
-        """FCMA version 1 (docs/ALGORITHMS.md); includes the random generator's state."""
+        """FCMA version 2 (docs/ALGORITHMS.md); includes the random generator's state and the
+        order of the candidate arrays."""
         with self._lock:
-            parts = [b"FCMA", struct.pack("<HB4QI", 1, self._policy, *self._rng.state,
+            parts = [b"FCMA", struct.pack("<HB4QI", _FCMA_VERSION, self._policy, *self._rng.state,
                                           len(self._entries))]
             for e in self._entries.values():
                 parts.append(struct.pack("<BB", e.family, e.plen))
                 parts.append(e.net.to_bytes(16, "big"))
                 parts.append(b"\x01" if e.ready else b"\x00")
+                parts.append(struct.pack("<I", e.pos if e.pos >= 0 and self._policy != 2
+                                         else _NO_POSITION))
             runs = []
             for family in (4, 6):
                 for node in _Trie.preorder(self._fams[family].trie.root, stop_at_value=True):
@@ -1011,8 +1068,8 @@ class MultiCIDRAllocator:
         self._rng = Xoshiro256.from_state(state)
         self._lock = threading.Lock()
         self._entries = {}
-        self._fams = {4: _Family(4), 6: _Family(6)}
-        for family, net, plen, ready in cidrs:
+        self._fams = {4: _Family(4, policy != 2), 6: _Family(6, policy != 2)}
+        for family, net, plen, ready, _ in cidrs:
             self.add(format_cidr(family, net, plen), ready=ready)
         # Every run must lie inside the host range of a top-level CIDR.
         for family, start, length in runs:
@@ -1032,7 +1089,29 @@ class MultiCIDRAllocator:
                 fam.set_weight(e, self._weight(e))
             fam.used = sum(e.used for e in (n.value for n in _Trie.preorder(fam.trie.root, True)))
             fam.ready_dirty = True
+        self._place_candidates([position for *_, position in cidrs])
         return self
+
+    def _place_candidates(self, positions: List[int]) -> None:
+        """Put every candidate at its snapshot position (insertion order = snapshot order)."""
+        placed: Dict[int, List[Optional[_Entry]]] = {}  # id of a class array -> new order
+        for e, position in zip(self._entries.values(), positions):
+            if self._policy == 2 or e.cls < 0:
+                if position != _NO_POSITION:
+                    raise SnapshotError("damaged snapshot: a position for a CIDR that is no candidate")
+                continue
+            array = self._fams[e.family].classes[e.cls]
+            order = placed.setdefault(id(array), [None] * len(array))
+            if position >= len(order) or order[position] is not None:
+                raise SnapshotError("damaged snapshot: candidate positions are not a permutation")
+            order[position] = e
+        for fam in self._fams.values():
+            for array in fam.classes:
+                order = placed.get(id(array))
+                if order is not None:
+                    array[:] = order  # type: ignore[assignment]
+                    for i, e in enumerate(array):
+                        e.pos = i
 
     def __reduce__(self) -> Any:
         return (self.__class__.restore, (self.snapshot(),))
@@ -1046,8 +1125,12 @@ class MultiCIDRAllocator:
         return self.copy()
 
 
-def _parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int], List[Tuple[int, int, int, bool]],
-                                     List[Tuple[int, int, int]]]:
+_FCMA_VERSION = 2
+_CIDR_RECORD = 23  # family, prefix, network, ready, position
+
+
+def _parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int],
+                                     List[Tuple[int, int, int, bool, int]], List[Tuple[int, int, int]]]:
     """Validate an FCMA snapshot completely; returns its parts or raises SnapshotError."""
     def bad(why: str) -> SnapshotError:
         return SnapshotError(f"damaged MultiCIDRAllocator snapshot: {why}")
@@ -1058,7 +1141,7 @@ def _parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int], List[Tuple[
     if buf[:4] != b"FCMA":
         raise bad("not a MultiCIDRAllocator snapshot (bad magic)")
     (version,) = struct.unpack_from("<H", buf, 4)
-    if version != 1:
+    if version != _FCMA_VERSION:
         raise bad(f"unsupported version {version}")
     (crc,) = struct.unpack_from("<I", buf, len(buf) - 4)
     if zlib.crc32(buf[:-4]) != crc:
@@ -1071,7 +1154,7 @@ def _parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int], List[Tuple[
         raise bad("random generator state is all zero")
     (ncidrs,) = struct.unpack_from("<I", buf, 39)
     pos = header
-    if len(buf) < pos + 19 * ncidrs + 8 + 4:
+    if len(buf) < pos + _CIDR_RECORD * ncidrs + 8 + 4:
         raise bad("truncated CIDR list")
     cidrs = []
     seen = set()
@@ -1079,7 +1162,8 @@ def _parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int], List[Tuple[
         family, plen = buf[pos], buf[pos + 1]
         net = int.from_bytes(buf[pos + 2:pos + 18], "big")
         ready = buf[pos + 18]
-        pos += 19
+        (position,) = struct.unpack_from("<I", buf, pos + 19)
+        pos += _CIDR_RECORD
         if family not in (4, 6):
             raise bad(f"unknown family {family}")
         width = _WIDTH[family]
@@ -1096,7 +1180,7 @@ def _parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int], List[Tuple[
         if (family, net, plen) in seen:
             raise bad("duplicate CIDR")
         seen.add((family, net, plen))
-        cidrs.append((family, net, plen, bool(ready)))
+        cidrs.append((family, net, plen, bool(ready), position))
     (nruns,) = struct.unpack_from("<Q", buf, pos)
     pos += 8
     if len(buf) - pos - 4 != 25 * nruns:
