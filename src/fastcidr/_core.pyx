@@ -615,10 +615,11 @@ cdef class CIDRAllocator:
             family[0] = self.family
         else:
             _parse_object_ip(ip, family, a)
-        if family[0] != self.family or not fc_holds_host(self.family, self.net, self.prefix, a[0]):
+        # usable addresses are net+1 .. net+size; an IPv6 range (prefix >= 64) shares its high word
+        if family[0] != self.family or a.hi != self.net.hi or a.lo <= self.net.lo:
             return 0
-        off[0] = fc_offset_of(self.net, a[0])
-        return 1
+        off[0] = a.lo - self.net.lo - 1
+        return off[0] < self.size
 
     @cython.final
     cdef object _not_in_range(self, int family, fc_addr a):
@@ -675,6 +676,7 @@ cdef class CIDRAllocator:
         """``"random"`` or ``"sequential"``."""
         return "random" if self.strategy == STRATEGY_RANDOM else "sequential"
 
+    @cython.binding(False)
     def allocate_next(self):
         """The next address by the strategy, as canonical text; ``RangeFullError`` when full."""
         cdef uint64_t off = 0
@@ -687,6 +689,7 @@ cdef class CIDRAllocator:
             raise RangeFullError()
         raise MemoryError()
 
+    @cython.binding(False)
     def allocate_next_int(self):
         """Like ``allocate_next()`` but returns the address as an int."""
         cdef uint64_t off = 0
@@ -793,6 +796,7 @@ cdef class CIDRAllocator:
                 if fc_space_clear(&self.space, offs[i]) == 1 and offs[i] < self.band:
                     self.used_static -= 1
 
+    @cython.binding(False)
     def allocate(self, ip):
         """Take that address (either band). ``AlreadyAllocatedError`` if taken,
         ``NotInRangeError`` if this CIDR does not hold it as a usable address."""
@@ -813,6 +817,7 @@ cdef class CIDRAllocator:
             raise AlreadyAllocatedError()
         raise MemoryError()
 
+    @cython.binding(False)
     def release(self, ip):
         """Free that address; a no-op for a free or out-of-range address (idempotent)."""
         cdef uint64_t off = 0
@@ -823,6 +828,7 @@ cdef class CIDRAllocator:
                 if fc_space_clear(&self.space, off) == 1 and off < self.band:
                     self.used_static -= 1
 
+    @cython.binding(False)
     def has(self, ip):
         """True when the address is allocated here."""
         cdef uint64_t off = 0
