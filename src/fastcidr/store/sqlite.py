@@ -28,7 +28,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -88,28 +87,31 @@ _LIST_SLICE = 50_000
 
 _orjson_dumps = _orjson.dumps
 _orjson_loads = _orjson.loads
-_long_digits = re.compile("[0-9]{19}").search
 _json_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _dumps(value: Any) -> str:
     """Compact JSON text, as ``json`` writes it with ``separators=(",", ":")`` and
-    ``ensure_ascii=False``; ``orjson`` (~5x faster) for everything it encodes identically, the
-    stdlib for the rest (non-str keys, floats, integers beyond 64 bits, NaN)."""
+    ``ensure_ascii=False``: ``orjson`` (~5x faster) for everything it encodes, the stdlib for the
+    rest. Floats may be spelled differently (``1e16`` for ``1e+16``), never valued differently.
+
+    Text orjson cannot write (integers beyond 64 bits, non-str keys) starts with a space (still
+    JSON): :func:`_loads` then reads it with the stdlib, which keeps big integers exact where
+    orjson would turn them into floats."""
     try:
         text = _orjson_dumps(value).decode()
     except (TypeError, _orjson.JSONEncodeError):
-        return _json_dumps(value)
+        return " " + _json_dumps(value)
     if "null" in text:  # orjson writes NaN and infinities as null, json as NaN / Infinity
         return _json_dumps(value)
     return text
 
 
 def _loads(text: str) -> Any:
-    """Parse JSON text: ``orjson``, or the stdlib for what orjson refuses (``NaN``) or reads
-    differently (integers beyond 64 bits, which orjson turns into floats; any run of 19 digits,
-    even inside a string, takes the exact path)."""
-    if _long_digits(text) is None:
+    """Parse JSON text written by :func:`_dumps` (or by the stdlib ``json``, as earlier versions
+    did): ``orjson``, or the stdlib for text marked by a leading space and for what orjson refuses
+    (``NaN``)."""
+    if text[:1] != " ":
         try:
             return _orjson_loads(text)
         except _orjson.JSONDecodeError:
@@ -212,7 +214,11 @@ def _records(kind: str, rows: List[Tuple[str, str, int, int]]) -> List[Record]:
         return []
     enabled = _pause_gc()
     try:
-        values = _loads("[" + ",".join([row[1] for row in rows]) + "]")
+        texts = [row[1] for row in rows]
+        if any(text[:1] == " " for text in texts):  # some need the stdlib (see _dumps)
+            values = [_loads(text) for text in texts]
+        else:
+            values = _loads("[" + ",".join(texts) + "]")
         if not _PLAIN_RECORD:
             return [Record(kind, row[0], value, row[2], row[3]) for row, value in zip(rows, values)]
         out: List[Record] = []
