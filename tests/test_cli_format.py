@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from fastcidr import cli
+from fastcidr.k8s import printers
 from fastcidr.errors import (
     AlreadyAllocatedError,
     AlreadyExistsError,
@@ -32,27 +33,33 @@ NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
         (-1, "0s"),
         (0, "0s"),
         (45, "45s"),
+        (59, "59s"),
         (119.9, "119s"),
         (120, "2m"),
         (121, "2m1s"),
         (7 * 60 + 30, "7m30s"),
         (9 * 60 + 59, "9m59s"),
+        (600, "10m"),
         (10 * 60 + 59, "10m"),
         (179 * 60, "179m"),
+        (3 * 3600 - 1, "179m"),
         (3 * 3600, "3h"),
         (3 * 3600 + 60, "3h1m"),
         (7 * 3600 + 59 * 60, "7h59m"),
+        (8 * 3600, "8h"),
         (8 * 3600 + 59 * 60, "8h"),
         (47 * 3600, "47h"),
         (48 * 3600, "2d"),
         (3 * 86400 + 4 * 3600, "3d4h"),
         (7 * 86400 + 23 * 3600, "7d23h"),
+        (8 * 86400, "8d"),
         (8 * 86400 + 5 * 3600, "8d"),
         (17 * 86400, "17d"),
         (729 * 86400, "729d"),
         (730 * 86400, "2y"),
         (731 * 86400, "2y1d"),
         (8 * 365 * 86400, "8y"),
+        (9 * 365 * 86400, "9y"),
         (20 * 365 * 86400 + 86400 * 30, "20y"),
     ],
 )
@@ -129,24 +136,24 @@ def test_service_row_cells() -> None:
 def test_external_ip_cells() -> None:
     lb = {"type": "LoadBalancer"}
     status = {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}, {"hostname": "a-very-long-host.example.com"}]}}
-    assert cli.external_ip_text(lb, status) == "203.0.113.7,a..."  # kubectl cuts at 16 characters
-    assert cli.external_ip_text(lb, status, wide=True) == "203.0.113.7,a-very-long-host.example.com"
-    assert cli.external_ip_text(lb, {}) == "<pending>"
-    assert cli.external_ip_text({"type": "LoadBalancer", "externalIPs": ["1.2.3.4"]}, {}) == "1.2.3.4"
-    assert cli.external_ip_text({"type": "NodePort", "externalIPs": ["1.2.3.4", "1.2.3.5"]}) == "1.2.3.4,1.2.3.5"
-    assert cli.external_ip_text({"type": "ExternalName", "externalName": "db.example.com"}) == "db.example.com"
-    assert cli.external_ip_text({}) == "<none>"
-    assert cli.port_text([{"port": 80, "nodePort": 30080}, {"port": 53, "protocol": "UDP"}]) == "80:30080/TCP,53/UDP"
+    assert printers.external_ip_text(lb, status) == "203.0.113.7,a..."  # kubectl cuts at 16 characters
+    assert printers.external_ip_text(lb, status, wide=True) == "203.0.113.7,a-very-long-host.example.com"
+    assert printers.external_ip_text(lb, {}) == "<pending>"
+    assert printers.external_ip_text({"type": "LoadBalancer", "externalIPs": ["1.2.3.4"]}, {}) == "1.2.3.4"
+    assert printers.external_ip_text({"type": "NodePort", "externalIPs": ["1.2.3.4", "1.2.3.5"]}) == "1.2.3.4,1.2.3.5"
+    assert printers.external_ip_text({"type": "ExternalName", "externalName": "db.example.com"}) == "db.example.com"
+    assert printers.external_ip_text({}) == "<none>"
+    assert printers.port_text([{"port": 80, "nodePort": 30080}, {"port": 53, "protocol": "UDP"}]) == "80:30080/TCP,53/UDP"
 
 
 def test_parent_ref_text() -> None:
-    assert cli.parent_ref_text({"group": "", "resource": "services", "namespace": "default",
+    assert printers.parent_ref_text({"group": "", "resource": "services", "namespace": "default",
                                 "name": "kubernetes"}) == "services/default/kubernetes"
-    assert cli.parent_ref_text({"resource": "services", "namespace": "default", "name": "x"}) == \
+    assert printers.parent_ref_text({"resource": "services", "namespace": "default", "name": "x"}) == \
         "services/default/x"
-    assert cli.parent_ref_text({"group": "gateway.networking.k8s.io", "resource": "Gateways",
+    assert printers.parent_ref_text({"group": "gateway.networking.k8s.io", "resource": "Gateways",
                                 "name": "gw"}) == "gateways.gateway.networking.k8s.io/gw"
-    assert cli.parent_ref_text(None) == "<none>"
+    assert printers.parent_ref_text(None) == "<none>"
 
 
 def test_json_output_is_kubectls() -> None:
@@ -386,7 +393,9 @@ def test_docstring_examples() -> None:
     import doctest
 
     result = doctest.testmod(cli, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 4 and result.failed == 0
+    assert result.attempted >= 3 and result.failed == 0
+    result = doctest.testmod(printers, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 5 and result.failed == 0
 
 
 def test_yaml_without_pyyaml_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Tuple
 
 from .errors import FastCIDRError, NotFoundError, StoreError
+from .k8s import printers
+from .k8s.printers import age, format_labels, human_duration, parse_timestamp
 
 __all__ = ["main", "human_duration", "tabwrite", "table", "default_store_path", "resolve_store",
            "to_json", "to_yaml", "jsonpath"]
@@ -60,65 +62,6 @@ def resolve_store(flag: Optional[str]) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Formatting exactly as kubectl does
-
-
-def human_duration(seconds: float) -> str:
-    """kubectl's AGE (``duration.HumanDuration`` of k8s.io/apimachinery): 2-3 significant figures.
-
-    >>> [human_duration(s) for s in (0, 45, 119, 120, 450, 600, 3 * 3600, 7 * 3600 + 60, 76 * 3600, 17 * 86400)]
-    ['0s', '45s', '119s', '2m', '7m30s', '10m', '3h', '7h1m', '3d4h', '17d']
-    """
-    whole = int(seconds)  # Go truncates toward zero
-    if whole < -1:
-        return "<invalid>"
-    if whole < 0:
-        return "0s"
-    if whole < 120:
-        return f"{whole}s"
-    minutes = whole // 60
-    if minutes < 10:
-        s = whole % 60
-        return f"{minutes}m" if s == 0 else f"{minutes}m{s}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = whole // 3600
-    if hours < 8:
-        m = minutes % 60
-        return f"{hours}h" if m == 0 else f"{hours}h{m}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        h = hours % 24
-        return f"{hours // 24}d" if h == 0 else f"{hours // 24}d{h}h"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        days = (hours // 24) % 365
-        years = hours // 24 // 365
-        return f"{years}y" if days == 0 else f"{years}y{days}d"
-    return f"{hours // 24 // 365}y"
-
-
-def parse_timestamp(text: Optional[str]) -> Optional[datetime]:
-    """An RFC 3339 timestamp as Kubernetes writes it (``2023-10-12T15:11:07Z``), or None."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value
-
-
-def age(timestamp: Optional[str], now: Optional[datetime] = None) -> str:
-    """The AGE cell: ``<unknown>`` without a creation timestamp, as kubectl prints."""
-    created = parse_timestamp(timestamp)
-    if created is None:
-        return "<unknown>"
-    now = now or datetime.now(timezone.utc)
-    return human_duration((now - created).total_seconds())
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -243,13 +186,6 @@ def _kubectl_dumper() -> Any:
     return dumper
 
 
-def format_labels(labels: Optional[Dict[str, str]]) -> str:
-    """``labels.FormatLabels``: ``k=v,k2=v2`` sorted by key, ``<none>`` when empty."""
-    if not labels:
-        return "<none>"
-    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
-
-
 # --------------------------------------------------------------------------------------------
 # Resources: how each kind is named, listed and printed
 
@@ -281,46 +217,15 @@ class Resource:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
     def cells(self, obj: Dict[str, Any], wide: bool, now: datetime) -> List[str]:
-        raise NotImplementedError
+        """The row: the apiserver's cells for this kind, as many as kubectl has columns for."""
+        shown = len(self.columns) + (len(self.wide_columns) if wide else 0)
+        return printers.ROW_CELLS[self.plural](obj, now, wide)[:shown]
 
 
-class _ServiceCIDRResource(Resource):
-    def cells(self, obj: Dict[str, Any], wide: bool, now: datetime) -> List[str]:
-        meta = obj.get("metadata") or {}
-        cidrs = (obj.get("spec") or {}).get("cidrs") or []
-        return [meta.get("name", ""), ",".join(cidrs), age(meta.get("creationTimestamp"), now)]
-
-
-class _IPAddressResource(Resource):
-    def cells(self, obj: Dict[str, Any], wide: bool, now: datetime) -> List[str]:
-        meta = obj.get("metadata") or {}
-        return [meta.get("name", ""), parent_ref_text((obj.get("spec") or {}).get("parentRef"))]
-
-
-class _ServiceResource(Resource):
-    def cells(self, obj: Dict[str, Any], wide: bool, now: datetime) -> List[str]:
-        meta = obj.get("metadata") or {}
-        spec = obj.get("spec") or {}
-        cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-        cells = [
-            meta.get("name", ""),
-            spec.get("type") or "ClusterIP",
-            cluster_ips[0] if cluster_ips else "<none>",
-            external_ip_text(spec, obj.get("status"), wide),
-            port_text(spec.get("ports") or []),
-            age(meta.get("creationTimestamp"), now),
-        ]
-        if wide:
-            cells.append(format_labels(spec.get("selector")))
-        return cells
-
-
-SERVICECIDRS = _ServiceCIDRResource("ServiceCIDR", "servicecidrs", "networking.k8s.io", False,
-                                    ["NAME", "CIDRS", "AGE"])
-IPADDRESSES = _IPAddressResource("IPAddress", "ipaddresses", "networking.k8s.io", False,
-                                 ["NAME", "PARENTREF"])
-SERVICES = _ServiceResource("Service", "services", "", True,
-                            ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"])
+SERVICECIDRS = Resource("ServiceCIDR", "servicecidrs", "networking.k8s.io", False, ["NAME", "CIDRS", "AGE"])
+IPADDRESSES = Resource("IPAddress", "ipaddresses", "networking.k8s.io", False, ["NAME", "PARENTREF"])
+SERVICES = Resource("Service", "services", "", True,
+                    ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"])
 
 _ALIASES: Dict[str, Resource] = {}
 for _res, _names in (
@@ -337,49 +242,6 @@ for _res in (SERVICECIDRS, IPADDRESSES, SERVICES):
     _ALIASES[_res.kind.lower()] = _res
 
 _BY_KIND = {"ServiceCIDR": SERVICECIDRS, "IPAddress": IPADDRESSES, "Service": SERVICES}
-
-
-def parent_ref_text(ref: Optional[Dict[str, Any]]) -> str:
-    """kubectl's PARENTREF: ``services/default/kubernetes`` (``resource.group`` for a named group)."""
-    if not ref:
-        return "<none>"
-    resource = (ref.get("resource") or "").lower()
-    group = (ref.get("group") or "").lower()
-    text = f"{resource}.{group}" if group else resource
-    if ref.get("namespace"):
-        text += "/" + ref["namespace"]
-    return text + "/" + (ref.get("name") or "")
-
-
-def external_ip_text(spec: Dict[str, Any], status: Optional[Dict[str, Any]] = None, wide: bool = False) -> str:
-    """kubectl's EXTERNAL-IP cell (``getServiceExternalIP``)."""
-    kind = spec.get("type") or "ClusterIP"
-    external = list(spec.get("externalIPs") or [])
-    if kind in ("ClusterIP", "NodePort"):
-        return ",".join(external) if external else "<none>"
-    if kind == "ExternalName":
-        return spec.get("externalName") or ""
-    if kind == "LoadBalancer":
-        ingress = ((status or {}).get("loadBalancer") or {}).get("ingress") or []
-        names = sorted({i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")})
-        balanced = ",".join(names)
-        if not wide and len(balanced) > 16:
-            balanced = balanced[:13] + "..."
-        if external:
-            return ",".join(([*balanced.split(",")] if balanced else []) + external)
-        return balanced or "<pending>"
-    return "<unknown>"
-
-
-def port_text(ports: Iterable[Dict[str, Any]]) -> str:
-    pieces = []
-    for port in ports:
-        protocol = port.get("protocol") or "TCP"
-        if port.get("nodePort"):
-            pieces.append(f"{port.get('port')}:{port['nodePort']}/{protocol}")
-        else:
-            pieces.append(f"{port.get('port')}/{protocol}")
-    return ",".join(pieces) if pieces else "<none>"
 
 
 def lookup_resource(name: str) -> Resource:
