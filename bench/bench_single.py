@@ -39,8 +39,8 @@ from fastcidr._core import CIDRAllocator
 # fill levels: the next-address levels, plus 90% for churn
 LEVELS = {"first1": 0.005, "half": 0.5, "last1": 0.995, "churn": 0.9}
 NEXT_LEVELS = ["first1", "half", "last1"]
-OPS = 100  # operations per timed round (the last 1% of a /16 has 327 free addresses)
-ROUNDS = 40
+OPS = 200  # operations per timed round (the last 1% of a /16 has 327 free addresses)
+ROUNDS = 100
 
 
 # ------------------------------------------------------------------------------------------
