@@ -46,8 +46,10 @@ MANAGED_BY_ALLOCATOR = "ipallocator.k8s.io"
 UTC = _dt.timezone.utc
 
 # Formatting a datetime costs ~1.5 µs; Services are created thousands per second within one
-# second, so the last result is kept.
-_last_formatted: List[Any] = [None, None]
+# second, so the last result is kept. A Cluster hands out one datetime object per second, so the
+# usual hit is an identity test. One tuple (datetime, its whole-second naive key, text), replaced
+# as a whole, so that a reader in another thread never pairs one datetime with another's text.
+_last_formatted: List[Any] = [(None, None, None)]
 
 
 def format_time(value: Optional[_dt.datetime]) -> Optional[str]:
@@ -56,6 +58,9 @@ def format_time(value: Optional[_dt.datetime]) -> Optional[str]:
     >>> format_time(_dt.datetime(2026, 1, 2, 3, 4, 5, 999, tzinfo=UTC))
     '2026-01-02T03:04:05Z'
     """
+    last = _last_formatted[0]
+    if value is last[0]:
+        return last[2]  # type: ignore[no-any-return]
     if value is None:
         return None
     if isinstance(value, str):
@@ -63,11 +68,8 @@ def format_time(value: Optional[_dt.datetime]) -> Optional[str]:
     if value.tzinfo is not None and value.utcoffset():
         value = value.astimezone(UTC)
     key = value.replace(microsecond=0, tzinfo=None)
-    cached = _last_formatted
-    if cached[0] == key:
-        return cached[1]  # type: ignore[no-any-return]
-    text = key.strftime("%Y-%m-%dT%H:%M:%SZ")
-    cached[0], cached[1] = key, text
+    text = last[2] if last[1] == key else key.strftime("%Y-%m-%dT%H:%M:%SZ")
+    _last_formatted[0] = (value, key, text)  # datetimes are immutable: same object, same text
     return text
 
 
