@@ -77,6 +77,7 @@ cdef extern from "fc_rng.h" nogil:
         uint64_t s[4]
     void fc_rng_seed(fc_rng *r, uint64_t seed)
     uint64_t fc_rng_bounded(fc_rng *r, uint64_t n)
+    uint64_t fc_rng_next(fc_rng *r)
 
 cdef extern from "fc_space.h" nogil:
     uint64_t FC_NONE
@@ -97,6 +98,28 @@ cdef extern from "fc_space.h" nogil:
 cdef extern from *:
     """
     static inline int fc_clz64(uint64_t x) { return x ? __builtin_clzll(x) : 64; }
+    /* A volatile asm, because GCC treats __builtin_prefetch as free of side effects and then
+       deletes a helper whose only effect is prefetching. */
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    #define FC_PREFETCH(p) __asm__ __volatile__("prefetcht0 %0" : : "m"(*(const char *)(p)))
+    #else
+    #define FC_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+    #endif
+    static inline void fc_prefetch(const void *p) { FC_PREFETCH(p); }
+    /* Prefetch the bitmap word holding offset i of a dense space (a hint: never faults). */
+    static inline void fc_space_prefetch(const fc_space *sp, uint64_t i)
+    {
+        const fc_bm_chunk *ch;
+        const fc_bm_page *pg;
+        uint32_t b;
+        if (sp == NULL || sp->sparse || i >= sp->bm.nbits) return;
+        ch = sp->bm.chunks[i >> FC_BM_CHUNK_SHIFT];
+        if (!ch) return;
+        pg = ch->pages[(i >> FC_BM_PAGE_SHIFT) & (FC_BM_CHUNK_PAGES - 1)];
+        if (!pg) return;
+        b = (uint32_t)i & (FC_BM_PAGE_BITS - 1);
+        FC_PREFETCH(&pg->words[b >> 6]);
+    }
 
     /* Fast path for the commonest input, a strict dotted quad (four decimal parts 0-255, no
      * leading zeros, nothing else). Returns 1 and the value, or 0 to let the general parser
@@ -163,6 +186,7 @@ cdef extern from *:
     }
     """
     int fc_clz64(uint64_t x) nogil
+    void fc_prefetch(const void *p) nogil
     int fc_fast_ipv4(const char *s, Py_ssize_t n, uint32_t *out) nogil
     int fc_fast_cidr4(const char *s, Py_ssize_t n, uint32_t *net, int *prefix) nogil
 
@@ -1112,15 +1136,23 @@ ctypedef struct slot_t:
     uint64_t w            # the entry's weight (0 for a hole)
     entry_t *e
 
+cdef extern from *:
+    void fc_space_prefetch(const fc_space *sp, uint64_t i) nogil
+
 cdef enum:
     NCLASSES = 41  # candidate classes floor(log2(w)) for w in [1, 2^40]
+    PREFETCH_MIN = 4096  # candidates from which looking ahead pays (the arrays leave the caches)
+
+ctypedef struct cand_t:
+    entry_t *e
+    uint64_t w            # e's weight, inline so a choice reads one array only
 
 ctypedef struct fam_t:
     ctrie trie
     # Policies weighted and random: candidates in arrays by weight class (ALGORITHMS.md);
     # policy ordered: the Fenwick tree below. total is the sum of all weights either way.
     int arrays
-    entry_t **cand[NCLASSES]
+    cand_t *cand[NCLASSES]
     Py_ssize_t cand_len[NCLASSES]
     Py_ssize_t cand_cap[NCLASSES]
     uint64_t cand_total[NCLASSES]
@@ -1338,11 +1370,11 @@ cdef int fw_reserve(fam_t *f) except -1:
 cdef int cand_grow(fam_t *f, int cls) except -1:
     """Room for one more candidate in class cls."""
     cdef Py_ssize_t cap
-    cdef entry_t **grown
+    cdef cand_t *grown
     if f.cand_len[cls] < f.cand_cap[cls]:
         return 0
     cap = 2 * f.cand_cap[cls] if f.cand_cap[cls] else 16
-    grown = <entry_t**>realloc(f.cand[cls], cap * sizeof(entry_t*))
+    grown = <cand_t*>realloc(f.cand[cls], cap * sizeof(cand_t))
     if grown == NULL:
         raise MemoryError()
     f.cand[cls] = grown
@@ -1362,7 +1394,7 @@ cdef int set_weight(fam_t *f, entry_t *e, uint64_t w) except -1:
     from the old class, append to the new one (ALGORITHMS.md "Many CIDRs")."""
     cdef uint64_t old = e.weight
     cdef int cls
-    cdef entry_t *last
+    cdef cand_t *last
     if w == old:
         return 0
     if not f.arrays:
@@ -1372,6 +1404,7 @@ cdef int set_weight(fam_t *f, entry_t *e, uint64_t w) except -1:
     cls = 63 - fc_clz64(w) if w else -1
     if cls == e.cls:
         f.cand_total[cls] += w - old
+        f.cand[cls][e.pos].w = w
         f.total += w - old
         e.weight = w
         return 0
@@ -1380,16 +1413,17 @@ cdef int set_weight(fam_t *f, entry_t *e, uint64_t w) except -1:
     if e.cls >= 0:
         f.cand_total[e.cls] -= old
         f.cand_len[e.cls] -= 1
-        last = f.cand[e.cls][f.cand_len[e.cls]]
-        if last != e:
-            f.cand[e.cls][e.pos] = last
-            last.pos = e.pos
+        last = &f.cand[e.cls][f.cand_len[e.cls]]
+        if last.e != e:
+            f.cand[e.cls][e.pos] = last[0]
+            last.e.pos = e.pos
     e.cls = <int8_t>cls
     e.pos = -1
     if cls >= 0:
         f.cand_total[cls] += w
         e.pos = <int32_t>f.cand_len[cls]
-        f.cand[cls][f.cand_len[cls]] = e
+        f.cand[cls][f.cand_len[cls]].e = e
+        f.cand[cls][f.cand_len[cls]].w = w
         f.cand_len[cls] += 1
     f.total += w - old
     e.weight = w
@@ -1399,11 +1433,11 @@ cdef inline entry_t *cand_choose(fam_t *f, fc_rng *rng, int policy) noexcept nog
     """The candidate for allocate_next under weighted (0) or random (1); f.total > 0."""
     cdef uint64_t r, limit
     cdef int cls = 0
-    cdef entry_t **array
-    cdef entry_t *e
+    cdef const cand_t *array
+    cdef const cand_t *c
     cdef uint64_t n
     if policy == 1:
-        return f.cand[0][fc_rng_bounded(rng, <uint64_t>f.cand_len[0])]
+        return f.cand[0][fc_rng_bounded(rng, <uint64_t>f.cand_len[0])].e
     r = fc_rng_bounded(rng, f.total)
     while r >= f.cand_total[cls]:
         r -= f.cand_total[cls]
@@ -1412,9 +1446,60 @@ cdef inline entry_t *cand_choose(fam_t *f, fc_rng *rng, int policy) noexcept nog
     n = <uint64_t>f.cand_len[cls]
     limit = (<uint64_t>2) << cls
     while True:
-        e = array[fc_rng_bounded(rng, n)]
-        if fc_rng_bounded(rng, limit) < e.weight:
-            return e
+        c = &array[fc_rng_bounded(rng, n)]
+        if fc_rng_bounded(rng, limit) < c.w:
+            return c.e
+
+cdef inline const cand_t *sim_choose(const fam_t *f, fc_rng *sim, int policy, bint peek) noexcept nogil:
+    """cand_choose on a copy of the generator, for prefetching only (reads, never writes).
+    peek: stop after the first index draw and return that slot without reading it."""
+    cdef uint64_t r, limit
+    cdef int cls = 0, rounds
+    cdef const cand_t *c
+    if f.total == 0:
+        return NULL
+    if policy == 1:
+        return &f.cand[0][fc_rng_bounded(sim, <uint64_t>f.cand_len[0])]
+    r = fc_rng_bounded(sim, f.total)
+    while r >= f.cand_total[cls]:
+        r -= f.cand_total[cls]
+        cls += 1
+        if cls == NCLASSES:
+            return NULL
+    limit = (<uint64_t>2) << cls
+    for rounds in range(8):
+        c = &f.cand[cls][fc_rng_bounded(sim, <uint64_t>f.cand_len[cls])]
+        if peek:
+            return c
+        if fc_rng_bounded(sim, limit) < c.w:
+            return c
+    return NULL
+
+cdef inline void prefetch_ahead(const fam_t *f, fc_rng rng, int policy) noexcept nogil:
+    """Look three allocate_next calls ahead on a copy of the generator and prefetch what each
+    will touch, one stage per call: the bitmap word of the next call (its entry and slot were
+    prefetched earlier), the entry of the one after, the array slot of the third. Purely a hint
+    (reads only): any change in between just makes a prefetch useless."""
+    cdef const cand_t *c
+    cdef const entry_t *e
+    cdef uint64_t start
+    c = sim_choose(f, &rng, policy, False)
+    if c == NULL:
+        return
+    e = c.e
+    if (e.size - e.band) - (e.used - e.static_used) > 0:
+        start = e.band + fc_rng_bounded(&rng, e.size - e.band)
+    else:
+        start = fc_rng_bounded(&rng, e.band)
+    fc_space_prefetch(e.top.storage, start + e.shift)
+    c = sim_choose(f, &rng, policy, False)
+    if c == NULL:
+        return
+    fc_prefetch(c.e)
+    fc_rng_next(&rng)  # its band draw
+    c = sim_choose(f, &rng, policy, True)
+    if c != NULL:
+        fc_prefetch(c)
 
 cdef int fw_attach(fam_t *f, entry_t *e) except -1:
     """Needs fw_reserve (and cand_reserve) first."""
@@ -1932,6 +2017,8 @@ cdef class MultiCIDRAllocator:
                     break
                 node = node.child[key_bit(k, node.plen)]
         self.account(f, hs, n, off, 1)
+        if self._policy != 2 and f.live >= PREFETCH_MIN:
+            prefetch_ahead(f, self.rng, self._policy)
         return 0
 
     cdef int resolve_family(self, object family) except -1:
@@ -2355,7 +2442,7 @@ cdef class MultiCIDRAllocator:
         cdef tnode *node
         cdef entry_t *e
         cdef fam_t *f
-        cdef entry_t **order[2 * NCLASSES]
+        cdef cand_t *order[2 * NCLASSES]
         cdef Py_ssize_t j, position
         cdef int c, fi
         memset(order, 0, sizeof(order))
@@ -2373,12 +2460,13 @@ cdef class MultiCIDRAllocator:
                     continue
                 c = e.cls + (NCLASSES if family == 6 else 0)
                 if order[c] == NULL:
-                    order[c] = <entry_t**>calloc(f.cand_len[e.cls] + 1, sizeof(entry_t*))
+                    order[c] = <cand_t*>calloc(f.cand_len[e.cls] + 1, sizeof(cand_t))
                     if order[c] == NULL:
                         raise MemoryError()
-                if position >= f.cand_len[e.cls] or order[c][position] != NULL:
+                if position >= f.cand_len[e.cls] or order[c][position].e != NULL:
                     raise SnapshotError("damaged snapshot: candidate positions are not a permutation")
-                order[c][position] = e
+                order[c][position].e = e
+                order[c][position].w = e.weight
             for c in range(2 * NCLASSES):
                 if order[c] == NULL:
                     continue
@@ -2386,7 +2474,7 @@ cdef class MultiCIDRAllocator:
                 fi = c % NCLASSES
                 for j in range(f.cand_len[fi]):
                     f.cand[fi][j] = order[c][j]
-                    order[c][j].pos = <int32_t>j
+                    order[c][j].e.pos = <int32_t>j
         finally:
             for c in range(2 * NCLASSES):
                 free(order[c])
