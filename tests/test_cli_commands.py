@@ -14,27 +14,18 @@ import subprocess
 import sys
 import types
 from pathlib import Path
-from typing import Any, Callable, List, NamedTuple
+from typing import Any, Callable
 
 import pytest
 import yaml
 
 from fastcidr import cli
+from tests.helpers import Result, cidr_yaml
 
 DUMP = Path(__file__).resolve().parent / "data" / "kubectl_servicecidr_dump.json"
 FINALIZER = "networking.k8s.io/service-cidr-finalizer"
 TERMINATING_MESSAGE = ("There are still IPAddresses referencing the ServiceCIDR, please remove them "
                        "or create a new ServiceCIDR")
-
-
-class Result(NamedTuple):
-    status: int
-    out: str
-    err: str
-
-    @property
-    def lines(self) -> List[str]:
-        return self.out.splitlines()
 
 
 Run = Callable[..., Result]
@@ -258,19 +249,6 @@ def test_create_servicecidr_errors(run: Run) -> None:
         1, "", 'The ServiceCIDR "bad" is invalid: spec.cidrs[0]: Invalid value: "10.96.0.0/33": must be '
                "a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)\n")
     assert run("get servicecidr bad").status == 1
-
-
-CIDR_YAML = """apiVersion: networking.k8s.io/v1
-kind: ServiceCIDR
-metadata:
-  name: {name}
-spec:
-  cidrs:
-{cidrs}"""
-
-
-def cidr_yaml(name: str, *cidrs: str) -> str:
-    return CIDR_YAML.format(name=name, cidrs="".join(f"  - {c}\n" for c in cidrs))
 
 
 def test_apply_validation_errors_are_rebuilt_like_kubectl(run: Run) -> None:
@@ -531,6 +509,11 @@ def test_names_may_follow_flags_and_labels_select(run: Run) -> None:
     assert run("get svc -A -l app -o name").out == "service/web\n"
     assert run("get svc -A -l !app,provider=kubernetes -o name").out == "service/kubernetes\n"
     assert run("get svc -A -l app!=web -o name").out == "service/kubernetes\n"
+    # set-based requirements: the CLI reads -l with the server's parser
+    assert run(["get", "svc", "-A", "-l", "app in (web, db)", "-o", "name"]).out == "service/web\n"
+    assert run(["get", "svc", "-A", "-l", "provider notin (kubernetes)", "-o", "name"]).out == "service/web\n"
+    assert run(["get", "svc", "-A", "-l", "app=web=x"]) == (
+        1, "", 'error: unable to parse requirement: invalid label selector "app=web=x"\n')
     r = run("get svc -A --show-labels")
     assert r.lines[0].split() == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)",
                                   "AGE", "LABELS"]

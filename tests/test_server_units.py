@@ -12,7 +12,7 @@ from fastcidr.server import discovery, status, tables
 from fastcidr.server.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from fastcidr.server.protobuf import MAGIC, ProtobufError, _ld, _varint, _vi, decode_object
 from fastcidr.server.resources import IPADDRESSES, SERVICECIDRS, SERVICES, unknown_fields
-from fastcidr.server.selectors import (
+from fastcidr.k8s.selectors import (
     SelectorError,
     matches_fields,
     matches_labels,

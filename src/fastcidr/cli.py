@@ -26,11 +26,12 @@ import json
 import os
 import sys
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
 
 from .errors import FastCIDRError, NotFoundError, StoreError
 from .k8s import printers
 from .k8s.printers import age, format_labels, human_duration, parse_timestamp
+from .k8s.selectors import Requirement, SelectorError, matches_labels, parse_label_selector
 
 __all__ = ["main", "human_duration", "tabwrite", "table", "default_store_path", "resolve_store",
            "to_json", "to_yaml", "jsonpath"]
@@ -552,7 +553,8 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         namespace_flag(p)
         p.add_argument("-A", "--all-namespaces", action="store_true", help="list across all namespaces")
         p.add_argument("-l", "--selector", default=None, metavar="SELECTOR",
-                       help="label selector: key=value, key!=value, key, !key (comma-separated, ANDed)")
+                       help="label selector: key=value, key!=value, key, !key, key in (a,b), key notin (a,b) "
+                       "(comma-separated, ANDed)")
         p.add_argument("--show-labels", action="store_true", help="add a LABELS column")
         p.set_defaults(func=cmd_get)
 
@@ -829,41 +831,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_selector(text: Optional[str]) -> List[Tuple[str, str, str]]:
-    """Equality-based label selectors: ``k=v``, ``k==v``, ``k!=v``, ``k`` (exists), ``!k``."""
-    requirements: List[Tuple[str, str, str]] = []
-    for part in (text or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "!=" in part:
-            key, value = part.split("!=", 1)
-            requirements.append(("!=", key.strip(), value.strip()))
-        elif "=" in part:
-            key, value = part.split("==", 1) if "==" in part else part.split("=", 1)
-            requirements.append(("=", key.strip(), value.strip()))
-        elif part.startswith("!"):
-            requirements.append(("!", part[1:].strip(), ""))
-        else:
-            requirements.append(("exists", part, ""))
-    for _, key, _ in requirements:
-        if not key:
-            raise CommandError(f'unable to parse requirement: invalid label selector "{text}"')
-    return requirements
-
-
-def selector_matches(labels: Optional[Dict[str, str]], requirements: Sequence[Tuple[str, str, str]]) -> bool:
-    labels = labels or {}
-    for op, key, value in requirements:
-        if op == "=" and labels.get(key) != value:
-            return False
-        if op == "!=" and labels.get(key) == value:
-            return False
-        if op == "exists" and key not in labels:
-            return False
-        if op == "!" and key in labels:
-            return False
-    return True
+def parse_selector(text: Optional[str]) -> List[Requirement]:
+    """``-l``: kubectl's label selector (equality- and set-based), or a CommandError."""
+    try:
+        return parse_label_selector(text)
+    except SelectorError:
+        raise CommandError(f'unable to parse requirement: invalid label selector "{text}"') from None
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -885,7 +858,7 @@ def cmd_get(args: argparse.Namespace) -> int:
                 listed_kinds.append(res)
                 ns = None if (all_namespaces or not res.namespaced) else namespace
                 found.extend((res, obj) for obj in _objects_of(cluster, res, ns)
-                             if selector_matches((obj.get("metadata") or {}).get("labels"), selector))
+                             if matches_labels(selector, (obj.get("metadata") or {}).get("labels")))
                 continue
             try:
                 found.append((res, _object(cluster, res, name, namespace)))
@@ -971,6 +944,23 @@ def _load_files(paths: Sequence[str], verb: str) -> List[Tuple[Dict[str, Any], s
     return work
 
 
+def _each_manifest(work: Sequence[Tuple[Dict[str, Any], str]], args: argparse.Namespace,
+                   failures: List[str]) -> Iterator[Tuple[Resource, Dict[str, Any], str, str]]:
+    """Each document as (kind, document, name, source), its namespace defaulted from ``-n``; a
+    document of no known kind is added to ``failures`` and the others still go through, as kubectl
+    does."""
+    for doc, source in work:
+        try:
+            res = _manifest_resource(doc, source)
+        except CommandError as exc:
+            failures.append(f"error: {exc}")
+            continue
+        meta = doc.setdefault("metadata", {})
+        if res.namespaced:
+            meta.setdefault("namespace", getattr(args, "namespace", None) or "default")
+        yield res, doc, meta.get("name", ""), source
+
+
 def cmd_create_files(args: argparse.Namespace) -> int:
     """``create -f FILE``: like apply, but an object that exists is an AlreadyExists error."""
     if not args.filename:
@@ -978,16 +968,7 @@ def cmd_create_files(args: argparse.Namespace) -> int:
     work = _load_files(args.filename, "create")
     failures: List[str] = []
     with open_cluster(args) as cluster:
-        for doc, source in work:
-            try:
-                res = _manifest_resource(doc, source)
-            except CommandError as exc:
-                failures.append(f"error: {exc}")
-                continue
-            meta = doc.setdefault("metadata", {})
-            if res.namespaced:
-                meta.setdefault("namespace", getattr(args, "namespace", None) or "default")
-            name = meta.get("name", "")
+        for res, doc, name, source in _each_manifest(work, args, failures):
             try:
                 cluster.create(doc)
             except FastCIDRError as exc:
@@ -1191,16 +1172,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     work = _load_files(args.filename, "apply")
     failures: List[str] = []
     with open_cluster(args) as cluster:
-        for doc, source in work:
-            try:
-                res = _manifest_resource(doc, source)
-            except CommandError as exc:
-                failures.append(f"error: {exc}")
-                continue
-            meta = doc.setdefault("metadata", {})
-            name = meta.get("name", "")
-            if res.namespaced:
-                meta.setdefault("namespace", args.namespace or "default")
+        for res, doc, name, source in _each_manifest(work, args, failures):
+            meta = doc["metadata"]
             try:
                 live = _object(cluster, res, name, meta.get("namespace") or "default")
             except FastCIDRError:

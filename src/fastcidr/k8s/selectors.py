@@ -1,4 +1,5 @@
-"""Label and field selectors as the list and watch endpoints accept them.
+"""Label and field selectors: what the server's list and watch endpoints and the CLI's ``-l``
+accept (one parser, so both read ``key in (a,b)`` the same way). Pure functions over wire dicts.
 
 >>> match = parse_label_selector("app=web,tier in (a, b),!legacy")
 >>> matches_labels(match, {"app": "web", "tier": "b"})

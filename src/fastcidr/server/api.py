@@ -19,17 +19,17 @@ import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from .. import errors
-from ..store.base import Compacted, Create, Delete
-from . import patch as patches
-from . import status
-from .resources import IPADDRESSES, NAMESPACES, SERVICECIDRS, SERVICES, ResourceType, unknown_fields
-from .selectors import (
+from ..k8s.selectors import (
     SelectorError,
     matches_fields,
     matches_labels,
     parse_field_selector,
     parse_label_selector,
 )
+from ..store.base import Compacted, Create, Delete
+from . import patch as patches
+from . import status
+from .resources import IPADDRESSES, NAMESPACES, SERVICECIDRS, SERVICES, ResourceType, unknown_fields
 
 __all__ = ["ResourceApi", "ListOptions", "WatchEvent"]
 
