@@ -10,6 +10,7 @@ jq is installed by ``scripts/install-tools.sh`` (``make test``); a missing jq fa
 """
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import re
@@ -18,12 +19,13 @@ import subprocess
 import sys
 import types
 from pathlib import Path
-from typing import Dict, List, NamedTuple
+from typing import Any, Dict, List
 
 import pytest
 import yaml
 
 from fastcidr import _backend, cli
+from tests.helpers import REPO, Result
 
 FINALIZER = "networking.k8s.io/service-cidr-finalizer"
 TERMINATING_MESSAGE = ("There are still IPAddresses referencing the ServiceCIDR, please remove them "
@@ -33,14 +35,16 @@ RANGE_FULL = ("error: failed to create ClusterIP service: Internal error occurre
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-class Result(NamedTuple):
-    status: int
-    out: str
-    err: str
+def _load_demo() -> Any:
+    """``scripts/demo.py`` (not a package): its ``STEPS`` are the walkthrough's commands."""
+    spec = importlib.util.spec_from_file_location("fastcidr_demo", REPO / "scripts" / "demo.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    @property
-    def lines(self) -> List[str]:
-        return self.out.splitlines()
+
+DEMO = _load_demo()
 
 
 def console_script() -> str:
@@ -85,37 +89,46 @@ def _ipv4(text: str) -> ipaddress.IPv4Address:
 
 
 def test_the_seed_walkthrough(shell) -> None:  # type: ignore[no-untyped-def]
-    r = shell("fastcidr init --service-cluster-ip-range 10.96.0.0/28")
+    """The documentation's steps, as the demo script runs them, with every output line checked."""
+    steps = iter(DEMO.STEPS)
+
+    def step() -> Result:
+        _, command, status = next(steps)
+        r = shell(command)
+        assert r.status == status, r
+        return r
+
+    # fastcidr init --service-cluster-ip-range 10.96.0.0/28 (the apiserver's flag)
+    r = step()
     assert r.status == 0, r.err
     assert r.err == ""
 
     # kubectl get servicecidr
-    r = shell("fastcidr get servicecidr")
+    r = step()
     assert (r.status, r.err) == (0, "")
     assert r.lines[0] == "NAME         CIDRS          AGE"
     assert re.fullmatch(r"kubernetes   10\.96\.0\.0/28   \d+s", r.lines[1]), r.lines
     assert len(r.lines) == 2
 
     # kubectl get service kubernetes
-    r = shell("fastcidr get service kubernetes")
+    r = step()
     assert (r.status, r.err) == (0, "")
     assert r.lines[0] == "NAME         TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)   AGE"
     assert re.fullmatch(r"kubernetes   ClusterIP   10\.96\.0\.1    <none>        443/TCP   \d+s", r.lines[1])
     assert len(r.lines) == 2
 
     # kubectl get ipaddress 10.96.0.1
-    r = shell("fastcidr get ipaddress 10.96.0.1")
+    r = step()
     assert (r.status, r.err) == (0, "")
     assert r.lines == ["NAME        PARENTREF", "10.96.0.1   services/default/kubernetes"]
 
     # The documentation's cluster is a kubeadm one: kube-dns holds the range's 10th address
     # (that is why 10.96.0.10 is missing from the documented output). Same here.
-    r = shell("fastcidr create service clusterip kube-dns --tcp 53 --clusterip 10.96.0.10 -n kube-system")
+    r = step()
     assert (r.status, r.out, r.err) == (0, "service/kube-dns created\n", "")
 
     # 13 Services into a /28 with 12 free addresses: the 13th finds the range full
-    r = shell('for i in $(seq 1 13); do fastcidr create service clusterip "test-$i" --tcp 80 -o json'
-              " | jq -r .spec.clusterIP; done")
+    r = step()
     assert r.status == 0
     first = r.lines
     assert len(first) == 12, r
@@ -124,20 +137,11 @@ def test_the_seed_walkthrough(shell) -> None:  # type: ignore[no-untyped-def]
     assert r.err == RANGE_FULL + "\n"
 
     # cat <<EOF | kubectl apply -f - (a new ServiceCIDR)
-    r = shell("cat <<EOF | fastcidr apply -f -\n"
-              "apiVersion: networking.k8s.io/v1\n"
-              "kind: ServiceCIDR\n"
-              "metadata:\n"
-              "  name: newcidr1\n"
-              "spec:\n"
-              "  cidrs:\n"
-              "  - 10.96.0.0/24\n"
-              "EOF")
+    r = step()
     assert (r.status, r.out, r.err) == (0, "servicecidr.networking.k8s.io/newcidr1 created\n", "")
 
     # more Services land in the new range
-    r = shell('for i in $(seq 13 16); do fastcidr create service clusterip "test-$i" --tcp 80 -o json'
-              " | jq -r .spec.clusterIP; done")
+    r = step()
     assert (r.status, r.err) == (0, "")
     second = r.lines
     assert len(second) == 4 and len(set(second)) == 4, r
@@ -147,11 +151,11 @@ def test_the_seed_walkthrough(shell) -> None:  # type: ignore[no-untyped-def]
         assert _ipv4("10.96.0.17") <= _ipv4(ip) <= _ipv4("10.96.0.254"), ip
 
     # kubectl delete servicecidr newcidr1 --wait=false
-    r = shell("fastcidr delete servicecidr newcidr1 --wait=false")
+    r = step()
     assert (r.status, r.out, r.err) == (0, 'servicecidr.networking.k8s.io "newcidr1" deleted\n', "")
 
     # kubectl get servicecidr newcidr1 -o yaml: Terminating, with its finalizer and condition
-    r = shell("fastcidr get servicecidr newcidr1 -o yaml")
+    r = step()
     assert (r.status, r.err) == (0, "")
     obj = yaml.safe_load(r.out)
     meta = obj["metadata"]
@@ -172,7 +176,7 @@ def test_the_seed_walkthrough(shell) -> None:  # type: ignore[no-untyped-def]
     assert f'  deletionTimestamp: "{meta["deletionTimestamp"]}"\n' in r.out
 
     # describe shows the addresses that block the deletion, with their Services
-    r = shell("fastcidr describe servicecidr newcidr1")
+    r = step()
     assert (r.status, r.err) == (0, "")
     owners = _owners(shell, second)
     blocking_rows = [line.split() for line in r.lines[r.lines.index("Blocking IPAddresses:") + 3:]
@@ -184,14 +188,15 @@ def test_the_seed_walkthrough(shell) -> None:  # type: ignore[no-untyped-def]
                for line in r.lines), r.out
 
     # delete the Services that hold addresses only newcidr1 covers
-    r = shell('for i in $(seq 13 16); do fastcidr delete service "test-$i" ; done')
+    r = step()
     assert (r.status, r.err) == (0, "")
     assert r.lines == [f'service "test-{i}" deleted' for i in range(13, 17)]
 
     # kubectl get servicecidr newcidr1 → NotFound
-    r = shell("fastcidr get servicecidr newcidr1")
+    r = step()
     assert (r.status, r.out) == (1, "")
     assert r.err == 'Error from server (NotFound): servicecidrs.networking.k8s.io "newcidr1" not found\n'
+    assert next(steps, None) is None  # every step of the demo was checked
 
     # what is left: the default range, full again, and its 14 addresses
     r = shell("fastcidr get servicecidr -o name; fastcidr get ipaddress --no-headers | wc -l")

@@ -4,12 +4,11 @@ merge patches of Services, watch side effects)."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Dict, List
 
 import pytest
 
-from tests.test_server_http import CIDRS, SERVICES, TABLE_ACCEPT, Client, _watch_lines
+from tests.test_server_http import CIDRS, SERVICES, TABLE_ACCEPT, Client, watch_in_background
 
 IPS = "/apis/networking.k8s.io/v1/ipaddresses"
 
@@ -135,12 +134,9 @@ def test_watch_sees_controller_side_effects(served):
     client.request("POST", SERVICES, {"metadata": {"name": "blocker"}})
     client.request("DELETE", CIDRS + "/newcidr1")
     rv = client.request("GET", CIDRS)[2]["metadata"]["resourceVersion"]
-    events: List[Dict[str, Any]] = []
-    watcher = threading.Thread(target=lambda: events.extend(_watch_lines(
+    watcher, events = watch_in_background(
         server, f"{CIDRS}?watch=true&resourceVersion={rv}&timeoutSeconds=20"
-                "&fieldSelector=metadata.name%3Dnewcidr1", count=1, timeout=30)))
-    watcher.start()
-    time.sleep(0.3)
+                "&fieldSelector=metadata.name%3Dnewcidr1", count=1, timeout=30)
     # deleting the Service makes the controller drop the finalizer: a DELETED event
     client.request("DELETE", SERVICES + "/blocker")
     watcher.join(30)
@@ -217,12 +213,9 @@ def test_label_selector_watch_reports_objects_entering_and_leaving(served):
     server, client = served
     client.request("POST", SERVICES, {"metadata": {"name": "in", "labels": {"team": "x"}}})
     rv = client.request("GET", SERVICES)[2]["metadata"]["resourceVersion"]
-    events: List[Dict[str, Any]] = []
-    watcher = threading.Thread(target=lambda: events.extend(_watch_lines(
+    watcher, events = watch_in_background(
         server, f"{SERVICES}?watch=true&resourceVersion={rv}&labelSelector=team%3Dx"
-                "&timeoutSeconds=20", count=4, timeout=30)))
-    watcher.start()
-    time.sleep(0.3)
+                "&timeoutSeconds=20", count=4, timeout=30)
     merge = "application/merge-patch+json"
     client.request("PATCH", SERVICES + "/in", {"metadata": {"labels": {"team": "y"}}}, content_type=merge)
     client.request("PATCH", SERVICES + "/in", {"metadata": {"labels": {"team": "x"}}}, content_type=merge)

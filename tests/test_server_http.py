@@ -530,13 +530,21 @@ def _watch_lines(server: ApiServer, path: str, accept: str = "application/json",
     return events
 
 
-def test_watch_streams_changes_including_side_effects(server, client):
-    rv = client.request("GET", CIDRS)[2]["metadata"]["resourceVersion"]
-    result: List[Dict[str, Any]] = []
-    watcher = threading.Thread(target=lambda: result.extend(
-        _watch_lines(server, f"{CIDRS}?watch=true&resourceVersion={rv}&timeoutSeconds=20", count=3)))
+def watch_in_background(server: ApiServer, path: str, count: int,
+                        timeout: float = 10.0) -> "tuple[threading.Thread, List[Dict[str, Any]]]":
+    """A watch of ``path`` reading up to ``count`` events on a thread, given time to connect
+    before the caller makes the changes it should see; ``join`` the thread, then read the list."""
+    events: List[Dict[str, Any]] = []
+    watcher = threading.Thread(target=lambda: events.extend(
+        _watch_lines(server, path, count=count, timeout=timeout)))
     watcher.start()
     time.sleep(0.3)
+    return watcher, events
+
+
+def test_watch_streams_changes_including_side_effects(server, client):
+    rv = client.request("GET", CIDRS)[2]["metadata"]["resourceVersion"]
+    watcher, result = watch_in_background(server, f"{CIDRS}?watch=true&resourceVersion={rv}&timeoutSeconds=20", 3)
     client.request("POST", CIDRS, {"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR",
                                    "metadata": {"name": "w"}, "spec": {"cidrs": ["10.98.0.0/24"]}})
     client.request("DELETE", CIDRS + "/w")

@@ -21,6 +21,8 @@ from typing import Any, List, Optional
 
 import pytest
 
+from tests.helpers import cidr_yaml
+
 pytestmark = [pytest.mark.kubectl]
 
 KUBECTL_TIMEOUT = 60
@@ -141,20 +143,6 @@ def assert_lines(lines: List[str], patterns: List[str]) -> None:
     assert len(lines) == len(patterns), lines
     for line, pattern in zip(lines, patterns):
         assert re.match(pattern, line), (line, pattern)
-
-
-CIDR_YAML = """apiVersion: networking.k8s.io/v1
-kind: ServiceCIDR
-metadata:
-  name: {name}
-spec:
-  cidrs:
-{cidrs}
-"""
-
-
-def cidr_yaml(name: str, *cidrs: str) -> str:
-    return CIDR_YAML.format(name=name, cidrs="\n".join(f"  - {c}" for c in cidrs))
 
 
 def test_walkthrough(served):

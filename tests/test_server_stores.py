@@ -7,13 +7,11 @@ import json
 import shutil
 import ssl
 import subprocess
-import threading
-import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Tuple
 
 import pytest
 
-from tests.test_server_http import CIDRS, SERVICES, TABLE_ACCEPT, _watch_lines
+from tests.test_server_http import CIDRS, SERVICES, TABLE_ACCEPT, watch_in_background
 
 
 def _request(server: Any, method: str, path: str, body: Any = None,
@@ -38,12 +36,9 @@ def _two_servers_agree(fc: Any, store_a: Any, store_b: Any) -> None:
     a, b = fc.serve(cluster_a), fc.serve(cluster_b)
     try:
         rv = _request(b, "GET", CIDRS)[1]["metadata"]["resourceVersion"]
-        events: List[Dict[str, Any]] = []
-        watcher = threading.Thread(target=lambda: events.extend(_watch_lines(
+        watcher, events = watch_in_background(
             b, f"/apis/networking.k8s.io/v1/ipaddresses?watch=true&resourceVersion={rv}"
-               "&timeoutSeconds=20", count=1, timeout=30)))
-        watcher.start()
-        time.sleep(0.3)
+               "&timeoutSeconds=20", count=1, timeout=30)
         code, svc = _request(a, "POST", SERVICES, {"metadata": {"name": "shared"},
                                                     "spec": {"ports": [{"port": 80}]}})
         assert code == 201, svc

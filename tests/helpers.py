@@ -1,0 +1,73 @@
+"""Small helpers shared by several test modules: CLI results, manifests, child processes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Optional
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Result(NamedTuple):
+    """One command's exit status, stdout and stderr."""
+
+    status: int
+    out: str
+    err: str
+
+    @property
+    def lines(self) -> List[str]:
+        return self.out.splitlines()
+
+
+CIDR_YAML = """apiVersion: networking.k8s.io/v1
+kind: ServiceCIDR
+metadata:
+  name: {name}
+spec:
+  cidrs:
+{cidrs}"""
+
+
+def cidr_yaml(name: str, *cidrs: str) -> str:
+    """A ServiceCIDR manifest as the walkthrough writes it."""
+    return CIDR_YAML.format(name=name, cidrs="".join(f"  - {c}\n" for c in cidrs))
+
+
+def child_env(backend: Optional[str] = None) -> Dict[str, str]:
+    """The environment of a child Python that imports this checkout's ``fastcidr``: on the named
+    backend (``"pure"`` or compiled), else on the one the environment chose, pure by default."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
+    if backend is None:
+        env.setdefault("FASTCIDR_PURE", "1")
+    else:
+        env["FASTCIDR_PURE"] = "1" if backend == "pure" else "0"
+    return env
+
+
+def read_acks(proc: "subprocess.Popen[bytes]", acked: List[str], count: int, timeout: float = 60) -> None:
+    """Append to ``acked`` the keys a writer child printed (whitespace-separated, one line a
+    commit) until ``count`` more have come; fails if the child stalls or ends first."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    target = len(acked) + count
+    while len(acked) < target and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        acked.extend(line.decode().split())
+    assert len(acked) >= target, f"the writer stalled at {len(acked)} acks (wanted {target})"
+
+
+def drain(proc: "subprocess.Popen[bytes]") -> "tuple[bytes, bytes]":
+    """What a killed child left in its pipes. Not ``communicate()``: it reads the raw file
+    descriptors and would skip what ``readline()`` already buffered (splitting a line in two)."""
+    assert proc.stdout is not None and proc.stderr is not None
+    with proc.stdout, proc.stderr:
+        rest = proc.stdout.read()
+        err = proc.stderr.read()
+    proc.wait(30)
+    return rest, err
