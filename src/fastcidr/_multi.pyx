@@ -106,6 +106,7 @@ cdef extern from *:
     #define FC_PREFETCH(p) __builtin_prefetch((p), 0, 3)
     #endif
     static inline void fc_prefetch(const void *p) { FC_PREFETCH(p); }
+    static inline int fcm_lowest_bit(uint64_t x) { return __builtin_ctzll(x); }  /* x != 0 */
     /* Prefetch the bitmap word holding offset i of a dense space (a hint: never faults). */
     static inline void fc_space_prefetch(const fc_space *sp, uint64_t i)
     {
@@ -187,6 +188,7 @@ cdef extern from *:
     """
     int fc_clz64(uint64_t x) nogil
     void fc_prefetch(const void *p) nogil
+    int fcm_lowest_bit(uint64_t x) nogil
     int fc_fast_ipv4(const char *s, Py_ssize_t n, uint32_t *out) nogil
     int fc_fast_cidr4(const char *s, Py_ssize_t n, uint32_t *net, int *prefix) nogil
 
@@ -1152,6 +1154,7 @@ ctypedef struct fam_t:
     # Policies weighted and random: candidates in arrays by weight class (ALGORITHMS.md);
     # policy ordered: the Fenwick tree below. total is the sum of all weights either way.
     int arrays
+    uint64_t cand_mask    # bit k set: class k is not empty (the choice skips empty classes)
     cand_t *cand[NCLASSES]
     Py_ssize_t cand_len[NCLASSES]
     Py_ssize_t cand_cap[NCLASSES]
@@ -1417,6 +1420,8 @@ cdef int set_weight(fam_t *f, entry_t *e, uint64_t w) except -1:
         if last.e != e:
             f.cand[e.cls][e.pos] = last[0]
             last.e.pos = e.pos
+        if f.cand_len[e.cls] == 0:
+            f.cand_mask &= ~((<uint64_t>1) << e.cls)
     e.cls = <int8_t>cls
     e.pos = -1
     if cls >= 0:
@@ -1425,6 +1430,7 @@ cdef int set_weight(fam_t *f, entry_t *e, uint64_t w) except -1:
         f.cand[cls][f.cand_len[cls]].e = e
         f.cand[cls][f.cand_len[cls]].w = w
         f.cand_len[cls] += 1
+        f.cand_mask |= (<uint64_t>1) << cls
     f.total += w - old
     e.weight = w
     return 0
@@ -1432,16 +1438,19 @@ cdef int set_weight(fam_t *f, entry_t *e, uint64_t w) except -1:
 cdef inline entry_t *cand_choose(fam_t *f, fc_rng *rng, int policy) noexcept nogil:
     """The candidate for allocate_next under weighted (0) or random (1); f.total > 0."""
     cdef uint64_t r, limit
-    cdef int cls = 0
+    cdef uint64_t mask = f.cand_mask
+    cdef int cls
     cdef const cand_t *array
     cdef const cand_t *c
     cdef uint64_t n
     if policy == 1:
         return f.cand[0][fc_rng_bounded(rng, <uint64_t>f.cand_len[0])].e
     r = fc_rng_bounded(rng, f.total)
+    cls = fcm_lowest_bit(mask)  # empty classes add nothing to the running sum: skip them
     while r >= f.cand_total[cls]:
         r -= f.cand_total[cls]
-        cls += 1
+        mask &= mask - 1
+        cls = fcm_lowest_bit(mask)
     array = f.cand[cls]
     n = <uint64_t>f.cand_len[cls]
     limit = (<uint64_t>2) << cls
@@ -1453,19 +1462,21 @@ cdef inline entry_t *cand_choose(fam_t *f, fc_rng *rng, int policy) noexcept nog
 cdef inline const cand_t *sim_choose(const fam_t *f, fc_rng *sim, int policy, bint peek) noexcept nogil:
     """cand_choose on a copy of the generator, for prefetching only (reads, never writes).
     peek: stop after the first index draw and return that slot without reading it."""
-    cdef uint64_t r, limit
-    cdef int cls = 0, rounds
+    cdef uint64_t r, limit, mask = f.cand_mask
+    cdef int cls, rounds
     cdef const cand_t *c
-    if f.total == 0:
+    if f.total == 0 or mask == 0:
         return NULL
     if policy == 1:
         return &f.cand[0][fc_rng_bounded(sim, <uint64_t>f.cand_len[0])]
     r = fc_rng_bounded(sim, f.total)
+    cls = fcm_lowest_bit(mask)
     while r >= f.cand_total[cls]:
         r -= f.cand_total[cls]
-        cls += 1
-        if cls == NCLASSES:
+        mask &= mask - 1
+        if mask == 0:
             return NULL
+        cls = fcm_lowest_bit(mask)
     limit = (<uint64_t>2) << cls
     for rounds in range(8):
         c = &f.cand[cls][fc_rng_bounded(sim, <uint64_t>f.cand_len[cls])]
