@@ -59,7 +59,10 @@ def read_acks(proc: "subprocess.Popen[bytes]", acked: List[str], count: int, tim
         if not line:
             break
         acked.extend(line.decode().split())
-    assert len(acked) >= target, f"the writer stalled at {len(acked)} acks (wanted {target})"
+    if len(acked) < target:
+        ended = proc.poll() is not None and proc.stderr is not None
+        why = proc.stderr.read().decode()[-3000:] if ended and proc.stderr is not None else ""
+        raise AssertionError(f"the writer stalled at {len(acked)} acks (wanted {target}) {why}")
 
 
 def drain(proc: "subprocess.Popen[bytes]") -> "tuple[bytes, bytes]":

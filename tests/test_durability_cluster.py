@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List
@@ -18,20 +17,9 @@ from typing import Any, Dict, List
 import pytest
 
 from fastcidr.errors import NotFoundError
+from tests.helpers import child_env, drain, read_acks
 from tests.servers import EtcdServer
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def drain(proc: "subprocess.Popen[bytes]") -> "tuple[bytes, bytes]":
-    """What a killed child left in its pipes. Not ``communicate()``: it reads the raw file
-    descriptors and would skip what ``readline()`` already buffered (splitting a line in two)."""
-    assert proc.stdout is not None and proc.stderr is not None
-    with proc.stdout, proc.stderr:
-        rest = proc.stdout.read()
-        err = proc.stderr.read()
-    proc.wait(30)
-    return rest, err
 
 CHILD = textwrap.dedent("""
     import json, sys
@@ -77,23 +65,23 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def child_env(backend: str) -> Dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
-    env["FASTCIDR_PURE"] = "1" if backend == "pure" else "0"
-    return env
-
-
 def spawn(backend: str, **cmd: Any) -> "subprocess.Popen[bytes]":
     return subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(cmd)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=child_env(backend))
 
 
+def collect(procs: "List[subprocess.Popen[bytes]]") -> Dict[str, Any]:
+    """The children's JSON answers merged, once each has exited cleanly."""
+    results: Dict[str, Any] = {}
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err.decode()[-3000:]
+        results.update(json.loads(out))
+    return results
+
+
 def run(backend: str, **cmd: Any) -> Dict[str, Any]:
-    proc = spawn(backend, **cmd)
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err.decode()[-3000:]
-    return json.loads(out)  # type: ignore[no-any-return]
+    return collect([spawn(backend, **cmd)])
 
 
 def check_consistent(cluster: Any) -> Dict[str, str]:
@@ -146,11 +134,7 @@ def test_four_processes_on_one_sqlite_file(fc: Any, tmp_path: Path) -> None:
     with fc.Cluster("10.96.0.0/20", store=url) as watcher:
         procs = [spawn(fc.backend_name, action="create", store=url, prefix=f"p{p}", n=300, batch=25)
                  for p in range(4)]
-        results: Dict[str, str] = {}
-        for proc in procs:
-            out, err = proc.communicate(timeout=600)
-            assert proc.returncode == 0, err.decode()[-3000:]
-            results.update(json.loads(out))
+        results = collect(procs)
         assert len(results) == 1200
         assert len(set(results.values())) == 1200, "an address was allocated twice"
         # a Cluster that was open all along catches up
@@ -167,11 +151,7 @@ def test_two_processes_on_one_etcd(fc: Any, etcd_server: EtcdServer, etcd_prefix
     with fc.Cluster("10.96.0.0/24", store=url) as watcher:
         procs = [spawn(fc.backend_name, action="create", store=url, prefix=f"e{p}", n=60, batch=10)
                  for p in range(2)]
-        results: Dict[str, str] = {}
-        for proc in procs:
-            out, err = proc.communicate(timeout=600)
-            assert proc.returncode == 0, err.decode()[-3000:]
-            results.update(json.loads(out))
+        results = collect(procs)
         assert len(results) == 120 and len(set(results.values())) == 120
         services = check_consistent(watcher)
         assert len(services) == 121 and len(watcher.list_ip_addresses()) == 121
@@ -183,18 +163,12 @@ def test_kill_9_during_an_allocation_storm(fc: Any, store_url: str) -> None:
     acked: List[str] = []
     for round_ in range(2):
         procs = [spawn(fc.backend_name, action="storm", store=store_url, prefix=f"r{round_}w{w}") for w in range(2)]
-        deadline = time.monotonic() + 120
-        for proc in procs:
-            assert proc.stdout is not None
-            got = 0
-            while got < 60 and time.monotonic() < deadline:
-                line = proc.stdout.readline()
-                if not line:
-                    break
-                acked.append(line.decode().strip())
-                got += 1
-        for proc in procs:
-            os.kill(proc.pid, signal.SIGKILL)
+        try:
+            for proc in procs:
+                read_acks(proc, acked, 60, timeout=120)
+        finally:
+            for proc in procs:
+                proc.kill()  # SIGKILL
         for proc in procs:
             rest, err = drain(proc)
             acked.extend(rest.decode().split())

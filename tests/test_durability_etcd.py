@@ -7,28 +7,15 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.request
-from pathlib import Path
 from typing import Any, List, Optional, Set
 
 import pytest
 
 from fastcidr.store import Create, open_store
+from tests.helpers import child_env, drain, read_acks
 from tests.servers import EtcdMember, EtcdServer
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def drain(proc: "subprocess.Popen[bytes]") -> "tuple[bytes, bytes]":
-    """What a killed child left in its pipes. Not ``communicate()``: it reads the raw file
-    descriptors and would skip what ``readline()`` already buffered (splitting a line in two)."""
-    assert proc.stdout is not None and proc.stderr is not None
-    with proc.stdout, proc.stderr:
-        rest = proc.stdout.read()
-        err = proc.stderr.read()
-    proc.wait(30)
-    return rest, err
 pytestmark = pytest.mark.etcd
 
 STORM = textwrap.dedent("""
@@ -44,13 +31,6 @@ STORM = textwrap.dedent("""
         sys.stdout.flush()
         i += 1
 """)
-
-
-def env() -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), e.get("PYTHONPATH", "")])
-    e.setdefault("FASTCIDR_PURE", "1")
-    return e
 
 
 def leader(server: EtcdServer) -> Optional[EtcdMember]:
@@ -69,23 +49,11 @@ def leader(server: EtcdServer) -> Optional[EtcdMember]:
     return None
 
 
-def read_acks(proc: "subprocess.Popen[bytes]", acked: List[str], count: int, timeout: float = 60) -> None:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    target = len(acked) + count
-    while len(acked) < target and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        acked.append(line.decode().strip())
-    assert len(acked) >= target, f"the writer stalled at {len(acked)} acks (wanted {target})"
-
-
 @pytest.mark.slow
 def test_killing_one_member_of_three_loses_nothing(etcd_cluster3: EtcdServer) -> None:
     url = etcd_cluster3.url("/storm")
     proc = subprocess.Popen([sys.executable, "-c", STORM, url, "w"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env())
+                            stderr=subprocess.PIPE, env=child_env())
     acked: List[str] = []
     # a reader in this process follows the changes through its watch across the failures
     reader = open_store(url)

@@ -1,31 +1,18 @@
 """``kill -9`` of a process in the middle of a write storm on SQLite loses nothing it acknowledged."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import List, Set
 
 import pytest
 
 from fastcidr.store.sqlite import SQLiteStore
+from tests.helpers import child_env, drain, read_acks
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def drain(proc: "subprocess.Popen[bytes]") -> "tuple[bytes, bytes]":
-    """What a killed child left in its pipes. Not ``communicate()``: it reads the raw file
-    descriptors and would skip what ``readline()`` already buffered (splitting a line in two)."""
-    assert proc.stdout is not None and proc.stderr is not None
-    with proc.stdout, proc.stderr:
-        rest = proc.stdout.read()
-        err = proc.stderr.read()
-    proc.wait(30)
-    return rest, err
 
 STORM = textwrap.dedent("""
     import sys
@@ -47,31 +34,19 @@ STORM = textwrap.dedent("""
 """)
 
 
-def env() -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), e.get("PYTHONPATH", "")])
-    e.setdefault("FASTCIDR_PURE", "1")
-    return e
-
-
 def storm_and_kill(path: Path, tag: str, batch: int, sync: str, acks_wanted: int) -> List[str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", STORM, str(path), tag, str(batch), sync],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(),
     )
     acked: List[str] = []
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 120
-    while len(acked) < acks_wanted and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        acked.extend(line.decode().split())
-    os.kill(proc.pid, signal.SIGKILL)
-    rest, err = drain(proc)
+    try:
+        read_acks(proc, acked, acks_wanted, timeout=120)
+    finally:
+        proc.kill()  # SIGKILL
+        rest, err = drain(proc)
     acked.extend(rest.decode().split())
     assert proc.returncode == -signal.SIGKILL, err.decode()
-    assert len(acked) >= acks_wanted, f"the writer stalled: {err.decode()}"
     return acked
 
 
