@@ -802,6 +802,13 @@ def _out(text: str) -> None:
     sys.stdout.write(text)
 
 
+def _exit_status(errors: Sequence[str]) -> int:
+    """Print the errors kubectl collected while it went on with the rest: 1 if there were any."""
+    for line in errors:
+        _err(line)
+    return 1 if errors else 0
+
+
 def _err(text: str) -> None:
     sys.stderr.write(text if text.endswith("\n") else text + "\n")
 
@@ -896,9 +903,7 @@ def cmd_get(args: argparse.Namespace) -> int:
                 _err(f"No resources found in {namespace} namespace.")
             else:
                 _err("No resources found")
-    for line in errors:
-        _err(line)
-    return 1 if errors else 0
+    return _exit_status(errors)
 
 
 def _print_tables(found: Sequence[Tuple[Resource, Dict[str, Any]]],
@@ -975,9 +980,7 @@ def cmd_create_files(args: argparse.Namespace) -> int:
                 failures.append(server_error_text(exc, kind=res.kind, name=name, source=source))
                 continue
             _out(f"{res.qualified}/{name} created\n")
-    for line in failures:
-        _err(line)
-    return 1 if failures else 0
+    return _exit_status(failures)
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -1192,9 +1195,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                                                   verb="creating" if live is None else "patching"))
                 continue
             _out(f"{res.qualified}/{name} {'created' if live is None else 'configured'}\n")
-    for line in failures:
-        _err(line)
-    return 1 if failures else 0
+    return _exit_status(failures)
 
 
 # ---- delete
