@@ -9,11 +9,13 @@ down and "every prefix holding this address" is the deepest match plus its ances
 The allocator keeps one allocation state per address: IPv4 uses a single lazily paged bitmap for
 the whole family (offset = address - 1), so adding or removing a CIDR never moves allocations;
 an IPv6 top-level CIDR owns an ``fc_space`` (run set for a /64) that its nested CIDRs window into,
-handed to its children when it is removed. The candidates for ``allocate_next`` sit in a Fenwick
-tree over blocks of insertion slots per family (weights per ALGORITHMS.md), so choosing a CIDR is
-O(log n); per-CIDR counters are updated for every CIDR holding the address. Entries live in a
-pooled arena (two cache lines each, huge pages advised) because with 100,000 CIDRs a random pick
-is dominated by cache and TLB misses.
+handed to its children when it is removed. The candidates for ``allocate_next`` sit in arrays by
+weight class (policies weighted and random: an O(1) choice, ALGORITHMS.md) or in a Fenwick tree over
+blocks of insertion slots (policy ordered); per-CIDR counters are updated for every CIDR holding the
+address. Entries live in a pooled arena (hot fields in the first cache line, huge pages advised).
+With 100,000 CIDRs a random pick is dominated by cache and TLB misses (array slot -> entry ->
+bitmap word), so each allocate_next simulates the next three choices on a copy of the generator
+and prefetches what they will touch, one stage per call (prefetch_ahead).
 
 Thread safety: every public method runs under the GIL (and a per-object critical section on
 free-threaded builds) and creates Python objects only before or after its changes to the C
