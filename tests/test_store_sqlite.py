@@ -344,21 +344,21 @@ def test_a_forked_child_gets_its_own_connection(tmp_path: Path) -> None:
 
 
 def test_older_schema_is_migrated_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The migration path: a file of version 1 opened by code that knows version 2."""
+    """The migration path: a file of the current version opened by code that knows one more."""
     from fastcidr.store import sqlite as sqlite_module
 
     path = tmp_path / "old.db"
     with SQLiteStore(path) as store:
         rev = store.commit([Create("meta", "kept", {"v": 1})])
-    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(sqlite_module._MIGRATIONS, 1, ("CREATE TABLE fastcidr_extra (x INTEGER)",))
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(sqlite_module._MIGRATIONS, SCHEMA_VERSION, ("CREATE TABLE fastcidr_extra (x INTEGER)",))
     with SQLiteStore(path) as store:
         assert store.get("meta", "kept").revision == rev  # type: ignore[union-attr]
         con = store._connection()
-        assert con.execute("SELECT version FROM fastcidr_schema").fetchall() == [(2,)]
+        assert con.execute("SELECT version FROM fastcidr_schema").fetchall() == [(SCHEMA_VERSION + 1,)]
         assert con.execute("SELECT count(*) FROM fastcidr_extra").fetchone() == (0,)
-    # and code that only knows version 1 now refuses the file
-    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 1)
+    # and code that only knows the older version now refuses the file
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", SCHEMA_VERSION)
     with pytest.raises(StoreError, match="newer fastcidr"):
         SQLiteStore(path)
 

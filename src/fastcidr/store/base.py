@@ -37,6 +37,7 @@ __all__ = [
     "Compacted",
     "Store",
     "KINDS",
+    "project",
 ]
 
 KINDS = ("servicecidrs", "ipaddresses", "services", "meta")
@@ -148,6 +149,46 @@ def check_expect(expect: Any, actual: Optional[int]) -> bool:
 _S = TypeVar("_S", bound="Store")
 
 
+_IP_LABELS = ("ipaddress.kubernetes.io/managed-by", "ipaddress.kubernetes.io/ip-family")
+_SERVICE_SPEC_FIELDS = ("type", "clusterIPs", "clusterIP")
+
+
+def project(kind: str, value: Any) -> Optional[Dict[str, Any]]:
+    """The part of a stored value that start-up (index rebuild and ``repair()``) reads, in the
+    value's own shape, or None when the whole value is needed (another kind, or an odd shape).
+
+    An IPAddress keeps ``spec.parentRef``, its creation timestamp and the family / managed-by
+    labels; a Service keeps ``spec.type``, ``spec.clusterIPs`` and ``spec.clusterIP``.
+
+    >>> project("services", {"metadata": {"name": "a"}, "spec": {"clusterIP": "10.0.0.1", "ports": []}})
+    {'spec': {'clusterIP': '10.0.0.1'}}
+    """
+    if not isinstance(value, dict):
+        return None
+    if kind == "ipaddresses":
+        spec = value.get("spec")
+        meta = value.get("metadata")
+        if not isinstance(spec, dict) or not isinstance(meta, dict):
+            return None
+        labels = meta.get("labels")
+        if labels is not None and not isinstance(labels, dict):
+            return None
+        small_meta: Dict[str, Any] = {}
+        if "creationTimestamp" in meta:
+            small_meta["creationTimestamp"] = meta["creationTimestamp"]
+        if labels is not None:
+            small_meta["labels"] = {k: labels[k] for k in _IP_LABELS if k in labels}
+        return {"metadata": small_meta, "spec": {"parentRef": spec["parentRef"]} if "parentRef" in spec else {}}
+    if kind == "services":
+        spec = value.get("spec")
+        if spec is None:
+            return {}
+        if not isinstance(spec, dict):
+            return None
+        return {"spec": {k: spec[k] for k in _SERVICE_SPEC_FIELDS if k in spec}}
+    return None
+
+
 class Store(abc.ABC):
     """Abstract store. Implementations are thread-safe."""
 
@@ -167,6 +208,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def commit(self, ops: Sequence[Op]) -> int:
         """Apply ``ops`` atomically; return the new revision. Raises :class:`TxnConflict`."""
+
+    def list_projection(self, kind: str) -> Tuple[List[Record], int]:
+        """Like :meth:`list`, but a record's value may be cut down to :func:`project`'s part of it
+        (never less; where ``project`` gives None, the whole value). Start-up reads only that
+        part; stores that keep it apart (SQLite) answer without decoding whole objects. The
+        default returns :meth:`list`: whole values hold every projected field."""
+        return self.list(kind)
 
     @abc.abstractmethod
     def changes_since(self, revision: int) -> Tuple[List[Change], int]:

@@ -50,12 +50,13 @@ from .base import (
     Store,
     TxnConflict,
     check_expect,
+    project,
 )
 
 __all__ = ["SQLiteStore", "SCHEMA_VERSION", "APPLICATION_ID"]
 
 #: The schema this code writes; older files are migrated on open, newer ones refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: ``PRAGMA application_id`` of a fastcidr database ("fCID").
 APPLICATION_ID = 0x66434944
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -78,7 +79,22 @@ _SCHEMA_V1 = (
 )
 
 #: migrations[v] turns a version-v database into version v+1 (run inside one transaction).
-_MIGRATIONS: Dict[int, Tuple[str, ...]] = {0: _SCHEMA_V1}
+_MIGRATIONS: Dict[int, Tuple[str, ...]] = {
+    0: _SCHEMA_V1,
+    # version 2: the JSON of store.project(kind, value) next to the value, so that start-up
+    # decodes a few fields per object instead of whole objects (NULL: read the value; rows
+    # written before version 2 stay NULL until their next write)
+    1: ("ALTER TABLE fastcidr_records ADD COLUMN projection TEXT",),
+}
+_INSERT_RECORD = (
+    "INSERT INTO fastcidr_records (kind, key, value, revision, create_revision, projection)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_RECORD = (
+    _INSERT_RECORD + " ON CONFLICT (kind, key)"
+    " DO UPDATE SET value = excluded.value, revision = excluded.revision,"
+    " projection = excluded.projection"
+)
 
 #: listings at least this long are kept for _LISTING_TTL seconds while the store does not change
 _CACHE_LISTINGS_FROM = 10_000
@@ -430,7 +446,15 @@ class SQLiteStore(Store):
         return Record(kind, key, _loads(row[0]), row[1], row[2])
 
     def list(self, kind: str) -> Tuple[List[Record], int]:
-        cached = self._listing.get(kind)
+        return self._list(kind, "value", kind)
+
+    def list_projection(self, kind: str) -> Tuple[List[Record], int]:
+        """Records whose values are ``project(kind, value)`` where the row keeps it (the whole
+        value otherwise): ~10x less JSON to decode at start-up."""
+        return self._list(kind, "coalesce(projection, value)", "projection:" + kind)
+
+    def _list(self, kind: str, column: str, cache_key: str) -> Tuple[List[Record], int]:
+        cached = self._listing.get(cache_key)
         if cached is not None:
             # Start-up lists the same kind twice in a row (rebuild, then repair): while nobody
             # wrote, hand out the same decoded records again (records are read-only, as with
@@ -438,7 +462,7 @@ class SQLiteStore(Store):
             cached_revision, cached_records, expires = cached
             if time.monotonic() < expires and self.current_revision() == cached_revision:
                 return list(cached_records), cached_revision
-            self._listing.pop(kind, None)
+            self._listing.pop(cache_key, None)
         with self._lock:
             con = self._connection()
             try:
@@ -448,25 +472,30 @@ class SQLiteStore(Store):
                         "SELECT value FROM fastcidr_state WHERE name = 'revision'"
                     ).fetchone()[0]
                     cursor = con.execute(
-                        "SELECT key, value, revision, create_revision FROM fastcidr_records"
+                        f"SELECT key, {column}, revision, create_revision FROM fastcidr_records"
                         " WHERE kind = ?",
                         (kind,),
                     )
                     # decoded in slices: the rows' JSON text need not all be alive at once
                     records: List[Record] = []
-                    while True:
-                        rows = cursor.fetchmany(_LIST_SLICE)
-                        if not rows:
-                            break
-                        records.extend(_records(kind, rows))
+                    # the fetched rows are containers too: the collector would rescan them
+                    gc_enabled = _pause_gc()
+                    try:
+                        while True:
+                            rows = cursor.fetchmany(_LIST_SLICE)
+                            if not rows:
+                                break
+                            records.extend(_records(kind, rows))
+                    finally:
+                        _resume_gc(gc_enabled)
                 finally:
                     con.execute("COMMIT")
             except sqlite3.Error as e:
                 raise self._error(e) from None
         if len(records) >= _CACHE_LISTINGS_FROM:
-            self._listing[kind] = (revision, records, time.monotonic() + _LISTING_TTL)
+            self._listing[cache_key] = (revision, records, time.monotonic() + _LISTING_TTL)
         else:
-            self._listing.pop(kind, None)
+            self._listing.pop(cache_key, None)
         return records, revision
 
     def current_revision(self) -> int:
@@ -534,11 +563,15 @@ class SQLiteStore(Store):
     def commit(self, ops: Sequence[Op]) -> int:
         ops = list(ops)
         texts: List[Optional[str]] = []
+        projections: List[Optional[str]] = []
         for op in ops:
             if isinstance(op, (Create, Put)):
                 texts.append(_dumps(op.value))
+                small = project(op.kind, op.value)
+                projections.append(None if small is None else _dumps(small))
             elif isinstance(op, (Delete, Require)):
                 texts.append(None)
+                projections.append(None)
             else:
                 raise TypeError(f"not a store operation: {op!r}")
         with self._lock:
@@ -548,7 +581,7 @@ class SQLiteStore(Store):
             except sqlite3.Error as e:
                 raise self._error(e) from None
             try:
-                revision = self._apply(con, ops, texts)
+                revision = self._apply(con, ops, texts, projections)
                 con.execute("COMMIT")
             except BaseException as e:
                 try:
@@ -576,7 +609,8 @@ class SQLiteStore(Store):
                 return TxnConflict(index, op, actual)
         raise AssertionError("no conflicting operation found")  # pragma: no cover
 
-    def _apply(self, con: sqlite3.Connection, ops: List[Op], texts: List[Optional[str]]) -> int:
+    def _apply(self, con: sqlite3.Connection, ops: List[Op], texts: List[Optional[str]],
+               projections: List[Optional[str]]) -> int:
         current = con.execute("SELECT value FROM fastcidr_state WHERE name = 'revision'").fetchone()[0]
         revision = current + 1
         # Keys written twice in one commit take the slow, general path (checks against the state
@@ -608,19 +642,19 @@ class SQLiteStore(Store):
             # Creates first, in one statement; a key that exists fails the primary key. The
             # savepoint undoes the rows inserted before it, so the conflict is found in the old state.
             inserts = [
-                (op.kind, op.key, texts[index], revision, revision)
+                (op.kind, op.key, texts[index], revision, revision, projections[index])
                 for index, op in enumerate(ops)
                 if isinstance(op, (Create, Put)) and index not in old
             ]
             if len(inserts) == 1:  # one statement is atomic by itself
                 try:
-                    con.execute("INSERT INTO fastcidr_records VALUES (?, ?, ?, ?, ?)", inserts[0])
+                    con.execute(_INSERT_RECORD, inserts[0])
                 except sqlite3.IntegrityError:
                     raise self._first_conflict(con, ops) from None
             elif inserts:
                 con.execute("SAVEPOINT fastcidr_creates")
                 try:
-                    con.executemany("INSERT INTO fastcidr_records VALUES (?, ?, ?, ?, ?)", inserts)
+                    con.executemany(_INSERT_RECORD, inserts)
                 except sqlite3.IntegrityError:
                     con.execute("ROLLBACK TO fastcidr_creates")
                     raise self._first_conflict(con, ops) from None
@@ -648,9 +682,7 @@ class SQLiteStore(Store):
                         "SELECT 1 FROM fastcidr_records WHERE kind = ? AND key = ?", (op.kind, op.key)
                     ).fetchone() is None
                     con.execute(
-                        "INSERT INTO fastcidr_records VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key)"
-                        " DO UPDATE SET value = excluded.value, revision = excluded.revision",
-                        (op.kind, op.key, text, revision, revision),
+                        _UPSERT_RECORD, (op.kind, op.key, text, revision, revision, projections[index])
                     )
                 log.append((revision, "PUT", op.kind, op.key, text, int(created)))
                 continue
@@ -660,11 +692,7 @@ class SQLiteStore(Store):
                     "SELECT value, revision FROM fastcidr_records WHERE kind = ? AND key = ?",
                     (op.kind, op.key),
                 ).fetchone()
-            con.execute(
-                "INSERT INTO fastcidr_records VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key)"
-                " DO UPDATE SET value = excluded.value, revision = excluded.revision",
-                (op.kind, op.key, text, revision, revision),
-            )
+            con.execute(_UPSERT_RECORD, (op.kind, op.key, text, revision, revision, projections[index]))
             log.append((revision, "PUT", op.kind, op.key, text, 0 if row else 1))
         con.execute("UPDATE fastcidr_state SET value = ? WHERE name = 'revision'", (revision,))
         if len(log) > self._log_limit // 2:
