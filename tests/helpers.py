@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional
@@ -54,11 +55,19 @@ def read_acks(proc: "subprocess.Popen[bytes]", acked: List[str], count: int, tim
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     target = len(acked) + count
-    while len(acked) < target and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        acked.extend(line.decode().split())
+    # readline() blocks while a stalled child prints nothing: a watchdog kills the child at the
+    # deadline, which ends the read with EOF, so a stall fails the test instead of hanging it.
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        while len(acked) < target and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            acked.extend(line.decode().split())
+    finally:
+        watchdog.cancel()
     if len(acked) < target:
         ended = proc.poll() is not None and proc.stderr is not None
         why = proc.stderr.read().decode()[-3000:] if ended and proc.stderr is not None else ""
