@@ -17,6 +17,10 @@ __all__ = ["OwnedMemoryStore"]
 
 
 _new = object.__new__
+# Record and Change are frozen dataclasses: setting their fields directly builds the same objects
+# ~1.5x faster than their __init__. (Not through ``obj.__dict__``, which is cheaper still but
+# gives every object a separate dict for the cyclic collector to walk: 4 more per Service.)
+_set = object.__setattr__
 
 
 class OwnedMemoryStore(MemoryStore):
@@ -55,25 +59,34 @@ class OwnedMemoryStore(MemoryStore):
                 table = data.get(kind)
                 if table is None:
                     table = data[kind] = {}
-                # Record and Change are frozen dataclasses: filling their __dict__ directly
-                # builds the same objects ~3x faster than their __init__
                 if cls is Create or cls is Put:
                     value = op.value  # type: ignore[union-attr]
                     old = table.get(key)
                     record = _new(Record)
-                    record.__dict__.update(kind=kind, key=key, value=value, revision=rev,
-                                           create_revision=old.create_revision if old else rev)
+                    _set(record, "kind", kind)
+                    _set(record, "key", key)
+                    _set(record, "value", value)
+                    _set(record, "revision", rev)
+                    _set(record, "create_revision", old.create_revision if old else rev)
                     table[key] = record
                     change = _new(Change)
-                    change.__dict__.update(type="PUT", kind=kind, key=key, value=value, revision=rev,
-                                           created=old is None)
+                    _set(change, "type", "PUT")
+                    _set(change, "kind", kind)
+                    _set(change, "key", key)
+                    _set(change, "value", value)
+                    _set(change, "revision", rev)
+                    _set(change, "created", old is None)
                     append(change)
                 else:
                     old = table.pop(key, None)
                     if old is not None:
                         change = _new(Change)
-                        change.__dict__.update(type="DELETE", kind=kind, key=key, value=old.value, revision=rev,
-                                               created=False)
+                        _set(change, "type", "DELETE")
+                        _set(change, "kind", kind)
+                        _set(change, "key", key)
+                        _set(change, "value", old.value)
+                        _set(change, "revision", rev)
+                        _set(change, "created", False)
                         append(change)
             log = self._log
             if len(log) > self._log_limit:
