@@ -15,7 +15,7 @@ blocks of insertion slots (policy ordered); per-CIDR counters are updated for ev
 address. Entries live in a pooled arena (hot fields in the first cache line, huge pages advised).
 With 100,000 CIDRs a random pick is dominated by cache and TLB misses (array slot -> entry ->
 bitmap word), so each allocate_next simulates the next three choices on a copy of the generator
-and prefetches what they will touch, one stage per call (prefetch_ahead).
+and prefetches what they will touch (prefetch_ahead; the candidate arrays carry what it needs).
 
 Thread safety: every public method runs under the GIL (and a per-object critical section on
 free-threaded builds) and creates Python objects only before or after its changes to the C
@@ -1150,6 +1150,11 @@ cdef enum:
 ctypedef struct cand_t:
     entry_t *e
     uint64_t w            # e's weight, inline so a choice reads one array only
+    # Copies of e's constant fields, so prefetch_ahead can guess the bitmap word without
+    # reading the entry (hints only; span = 0 when no guess is safe: IPv6, whose storage moves)
+    uint64_t shift
+    uint32_t span         # size - band (IPv4 sizes fit)
+    uint16_t band
 
 ctypedef struct fam_t:
     ctrie trie
@@ -1394,6 +1399,13 @@ cdef int cand_reserve(fam_t *f) except -1:
             cand_grow(f, cls)
     return 0
 
+cdef inline void cand_fill(cand_t *c, entry_t *e, uint64_t w) noexcept nogil:
+    c.e = e
+    c.w = w
+    c.shift = e.shift
+    c.band = e.band
+    c.span = <uint32_t>(e.size - e.band) if e.family == 4 else 0
+
 cdef int set_weight(fam_t *f, entry_t *e, uint64_t w) except -1:
     """Give e weight w: Fenwick update (ordered) or move between candidate classes: swap-remove
     from the old class, append to the new one (ALGORITHMS.md "Many CIDRs")."""
@@ -1429,8 +1441,7 @@ cdef int set_weight(fam_t *f, entry_t *e, uint64_t w) except -1:
     if cls >= 0:
         f.cand_total[cls] += w
         e.pos = <int32_t>f.cand_len[cls]
-        f.cand[cls][f.cand_len[cls]].e = e
-        f.cand[cls][f.cand_len[cls]].w = w
+        cand_fill(&f.cand[cls][f.cand_len[cls]], e, w)
         f.cand_len[cls] += 1
         f.cand_mask |= (<uint64_t>1) << cls
     f.total += w - old
@@ -1488,28 +1499,31 @@ cdef inline const cand_t *sim_choose(const fam_t *f, fc_rng *sim, int policy, bi
             return c
     return NULL
 
-cdef inline void prefetch_ahead(const fam_t *f, fc_rng rng, int policy) noexcept nogil:
-    """Look three allocate_next calls ahead on a copy of the generator and prefetch what each
-    will touch, one stage per call: the bitmap word of the next call (its entry and slot were
-    prefetched earlier), the entry of the one after, the array slot of the third. Purely a hint
-    (reads only): any change in between just makes a prefetch useless."""
-    cdef const cand_t *c
-    cdef const entry_t *e
+cdef inline void prefetch_guess(const cand_t *c, fc_rng *sim, const fc_space *v4) noexcept nogil:
+    """Prefetch c's entry and, for IPv4, the bitmap word its band draw will start from (assuming
+    the dynamic band has room); consumes that draw from the simulated generator."""
     cdef uint64_t start
-    c = sim_choose(f, &rng, policy, False)
-    if c == NULL:
-        return
-    e = c.e
-    if (e.size - e.band) - (e.used - e.static_used) > 0:
-        start = e.band + fc_rng_bounded(&rng, e.size - e.band)
-    else:
-        start = fc_rng_bounded(&rng, e.band)
-    fc_space_prefetch(e.top.storage, start + e.shift)
-    c = sim_choose(f, &rng, policy, False)
-    if c == NULL:
-        return
     fc_prefetch(c.e)
-    fc_rng_next(&rng)  # its band draw
+    if c.span:
+        start = c.band + fc_rng_bounded(sim, c.span)
+        fc_space_prefetch(v4, start + c.shift)
+    else:
+        fc_rng_next(sim)
+
+cdef inline void prefetch_ahead(const fam_t *f, fc_rng rng, int policy, const fc_space *v4) noexcept nogil:
+    """Look three allocate_next calls ahead on a copy of the generator and prefetch what they
+    will touch, so each load has a call or two to arrive: the entries and bitmap words of the
+    next two calls (guessed from the candidate arrays alone), the array slot of the third.
+    Purely a hint (reads of live arrays only): any change in between just wastes a prefetch."""
+    cdef const cand_t *c
+    c = sim_choose(f, &rng, policy, False)
+    if c == NULL:
+        return
+    prefetch_guess(c, &rng, v4)
+    c = sim_choose(f, &rng, policy, False)
+    if c == NULL:
+        return
+    prefetch_guess(c, &rng, v4)
     c = sim_choose(f, &rng, policy, True)
     if c != NULL:
         fc_prefetch(c)
@@ -2031,7 +2045,7 @@ cdef class MultiCIDRAllocator:
                 node = node.child[key_bit(k, node.plen)]
         self.account(f, hs, n, off, 1)
         if self._policy != 2 and f.live >= PREFETCH_MIN:
-            prefetch_ahead(f, self.rng, self._policy)
+            prefetch_ahead(f, self.rng, self._policy, self.root4.storage)
         return 0
 
     cdef int resolve_family(self, object family) except -1:
@@ -2478,8 +2492,7 @@ cdef class MultiCIDRAllocator:
                         raise MemoryError()
                 if position >= f.cand_len[e.cls] or order[c][position].e != NULL:
                     raise SnapshotError("damaged snapshot: candidate positions are not a permutation")
-                order[c][position].e = e
-                order[c][position].w = e.weight
+                cand_fill(&order[c][position], e, e.weight)
             for c in range(2 * NCLASSES):
                 if order[c] == NULL:
                     continue
