@@ -36,11 +36,18 @@ typecheck: build
 demo: build
 	$(PY) scripts/demo.py
 
-bench: build
-	$(PY) -m pytest bench --benchmark-only --benchmark-columns=median,iqr,ops --benchmark-sort=name --benchmark-json=bench/results/latest.json
+# One process per area: a module's big allocations must not shape the next module's memory layout.
+BENCH_MODULES := single tree multi cluster store server
+bench: build tools
+	mkdir -p bench/results
+	for m in $(BENCH_MODULES); do \
+	  $(PY) -m pytest bench/bench_$$m.py --benchmark-only -q --benchmark-columns=median,iqr,ops \
+	    --benchmark-sort=name --benchmark-json=bench/results/$$m.json || exit 1; \
+	done
+	$(PY) scripts/perf_table.py bench/results/*.json --readme README.md
 
 bench-plot: build
-	$(PY) scripts/plot_bench.py bench/results/latest.json docs/bench.png
+	$(PY) scripts/plot_bench.py bench/results/*.json -o docs/bench.png
 
 clean:
 	rm -rf build src/fastcidr/*.c src/fastcidr/*.so src/fastcidr/*.html
