@@ -11,6 +11,11 @@ Durability (``synchronous=``):
   any process; a power loss or OS crash may lose the last few commits (never corrupting the file).
 - ``"FULL"``: every commit is also fsync'ed, so it survives power loss too; slower per commit.
 
+Start-up reads little: next to each IPAddress and Service value the row keeps the JSON of
+``store.base.project(kind, value)`` (schema version 2), and :meth:`SQLiteStore.list_projection`
+decodes only that. Files of version 1 are migrated on open (their old rows list whole values until
+rewritten). Values are encoded and decoded with ``orjson``.
+
 A file that is not a fastcidr database (another application's SQLite file, random bytes, a truncated
 or corrupt file, an SQLite file with a foreign or empty schema) raises :class:`StoreError` naming the
 file, and is never written to: it is inspected through a read-only connection before anything else.
