@@ -1107,9 +1107,9 @@ class MultiCIDRAllocator:
             order[position] = e
         for fam in self._fams.values():
             for array in fam.classes:
-                order = placed.get(id(array))
-                if order is not None:
-                    array[:] = order  # type: ignore[assignment]
+                restored = placed.get(id(array))
+                if restored is not None:
+                    array[:] = restored  # type: ignore[assignment]
                     for i, e in enumerate(array):
                         e.pos = i
 
