@@ -192,9 +192,9 @@ class _UidMaker:
 def _open_store(store: Any) -> Tuple[Store, bool]:
     """(store, owned): None → an in-memory store owned by the Cluster."""
     if store is None:
-        from ._memstore import OwnedMemoryStore
+        from ..store.memory import MemoryStore
 
-        return OwnedMemoryStore(), True
+        return MemoryStore(copy_values=False), True
     if isinstance(store, Store):
         return store, False
     from ..store import urls

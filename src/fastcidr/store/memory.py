@@ -23,6 +23,34 @@ from .base import (
 
 __all__ = ["MemoryStore"]
 
+_new = object.__new__
+# Record and Change are frozen dataclasses: setting their fields directly builds the same objects
+# ~1.5x faster than their __init__ (and, unlike writing obj.__dict__, adds no dict per object for
+# the cyclic collector to walk).
+_set = object.__setattr__
+
+
+def _record(kind: str, key: str, value: Dict[str, Any], revision: int, create_revision: int) -> Record:
+    record = _new(Record)
+    _set(record, "kind", kind)
+    _set(record, "key", key)
+    _set(record, "value", value)
+    _set(record, "revision", revision)
+    _set(record, "create_revision", create_revision)
+    return record
+
+
+def _change(type_: str, kind: str, key: str, value: Optional[Dict[str, Any]], revision: int,
+            created: bool) -> Change:
+    change = _new(Change)
+    _set(change, "type", type_)
+    _set(change, "kind", kind)
+    _set(change, "key", key)
+    _set(change, "value", value)
+    _set(change, "revision", revision)
+    _set(change, "created", created)
+    return change
+
 
 class MemoryStore(Store):
     """Keeps everything in dicts; the change log keeps the last ``log_limit`` changes.
@@ -36,8 +64,11 @@ class MemoryStore(Store):
 
     shared = False
 
-    def __init__(self, log_limit: int = 100_000) -> None:
+    def __init__(self, log_limit: int = 100_000, *, copy_values: bool = True) -> None:
         self.url = "memory:"
+        # copy_values=False: the store keeps the caller's dicts (the Cluster builds a fresh one per
+        # write and never touches it again); a deep copy of a Service costs more than creating it.
+        self._copy_values = copy_values
         self._data: Dict[str, Dict[str, Record]] = {}
         self._revision = 0
         self._log: List[Change] = []
@@ -63,35 +94,49 @@ class MemoryStore(Store):
 
     def commit(self, ops: Sequence[Op]) -> int:
         with self._lock:
-            self._check_open()
+            if self._closed:
+                self._check_open()
+            data = self._data
+            writes = False
             for index, op in enumerate(ops):
-                current = self._data.get(op.kind, {}).get(op.key)
+                table = data.get(op.kind)
+                current = table.get(op.key) if table is not None else None
                 actual = current.revision if current is not None else None
                 if not check_expect(expected_of(op), actual):
                     raise TxnConflict(index, op, actual)
-            if not any(not isinstance(op, Require) for op in ops):
+                writes = writes or type(op) is not Require
+            if not writes:
                 return self._revision
             self._revision += 1
             rev = self._revision
+            append = self._log.append
+            copy_values = self._copy_values
             for op in ops:
-                table = self._data.setdefault(op.kind, {})
-                if isinstance(op, (Create, Put)):
-                    # values are copied so a caller mutating its dict cannot change stored state
-                    value = copy.deepcopy(op.value)
-                    old = table.get(op.key)
-                    table[op.key] = Record(
-                        op.kind, op.key, value, rev, old.create_revision if old else rev
-                    )
-                    self._log.append(Change("PUT", op.kind, op.key, value, rev, created=old is None))
-                elif isinstance(op, Delete):
-                    old = table.pop(op.key, None)
+                cls = type(op)
+                if cls is Require:
+                    continue
+                kind, key = op.kind, op.key
+                table = data.get(kind)
+                if table is None:
+                    table = data[kind] = {}
+                if cls is Create or cls is Put:
+                    value = op.value  # type: ignore[union-attr]
+                    if copy_values:  # a caller mutating its dict later cannot change stored state
+                        value = copy.deepcopy(value)
+                    old = table.get(key)
+                    table[key] = _record(kind, key, value, rev, old.create_revision if old else rev)
+                    append(_change("PUT", kind, key, value, rev, old is None))
+                else:
+                    old = table.pop(key, None)
                     if old is not None:
-                        self._log.append(Change("DELETE", op.kind, op.key, old.value, rev))
-            if len(self._log) > self._log_limit:
-                drop = len(self._log) - self._log_limit // 2
-                self._compacted = self._log[drop - 1].revision
-                del self._log[:drop]
-            self._cond.notify_all()
+                        append(_change("DELETE", kind, key, old.value, rev, False))
+            log = self._log
+            if len(log) > self._log_limit:
+                drop = len(log) - self._log_limit // 2
+                self._compacted = log[drop - 1].revision
+                del log[:drop]
+            if self._cond._waiters:  # type: ignore[attr-defined]  # notify only when someone waits
+                self._cond.notify_all()
             return rev
 
     def changes_since(self, revision: int) -> Tuple[List[Change], int]:
