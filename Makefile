@@ -44,7 +44,7 @@ bench: build tools
 	  $(PY) -m pytest bench/bench_$$m.py --benchmark-only -q --benchmark-columns=median,iqr,ops \
 	    --benchmark-sort=name --benchmark-json=bench/results/$$m.json || exit 1; \
 	done
-	$(PY) scripts/perf_table.py bench/results/*.json --readme README.md
+	$(PY) scripts/perf_table.py --strip bench/results/*.json --readme README.md
 
 bench-plot: build
 	$(PY) scripts/plot_bench.py bench/results/*.json -o docs/bench.png

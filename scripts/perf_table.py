@@ -4,7 +4,8 @@
 
 Every number is a median from the JSON files (ns per operation = median / extra_info["ops"]);
 ratios compare fastcidr with the peer measured in the same run. With --readme the table replaces
-the text between ``<!-- PERF TABLE -->`` and ``<!-- /PERF TABLE -->``.
+the text between ``<!-- PERF TABLE -->`` and ``<!-- /PERF TABLE -->``; --strip first drops the raw
+per-round timings from the files (the medians stay), so the results are small enough to keep in git.
 """
 from __future__ import annotations
 
@@ -98,7 +99,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+")
     parser.add_argument("--readme")
+    parser.add_argument("--strip", action="store_true",
+                        help="rewrite the result files without the raw per-round timings (kept in git)")
     args = parser.parse_args(argv)
+    if args.strip:
+        for path in args.results:
+            data = json.loads(Path(path).read_text())
+            for bench in data["benchmarks"]:
+                bench["stats"].pop("data", None)
+            Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     table = render(load(args.results))
     if not args.readme:
         print(table)
