@@ -176,6 +176,16 @@ def _service_ips(value: Dict[str, Any]) -> List[str]:
     return [str(ip) for ip in ips if ip]
 
 
+# Read-only parts shared by the values this Cluster writes to its store (the store keeps the
+# Cluster's dicts, copy_values=False, and nothing mutates a stored value): a status dict holding
+# a dict is one more container per Service for the cyclic collector to walk; the labels cost a
+# dict per IPAddress.
+_EMPTY_SERVICE_STATUS: Dict[str, Any] = {"loadBalancer": {}}
+_ALLOCATOR_LABELS: Dict[str, Dict[str, str]] = {
+    family: {LABEL_IP_FAMILY: family, LABEL_MANAGED_BY: MANAGED_BY_ALLOCATOR} for family in ("IPv4", "IPv6")
+}
+
+
 class _UidMaker:
     """Unique ids shaped like UUIDs: a random per-Cluster prefix and a counter (~10x cheaper
     than ``uuid.uuid4()`` per object)."""
@@ -1284,7 +1294,7 @@ class Cluster:
                 ts = ts or format_time(svc.creation_timestamp)
                 for ip in svc.cluster_ips if svc.cluster_ip != "None" else ():
                     ops.append(_create_op(IPADDRESSES, ip, self._ip_value(ip, svc, ts)))
-                ops.append(_create_op(SERVICES, f"{svc.namespace}/{svc.name}", svc.to_dict()))
+                ops.append(_create_op(SERVICES, f"{svc.namespace}/{svc.name}", svc._wire(_EMPTY_SERVICE_STATUS)))
             try:
                 rev = self._commit(ops)
             except TxnConflict as conflict:
@@ -1325,10 +1335,7 @@ class Cluster:
         meta: Dict[str, Any] = {"name": ip, "uid": self._uid()}
         if ts:
             meta["creationTimestamp"] = ts
-        meta["labels"] = {
-            LABEL_IP_FAMILY: "IPv6" if ":" in ip else "IPv4",
-            LABEL_MANAGED_BY: MANAGED_BY_ALLOCATOR,
-        }
+        meta["labels"] = _ALLOCATOR_LABELS["IPv6" if ":" in ip else "IPv4"]
         return {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "IPAddress",

@@ -439,6 +439,12 @@ class Service:
         return self.cluster_ip == "None" or (bool(self.cluster_ips) and self.cluster_ips[0] == "None")
 
     def to_dict(self) -> Dict[str, Any]:
+        return self._wire(None)
+
+    def _wire(self, default_status: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        """``to_dict()``; ``default_status``, when given, is used as is for an empty status (the
+        Cluster passes one shared read-only dict for the values its store keeps: one container
+        less per Service for the cyclic collector to walk)."""
         meta: Dict[str, Any] = {"name": self.name, "namespace": self.namespace}
         _put_meta_common(meta, self)
         spec: Dict[str, Any] = {}
@@ -463,7 +469,10 @@ class Service:
             spec["internalTrafficPolicy"] = "Cluster"
         if self.extra:
             spec.update(copy.deepcopy(self.extra))
-        status = copy.deepcopy(self.status) if self.status else {"loadBalancer": {}}
+        if self.status:
+            status = copy.deepcopy(self.status)
+        else:
+            status = {"loadBalancer": {}} if default_status is None else default_status
         return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec, "status": status}
 
     @classmethod
