@@ -1252,11 +1252,12 @@ class Cluster:
 
     def _create_prepared(self, services: List[Service], dry_run: bool) -> List[Service]:
         """Allocate and commit prepared Services in one transaction (all or nothing)."""
-        seen: Set[str] = set()
-        for svc in services:
-            if svc.key in seen:
-                raise AlreadyExistsError(RES_SVC, svc.name)
-            seen.add(svc.key)
+        if len(services) > 1:
+            seen: Set[str] = set()
+            for svc in services:
+                if svc.key in seen:
+                    raise AlreadyExistsError(RES_SVC, svc.name)
+                seen.add(svc.key)
         store_get = self._store.get
         requested = [(svc.cluster_ip, svc.cluster_ips) for svc in services]
         for attempt in range(_MAX_RETRIES):
@@ -1313,8 +1314,9 @@ class Cluster:
                 raise
             if not self._shared:
                 self._rev = rev
+            resource_version = str(rev)
             for svc in results:
-                svc.resource_version = str(rev)
+                svc.resource_version = resource_version
             if taken_all and any(s.terminating for s in self._scs.values()):
                 self._sync_holding(taken_all)
             return results

@@ -112,6 +112,11 @@ class MemoryStore(Store):
             for index, op in enumerate(ops):
                 table = data.get(op.kind)
                 current = table.get(op.key) if table is not None else None
+                if type(op) is Create:  # the common case, without the generic condition calls
+                    if current is not None:
+                        raise TxnConflict(index, op, current.revision)
+                    writes = True
+                    continue
                 actual = current.revision if current is not None else None
                 if not check_expect(expected_of(op), actual):
                     raise TxnConflict(index, op, actual)
