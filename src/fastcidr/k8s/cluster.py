@@ -1756,8 +1756,31 @@ class Cluster:
         # or parsing; whatever it does not recognise gets the full treatment, in key order.
         verified: Set[str] = set()
         suspects: List[str] = []
+        add_verified = verified.add
+        ip_record = ips.get
+        v4_labels, v6_labels = _ALLOCATOR_LABELS["IPv4"], _ALLOCATOR_LABELS["IPv6"]
         for key, srec in services.items():
             value = srec.value
+            # Fastest check first, for the single-stack Service the allocator wrote: its one
+            # address's object holds exactly the expected reference and labels (dict equality runs
+            # in C). Anything else (dual-stack, odd shapes) takes the general check just below;
+            # being stricter here only sends more objects there, never changes the outcome.
+            spec = value.get("spec") if type(value) is dict else None
+            listed = spec.get("clusterIPs") if type(spec) is dict else None
+            if type(listed) is list and len(listed) == 1 and spec.get("type") != "ExternalName":
+                text = listed[0]
+                rec = ip_record(text) if type(text) is str else None
+                if rec is not None and has(text):
+                    v = rec.value
+                    ns, _, name = key.partition("/")
+                    try:
+                        ok = v["spec"]["parentRef"] == {"resource": "services", "namespace": ns, "name": name} \
+                            and v["metadata"]["labels"] == (v6_labels if ":" in text else v4_labels)
+                    except (KeyError, TypeError, IndexError):
+                        ok = False
+                    if ok:
+                        add_verified(text)
+                        continue
             listed = _service_ips(value)
             if not listed:
                 continue
@@ -1843,7 +1866,7 @@ class Cluster:
 
         # the IPAddress side
         removed: List[str] = []
-        for ip in sorted(ip for ip in ips if ip not in verified):
+        for ip in sorted(ips.keys() - verified):
             rec = ips[ip]
             meta = rec.value.get("metadata") or {}
             labels = meta.get("labels") or {}
