@@ -280,6 +280,26 @@ cdef enum:
     JUMP_BITS = 16
     JUMP_MIN = 256   # an IPv4 trie builds its jump table once it holds this many prefixes
 
+# Fixed-size items carved from blocks that double in size up to HUGE bytes (huge pages advised);
+# freed items are threaded through the pointer field at link_offset (a field the free item no longer
+# needs) and reused first. One pool type serves the trie's nodes and the allocator's entries.
+ctypedef struct block_pool:
+    char **blocks
+    Py_ssize_t nblocks
+    Py_ssize_t last_used
+    Py_ssize_t last_cap
+    Py_ssize_t item_size
+    Py_ssize_t first_cap
+    Py_ssize_t link_offset
+    void *free_list
+
+cdef inline void pool_init(block_pool *p, Py_ssize_t item_size, Py_ssize_t first_cap,
+                           Py_ssize_t link_offset) noexcept nogil:
+    memset(p, 0, sizeof(block_pool))
+    p.item_size = item_size
+    p.first_cap = first_cap
+    p.link_offset = link_offset
+
 ctypedef struct ctrie:
     tnode *root
     Py_ssize_t count
@@ -288,17 +308,15 @@ ctypedef struct ctrie:
     int owns_values  # value is an owned Python object (PrefixTree) or an entry (allocator)
     jump_t *jump     # IPv4 only: 2^16 entries that skip the top 16 levels of a lookup
     # nodes come from a pool of blocks (one cache line each, huge pages advised when large)
-    char **blocks
-    Py_ssize_t nblocks
-    Py_ssize_t last_used
-    Py_ssize_t last_cap
-    tnode *free_nodes
+    block_pool nodes
 
 cdef inline void trie_init(ctrie *t, int family, bint owns_values) noexcept nogil:
     memset(t, 0, sizeof(ctrie))
     t.family = family
     t.width = 32 if family == 4 else 128
     t.owns_values = owns_values
+    cdef tnode probe
+    pool_init(&t.nodes, sizeof(tnode), 64, <char*>&probe.up - <char*>&probe)
 
 cdef extern from "stdlib.h" nogil:
     int posix_memalign(void **memptr, size_t alignment, size_t size)
@@ -323,37 +341,52 @@ cdef void *big_calloc(size_t nbytes) noexcept nogil:
     memset(p, 0, nbytes)
     return p
 
-cdef tnode *node_alloc(ctrie *t) noexcept nogil:
-    cdef tnode *n
+cdef void *pool_get(block_pool *p) noexcept nogil:
+    """A zeroed item, or NULL when memory runs out."""
+    cdef void *item
     cdef char **grown
     cdef char *block
     cdef Py_ssize_t cap
-    if t.free_nodes != NULL:
-        n = t.free_nodes
-        t.free_nodes = n.up
-        memset(n, 0, sizeof(tnode))
-        return n
-    if t.nblocks == 0 or t.last_used == t.last_cap:
-        cap = 64 if t.nblocks == 0 else min(t.last_cap * 2, <Py_ssize_t>(HUGE // sizeof(tnode)))
-        block = <char*>big_calloc(cap * sizeof(tnode))
+    if p.free_list != NULL:
+        item = p.free_list
+        p.free_list = (<void**>(<char*>item + p.link_offset))[0]
+        memset(item, 0, p.item_size)
+        return item
+    if p.nblocks == 0 or p.last_used == p.last_cap:
+        cap = p.first_cap if p.nblocks == 0 else min(p.last_cap * 2, <Py_ssize_t>(HUGE // p.item_size))
+        block = <char*>big_calloc(cap * p.item_size)
         if block == NULL:
             return NULL
-        grown = <char**>realloc(t.blocks, (t.nblocks + 1) * sizeof(char*))
+        grown = <char**>realloc(p.blocks, (p.nblocks + 1) * sizeof(char*))
         if grown == NULL:
             free(block)
             return NULL
-        t.blocks = grown
-        t.blocks[t.nblocks] = block
-        t.nblocks += 1
-        t.last_used = 0
-        t.last_cap = cap
-    n = <tnode*>(t.blocks[t.nblocks - 1] + t.last_used * sizeof(tnode))
-    t.last_used += 1
-    return n  # blocks start zeroed and are never reused without the free list
+        p.blocks = grown
+        p.blocks[p.nblocks] = block
+        p.nblocks += 1
+        p.last_used = 0
+        p.last_cap = cap
+    item = p.blocks[p.nblocks - 1] + p.last_used * p.item_size
+    p.last_used += 1
+    return item  # blocks start zeroed and are never reused without the free list
+
+cdef inline void pool_put(block_pool *p, void *item) noexcept nogil:
+    (<void**>(<char*>item + p.link_offset))[0] = p.free_list
+    p.free_list = item
+
+cdef void pool_free(block_pool *p) noexcept nogil:
+    """Release every block; the pool is empty (and reusable) afterwards."""
+    cdef Py_ssize_t i
+    for i in range(p.nblocks):
+        free(p.blocks[i])
+    free(p.blocks)
+    pool_init(p, p.item_size, p.first_cap, p.link_offset)
+
+cdef inline tnode *node_alloc(ctrie *t) noexcept nogil:
+    return <tnode*>pool_get(&t.nodes)
 
 cdef inline void node_release(ctrie *t, tnode *n) noexcept nogil:
-    n.up = t.free_nodes
-    t.free_nodes = n
+    pool_put(&t.nodes, n)
 
 cdef void trie_free(ctrie *t) noexcept:
     """Release every node (and the references they own), the pool and the jump table."""
@@ -376,9 +409,7 @@ cdef void trie_free(ctrie *t) noexcept:
         Py_XDECREF(n.key)
         if t.owns_values:
             Py_XDECREF(<PyObject*>n.value)
-    for i in range(t.nblocks):
-        free(t.blocks[i])
-    free(t.blocks)
+    pool_free(&t.nodes)
     free(t.jump)
     trie_init(t, t.family, t.owns_values)
 
@@ -1240,56 +1271,6 @@ cdef inline uint64_t count_window(const entry_t *e, uint64_t length) noexcept no
         return 0
     return fc_space_count_range(sp, e.shift, e.shift + length)
 
-cdef enum:
-    POOL_MAX_BLOCK = HUGE // 128  # entries per block once the pool is large
-
-ctypedef struct pool_t:
-    char **blocks
-    Py_ssize_t nblocks
-    Py_ssize_t last_used
-    Py_ssize_t last_cap
-    entry_t *free_list    # threaded through .parent
-
-cdef entry_t *pool_get(pool_t *p) noexcept nogil:
-    cdef entry_t *e
-    cdef char **grown
-    cdef char *block
-    cdef Py_ssize_t cap
-    if p.free_list != NULL:
-        e = p.free_list
-        p.free_list = e.parent
-        memset(e, 0, sizeof(entry_t))
-        return e
-    if p.nblocks == 0 or p.last_used == p.last_cap:
-        cap = 32 if p.nblocks == 0 else min(p.last_cap * 2, <Py_ssize_t>POOL_MAX_BLOCK)
-        block = <char*>big_calloc(cap * sizeof(entry_t))
-        if block == NULL:
-            return NULL
-        grown = <char**>realloc(p.blocks, (p.nblocks + 1) * sizeof(char*))
-        if grown == NULL:
-            free(block)
-            return NULL
-        p.blocks = grown
-        p.blocks[p.nblocks] = block
-        p.nblocks += 1
-        p.last_used = 0
-        p.last_cap = cap
-    e = <entry_t*>(p.blocks[p.nblocks - 1] + p.last_used * sizeof(entry_t))
-    p.last_used += 1
-    memset(e, 0, sizeof(entry_t))
-    return e
-
-cdef inline void pool_put(pool_t *p, entry_t *e) noexcept nogil:
-    e.parent = p.free_list
-    p.free_list = e
-
-cdef void pool_free(pool_t *p) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(p.nblocks):
-        free(p.blocks[i])
-    free(p.blocks)
-    memset(p, 0, sizeof(pool_t))
-
 cdef inline void put_le(unsigned char *p, uint64_t v, int nbytes) noexcept nogil:
     cdef int i
     for i in range(nbytes):
@@ -1603,7 +1584,7 @@ cdef class MultiCIDRAllocator:
     cdef int first_family
     cdef dict _order      # canonical CIDR -> None, in insertion order
     cdef entry_t root4    # owner of the one IPv4 storage (offset = address - 1), not a CIDR
-    cdef pool_t pool      # where the entries live
+    cdef block_pool pool  # where the entries live
 
     def __cinit__(self, *args, **kwargs):
         memset(&self.f4, 0, sizeof(fam_t))
@@ -1612,7 +1593,8 @@ cdef class MultiCIDRAllocator:
         trie_init(&self.f6.trie, 6, False)
         self._order = {}
         self.first_family = 0
-        memset(&self.pool, 0, sizeof(pool_t))
+        cdef entry_t probe
+        pool_init(&self.pool, sizeof(entry_t), 32, <char*>&probe.parent - <char*>&probe)
         memset(&self.root4, 0, sizeof(entry_t))
         self.root4.family = 4
         self.root4.size = 0xFFFFFFFE  # every possible IPv4 host: 0.0.0.1 .. 255.255.255.254
@@ -1759,7 +1741,7 @@ cdef class MultiCIDRAllocator:
         fw_reserve(f)
         cand_reserve(f)
         # -- from here on no Python object is created until the structures are consistent --
-        e = pool_get(&self.pool)
+        e = <entry_t*>pool_get(&self.pool)
         if e == NULL:
             raise MemoryError()
         e.family = family
