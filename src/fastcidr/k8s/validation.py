@@ -416,31 +416,26 @@ _DNS1035_LABEL_MSG = (
 )
 
 
-def dns1123_subdomain_errors(value: str) -> List[str]:
+def _dns_name_errors(value: str, max_length: int, pattern: "re.Pattern[str]", message: str) -> List[str]:
+    """apimachinery's IsDNS1123Subdomain / IsDNS1123Label / IsDNS1035Label: length, then shape."""
     msgs = []
-    if len(value) > 253:
-        msgs.append("must be no more than 253 characters")
-    if not _DNS1123_SUBDOMAIN.match(value):
-        msgs.append(_DNS1123_SUBDOMAIN_MSG)
+    if len(value) > max_length:
+        msgs.append(f"must be no more than {max_length} characters")
+    if not pattern.match(value):
+        msgs.append(message)
     return msgs
+
+
+def dns1123_subdomain_errors(value: str) -> List[str]:
+    return _dns_name_errors(value, 253, _DNS1123_SUBDOMAIN, _DNS1123_SUBDOMAIN_MSG)
 
 
 def dns1123_label_errors(value: str) -> List[str]:
-    msgs = []
-    if len(value) > 63:
-        msgs.append("must be no more than 63 characters")
-    if not _DNS1123_LABEL.match(value):
-        msgs.append(_DNS1123_LABEL_MSG)
-    return msgs
+    return _dns_name_errors(value, 63, _DNS1123_LABEL, _DNS1123_LABEL_MSG)
 
 
 def dns1035_label_errors(value: str) -> List[str]:
-    msgs = []
-    if len(value) > 63:
-        msgs.append("must be no more than 63 characters")
-    if not _DNS1035_LABEL.match(value):
-        msgs.append(_DNS1035_LABEL_MSG)
-    return msgs
+    return _dns_name_errors(value, 63, _DNS1035_LABEL, _DNS1035_LABEL_MSG)
 
 
 def path_segment_errors(value: str) -> List[str]:
