@@ -186,6 +186,10 @@ _ALLOCATOR_LABELS: Dict[str, Dict[str, str]] = {
 }
 
 
+# range (tuple of CIDR strings) -> its families, see Cluster._families (few distinct ranges)
+_FAMILIES_OF_RANGE: Dict[Tuple[str, ...], List[str]] = {}
+
+
 class _UidMaker:
     """Unique ids shaped like UUIDs: a random per-Cluster prefix and a counter (~10x cheaper
     than ``uuid.uuid4()`` per object)."""
@@ -633,12 +637,18 @@ class Cluster:
         return list(default.cidrs) if default is not None else []
 
     def _families(self) -> List[str]:
-        out: List[str] = []
-        for cidr in self._effective_range():
-            net = _net_of(cidr)
-            if net is not None and _family_name(net[0]) not in out:
-                out.append(_family_name(net[0]))
-        return out
+        """The configured families in range order (worked out once per distinct range: every
+        Service creation asks)."""
+        rng = tuple(self._effective_range())
+        families = _FAMILIES_OF_RANGE.get(rng)
+        if families is None:
+            families = []
+            for cidr in rng:
+                net = _net_of(cidr)
+                if net is not None and _family_name(net[0]) not in families:
+                    families.append(_family_name(net[0]))
+            _FAMILIES_OF_RANGE[rng] = families
+        return list(families)
 
     def _write_range(self, rng: List[str]) -> None:
         rev = self._commit([Put(META, RANGE_KEY, {"cidrs": list(rng)})])
