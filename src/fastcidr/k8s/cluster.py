@@ -1197,8 +1197,7 @@ class Cluster:
         nothing. Returns the addresses taken (already released again for a dry run)."""
         if svc.type == "ExternalName" or svc.cluster_ip == "None":
             return []
-        requested = list(svc.cluster_ips)
-        user_slice = requested + [""] * (len(svc.ip_families) - len(requested))
+        requested = svc.cluster_ips
         taken: List[str] = []
         alloc = self._alloc
         metrics = self._metrics
@@ -1214,6 +1213,7 @@ class Cluster:
                             cidr = self._metric_cidr(ip, fam)
                             if cidr is not None and not isinstance(exc, MismatchedNetworkError):
                                 metrics.failed(cidr, "static")
+                        user_slice = list(requested) + [""] * (len(svc.ip_families) - len(requested))
                         raise _allocation_error(exc, user_slice, ip, svc.name) from None
                     scope = "static"
                 else:
@@ -1327,8 +1327,11 @@ class Cluster:
             resource_version = str(rev)
             for svc in results:
                 svc.resource_version = resource_version
-            if taken_all and any(s.terminating for s in self._scs.values()):
-                self._sync_holding(taken_all)
+            if taken_all:
+                for sc in self._scs.values():
+                    if sc.terminating:
+                        self._sync_holding(taken_all)
+                        break
             return results
         raise ConflictError("could not commit the Services: the store kept changing")
 
