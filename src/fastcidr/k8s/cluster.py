@@ -25,6 +25,7 @@ import atexit
 import datetime as _dt
 import functools
 import gc
+import json
 import os
 import threading
 import time
@@ -184,6 +185,66 @@ _EMPTY_SERVICE_STATUS: Dict[str, Any] = {"loadBalancer": {}}
 _ALLOCATOR_LABELS: Dict[str, Dict[str, str]] = {
     family: {LABEL_IP_FAMILY: family, LABEL_MANAGED_BY: MANAGED_BY_ALLOCATOR} for family in ("IPv4", "IPv6")
 }
+# The JSON text a store keeps as the projection (store.base.project) of an IPAddress the allocator
+# wrote, around its creation time and its Service's namespace and name: start-up recognises the
+# consistent majority from the text alone, without decoding it.
+_PROJECTION_HEAD = '{"metadata":{"creationTimestamp":"'
+_PROJECTION_LABELS = {
+    family: '","labels":'
+    + json.dumps({LABEL_MANAGED_BY: MANAGED_BY_ALLOCATOR, LABEL_IP_FAMILY: family},
+                 separators=(",", ":"), ensure_ascii=False)
+    + '},"spec":{"parentRef":{"resource":"services","namespace":"'
+    for family in ("IPv4", "IPv6")
+}
+
+
+def _is_allocator_projection(text: str, ns: str, name: str, family: str) -> bool:
+    """Whether ``text`` is exactly the projection JSON of an IPAddress of ``family`` managed by the
+    allocator and owned by Service ``ns/name`` (any creation time). Exact, so that it implies what
+    the decoded check would accept; ``ns`` and ``name`` must need no JSON escaping.
+
+    >>> _is_allocator_projection(_PROJECTION_HEAD + "2026-01-01T00:00:00Z" + _PROJECTION_LABELS["IPv4"]
+    ...                          + 'default","name":"web"}}}', "default", "web", "IPv4")
+    True
+    """
+    start = len(_PROJECTION_HEAD)
+    if not text.startswith(_PROJECTION_HEAD):
+        return False
+    end = text.find('"', start)
+    if end < 0 or text.find("\\", start, end) >= 0:
+        return False
+    return text[end:] == _PROJECTION_LABELS[family] + ns + '","name":"' + name + '"}}}'
+
+
+class _LazyIPRecords:
+    """IPAddress Records by key for repair, each decoded from the store's raw projection
+    (``Store.list_projection_raw``) only when something looks into it."""
+
+    def __init__(self, rows: List[Tuple[str, Any, int]], decode: Callable[[Any], Any]) -> None:
+        self.raw: Dict[str, Tuple[Any, int]] = {key: (raw, rev) for key, raw, rev in rows}
+        self._decoded: Dict[str, Record] = {}
+        self._decode = decode
+
+    def get(self, key: str) -> Optional[Record]:
+        rec = self._decoded.get(key)
+        if rec is None:
+            entry = self.raw.get(key)
+            if entry is None:
+                return None
+            rec = self._decoded[key] = Record(IPADDRESSES, key, self._decode(entry[0]), entry[1])
+        return rec
+
+    def __getitem__(self, key: str) -> Record:
+        rec = self.get(key)
+        if rec is None:
+            raise KeyError(key)
+        return rec
+
+    def __setitem__(self, key: str, rec: Record) -> None:
+        self._decoded[key] = rec
+
+    def keys(self) -> Set[str]:
+        return set(self.raw) | set(self._decoded)
 
 
 # range (tuple of CIDR strings) -> its families, see Cluster._families (few distinct ranges)
@@ -341,6 +402,8 @@ class Cluster:
         self._single_ready: Dict[str, Optional[str]] = {}
         self._unallocatable: Set[str] = set()
         self._outside: Set[str] = set()
+        # the raw IPAddress listing of the last _rebuild, for the repair() that follows it
+        self._ip_listing: Optional[Tuple[int, List[Tuple[str, Any, int]]]] = None
         try:
             # Start-up builds a few containers per stored object and no reference cycles: the
             # cyclic collector would rescan the growing heap again and again (~2x the start-up).
@@ -354,6 +417,7 @@ class Cluster:
                         self._write_range(rng)
                     self._controller_pass(None)
                     self._repair()  # before the default Service takes its address
+                    self._ip_listing = None
                     self._ensure_default_service()
             finally:
                 if gc_enabled:
@@ -464,7 +528,9 @@ class Cluster:
     def _rebuild(self) -> None:
         """Rebuild every cache from the store (start-up, or after the change log was compacted)."""
         records, rev = self._store.list(SERVICECIDRS)
-        ip_records, _ = self._list_projection(IPADDRESSES)  # only the keys are read here
+        # only the keys are read here; repair() at start-up reuses the listing (see _repair_pass)
+        ip_rows, ip_rev = self._store.list_projection_raw(IPADDRESSES)
+        self._ip_listing = (ip_rev, ip_rows)
         meta = self._store.get(META, RANGE_KEY)
         self._rev = rev
         records.sort(key=lambda r: (r.create_revision, r.key))
@@ -478,11 +544,11 @@ class Cluster:
             for cidr in sc.cidrs:
                 self._add_cidr(cidr)
         allocate = self._alloc.allocate
-        for r in ip_records:
+        for key, _raw, _rev in ip_rows:
             try:
-                allocate(r.key)
+                allocate(key)
             except (AllocationError, InvalidAddressError, ValueError):
-                self._mark(r.key)
+                self._mark(key)
         self._refresh_cidrs()
         self._sync()
 
@@ -1754,9 +1820,14 @@ class Cluster:
         # Only the projected fields of each object are read below (store.project): no whole
         # objects are decoded, which is what makes start-up on a million objects fast.
         svc_records, _ = self._list_projection(SERVICES)
-        ip_records, _ = self._list_projection(IPADDRESSES)
+        listing, self._ip_listing = self._ip_listing, None
+        if listing is not None and listing[0] == self._store.current_revision():
+            ip_rows = listing[1]  # start-up: what _rebuild just listed, nobody wrote since
+        else:
+            ip_rows, _ = self._store.list_projection_raw(IPADDRESSES)
         services = {r.key: r for r in svc_records}
-        ips: Dict[str, Record] = {r.key: r for r in ip_records}
+        ips = _LazyIPRecords(ip_rows, self._store.decode_projection)
+        raw_ip = ips.raw.get
         self._leak_watch = {}
         ts = format_time(now)
         has = self._alloc.has
@@ -1770,7 +1841,6 @@ class Cluster:
         verified: Set[str] = set()
         suspects: List[str] = []
         add_verified = verified.add
-        ip_record = ips.get
         v4_labels, v6_labels = _ALLOCATOR_LABELS["IPv4"], _ALLOCATOR_LABELS["IPv6"]
         for key, srec in services.items():
             value = srec.value
@@ -1778,14 +1848,19 @@ class Cluster:
             # address's object holds exactly the expected reference and labels (dict equality runs
             # in C). Anything else (dual-stack, odd shapes) takes the general check just below;
             # being stricter here only sends more objects there, never changes the outcome.
-            spec = value.get("spec") if type(value) is dict else None
+            spec: Any = value.get("spec") if type(value) is dict else None
             listed = spec.get("clusterIPs") if type(spec) is dict else None
             if type(listed) is list and len(listed) == 1 and spec.get("type") != "ExternalName":
                 text = listed[0]
-                rec = ip_record(text) if type(text) is str else None
-                if rec is not None and has(text):
-                    v = rec.value
+                entry = raw_ip(text) if type(text) is str else None
+                if entry is not None and has(text):
+                    v = entry[0]
                     ns, _, name = key.partition("/")
+                    if type(v) is str and '"' not in key and "\\" not in key and key.isprintable():
+                        if _is_allocator_projection(v, ns, name, "IPv6" if ":" in text else "IPv4"):
+                            add_verified(text)
+                            continue
+                        v = ips[text].value
                     try:
                         ok = v["spec"]["parentRef"] == {"resource": "services", "namespace": ns, "name": name} \
                             and v["metadata"]["labels"] == (v6_labels if ":" in text else v4_labels)

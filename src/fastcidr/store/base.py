@@ -216,6 +216,17 @@ class Store(abc.ABC):
         default returns :meth:`list`: whole values hold every projected field."""
         return self.list(kind)
 
+    def list_projection_raw(self, kind: str) -> Tuple[List[Tuple[str, Any, int]], int]:
+        """Like :meth:`list_projection`, as ``(key, raw, revision)`` triples where ``raw`` is the
+        projected value or, from a store that keeps it as JSON text (SQLite), that text undecoded:
+        the caller decodes (:meth:`decode_projection`) only the few it must look into."""
+        records, revision = self.list_projection(kind)
+        return [(r.key, r.value, r.revision) for r in records], revision
+
+    def decode_projection(self, raw: Any) -> Any:
+        """The value behind a ``raw`` item of :meth:`list_projection_raw`."""
+        return raw
+
     @abc.abstractmethod
     def changes_since(self, revision: int) -> Tuple[List[Change], int]:
         """Changes with revision > ``revision`` in order, and the current revision.
