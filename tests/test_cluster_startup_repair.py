@@ -10,7 +10,7 @@ from typing import Any, List
 
 import pytest
 
-from fastcidr.k8s.cluster import Cluster, _is_allocator_projection
+from fastcidr.k8s.cluster import Cluster, _is_allocator_projection, _single_cluster_ip
 from fastcidr.k8s.objects import IPAddress, ParentReference, Service
 from fastcidr.store.base import Put, project
 from fastcidr.store.memory import MemoryStore
@@ -90,6 +90,13 @@ def test_projection_text_of_an_allocator_address_is_recognised(tmp_path: Path) -
         assert not _is_allocator_projection(text, "defaul", "web", "IPv4")
         assert not _is_allocator_projection(text, "default", "web", "IPv6")
         assert not _is_allocator_projection(text.replace("2012", '20\\"12'), "default", "web", "IPv4")
+        store.commit([service("web", ["10.0.1.1"], ns="default"), service("dual", ["10.0.1.2", "2001:db8::2"])])
+        texts = {key: text for key, text, _ in store.list_projection_raw("services")[0]}
+        assert _single_cluster_ip(texts["default/web"]) == "10.0.1.1"
+        assert _single_cluster_ip(texts["bar/dual"]) is None
+        assert _single_cluster_ip(texts["default/web"].replace("ClusterIP", "NodePort", 1)) is None
+        assert _single_cluster_ip(texts["default/web"].replace('"10.0.1.1"}', '"10.0.1.9"}')) is None
+        assert _single_cluster_ip(texts["default/web"].replace("10.0.1.1", '10.0\\"1.1')) is None
     memory = MemoryStore()
     memory.commit([address("10.0.1.1", "web")])
     [(key, value, _)], _ = memory.list_projection_raw("ipaddresses")

@@ -216,11 +216,34 @@ def _is_allocator_projection(text: str, ns: str, name: str, family: str) -> bool
     return text[end:] == _PROJECTION_LABELS[family] + ns + '","name":"' + name + '"}}}'
 
 
-class _LazyIPRecords:
-    """IPAddress Records by key for repair, each decoded from the store's raw projection
+_SERVICE_PROJECTION_HEAD = '{"spec":{"type":"ClusterIP","clusterIPs":["'
+
+
+def _single_cluster_ip(text: str) -> Optional[str]:
+    """The one cluster IP of a single-stack ClusterIP Service whose projection JSON is ``text``
+    (exactly as the store writes it), None for any other text.
+
+    >>> _single_cluster_ip('{"spec":{"type":"ClusterIP","clusterIPs":["10.0.0.5"],"clusterIP":"10.0.0.5"}}')
+    '10.0.0.5'
+    """
+    start = len(_SERVICE_PROJECTION_HEAD)
+    if not text.startswith(_SERVICE_PROJECTION_HEAD):
+        return None
+    end = text.find('"', start)
+    if end < 0:
+        return None
+    ip = text[start:end]
+    if "\\" in ip or text[end:] != '"],"clusterIP":"' + ip + '"}}':
+        return None
+    return ip
+
+
+class _LazyRecords:
+    """Records of one kind by key for repair, each decoded from the store's raw projection
     (``Store.list_projection_raw``) only when something looks into it."""
 
-    def __init__(self, rows: List[Tuple[str, Any, int]], decode: Callable[[Any], Any]) -> None:
+    def __init__(self, kind: str, rows: List[Tuple[str, Any, int]], decode: Callable[[Any], Any]) -> None:
+        self.kind = kind
         self.raw: Dict[str, Tuple[Any, int]] = {key: (raw, rev) for key, raw, rev in rows}
         self._decoded: Dict[str, Record] = {}
         self._decode = decode
@@ -231,7 +254,7 @@ class _LazyIPRecords:
             entry = self.raw.get(key)
             if entry is None:
                 return None
-            rec = self._decoded[key] = Record(IPADDRESSES, key, self._decode(entry[0]), entry[1])
+            rec = self._decoded[key] = Record(self.kind, key, self._decode(entry[0]), entry[1])
         return rec
 
     def __getitem__(self, key: str) -> Record:
@@ -1819,14 +1842,14 @@ class Cluster:
         now = self._now()
         # Only the projected fields of each object are read below (store.project): no whole
         # objects are decoded, which is what makes start-up on a million objects fast.
-        svc_records, _ = self._list_projection(SERVICES)
+        svc_rows, _ = self._store.list_projection_raw(SERVICES)
         listing, self._ip_listing = self._ip_listing, None
         if listing is not None and listing[0] == self._store.current_revision():
             ip_rows = listing[1]  # start-up: what _rebuild just listed, nobody wrote since
         else:
             ip_rows, _ = self._store.list_projection_raw(IPADDRESSES)
-        services = {r.key: r for r in svc_records}
-        ips = _LazyIPRecords(ip_rows, self._store.decode_projection)
+        services = _LazyRecords(SERVICES, svc_rows, self._store.decode_projection)
+        ips = _LazyRecords(IPADDRESSES, ip_rows, self._store.decode_projection)
         raw_ip = ips.raw.get
         self._leak_watch = {}
         ts = format_time(now)
@@ -1842,8 +1865,20 @@ class Cluster:
         suspects: List[str] = []
         add_verified = verified.add
         v4_labels, v6_labels = _ALLOCATOR_LABELS["IPv4"], _ALLOCATOR_LABELS["IPv6"]
-        for key, srec in services.items():
-            value = srec.value
+        for key, (service_raw, _rev) in services.raw.items():
+            if type(service_raw) is str:
+                # from the stored text alone: a single-stack ClusterIP Service and its one address
+                text = _single_cluster_ip(service_raw)
+                entry = raw_ip(text) if text is not None else None
+                if text is not None and entry is not None and type(entry[0]) is str and has(text) \
+                        and '"' not in key and "\\" not in key and key.isprintable():
+                    ns, _, name = key.partition("/")
+                    if _is_allocator_projection(entry[0], ns, name, "IPv6" if ":" in text else "IPv4"):
+                        add_verified(text)
+                        continue
+                value = services[key].value
+            else:
+                value = service_raw
             # Fastest check first, for the single-stack Service the allocator wrote: its one
             # address's object holds exactly the expected reference and labels (dict equality runs
             # in C). Anything else (dual-stack, odd shapes) takes the general check just below;
