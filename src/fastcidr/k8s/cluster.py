@@ -244,7 +244,8 @@ class _LazyRecords:
 
     def __init__(self, kind: str, rows: List[Tuple[str, Any, int]], decode: Callable[[Any], Any]) -> None:
         self.kind = kind
-        self.raw: Dict[str, Tuple[Any, int]] = {key: (raw, rev) for key, raw, rev in rows}
+        # by key, the listing's own (key, raw, revision) rows: no new tuple per object
+        self.raw: Dict[str, Tuple[str, Any, int]] = {row[0]: row for row in rows}
         self._decoded: Dict[str, Record] = {}
         self._decode = decode
 
@@ -254,7 +255,7 @@ class _LazyRecords:
             entry = self.raw.get(key)
             if entry is None:
                 return None
-            rec = self._decoded[key] = Record(self.kind, key, self._decode(entry[0]), entry[1])
+            rec = self._decoded[key] = Record(self.kind, key, self._decode(entry[1]), entry[2])
         return rec
 
     def __getitem__(self, key: str) -> Record:
@@ -267,7 +268,7 @@ class _LazyRecords:
         self._decoded[key] = rec
 
     def keys(self) -> Set[str]:
-        return set(self.raw) | set(self._decoded)
+        return self.raw.keys() | self._decoded.keys()
 
 
 # range (tuple of CIDR strings) -> its families, see Cluster._families (few distinct ranges)
@@ -1865,15 +1866,15 @@ class Cluster:
         suspects: List[str] = []
         add_verified = verified.add
         v4_labels, v6_labels = _ALLOCATOR_LABELS["IPv4"], _ALLOCATOR_LABELS["IPv6"]
-        for key, (service_raw, _rev) in services.raw.items():
+        for key, (_key, service_raw, _rev) in services.raw.items():
             if type(service_raw) is str:
                 # from the stored text alone: a single-stack ClusterIP Service and its one address
                 text = _single_cluster_ip(service_raw)
                 entry = raw_ip(text) if text is not None else None
-                if text is not None and entry is not None and type(entry[0]) is str and has(text) \
+                if text is not None and entry is not None and type(entry[1]) is str and has(text) \
                         and '"' not in key and "\\" not in key and key.isprintable():
                     ns, _, name = key.partition("/")
-                    if _is_allocator_projection(entry[0], ns, name, "IPv6" if ":" in text else "IPv4"):
+                    if _is_allocator_projection(entry[1], ns, name, "IPv6" if ":" in text else "IPv4"):
                         add_verified(text)
                         continue
                 value = services[key].value
@@ -1889,7 +1890,7 @@ class Cluster:
                 text = listed[0]
                 entry = raw_ip(text) if type(text) is str else None
                 if entry is not None and has(text):
-                    v = entry[0]
+                    v = entry[1]
                     ns, _, name = key.partition("/")
                     if type(v) is str and '"' not in key and "\\" not in key and key.isprintable():
                         if _is_allocator_projection(v, ns, name, "IPv6" if ":" in text else "IPv4"):
