@@ -624,6 +624,7 @@ class Cluster:
             self._rebuild()
         finally:
             self._shared = shared
+            self._ip_listing = None  # only start-up's repair reuses it: do not pin a big listing
 
     def _add_cidr(self, cidr: str) -> bool:
         if cidr in self._alloc_cidrs or cidr in self._unallocatable:
