@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._lazy import lazy_loader
+
 from . import _backend
 from .errors import (
     AllocationError,
@@ -65,17 +67,11 @@ _LAZY = {
     "Cluster": "fastcidr.k8s.cluster",
     "serve": "fastcidr.server",
 }
+_load = lazy_loader('fastcidr', _LAZY, globals())
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fastcidr' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _load(name)
 
 
 def __dir__() -> list:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._lazy import lazy_loader
+
 if TYPE_CHECKING:
     from .cluster import Cluster as Cluster
     from .objects import (
@@ -28,19 +30,13 @@ _LAZY = {
     "Event": "fastcidr.k8s.objects",
     "Cluster": "fastcidr.k8s.cluster",
 }
+_load = lazy_loader('fastcidr.k8s', _LAZY, globals())
 
 __all__ = ["ServiceCIDR", "Condition", "IPAddress", "ParentReference", "Service", "ServicePort", "Event", "Cluster"]
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fastcidr.k8s' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _load(name)
 
 
 def __dir__() -> list:
