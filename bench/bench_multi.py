@@ -1,4 +1,4 @@
-"""Many CIDRs: ``MultiCIDRAllocator.allocate_next`` against one ``CIDRAllocator`` (PERF.md 5).
+"""Many CIDRs: ``MultiCIDRAllocator.allocate_next`` against one ``CIDRAllocator`` (docs/performance.md target 5).
 
 Run: ``.venv/bin/python -m pytest bench/bench_multi.py --benchmark-only
 --benchmark-columns=median,iqr --benchmark-sort=name``. A round is ``OPS`` calls; divide the

@@ -4,7 +4,7 @@ Run: ``make bench`` or ``.venv/bin/python -m pytest bench/bench_single.py --benc
 --benchmark-columns=median,iqr --benchmark-sort=name``. Medians are per round; divide by
 ``extra_info["ops"]`` for ns per operation (``scripts/plot_bench.py`` does).
 
-Groups (PERF.md targets):
+Groups (docs/performance.md targets):
 - ``next-v4/<prefix>-<level>`` (1): next address at the first 1%, 50% and last 1% of an IPv4 /16 and
   /12. fastcidr (str and int paths, random strategy, random fill) against pyroaring (BitMap of free
   offsets, ``min()`` + ``remove()``), bitarray (``find(0, hint)``), an ``ipaddress`` cursor loop and
@@ -13,7 +13,7 @@ Groups (PERF.md targets):
   against a pyroaring ``BitMap64`` with a cursor.
 - ``specific-<op>`` (3): allocate / release / has of a given address on a half-full /16, str and
   int input, against bitarray's int path (each peer op a small Python function, as a user writes
-  it; PERF.md's bitarray numbers are of that kind).
+  it; docs/performance.md's bitarray numbers are of that kind).
 - ``churn-90`` (4): release + next at 90% full, against pyroaring.
 - ``fill-v4/12`` (2): a whole /12 with ``allocate_many`` against loops of the peers.
 - ``memory-*`` (8): bytes per address in ``extra_info`` (timing is the build).

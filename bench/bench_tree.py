@@ -1,4 +1,4 @@
-"""Which of N CIDRs holds an address: ``PrefixTree`` against pytricia and py-radix (PERF.md 6).
+"""Which of N CIDRs holds an address: ``PrefixTree`` against pytricia and py-radix (docs/performance.md target 6).
 
 Run: ``.venv/bin/python -m pytest bench/bench_tree.py --benchmark-only
 --benchmark-columns=median,iqr --benchmark-sort=name``. Each round looks up ``OPS`` addresses;
@@ -27,7 +27,7 @@ import pytricia
 import radix
 
 from benchutil import map_all
-from fastcidr._multi import PrefixTree
+from fastcidr._tree import PrefixTree
 
 SIZES = [10, 1_000, 100_000]
 OPS = 20_000

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -21,7 +22,7 @@ PROBE = textwrap.dedent(
     if BLOCK_CORE:
         class BlockCore:
             def find_spec(self, name, path=None, target=None):
-                if name in ("fastcidr._core", "fastcidr._multi"):
+                if name in ("fastcidr._core", "fastcidr._tree", "fastcidr._multi"):
                     raise ImportError(f"{name} blocked by the test")
                 return None
         sys.meta_path.insert(0, BlockCore())
@@ -56,7 +57,7 @@ def probe(pure_env, *, block_core: bool = False) -> dict:
 def test_pure_forced_by_environment():
     result = probe("1")
     assert result["backend"] == "pure" and "pure" in result["backend"]
-    assert result["class_module"] == "fastcidr._pure"
+    assert result["class_module"] == "fastcidr._core_twin"
     assert result["warnings"] == []
 
 
@@ -64,17 +65,77 @@ def test_pure_forced_by_environment():
 def test_compiled_selected_when_not_forced(value):
     result = probe(value)
     assert result["backend"] == "compiled"
-    assert result["class_module"] != "fastcidr._pure"
+    assert result["class_module"] != "fastcidr._core_twin"
     assert result["warnings"] == []
 
 
 def test_missing_compiled_core_warns_and_falls_back():
     result = probe(None, block_core=True)
     assert result["backend"] == "pure"
-    assert result["class_module"] == "fastcidr._pure"
+    assert result["class_module"] == "fastcidr._core_twin"
     categories = [category for category, _ in result["warnings"]]
     assert categories == ["RuntimeWarning"], result["warnings"]
     assert "compiled core" in result["warnings"][0][1]
+
+
+TWIN_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    import fastcidr
+    from fastcidr import _backend
+    m = fastcidr.MultiCIDRAllocator(["10.0.0.0/24"], seed=1)
+    t = fastcidr.PrefixTree()
+    t["10.0.0.0/8"] = 1
+    m.allocate_next()
+    print(json.dumps({
+        "backend": fastcidr.BACKEND,
+        "loaded": sorted(name for name in sys.modules if name.startswith("fastcidr.")),
+    }))
+    """
+)
+
+
+def test_compiled_backend_loads_no_twin_module():
+    """With the compiled core, `import fastcidr` and using all three classes import no twin."""
+    env = {k: v for k, v in os.environ.items() if k != "FASTCIDR_PURE"}
+    done = subprocess.run(
+        [sys.executable, "-c", TWIN_PROBE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["backend"] == "compiled"
+    assert {"fastcidr._core", "fastcidr._tree", "fastcidr._multi"} <= set(result["loaded"])
+    twins = [name for name in result["loaded"] if name.endswith("_twin") or "_pure" in name]
+    assert twins == [], twins
+
+
+CORE_MODULES = ("_rules", "_core_twin", "_tree_twin", "_multi_twin", "_core", "_tree", "_multi")
+SRC = os.path.join(os.path.dirname(os.path.abspath(fastcidr.__file__)))
+
+
+def _core_imports(module: str) -> set:
+    """The core modules that one core module imports (Python import or Cython cimport)."""
+    path = os.path.join(SRC, module + (".py" if os.path.exists(os.path.join(SRC, module + ".py")) else ".pyx"))
+    with open(path, encoding="utf-8") as source:
+        text = source.read()
+    found = set(re.findall(r"^\s*(?:from|c?import)\s+(?:fastcidr)?\.?(_\w+)", text, re.M))
+    return {name for name in found if name in CORE_MODULES and name != module}
+
+
+def test_core_modules_have_no_import_circle():
+    graph = {module: _core_imports(module) for module in CORE_MODULES}
+    assert graph["_multi_twin"] >= {"_rules", "_core_twin", "_tree_twin"}  # the scan sees imports
+    for compiled in ("_core", "_tree", "_multi"):
+        assert not any(name.endswith("_twin") for name in graph[compiled]), graph[compiled]
+    assert graph["_rules"] == set()
+
+    def visit(module: str, path: tuple) -> None:
+        for target in graph[module]:
+            assert target not in path, f"import circle: {' -> '.join(path + (target,))}"
+            visit(target, path + (target,))
+
+    for module in CORE_MODULES:
+        visit(module, (module,))
 
 
 def test_both_backends_give_the_same_first_address():

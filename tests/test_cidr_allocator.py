@@ -1,6 +1,6 @@
 """``CIDRAllocator`` behaviour (issue 2, items 4, 5 and 7), on both backends.
 
-The scenario tables of SPEC.md §1-§2 and the Kubernetes scenarios S-001...S-036 that apply to one
+The scenario tables of docs/behaviour.md §1-§2 and the Kubernetes scenarios S-001...S-036 that apply to one
 CIDR; exact error classes and texts; accepted input types; the random strategy checked against an
 independent reference of docs/ALGORITHMS.md; cross-backend determinism and snapshots; a
 hypothesis state machine against a ``set`` of offsets.
@@ -27,6 +27,7 @@ from fastcidr import (
     NotInRangeError,
     RangeFullError,
     _backend,
+    _core_twin,
 )
 
 M64 = (1 << 64) - 1
@@ -119,7 +120,7 @@ def test_reference_rng_known_answer():
 
 
 # -------------------------------------------------------------------------------------------
-# Sizes, bands, first/last (SPEC.md §1, §2.1; scenarios §0.3, §0.4, S-007, S-008, S-030)
+# Sizes, bands, first/last (docs/behaviour.md §1, §2.1; scenarios §0.3, §0.4, S-007, S-008, S-030)
 # -------------------------------------------------------------------------------------------
 
 SIZES = [
@@ -949,7 +950,7 @@ def _rng_words(alloc) -> tuple:
 
 
 # -------------------------------------------------------------------------------------------
-# The twin's storage classes (also used by _pure_multi): bulk loads against per-offset sets
+# The twin's storage classes (also used by _multi_twin): bulk loads against per-offset sets
 # -------------------------------------------------------------------------------------------
 
 
@@ -961,7 +962,7 @@ def _rng_words(alloc) -> tuple:
 def test_pure_storage_bulk_load_matches_single_sets(nbits, data):
     """``set_run`` (restore's bulk path, whole pages at once) builds the same structure as
     setting offsets one by one: same runs, same answers to every query."""
-    pure = _backend.pure
+    pure = _core_twin
     cuts = sorted(set(data.draw(st.lists(st.integers(0, nbits), max_size=8))) | {0, nbits})
     runs = [(a, b - a) for i, (a, b) in enumerate(zip(cuts, cuts[1:])) if i % 2 == 0 and b > a]
     for storage_class in (lambda: pure.DenseBitmap(nbits), pure.RunSet):
@@ -1008,7 +1009,7 @@ def test_pure_storage_bulk_load_matches_single_sets(nbits, data):
 def test_pure_storage_bulk_load_page_edges(runs):
     """Runs that cover whole pages up to a partial last word (the bulk path's edge)."""
     nbits = 1 << 17
-    bulk = _backend.pure.DenseBitmap(nbits)
+    bulk = _core_twin.DenseBitmap(nbits)
     for start, length in runs:
         bulk.set_run(start, length)
     assert list(bulk.runs()) == runs

@@ -51,7 +51,7 @@ def snapshot_bytes(family, prefix, network, runs, used=None, strategy=0, rng=(1,
 
 
 # -------------------------------------------------------------------------------------------
-# Memory accounting (PERF.md target 8)
+# Memory accounting (docs/performance.md target 8)
 # -------------------------------------------------------------------------------------------
 
 

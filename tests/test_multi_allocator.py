@@ -1,4 +1,4 @@
-"""MultiCIDRAllocator on both backends: SPEC.md §2.3 scenarios (S-050...S-075), a hypothesis
+"""MultiCIDRAllocator on both backends: docs/behaviour.md §2.3 scenarios (S-050...S-075), a hypothesis
 state machine against a brute-force model, cross-backend determinism and thread stress."""
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ BACKEND: str = _backend.BACKEND
 if TYPE_CHECKING:
     # Type checkers see the compiled core's stubs (the twin has the same API) and the lazy names.
     from ._core import CIDRAllocator as CIDRAllocator
-    from ._multi import MultiCIDRAllocator as MultiCIDRAllocator, PrefixTree as PrefixTree
+    from ._multi import MultiCIDRAllocator as MultiCIDRAllocator
+    from ._tree import PrefixTree as PrefixTree
     from .k8s.cluster import Cluster as Cluster
     from .k8s.objects import (
         Condition as Condition,

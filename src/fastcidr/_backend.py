@@ -1,11 +1,15 @@
-"""Chooses the implementation of the core: the compiled Cython module or its pure-Python twin.
+"""Chooses the implementation of the core: the compiled Cython modules or their pure-Python twins.
 
 ``FASTCIDR_PURE=1`` forces the twin. Unset, empty or ``0`` selects the compiled core; if it cannot be
 imported, a ``RuntimeWarning`` says so and the twin is used.
 
+Each compiled module has a twin of the same API: ``_core`` / ``_core_twin``, ``_tree`` /
+``_tree_twin``, ``_multi`` / ``_multi_twin``; the rules they share live in ``_rules``. Either set is
+gathered into one namespace (``compiled`` or ``pure``) with every name of the modules' ``__all__``.
+
 Internal code reads ``_backend.impl`` at call time (not at import time) so the test-suite can run
-every behavioural test on both backends by swapping ``impl``. ``_backend.pure`` (the twin) is
-imported on first use only: the CLI's start-up does not pay for it when the compiled core loads.
+every behavioural test on both backends by swapping ``impl``. ``_backend.pure`` (the twins) is
+imported on first use only: with the compiled core, ``import fastcidr`` loads no twin module.
 """
 from __future__ import annotations
 
@@ -21,31 +25,45 @@ compile_error: Optional[BaseException] = None
 _forced_pure = os.environ.get("FASTCIDR_PURE", "") not in ("", "0")
 
 
+COMPILED_MODULES = ("_core", "_tree", "_multi")
+TWIN_MODULES = tuple(f"{name}_twin" for name in COMPILED_MODULES)
+
+
+def _gather(name: str, doc: str, modules: "tuple[str, ...]") -> types.ModuleType:
+    ns = types.ModuleType(name, doc)
+    names = []
+    for module_name in modules:
+        mod = importlib.import_module(f"fastcidr.{module_name}")
+        for attr in mod.__all__:
+            setattr(ns, attr, getattr(mod, attr))
+            names.append(attr)
+    ns.__all__ = names  # type: ignore[attr-defined]
+    return ns
+
+
 def _load_compiled() -> Optional[types.ModuleType]:
     global compile_error
     try:
-        from . import _core, _multi
-
-        ns = types.ModuleType("fastcidr._compiled", "The compiled core: _core and _multi together.")
-        for mod in (_core, _multi):
-            for name in mod.__all__:
-                setattr(ns, name, getattr(mod, name))
+        return _gather("fastcidr._compiled", "The compiled core: _core, _tree and _multi together.",
+                       COMPILED_MODULES)
     # ImportError: not built. Anything else: a stale or half-built module; either way the twin serves.
     except Exception as exc:
         compile_error = exc
         return None
-    return ns
 
 
 def _load_pure() -> types.ModuleType:
-    return importlib.import_module("fastcidr._pure")
+    module = globals().get("pure")
+    if module is None:  # one namespace, so `backend is _backend.pure` holds
+        module = _gather("fastcidr._twin",
+                         "The pure-Python twins: _core_twin, _tree_twin and _multi_twin.", TWIN_MODULES)
+        globals()["pure"] = module
+    return module
 
 
 def __getattr__(name: str) -> Any:
     if name == "pure":
-        module = _load_pure()
-        globals()["pure"] = module
-        return module
+        return _load_pure()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

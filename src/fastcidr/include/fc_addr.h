@@ -9,7 +9,7 @@
  *
  * Parsing (buffer + length, need not be NUL terminated; returns FC_OK (0) or a reason code)
  *   int fc_parse_ip_text(const char *s, size_t n, int *family, fc_addr *out)
- *       strict text per shared-core-api.md. Does NOT refuse IPv4-mapped IPv6 (the caller
+ *       strict text per docs/api.md. Does NOT refuse IPv4-mapped IPv6 (the caller
  *       decides: parse_ip refuses it with FC_ERR_MAPPED, a CIDR may legitimately hold it).
  *   int fc_parse_ip(const char *s, size_t n, int *family, fc_addr *out)
  *       fc_parse_ip_text + refusal of ::ffff:0:0/96.
@@ -17,7 +17,9 @@
  *       "addr/len"; host bits set -> FC_ERR_HOST_BITS.
  *   const char *fc_reason_text(int reason)     the reason as the pure twin words it
  *   int fc_reason_is_cidr_only(int reason)     (informational)
- *   Refusals are checked in the same order as the pure twin (_pure.py), so both backends
+ *   int fc_fast_ipv4(s, n, &v4), fc_fast_cidr4(s, n, &net4, &prefix)
+ *       fast paths for a strict dotted quad (and "quad/len"): 1 when taken, 0 to use the above
+ *   Refusals are checked in the same order as the pure twin (_core_twin.py), so both backends
  *   give the same message for the same input.
  *
  * Formatting (buf must hold FC_ADDR_BUFSIZE bytes; no NUL written; returns the length)
@@ -36,11 +38,11 @@
  *   fc_has_host_bits(family, a, prefix)
  *   fc_last_of(family, net, prefix)     broadcast (IPv4) / last address (IPv6)
  *   fc_in_prefix(family, net, prefix, a)
- *   fc_holds_host(family, net, prefix, a)   SPEC.md §1: in prefix, not the network address,
+ *   fc_holds_host(family, net, prefix, a)   docs/behaviour.md §1: in prefix, not the network address,
  *                                           and for IPv4 not the broadcast address
- *   fc_size(family, prefix)             usable addresses per SPEC.md §1, as uint64 (IPv6 capped
+ *   fc_size(family, prefix)             usable addresses per docs/behaviour.md §1, as uint64 (IPv6 capped
  *                                       at 2^64-1)
- *   fc_band_offset(family, prefix)      static band size per SPEC.md §2.1 (Kubernetes quirks)
+ *   fc_band_offset(family, prefix)      static band size per docs/behaviour.md §2.1 (Kubernetes quirks)
  *   fc_offset_of(net, a)                a - net - 1 (low 64 bits)
  *   fc_addr_at(net, offset)             net + 1 + offset
  *   fc_is_v4mapped(a)                   a in ::ffff:0:0/96 (IPv6 only)
@@ -207,7 +209,7 @@ static inline int fc_holds_host(int family, fc_addr net, int prefix, fc_addr a)
     return 1;
 }
 
-/* usable addresses (SPEC.md §1): IPv4 2^h - 2 (0 for h <= 1), IPv6 2^h - 1 capped at 2^64 - 1 */
+/* usable addresses (docs/behaviour.md §1): IPv4 2^h - 2 (0 for h <= 1), IPv6 2^h - 1 capped at 2^64 - 1 */
 static inline uint64_t fc_size(int family, int prefix)
 {
     int h = fc_host_bits(family, prefix);
@@ -219,7 +221,7 @@ static inline uint64_t fc_size(int family, int prefix)
     return (1ULL << h) - 1;
 }
 
-/* SPEC.md §2.1: 0 if 2^h <= 16, else clamp(2^h / 16, 16, 256), from the raw size as Kubernetes'
+/* docs/behaviour.md §2.1: 0 if 2^h <= 16, else clamp(2^h / 16, 16, 256), from the raw size as Kubernetes'
  * RangeSize computes it (0 for IPv4 /0 and /1, saturating for huge IPv6). */
 static inline uint64_t fc_band_offset(int family, int prefix)
 {
@@ -627,6 +629,75 @@ static inline size_t fc_format_cidr(int family, fc_addr net, int prefix, char *b
     buf[n++] = '/';
     n += fc__format_u8((unsigned)prefix, buf + n);
     return n;
+}
+
+/* ---------------------------------------------------------------- fast paths */
+
+/* The commonest input, a strict dotted quad (four decimal parts 0-255, no leading zeros, nothing
+ * else): the end of the quad and its value, or NULL to let the general parser decide, so the fast
+ * paths can only accept what fc_parse_ip / fc_parse_cidr accept. */
+static inline const char *fc_quad(const char *p, const char *end, uint32_t *out)
+{
+    uint32_t v = 0, part;
+    unsigned c;
+    int parts;
+    for (parts = 0; parts < 4; parts++) {
+        if (parts) {
+            if (p >= end || *p != '.') return NULL;
+            p++;
+        }
+        if (p >= end) return NULL;
+        c = (unsigned)(unsigned char)*p - '0';
+        if (c > 9) return NULL;
+        part = c;
+        p++;
+        if (c) {
+            while (p < end && (c = (unsigned)(unsigned char)*p - '0') <= 9) {
+                part = part * 10 + c;
+                if (part > 255) return NULL;
+                p++;
+            }
+        }
+        v = (v << 8) | part;
+    }
+    *out = v;
+    return p;
+}
+
+/* 1 and the value when s[0:n] is a strict dotted quad, else 0 (try fc_parse_ip) */
+static inline int fc_fast_ipv4(const char *s, ptrdiff_t n, uint32_t *out)
+{
+    const char *end = s + n;
+    if (n < 7 || n > 15) return 0;
+    return fc_quad(s, end, out) == end;
+}
+
+/* 1 and the network when s[0:n] is a strict "a.b.c.d/len" without host bits, else 0 (try
+ * fc_parse_cidr, which also explains a refusal) */
+static inline int fc_fast_cidr4(const char *s, ptrdiff_t n, uint32_t *net, int *prefix)
+{
+    const char *end = s + n, *p;
+    unsigned c, plen;
+    if (n < 9 || n > 18) return 0;
+    p = fc_quad(s, end, net);
+    if (p == NULL || p >= end || *p != '/') return 0;
+    p++;
+    if (p >= end) return 0;
+    c = (unsigned)(unsigned char)*p - '0';
+    if (c > 9) return 0;
+    plen = c;
+    p++;
+    if (p < end) {
+        if (!c) return 0;
+        c = (unsigned)(unsigned char)*p - '0';
+        if (c > 9) return 0;
+        plen = plen * 10 + c;
+        p++;
+    }
+    if (p != end || plen > 32) return 0;
+    if (plen < 32 && (*net & (0xFFFFFFFFu >> plen))) return 0; /* host bits: let it explain */
+    *prefix = (int)plen;
+    return 1;
 }
 
 #endif /* FC_ADDR_H */

@@ -40,22 +40,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fc_platform.h"
+
 #ifndef FC_NONE
 #define FC_NONE (~(uint64_t)0)
-#endif
-
-#if defined(_MSC_VER) && !defined(__clang__)
-#include <intrin.h>
-static inline int fc_ctz64(uint64_t x)
-{
-    unsigned long i;
-    _BitScanForward64(&i, x);
-    return (int)i;
-}
-static inline int fc_popcount64(uint64_t x) { return (int)__popcnt64(x); }
-#else
-#define fc_ctz64(x) __builtin_ctzll(x)
-#define fc_popcount64(x) __builtin_popcountll(x)
 #endif
 
 #define FC_BM_PAGE_SHIFT 16

@@ -1,6 +1,6 @@
 /* fc_rng.h - the random generator of docs/ALGORITHMS.md: splitmix64-seeded xoshiro256**.
  *
- * Plain C99, header only, no Python API. Identical to Xoshiro256 in _pure.py.
+ * Plain C99, header only, no Python API. Identical to Xoshiro256 in _core_twin.py.
  *
  *   fc_rng                          {uint64_t s[4]}: the whole state (travels in snapshots)
  *   void     fc_rng_seed(fc_rng *r, uint64_t seed)   four successive splitmix64 outputs
@@ -16,6 +16,8 @@
 #define FC_RNG_H
 
 #include <stdint.h>
+
+#include "fc_platform.h" /* fc_mulhi64 */
 
 typedef struct {
     uint64_t s[4];
@@ -54,18 +56,6 @@ static inline uint64_t fc_rng_next(fc_rng *r)
     s[2] ^= t;
     s[3] = fc__rotl64(s[3], 45);
     return result;
-}
-
-static inline uint64_t fc_mulhi64(uint64_t a, uint64_t b)
-{
-#if defined(__SIZEOF_INT128__)
-    return (uint64_t)(((unsigned __int128)a * b) >> 64);
-#else
-    uint64_t a_lo = (uint32_t)a, a_hi = a >> 32, b_lo = (uint32_t)b, b_hi = b >> 32;
-    uint64_t p0 = a_lo * b_lo, p1 = a_lo * b_hi, p2 = a_hi * b_lo, p3 = a_hi * b_hi;
-    uint64_t mid = (p0 >> 32) + (uint32_t)p1 + (uint32_t)p2;
-    return p3 + (p1 >> 32) + (p2 >> 32) + (mid >> 32);
-#endif
 }
 
 static inline uint64_t fc_rng_bounded(fc_rng *r, uint64_t n) { return fc_mulhi64(fc_rng_next(r), n); }

@@ -19,6 +19,8 @@
  *   uint64_t fc_space_count(sp), fc_space_count_range(sp, a, b), fc_space_size(sp)
  *   size_t   fc_space_memory(sp)                   bytes allocated (not *sp itself)
  *   int      fc_space_is_sparse(sp)
+ *   void     fc_space_prefetch(sp, p)              prefetch the bitmap word of offset p of a dense
+ *                                                  space (a hint: never faults; NULL sp allowed)
  */
 #ifndef FC_SPACE_H
 #define FC_SPACE_H
@@ -124,6 +126,20 @@ static inline uint64_t fc_space_count_range(const fc_space *sp, uint64_t a, uint
 static inline size_t fc_space_memory(const fc_space *sp)
 {
     return sp->sparse ? fc_runs_memory(&sp->rs) : fc_bm_memory(&sp->bm);
+}
+
+static inline void fc_space_prefetch(const fc_space *sp, uint64_t i)
+{
+    const fc_bm_chunk *ch;
+    const fc_bm_page *pg;
+    uint32_t b;
+    if (sp == NULL || sp->sparse || i >= sp->bm.nbits) return;
+    ch = sp->bm.chunks[i >> FC_BM_CHUNK_SHIFT];
+    if (!ch) return;
+    pg = ch->pages[(i >> FC_BM_PAGE_SHIFT) & (FC_BM_CHUNK_PAGES - 1)];
+    if (!pg) return;
+    b = (uint32_t)i & (FC_BM_PAGE_BITS - 1);
+    FC_PREFETCH(&pg->words[b >> 6]);
 }
 
 #endif /* FC_SPACE_H */

@@ -5,8 +5,9 @@ and a snapshot written by either backend restores in the other. The twin is slow
 compiled core by a constant factor only: the same hierarchical bitmap and run index, written in
 Python.
 
-Besides ``CIDRAllocator`` (and, from ``_pure_multi``, ``PrefixTree`` and ``MultiCIDRAllocator``)
-this module exports the address helpers and three building blocks that ``_pure_multi`` imports:
+Besides ``CIDRAllocator`` this module exports the address parsers (the canonical formatting and the
+rules both backends share live in ``_rules``) and three building blocks that the other twins
+(``_tree_twin``, ``_multi_twin``) import:
 
 - ``Xoshiro256(seed)``: the xoshiro256** generator (``next()``, ``bounded(n)``, ``state``,
   ``Xoshiro256.from_state(words)``).
@@ -29,13 +30,26 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import struct
 import sys
 import threading
 import zlib
 from bisect import bisect_right
 from typing import Any, Iterator, List, Optional, Tuple
 
+from ._rules import (
+    CRC,
+    FCAL_HEADER,
+    FCAL_MAGIC,
+    FCAL_RUN,
+    FCAL_VERSION,
+    FCMA_MAGIC,
+    band_offset,
+    check_allocatable,
+    format_cidr,
+    format_ip,
+    snapshot_bytes,
+    usable_size,
+)
 from .errors import (
     AlreadyAllocatedError,
     InvalidAddressError,
@@ -52,7 +66,7 @@ _MAPPED_NETWORK = 0xFFFF << 32  # ::ffff:0:0/96
 _MAPPED_MASK = ((1 << 96) - 1) << 32
 
 # --------------------------------------------------------------------------------------------
-# Addresses: strict parsing and canonical formatting (shared-core-api.md)
+# Addresses: strict parsing and canonical formatting (docs/api.md)
 # --------------------------------------------------------------------------------------------
 
 _DIGITS = frozenset("0123456789")
@@ -274,36 +288,6 @@ def parse_cidr(obj: Any) -> Tuple[int, int, int]:
     except _Refused as refused:
         raise _cidr_error(obj, str(refused)) from None
     return family, value, prefix
-
-
-def format_ip(family: int, value: int) -> str:
-    """Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run compressed).
-
-    >>> format_ip(6, 0x20010DB8000000000000000000000001)
-    '2001:db8::1'
-    """
-    if family == 4:
-        return f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
-    groups = [(value >> shift) & 0xFFFF for shift in range(112, -16, -16)]
-    best_start, best_len, run_start = -1, 1, -1
-    for index in range(9):
-        if index < 8 and groups[index] == 0:
-            if run_start < 0:
-                run_start = index
-        elif run_start >= 0:
-            if index - run_start > best_len:
-                best_start, best_len = run_start, index - run_start
-            run_start = -1
-    if best_start < 0:
-        return ":".join(f"{g:x}" for g in groups)
-    head = ":".join(f"{g:x}" for g in groups[:best_start])
-    tail = ":".join(f"{g:x}" for g in groups[best_start + best_len:])
-    return f"{head}::{tail}"
-
-
-def format_cidr(family: int, value: int, prefix: int) -> str:
-    """``format_ip(family, value) + "/" + prefix``."""
-    return f"{format_ip(family, value)}/{prefix}"
 
 
 def canonical_ip(obj: Any) -> str:
@@ -815,7 +799,7 @@ def new_storage(size: int) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Sizes and bands (SPEC.md §1, §2.1)
+# The allocator (sizes and bands: _rules, docs/behaviour.md §1, §2.1)
 # --------------------------------------------------------------------------------------------
 
 _WIDTH = {4: 32, 6: 128}
@@ -824,65 +808,17 @@ _STRATEGIES = {"random": 0, "sequential": 1}
 _STRATEGY_NAMES = {0: "random", 1: "sequential"}
 
 
-def usable_size(family: int, prefix: int) -> int:
-    """Kubernetes' count of usable addresses: IPv4 ``2^h-2`` (>= 0), IPv6 ``2^h-1`` (<= 2^64-1)."""
-    host_bits = _WIDTH[family] - prefix
-    if family == 4:
-        return max((1 << host_bits) - 2, 0)
-    return min((1 << host_bits) - 1, _MASK64)
-
-
-def band_offset(family: int, prefix: int) -> int:
-    """Size of the static band (KEP-3070); IPv4 /0 and /1 have none (Kubernetes' quirk)."""
-    if family == 4 and prefix <= 1:
-        return 0
-    raw = 1 << (_WIDTH[family] - prefix)
-    if raw <= 16:
-        return 0
-    return min(max(raw // 16, 16), 256)
-
-
-def check_allocatable(family: int, network: int, prefix: int) -> None:
-    """Refuse IPv6 prefixes shorter than /64 and CIDRs overlapping ::ffff:0:0/96."""
-    if family != 6:
-        return
-    if prefix < 64:
-        raise InvalidAddressError(
-            f"shortest allowed prefix length for service CIDR is 64, got {prefix}"
-        )
-    common = min(prefix, 96)
-    if network >> (128 - common) == _MAPPED_NETWORK >> (128 - common):
-        raise InvalidAddressError(
-            f"invalid CIDR {format_cidr(family, network, prefix)!r}: "
-            "overlaps the IPv4-mapped range ::ffff:0:0/96"
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# Snapshot format, version 1 (ALGORITHMS.md)
-# --------------------------------------------------------------------------------------------
-
-_MAGIC = b"FCAL"
-_MULTI_MAGIC = b"FCMA"
-_VERSION = 1
-_HEADER = struct.Struct("<4sHBB16sB4QQQ")
-_RUN = struct.Struct("<QQ")
-_CRC = struct.Struct("<I")
-
-
-def _snapshot_bytes(data: Any) -> bytes:
-    if isinstance(data, (str, int)) or data is None:
-        raise TypeError(f"a snapshot is bytes-like, not {type(data).__name__}")
-    try:
-        view = memoryview(data)
-    except TypeError:
-        raise TypeError(f"a snapshot is bytes-like, not {type(data).__name__}") from None
-    with view:
-        return view.tobytes()
+# Snapshot framing (FCAL version 1): the layout lives in _rules, shared with the compiled core.
+_MAGIC = FCAL_MAGIC
+_MULTI_MAGIC = FCMA_MAGIC
+_VERSION = FCAL_VERSION
+_HEADER = FCAL_HEADER
+_RUN = FCAL_RUN
+_CRC = CRC
 
 
 class CIDRAllocator:
-    """Allocates the addresses of one CIDR with Kubernetes' semantics (SPEC.md §1-§2).
+    """Allocates the addresses of one CIDR with Kubernetes' semantics (docs/behaviour.md §1-§2).
 
     Every operation is O(1) (a hierarchical bitmap for up to 2**32 offsets, a run index above),
     the ``random`` strategy draws from a seeded xoshiro256** exactly as the compiled core does.
@@ -1147,7 +1083,7 @@ class CIDRAllocator:
         Everything is validated before anything is built; any defect → ``SnapshotError``
         (a ``ValueError``); input that is not bytes-like → ``TypeError``.
         """
-        raw = _snapshot_bytes(data)
+        raw = snapshot_bytes(data)
         if raw[:4] == _MULTI_MAGIC:
             raise SnapshotError("not a CIDRAllocator snapshot (it is a MultiCIDRAllocator one)")
         if raw[:4] != _MAGIC:
@@ -1235,8 +1171,6 @@ class CIDRAllocator:
 
 __all__ = [
     "CIDRAllocator",
-    "MultiCIDRAllocator",
-    "PrefixTree",
     "parse_ip",
     "parse_cidr",
     "format_ip",
@@ -1245,4 +1179,3 @@ __all__ = [
     "canonical_cidr",
 ]
 
-from ._pure_multi import MultiCIDRAllocator, PrefixTree  # noqa: E402

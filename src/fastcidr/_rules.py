@@ -1,0 +1,206 @@
+"""Rules both backends of the core share, written once: sizes, bands, what may be allocated,
+canonical text, and the snapshot framing (docs/ALGORITHMS.md).
+
+Neither backend owns this module: the compiled modules (``_core``, ``_tree``, ``_multi``) and the
+pure-Python twins (``_core_twin``, ``_tree_twin``, ``_multi_twin``) both import it, so a rule
+changed here changes in both at once. It imports nothing of either backend.
+
+>>> usable_size(4, 24), band_offset(4, 24)
+(254, 16)
+>>> format_cidr(6, 0x20010DB8 << 96, 32)
+'2001:db8::/32'
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Any, List, Tuple
+
+from .errors import InvalidAddressError, SnapshotError
+
+__all__ = [
+    "usable_size",
+    "band_offset",
+    "check_allocatable",
+    "format_ip",
+    "format_cidr",
+    "snapshot_bytes",
+    "parse_fcma",
+]
+
+MASK64 = (1 << 64) - 1
+WIDTH = {4: 32, 6: 128}
+MAPPED_NETWORK = 0xFFFF << 32  # ::ffff:0:0/96
+MAPPED_TEXT = "overlaps the IPv4-mapped range ::ffff:0:0/96"
+
+
+def usable_size(family: int, prefix: int) -> int:
+    """Kubernetes' count of usable addresses: IPv4 ``2^h-2`` (>= 0), IPv6 ``2^h-1`` (<= 2^64-1)."""
+    host_bits = WIDTH[family] - prefix
+    if family == 4:
+        return max((1 << host_bits) - 2, 0)
+    return min((1 << host_bits) - 1, MASK64)
+
+
+def band_offset(family: int, prefix: int) -> int:
+    """Size of the static band (KEP-3070); IPv4 /0 and /1 have none (Kubernetes' quirk)."""
+    if family == 4 and prefix <= 1:
+        return 0
+    raw = 1 << (WIDTH[family] - prefix)
+    if raw <= 16:
+        return 0
+    return min(max(raw // 16, 16), 256)
+
+
+def check_allocatable(family: int, network: int, prefix: int) -> None:
+    """Refuse IPv6 prefixes shorter than /64 and CIDRs overlapping ::ffff:0:0/96.
+
+    >>> check_allocatable(6, 0, 48)
+    Traceback (most recent call last):
+    ...
+    fastcidr.errors.InvalidAddressError: shortest allowed prefix length for service CIDR is 64, got 48
+    """
+    if family != 6:
+        return
+    if prefix < 64:
+        raise InvalidAddressError(
+            f"shortest allowed prefix length for service CIDR is 64, got {prefix}"
+        )
+    common = min(prefix, 96)
+    if network >> (128 - common) == MAPPED_NETWORK >> (128 - common):
+        raise InvalidAddressError(
+            f"invalid CIDR {format_cidr(family, network, prefix)!r}: {MAPPED_TEXT}"
+        )
+
+
+def format_ip(family: int, value: int) -> str:
+    """Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run compressed).
+
+    >>> format_ip(6, 0x20010DB8000000000000000000000001)
+    '2001:db8::1'
+    """
+    if family == 4:
+        return f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+    groups = [(value >> shift) & 0xFFFF for shift in range(112, -16, -16)]
+    best_start, best_len, run_start = -1, 1, -1
+    for index in range(9):
+        if index < 8 and groups[index] == 0:
+            if run_start < 0:
+                run_start = index
+        elif run_start >= 0:
+            if index - run_start > best_len:
+                best_start, best_len = run_start, index - run_start
+            run_start = -1
+    if best_start < 0:
+        return ":".join(f"{g:x}" for g in groups)
+    head = ":".join(f"{g:x}" for g in groups[:best_start])
+    tail = ":".join(f"{g:x}" for g in groups[best_start + best_len:])
+    return f"{head}::{tail}"
+
+
+def format_cidr(family: int, value: int, prefix: int) -> str:
+    """``format_ip(family, value) + "/" + prefix``."""
+    return f"{format_ip(family, value)}/{prefix}"
+
+
+# --------------------------------------------------------------------------------------------
+# Snapshots (docs/ALGORITHMS.md "Snapshot format")
+# --------------------------------------------------------------------------------------------
+
+FCAL_MAGIC = b"FCAL"
+FCMA_MAGIC = b"FCMA"
+FCAL_VERSION = 1
+FCMA_VERSION = 2
+FCAL_HEADER = struct.Struct("<4sHBB16sB4QQQ")
+FCAL_RUN = struct.Struct("<QQ")
+CRC = struct.Struct("<I")
+FCMA_CIDR_RECORD = 23  # family, prefix, network, ready, position
+FCMA_RUN_RECORD = 25  # family, start address, length
+NO_POSITION = 0xFFFFFFFF
+
+
+def snapshot_bytes(data: Any) -> bytes:
+    """The bytes of a bytes-like snapshot; ``TypeError`` for anything else (str, int, None ...)."""
+    if isinstance(data, (str, int)) or data is None:
+        raise TypeError(f"a snapshot is bytes-like, not {type(data).__name__}")
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(f"a snapshot is bytes-like, not {type(data).__name__}") from None
+    with view:
+        return view.tobytes()
+
+
+def parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int],
+                                    List[Tuple[int, int, int, bool, int]], List[Tuple[int, int, int]]]:
+    """Validate an FCMA snapshot completely; returns ``(policy, rng state, cidrs, runs)`` or raises
+    SnapshotError. The candidate positions are checked by the allocator that restores them."""
+    def bad(why: str) -> SnapshotError:
+        return SnapshotError(f"damaged MultiCIDRAllocator snapshot: {why}")
+
+    header = 4 + 2 + 1 + 32 + 4
+    if len(buf) < header + 8 + 4:
+        raise bad("too short")
+    if buf[:4] != FCMA_MAGIC:
+        raise bad("not a MultiCIDRAllocator snapshot (bad magic)")
+    (version,) = struct.unpack_from("<H", buf, 4)
+    if version != FCMA_VERSION:
+        raise bad(f"unsupported version {version}")
+    (crc,) = struct.unpack_from("<I", buf, len(buf) - 4)
+    if zlib.crc32(buf[:-4]) != crc:
+        raise bad("checksum mismatch")
+    policy = buf[6]
+    if policy > 2:
+        raise bad(f"unknown policy {policy}")
+    state = struct.unpack_from("<4Q", buf, 7)
+    if not any(state):
+        raise bad("random generator state is all zero")
+    (ncidrs,) = struct.unpack_from("<I", buf, 39)
+    pos = header
+    if len(buf) < pos + FCMA_CIDR_RECORD * ncidrs + 8 + 4:
+        raise bad("truncated CIDR list")
+    cidrs = []
+    seen = set()
+    for _ in range(ncidrs):
+        family, plen = buf[pos], buf[pos + 1]
+        net = int.from_bytes(buf[pos + 2:pos + 18], "big")
+        ready = buf[pos + 18]
+        (position,) = struct.unpack_from("<I", buf, pos + 19)
+        pos += FCMA_CIDR_RECORD
+        if family not in (4, 6):
+            raise bad(f"unknown family {family}")
+        width = WIDTH[family]
+        if plen > width or net >> width:
+            raise bad("CIDR out of range")
+        if net & ((1 << (width - plen)) - 1):
+            raise bad("CIDR with host bits set")
+        if ready > 1:
+            raise bad("ready flag is not 0 or 1")
+        try:
+            check_allocatable(family, net, plen)
+        except InvalidAddressError as exc:
+            raise bad(str(exc)) from None
+        if (family, net, plen) in seen:
+            raise bad("duplicate CIDR")
+        seen.add((family, net, plen))
+        cidrs.append((family, net, plen, bool(ready), position))
+    (nruns,) = struct.unpack_from("<Q", buf, pos)
+    pos += 8
+    if len(buf) - pos - 4 != FCMA_RUN_RECORD * nruns:
+        raise bad("run list length does not match the data")
+    runs = []
+    prev_family, prev_end = 0, -2
+    for _ in range(nruns):
+        family = buf[pos]
+        start = int.from_bytes(buf[pos + 1:pos + 17], "big")
+        (length,) = struct.unpack_from("<Q", buf, pos + 17)
+        pos += FCMA_RUN_RECORD
+        if family not in (4, 6):
+            raise bad(f"unknown family {family}")
+        if length < 1 or start + length > (1 << WIDTH[family]):
+            raise bad("run out of range")
+        if (family, start) <= (prev_family, prev_end + 1) or family < prev_family:
+            raise bad("runs not sorted, overlapping or adjacent")
+        prev_family, prev_end = family, start + length - 1
+        runs.append((family, start, length))
+    return policy, state, cidrs, runs
