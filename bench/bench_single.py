@@ -488,3 +488,30 @@ def bench_restore(benchmark: Any, impl: str, kind: str) -> None:
         )
         taken.run_optimize()
         benchmark(pyroaring.BitMap.deserialize, taken.serialize())
+
+
+# ------------------------------------------------------------------------------------------
+# Free space: the first 100 free runs of a half-full /8 against a half-full /16 (target 13)
+# ------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def half_full(prefix: int) -> CIDRAllocator:
+    """Half the addresses taken at random (no list of them kept: a /8 holds 8.4M)."""
+    alloc = CIDRAllocator(f"10.0.0.0/{prefix}", seed=13)
+    call_n(alloc.allocate_next_int, alloc.size // 2)
+    return alloc
+
+
+@pytest.mark.parametrize("call", ["free_ranges-100", "first_free-100"])
+@pytest.mark.parametrize("prefix", [8, 16])
+def bench_free_space(benchmark: Any, prefix: int, call: str) -> None:
+    """O(runs), not O(addresses): the /8's time must match the /16's (ratio ~1)."""
+    benchmark.group = f"free-space-{call}"
+    benchmark.name = f"fastcidr-v4/{prefix}-half"
+    alloc = half_full(prefix)
+    if call == "free_ranges-100":
+        runs = benchmark(alloc.free_ranges, limit=100)
+        assert len(runs) == 100
+    else:
+        assert len(benchmark(alloc.first_free, 100)) == 100

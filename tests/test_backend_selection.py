@@ -109,7 +109,7 @@ def test_compiled_backend_loads_no_twin_module():
     assert twins == [], twins
 
 
-CORE_MODULES = ("_rules", "_core_twin", "_tree_twin", "_multi_twin", "_core", "_tree", "_multi")
+CORE_MODULES = ("_rules", "_freespace", "_core_twin", "_tree_twin", "_multi_twin", "_core", "_tree", "_multi")
 SRC = os.path.join(os.path.dirname(os.path.abspath(fastcidr.__file__)))
 
 

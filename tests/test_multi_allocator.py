@@ -73,8 +73,8 @@ def test_s052_grow(fc: Any) -> None:
     assert m.used() == 254 and len(set(m)) == 254
     with pytest.raises(RangeFullError):
         m.allocate_next()
-    assert m.stats("192.168.0.0/28") == {"size": 14, "used": 14, "free": 0}
-    assert m.stats("192.168.0.0/24") == {"size": 254, "used": 254, "free": 0}
+    assert m.stats("192.168.0.0/28") == {"size": 14, "used": 14, "free": 0, "utilisation": 1.0}
+    assert m.stats("192.168.0.0/24") == {"size": 254, "used": 254, "free": 0, "utilisation": 1.0}
 
 
 def test_a_28_then_a_24_around_it_gives_254(fc: Any) -> None:
@@ -187,7 +187,7 @@ def test_removal_returns_exactly_the_orphans(fc: Any) -> None:
         "192.168.1.0", "192.168.1.255", "192.168.2.3", "192.168.255.254"]
     assert list(m) == ["192.168.1.5", "192.168.1.64", "192.168.1.70"]
     assert m.used() == 3 and m.free() == 251
-    assert m.stats("192.168.1.64/26") == {"size": 62, "used": 1, "free": 61}
+    assert m.stats("192.168.1.64/26") == {"size": 62, "used": 1, "free": 61, "utilisation": 1 / 62}
     assert m.remove("192.168.1.0/24") == ["192.168.1.5", "192.168.1.64"]
     assert list(m) == ["192.168.1.70"] and m.cidrs == ["192.168.1.64/26"]
     # Adding a CIDR around existing allocations makes them visible to it.
@@ -586,7 +586,8 @@ class MultiMachine(RuleBasedStateMachine):
             net = POOL_KEYS[c]
             size = max(net.num_addresses - (2 if net.version == 4 else 1), 0)
             used = sum(1 for ip in self.alloc if model_holds(c, ip))
-            assert m.stats(c) == {"size": size, "used": used, "free": size - used}
+            assert m.stats(c) == {"size": size, "used": used, "free": size - used,
+                                   "utilisation": used / size if size else 0.0}
             assert m.is_ready(c) is ready
         for ip in list(self.alloc)[:5] + [ipaddress.ip_address("10.0.0.5"), ipaddress.ip_address("fd00::10")]:
             assert m.has(str(ip)) is (ip in self.alloc)

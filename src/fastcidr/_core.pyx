@@ -24,6 +24,8 @@ import ipaddress as _ipaddress
 import os as _os
 import zlib as _zlib
 
+from fastcidr import _freespace
+
 from fastcidr.errors import (
     AlreadyAllocatedError,
     InvalidAddressError,
@@ -843,6 +845,77 @@ cdef class CIDRAllocator:
         if used > <uint64_t>PY_SSIZE_T_MAX:
             raise OverflowError(f"{used} addresses do not fit len(); use .used")
         return <Py_ssize_t>used
+
+    # -- free space (docs/ALGORITHMS.md "Free space"; the argument checks are in _freespace) ------
+    def _free_runs(self, cidr, after, Py_ssize_t limit):
+        """Maximal free runs ``(family, first, last)`` (ints) after ``after``; at most limit (0: all)."""
+        cdef int family = 0, prefix = 0
+        cdef fc_addr net
+        cdef uint64_t start = 0, p, s = 0, e = 0, end, nruns = 0, cap = 0
+        cdef uint64_t *runs = NULL
+        cdef uint64_t *grown
+        cdef bint nomem = False
+        cdef Py_ssize_t i
+        if cidr is not None:
+            _parse_any_cidr(cidr, &family, &net, &prefix)
+            if family != self.family or prefix != self.prefix or net.hi != self.net.hi or net.lo != self.net.lo:
+                raise KeyError(_format_cidr(family, net, prefix))
+        base = _addr_to_int(self.net) + 1
+        if after is not None:
+            after_family, value = after
+            if after_family > self.family or (after_family == self.family and value >= base + self.size - 1):
+                return []
+            if after_family == self.family and value >= base:
+                start = <uint64_t>(value - base + 1)
+        with cython.critical_section(self):  # C reads only: no Python object until the list
+            p = start
+            while p < self.size and (limit == 0 or nruns < <uint64_t>limit):
+                if fc_space_next_run(&self.space, p, &s, &e) and s < self.size:
+                    end = s
+                else:
+                    end = self.size
+                    e = self.size - 1
+                if end > p:
+                    if nruns == cap:
+                        cap = cap * 2 if cap else 16
+                        grown = <uint64_t *>realloc(runs, <size_t>cap * 2 * sizeof(uint64_t))
+                        if grown == NULL:
+                            nomem = True
+                            break
+                        runs = grown
+                    runs[2 * nruns] = p
+                    runs[2 * nruns + 1] = end - 1
+                    nruns += 1
+                if e >= self.size - 1:
+                    break
+                p = e + 1
+        try:
+            if nomem:
+                raise MemoryError()
+            return [(self.family, base + runs[2 * i], base + runs[2 * i + 1]) for i in range(<Py_ssize_t>nruns)]
+        finally:
+            free(runs)
+
+    def free_ranges(self, cidr=None, *, limit=None):
+        """Maximal runs of free usable addresses, ``(first, last)`` canonical text, in address
+        order; at most ``limit`` runs. O(runs), not O(addresses). ``cidr``: this allocator's CIDR
+        or None (anything else: ``KeyError``)."""
+        return _freespace.free_ranges(self, cidr, limit, format_ip)
+
+    def iter_free(self, cidr=None):
+        """The free usable addresses, lazily, in address order."""
+        return _freespace.iter_free(self, cidr, format_ip)
+
+    def first_free(self, n, cidr=None):
+        """The first ``n`` free usable addresses in address order (fewer if fewer are free); O(n)."""
+        return _freespace.first_free(self, n, cidr, format_ip)
+
+    def stats(self):
+        """``{"size", "used", "free", "utilisation"}`` (utilisation = used / size, 0.0 if size is 0)."""
+        cdef uint64_t used
+        with cython.critical_section(self):
+            used = fc_space_count(&self.space)
+        return _freespace.utilisation(self.size, used)
 
     def __iter__(self):
         return _AllocatorIterator(self)

@@ -34,8 +34,9 @@ import sys
 import threading
 import zlib
 from bisect import bisect_right
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from . import _freespace
 from ._rules import (
     CRC,
     FCAL_HEADER,
@@ -1036,6 +1037,57 @@ class CIDRAllocator:
 
     def __len__(self) -> int:
         return self._store.count
+
+    # -- free space (docs/ALGORITHMS.md "Free space"; the argument checks are in _freespace) ------
+    def _window(self, cidr: Any) -> None:
+        if cidr is not None and parse_cidr(cidr) != (self._family, self._network, self._prefix):
+            raise KeyError(canonical_cidr(cidr))
+
+    def _free_runs(self, cidr: Any, after: Optional[Tuple[int, int]],
+                   limit: int) -> List[Tuple[int, int, int]]:
+        self._window(cidr)
+        base = self._network + 1
+        start = 0
+        if after is not None:
+            family, value = after
+            if family > self._family or (family == self._family and value >= base + self._size - 1):
+                return []
+            if family == self._family and value >= base:
+                start = value - base + 1
+        out: List[Tuple[int, int, int]] = []
+        with self._lock:
+            store, size, p = self._store, self._size, start
+            while p < size and (limit == 0 or len(out) < limit):
+                used = store.first_set(p, size)
+                end = size if used < 0 else used
+                if end > p:
+                    out.append((self._family, base + p, base + end - 1))
+                if used < 0:
+                    break
+                p = store.first_free(used, size)
+                if p < 0:
+                    break
+        return out
+
+    def free_ranges(self, cidr: Any = None, *, limit: Optional[int] = None) -> List[Tuple[str, str]]:
+        """Maximal runs of free usable addresses, ``(first, last)`` canonical text, in address
+        order; at most ``limit`` runs. O(runs), not O(addresses). ``cidr``: this allocator's CIDR
+        or None (anything else: ``KeyError``)."""
+        return _freespace.free_ranges(self, cidr, limit)
+
+    def iter_free(self, cidr: Any = None) -> Iterator[str]:
+        """The free usable addresses, lazily, in address order."""
+        return _freespace.iter_free(self, cidr)
+
+    def first_free(self, n: int, cidr: Any = None) -> List[str]:
+        """The first ``n`` free usable addresses in address order (fewer if fewer are free); O(n)."""
+        return _freespace.first_free(self, n, cidr)
+
+    def stats(self) -> Dict[str, Any]:
+        """``{"size", "used", "free", "utilisation"}`` (utilisation = used / size, 0.0 if size is 0)."""
+        with self._lock:
+            used = self._store.count
+        return _freespace.utilisation(self._size, used)
 
     def __iter__(self) -> Iterator[str]:
         position = 0

@@ -47,6 +47,8 @@ from .errors import (
 )
 from ._rules import check_allocatable as _py_check_allocatable, parse_fcma as _parse_fcma
 from ._rules import snapshot_bytes as _snapshot_bytes
+from . import _freespace
+from ._core import format_ip as _format_ip
 
 __all__ = ["MultiCIDRAllocator"]
 
@@ -187,6 +189,13 @@ cdef inline void put_le(unsigned char *p, uint64_t v, int nbytes) noexcept nogil
     cdef int i
     for i in range(nbytes):
         p[i] = <unsigned char>(v >> (8 * i))
+
+cdef inline bint addr_le(fc_addr a, fc_addr b) noexcept nogil:
+    return a.hi < b.hi or (a.hi == b.hi and a.lo <= b.lo)
+
+cdef inline bint addr_is_next(uint64_t hi, uint64_t lo, fc_addr b) noexcept nogil:
+    """b == (hi, lo) + 1."""
+    return (b.lo == lo + 1 and b.hi == hi) if lo != ~(<uint64_t>0) else (b.lo == 0 and b.hi == hi + 1)
 
 cdef inline fc_addr addr_plus(fc_addr net, uint64_t off) noexcept nogil:
     """net + 1 + off (128-bit)."""
@@ -1129,10 +1138,162 @@ cdef class MultiCIDRAllocator:
         return total
 
     @cython.critical_section
-    def stats(self, cidr):
-        cdef entry_t *e = self.lookup(cidr)
-        cdef uint64_t size = e.size, used = e.used  # read before any Python object exists
-        return {"size": size, "used": used, "free": size - used}
+    def stats(self, cidr=None):
+        """``{"size", "used", "free", "utilisation"}`` of one CIDR; without ``cidr``, a dict of
+        them keyed by every CIDR (insertion order). ``used`` counts addresses allocated through
+        any CIDR holding them."""
+        cdef entry_t *e
+        cdef uint64_t size, used
+        if cidr is None:
+            return {key: self.stats(key) for key in list(self._order)}
+        e = self.lookup(cidr)
+        size = e.size
+        used = e.used  # read before any Python object exists
+        return _freespace.utilisation(size, used)
+
+    # -- free space (docs/ALGORITHMS.md "Free space"; the argument checks are in _freespace) ------
+    cdef int windows(self, fam_t *f, entry_t ***out, Py_ssize_t *n_out) except -1:
+        """The ready CIDRs of f not inside another ready CIDR, ascending, into a malloc'd array
+        (caller frees): nested windows lie inside their parent's, so these are disjoint and their
+        union is every usable address of the family."""
+        cdef tnode *stack[260]
+        cdef int sp = 0
+        cdef tnode *node
+        cdef entry_t *e
+        cdef Py_ssize_t cap = 16, n = 0
+        cdef entry_t **buf = <entry_t**>malloc(cap * sizeof(entry_t*))
+        cdef entry_t **grown
+        if buf == NULL:
+            raise MemoryError()
+        if f.trie.root != NULL:
+            stack[0] = f.trie.root
+            sp = 1
+        while sp:
+            sp -= 1
+            node = stack[sp]
+            if node.has:
+                e = <entry_t*>node.value
+                if e.ready:
+                    if n == cap:
+                        cap *= 2
+                        grown = <entry_t**>realloc(buf, cap * sizeof(entry_t*))
+                        if grown == NULL:
+                            free(buf)
+                            raise MemoryError()
+                        buf = grown
+                    buf[n] = e
+                    n += 1
+                    continue
+            if node.child[1] != NULL:
+                stack[sp] = node.child[1]
+                sp += 1
+            if node.child[0] != NULL:
+                stack[sp] = node.child[0]
+                sp += 1
+        out[0] = buf
+        n_out[0] = n
+        return 0
+
+    @cython.critical_section
+    def _free_runs(self, cidr, after, Py_ssize_t limit):
+        """Maximal free runs ``(family, first, last)`` (ints) after ``after``; at most limit (0: all)."""
+        cdef entry_t *one = NULL
+        cdef entry_t **wins = NULL
+        cdef Py_ssize_t nwins = 0, w, i
+        cdef int after_family = 0, family
+        cdef fc_addr after_addr, first, last
+        cdef uint64_t p, hi, s = 0, e_ = 0, end
+        cdef u64buf runs  # per run: family, first.hi, first.lo, last.hi, last.lo
+        cdef entry_t *e
+        cdef bint full = False
+        memset(&runs, 0, sizeof(u64buf))
+        after_addr.hi = after_addr.lo = 0
+        if cidr is not None:
+            one = self.lookup(cidr)
+        if after is not None:
+            after_family = after[0]
+            int_to_addr(after[1], &after_addr)
+        try:
+            for family in (4, 6):
+                if full:
+                    break
+                if one != NULL:
+                    if one.family != family:
+                        continue
+                    wins = <entry_t**>malloc(sizeof(entry_t*))
+                    if wins == NULL:
+                        raise MemoryError()
+                    wins[0] = one
+                    nwins = 1
+                else:
+                    self.windows(self.fam(family), &wins, &nwins)
+                for w in range(nwins):
+                    e = wins[w]
+                    if e.size == 0 or family < after_family:
+                        continue
+                    p = e.shift
+                    hi = e.shift + e.size
+                    if family == after_family:
+                        last = addr_plus(e.net, e.size - 1)
+                        if addr_le(last, after_addr):
+                            continue
+                        first = addr_plus(e.net, 0)
+                        if addr_le(first, after_addr):
+                            p = e.shift + (after_addr.lo - first.lo) + 1
+                    while p < hi:
+                        if e.top.storage != NULL and fc_space_next_run(e.top.storage, p, &s, &e_) and s < hi:
+                            end = s
+                        else:
+                            end = hi
+                            e_ = hi - 1
+                        if end > p:
+                            first = addr_plus(e.top.net, p)
+                            last = addr_plus(e.top.net, end - 1)
+                            if (runs.n and <int>runs.data[runs.n - 5] == family
+                                    and addr_is_next(runs.data[runs.n - 2], runs.data[runs.n - 1], first)):
+                                runs.data[runs.n - 2] = last.hi
+                                runs.data[runs.n - 1] = last.lo
+                            elif limit and runs.n == 5 * limit:
+                                full = True
+                                break
+                            else:
+                                buf_push(&runs, family)
+                                buf_push(&runs, first.hi)
+                                buf_push(&runs, first.lo)
+                                buf_push(&runs, last.hi)
+                                buf_push(&runs, last.lo)
+                        if e_ >= hi - 1:
+                            break
+                        p = e_ + 1
+                    if full:
+                        break
+                free(wins)
+                wins = NULL
+            out = []
+            for i in range(0, runs.n, 5):
+                first.hi = runs.data[i + 1]
+                first.lo = runs.data[i + 2]
+                last.hi = runs.data[i + 3]
+                last.lo = runs.data[i + 4]
+                out.append((<int>runs.data[i], addr_to_int(first), addr_to_int(last)))
+            return out
+        finally:
+            free(wins)
+            free(runs.data)
+
+    def free_ranges(self, cidr=None, *, limit=None):
+        """Maximal runs of free usable addresses, ``(first, last)`` canonical text, in address
+        order; at most ``limit`` runs. ``cidr=None``: every ready CIDR, merged; a CIDR: only its
+        usable addresses (``KeyError`` if unknown). O(runs), not O(addresses)."""
+        return _freespace.free_ranges(self, cidr, limit, _format_ip)
+
+    def iter_free(self, cidr=None):
+        """The free usable addresses, lazily, in address order (``cidr`` as for free_ranges)."""
+        return _freespace.iter_free(self, cidr, _format_ip)
+
+    def first_free(self, n, cidr=None):
+        """The first ``n`` free usable addresses in address order (fewer if fewer are free); O(n)."""
+        return _freespace.first_free(self, n, cidr, _format_ip)
 
     cdef int collect_all(self, u64buf *fams, u64buf *his, u64buf *los) except -1:
         """Every allocated address, ascending, IPv4 first (no Python objects created)."""

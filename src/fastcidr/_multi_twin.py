@@ -7,7 +7,7 @@ byte-identical snapshots as the compiled core; slower by a constant factor only.
 >>> m.allocate("10.0.0.3")
 '10.0.0.3'
 >>> m.stats("10.0.0.0/28")
-{'size': 14, 'used': 1, 'free': 13}
+{'size': 14, 'used': 1, 'free': 13, 'utilisation': 0.07142857142857142}
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .errors import (
     RangeFullError,
     SnapshotError,
 )
+from . import _freespace
 from ._core_twin import Xoshiro256, new_storage, parse_cidr, parse_ip
 from ._rules import (
     FCMA_VERSION as _FCMA_VERSION,
@@ -603,10 +604,81 @@ class MultiCIDRAllocator:
         with self._lock:
             return sum(f.top_size - f.used for k, f in self._fams.items() if fam in (None, k))
 
-    def stats(self, cidr: Any) -> Dict[str, int]:
+    def stats(self, cidr: Any = None) -> Dict[str, Any]:
+        """``{"size", "used", "free", "utilisation"}`` of one CIDR; without ``cidr``, a dict of
+        them keyed by every CIDR (insertion order). ``used`` counts addresses allocated through
+        any CIDR holding them."""
         with self._lock:
-            e = self._lookup(cidr)
-            return {"size": e.size, "used": e.used, "free": e.size - e.used}
+            if cidr is not None:
+                e = self._lookup(cidr)
+                return _freespace.utilisation(e.size, e.used)
+            return {e.key: _freespace.utilisation(e.size, e.used) for e in self._entries.values()}
+
+    # -- free space (docs/ALGORITHMS.md "Free space"; the argument checks are in _freespace) ------
+    def _windows(self, cidr: Any) -> List[_Entry]:
+        """The CIDRs whose usable addresses make up the space asked for, in address order:
+        ``cidr`` alone, or the ready CIDRs not inside another ready CIDR (nested windows lie
+        inside their parent's, so these are disjoint and their union is every usable address)."""
+        if cidr is not None:
+            return [self._lookup(cidr)]
+        out: List[_Entry] = []
+        for family in (4, 6):
+            root = self._fams[family].trie.root
+            stack = [root] if root is not None else []
+            while stack:
+                node = stack.pop()
+                if node.has and node.value.ready:
+                    out.append(node.value)
+                    continue
+                if node.c1 is not None:
+                    stack.append(node.c1)
+                if node.c0 is not None:
+                    stack.append(node.c0)
+        return out
+
+    def _free_runs(self, cidr: Any, after: Optional[Tuple[int, int]],
+                   limit: int) -> List[Tuple[int, int, int]]:
+        out: List[Tuple[int, int, int]] = []
+        with self._lock:
+            for e in self._windows(cidr):
+                first, last = e.net + 1, e.net + e.size  # the window's addresses
+                if after is not None:
+                    if e.family < after[0] or (e.family == after[0] and last <= after[1]):
+                        continue
+                    if e.family == after[0] and after[1] >= first:
+                        first = after[1] + 1
+                storage, base = e.top.storage, e.top.net + 1
+                p, hi = first - base, last - base + 1  # offsets in the top's storage
+                while p < hi:
+                    used = -1 if storage is None else storage.first_set(p, hi)
+                    end = hi if used < 0 else used
+                    if end > p:
+                        if out and out[-1][0] == e.family and out[-1][2] + 1 == base + p:
+                            out[-1] = (e.family, out[-1][1], base + end - 1)
+                        elif limit and len(out) == limit:
+                            return out
+                        else:
+                            out.append((e.family, base + p, base + end - 1))
+                    if used < 0:
+                        break
+                    p = storage.first_free(used, hi)
+                    if p < 0:
+                        break
+        return out
+
+    def free_ranges(self, cidr: Any = None, *, limit: Optional[int] = None) -> List[Tuple[str, str]]:
+        """Maximal runs of free usable addresses, ``(first, last)`` canonical text, in address
+        order; at most ``limit`` runs. ``cidr=None``: every ready CIDR, merged; a CIDR: only its
+        usable addresses (``KeyError`` if unknown). O(runs), not O(addresses)."""
+        return _freespace.free_ranges(self, cidr, limit)
+
+    def iter_free(self, cidr: Any = None) -> Iterator[str]:
+        """The free usable addresses, lazily, in address order (``cidr`` as for free_ranges)."""
+        return _freespace.iter_free(self, cidr)
+
+    def first_free(self, n: int, cidr: Any = None) -> List[str]:
+        """The first ``n`` free usable addresses in address order (fewer if fewer are free); O(n)."""
+        return _freespace.first_free(self, n, cidr)
 
     def _values(self) -> List[Tuple[int, int]]:
         out: List[Tuple[int, int]] = []
