@@ -295,9 +295,9 @@ def test_resource_names() -> None:
         assert cli.lookup_resource(word) is cli.IPADDRESSES
     for word in ("service", "services", "svc"):
         assert cli.lookup_resource(word) is cli.SERVICES
-    assert cli.SERVICECIDRS.qualified == "servicecidr.networking.k8s.io"
-    assert cli.IPADDRESSES.qualified_plural == "ipaddresses.networking.k8s.io"
-    assert cli.SERVICES.qualified == "service"
+    assert cli.SERVICECIDRS.qualified_singular == "servicecidr.networking.k8s.io"
+    assert cli.IPADDRESSES.qualified == "ipaddresses.networking.k8s.io"
+    assert cli.SERVICES.qualified_singular == "service"
     with pytest.raises(cli.CommandError, match='doesn\'t have a resource type "pods"'):
         cli.lookup_resource("pods")
 

@@ -26,12 +26,17 @@ import json
 import os
 import sys
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
 
-from .errors import FastCIDRError, NotFoundError, StoreError
-from .k8s import printers
+from .errors import FastCIDRError, NotFoundError, StoreError, StoreNotFoundError
+from .k8s import resources
 from .k8s.printers import age, format_labels, human_duration, parse_timestamp
+from .k8s.resources import IPADDRESSES, OBJECT_KINDS, SERVICECIDRS, SERVICES, ResourceType
 from .k8s.selectors import Requirement, SelectorError, matches_labels, parse_label_selector
+from .k8s.view import StoreView
+
+if TYPE_CHECKING:
+    from .k8s.cluster import Cluster
 
 __all__ = ["main", "human_duration", "tabwrite", "table", "default_store_path", "resolve_store",
            "to_json", "to_yaml", "jsonpath"]
@@ -49,16 +54,40 @@ def default_store_path() -> str:
     return os.path.join(base, "fastcidr", "fastcidr.db")
 
 
-def resolve_store(flag: Optional[str]) -> str:
-    """``--store`` wins over ``FASTCIDR_STORE``, which wins over the default SQLite file."""
+def resolve_store(flag: Optional[str], *, create: bool = True) -> str:
+    """``--store`` wins over ``FASTCIDR_STORE``, which wins over the default SQLite file (whose
+    folder is made only for a command that may ``create`` the store)."""
     if flag:
         return flag
     env = os.environ.get(ENV_STORE)
     if env:
         return env
     path = default_store_path()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if create:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
     return path
+
+
+_INIT_HINT = "run 'fastcidr init --service-cluster-ip-range CIDR[,CIDR]' to create one"
+
+
+_EMPTY_STORE_HINT = ("hint: this store holds no service cluster IP range yet: run "
+                     "'fastcidr init --service-cluster-ip-range CIDR[,CIDR]' to set it up")
+
+
+def _no_store(exc: StoreNotFoundError) -> CommandError:
+    return CommandError(f"{exc}: nothing was created; {_INIT_HINT}, or check --store / ${ENV_STORE}")
+
+
+def open_view(args: argparse.Namespace) -> StoreView:
+    """The store of a read-only command; a store that does not exist is an error (and stays so)."""
+    url = resolve_store(getattr(args, "store", None), create=False)
+    try:
+        return StoreView(url)
+    except StoreNotFoundError as exc:
+        raise _no_store(exc) from None
+    except ValueError as exc:  # a store URL that cannot be understood
+        raise CommandError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,65 +220,19 @@ def _kubectl_dumper() -> Any:
 # Resources: how each kind is named, listed and printed
 
 
-class Resource:
-    """One kind as kubectl knows it: names, scope and table columns."""
-
-    def __init__(self, kind: str, plural: str, group: str, namespaced: bool,
-                 columns: Sequence[str], wide_columns: Sequence[str] = ()) -> None:
-        self.kind = kind
-        self.plural = plural
-        self.group = group
-        self.namespaced = namespaced
-        self.columns = list(columns)
-        self.wide_columns = list(wide_columns)
-
-    @property
-    def singular(self) -> str:
-        return self.kind.lower()
-
-    @property
-    def qualified(self) -> str:
-        """``servicecidr.networking.k8s.io`` / ``service``: what kubectl prints before names."""
-        return f"{self.singular}.{self.group}" if self.group else self.singular
-
-    @property
-    def qualified_plural(self) -> str:
-        """``servicecidrs.networking.k8s.io`` / ``services``: what error messages name."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
-    def cells(self, obj: Dict[str, Any], wide: bool, now: datetime) -> List[str]:
-        """The row: the apiserver's cells for this kind, as many as kubectl has columns for."""
-        shown = len(self.columns) + (len(self.wide_columns) if wide else 0)
-        return printers.ROW_CELLS[self.plural](obj, now, wide)[:shown]
-
-
-SERVICECIDRS = Resource("ServiceCIDR", "servicecidrs", "networking.k8s.io", False, ["NAME", "CIDRS", "AGE"])
-IPADDRESSES = Resource("IPAddress", "ipaddresses", "networking.k8s.io", False, ["NAME", "PARENTREF"])
-SERVICES = Resource("Service", "services", "", True,
-                    ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"])
-
-_ALIASES: Dict[str, Resource] = {}
-for _res, _names in (
-    (SERVICECIDRS, ("servicecidr", "servicecidrs")),
-    (IPADDRESSES, ("ipaddress", "ipaddresses", "ip")),
-    (SERVICES, ("service", "services", "svc")),
-):
-    for _name in _names:
-        _ALIASES[_name] = _res
-        if _res.group:
-            _ALIASES[f"{_name}.{_res.group}"] = _res
-            _ALIASES[f"{_name}.v1.{_res.group}"] = _res
-for _res in (SERVICECIDRS, IPADDRESSES, SERVICES):
-    _ALIASES[_res.kind.lower()] = _res
-
-_BY_KIND = {"ServiceCIDR": SERVICECIDRS, "IPAddress": IPADDRESSES, "Service": SERVICES}
+Resource = ResourceType  # (the registry's type, by the name the commands use)
 
 
 def lookup_resource(name: str) -> Resource:
-    res = _ALIASES.get(name.lower())
+    res = resources.lookup(name)
     if res is None:
         raise CommandError(f'the server doesn\'t have a resource type "{name}"')
     return res
+
+
+def _resource_of_kind(kind: str) -> Optional[Resource]:
+    res = resources.by_kind(kind)
+    return res if res in OBJECT_KINDS else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -657,92 +640,24 @@ def _version() -> str:
 # The cluster behind the commands
 
 
-def open_cluster(args: argparse.Namespace, service_cluster_ip_range: Optional[str] = None) -> Any:
+def open_cluster(args: argparse.Namespace, service_cluster_ip_range: Optional[str] = None, *,
+                 read_only: bool = False) -> "Cluster":
+    """The Cluster of a command; ``read_only``: the store must exist already (it is not created)."""
     from .k8s.cluster import Cluster
 
+    url = resolve_store(getattr(args, "store", None), create=not read_only)
     try:
-        return Cluster(service_cluster_ip_range, store=resolve_store(getattr(args, "store", None)))
+        if read_only:
+            from .store.urls import open_store
+
+            open_store(url, create=False).close()
+        return Cluster(service_cluster_ip_range, store=url)
+    except StoreNotFoundError as exc:
+        raise _no_store(exc) from None
     except FastCIDRError:
         raise
     except ValueError as exc:  # a store URL that cannot be understood
         raise CommandError(str(exc)) from None
-
-
-class StoreView:
-    """Read-only access to a store for ``get``: the objects exactly as ``Cluster``'s getters build
-    them (the stored wire form, ``resourceVersion`` = the record's revision), without opening a
-    ``Cluster``, which rebuilds its allocation index and runs repair first (seconds on a store with
-    a million addresses). Reading changes nothing, so nothing is lost by skipping that."""
-
-    def __init__(self, url: str) -> None:
-        from .store.urls import open_store
-
-        try:
-            self._store = open_store(url)
-        except ValueError as exc:  # a store URL that cannot be understood
-            raise CommandError(str(exc)) from None
-
-    def __enter__(self) -> "StoreView":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._store.close()
-
-    def _one(self, kind: str, key: str, resource: str, name: str, cls: Any) -> Any:
-        rec = self._store.get(kind, key)
-        if rec is None:
-            raise NotFoundError(resource, name)
-        return self._build(rec, cls)
-
-    @staticmethod
-    def _build(rec: Any, cls: Any) -> Any:
-        obj = cls.from_dict(rec.value)
-        obj.resource_version = str(rec.revision)
-        if not obj.name:
-            obj.name = rec.key.rpartition("/")[2]
-        return obj
-
-    def _all(self, kind: str, cls: Any, prefix: Optional[str] = None) -> List[Any]:
-        records, _ = self._store.list(kind)
-        return [self._build(r, cls) for r in sorted(records, key=lambda r: r.key)
-                if prefix is None or r.key.startswith(prefix)]
-
-    def get_service_cidr(self, name: str) -> Any:
-        from .k8s.objects import ServiceCIDR
-
-        return self._one("servicecidrs", name, SERVICECIDRS.qualified_plural, name, ServiceCIDR)
-
-    def list_service_cidrs(self) -> List[Any]:
-        from .k8s.objects import ServiceCIDR
-
-        return self._all("servicecidrs", ServiceCIDR)
-
-    def get_ip_address(self, ip: str) -> Any:
-        from .k8s.objects import IPAddress
-
-        if self._store.get("ipaddresses", ip) is None:
-            import ipaddress
-
-            try:  # IPAddress objects are named by the canonical text
-                ip = ipaddress.ip_address(ip).compressed
-            except ValueError:
-                pass
-        return self._one("ipaddresses", ip, IPADDRESSES.qualified_plural, ip, IPAddress)
-
-    def list_ip_addresses(self) -> List[Any]:
-        from .k8s.objects import IPAddress
-
-        return self._all("ipaddresses", IPAddress)
-
-    def get_service(self, name: str, namespace: str = "default") -> Any:
-        from .k8s.objects import Service
-
-        return self._one("services", f"{namespace}/{name}", SERVICES.qualified_plural, name, Service)
-
-    def list_services(self, namespace: Optional[str] = None) -> List[Any]:
-        from .k8s.objects import Service
-
-        return self._all("services", Service, None if namespace is None else f"{namespace}/")
 
 
 def _objects_of(cluster: Any, res: Resource, namespace: Optional[str]) -> List[Dict[str, Any]]:
@@ -768,7 +683,7 @@ def _object(cluster: Any, res: Resource, name: str, namespace: str) -> Dict[str,
 
 
 def _not_found(res: Resource, name: str) -> FastCIDRError:
-    return NotFoundError(res.qualified_plural, name)
+    return NotFoundError(res.qualified, name)
 
 
 def _parse_targets(words: Sequence[str]) -> List[Tuple[Resource, Optional[str]]]:
@@ -817,11 +732,26 @@ def _err(text: str) -> None:
 # Commands. Each returns the exit status.
 
 
+def _recorded_range(url: str) -> Optional[List[str]]:
+    """The range a store holds before ``init`` (None: no store, or none recorded)."""
+    try:
+        with StoreView(url) as view:
+            return view.recorded_range()
+    except (StoreNotFoundError, ValueError):
+        return None
+
+
 def cmd_init(args: argparse.Namespace) -> int:
-    cidrs = ",".join(c.strip() for c in args.service_cluster_ip_range.split(",") if c.strip())
+    """Record the range, as kube-apiserver does when it starts with ``--service-cluster-ip-range``,
+    and say what that did: a ``kubernetes`` ServiceCIDR that disagrees with the range is left alone
+    (Warning ``KubernetesDefaultServiceCIDRInconsistent``), single → dual stack with the same
+    primary is upgraded, and a Terminating one is not called ready."""
+    wanted = [c.strip() for c in args.service_cluster_ip_range.split(",") if c.strip()]
+    cidrs = ",".join(wanted)
     if not cidrs:
         raise CommandError("--service-cluster-ip-range needs at least one CIDR")
     store = resolve_store(getattr(args, "store", None))
+    before = _recorded_range(store)
     try:
         cluster = open_cluster(args, cidrs)
     except FastCIDRError as exc:
@@ -831,10 +761,30 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise CommandError(f"invalid --service-cluster-ip-range {cidrs!r}: "
                            + "; ".join(_field_errors(exc))) from None
     with cluster:
-        names = [o.to_dict()["metadata"]["name"] for o in cluster.list_service_cidrs()]
-    _out(f"service-cluster-ip-range {cidrs} recorded in {store}\n")
-    if "kubernetes" in names:
-        _out(f"{SERVICECIDRS.qualified}/kubernetes ready\n")
+        try:
+            default: Optional[Any] = cluster.get_service_cidr("kubernetes")
+        except NotFoundError:
+            default = None
+        warnings = [e for e in cluster.events() if e.reason == "KubernetesDefaultServiceCIDRInconsistent"]
+    if before is None:
+        _out(f"service-cluster-ip-range {cidrs} recorded in {store}\n")
+    elif before == wanted:
+        _out(f"service-cluster-ip-range {cidrs} already recorded in {store}\n")
+    else:
+        _out(f"service-cluster-ip-range changed from {','.join(before)} to {cidrs} in {store}\n")
+    name = f"{SERVICECIDRS.qualified_singular}/kubernetes"
+    if default is None:
+        _out(f"{name} not created yet\n")
+    elif default.terminating:
+        _out(f"{name} is Terminating ({', '.join(default.cidrs)}): IPAddresses still use it; it is "
+             f"recreated from the range once they are gone\n")
+    else:
+        if before is not None and before != wanted and default.cidrs == wanted:
+            _out(f"{name} upgraded to dual-stack {cidrs}\n")
+        _out(f"{name} ready\n" if default.ready else f"{name} not ready\n")
+    for event in warnings:
+        _err(f"Warning: {event.reason}: {event.message}; the existing ServiceCIDR is left as it is "
+             "(as kube-apiserver does on a restart with a new range): delete it to have it recreated")
     return 0
 
 
@@ -859,7 +809,8 @@ def cmd_get(args: argparse.Namespace) -> int:
     found: List[Tuple[Resource, Dict[str, Any]]] = []
     listed_kinds: List[Resource] = []
     named = any(name is not None for _, name in targets)
-    with StoreView(resolve_store(getattr(args, "store", None))) as cluster:
+    with open_view(args) as cluster:
+        initialised = cluster.initialised
         for res, name in targets:
             if name is None:
                 listed_kinds.append(res)
@@ -894,7 +845,7 @@ def cmd_get(args: argparse.Namespace) -> int:
                 raise CommandError(f"error executing jsonpath {output.split('=', 1)[1]!r}: {exc}") from None
     elif output == "name":
         for res, obj in found:
-            _out(f"{res.qualified}/{obj['metadata']['name']}\n")
+            _out(f"{res.qualified_singular}/{obj['metadata']['name']}\n")
     else:
         _print_tables(found, targets, wide=(output == "wide"), no_headers=args.no_headers,
                       all_namespaces=all_namespaces, now=now, show_labels=args.show_labels)
@@ -903,6 +854,8 @@ def cmd_get(args: argparse.Namespace) -> int:
                 _err(f"No resources found in {namespace} namespace.")
             else:
                 _err("No resources found")
+            if not initialised:
+                _err(_EMPTY_STORE_HINT)
     return _exit_status(errors)
 
 
@@ -922,14 +875,14 @@ def _print_tables(found: Sequence[Tuple[Resource, Dict[str, Any]]],
         with_namespace = all_namespaces and res.namespaced
         rows: List[List[str]] = []
         if not no_headers:
-            header = res.columns + (res.wide_columns if wide else []) + (["LABELS"] if show_labels else [])
+            header = res.headings(wide) + (["LABELS"] if show_labels else [])
             rows.append((["NAMESPACE"] if with_namespace else []) + header)
         for obj in objects:
             cells = res.cells(obj, wide, now)
             if show_labels:
                 cells.append(format_labels((obj.get("metadata") or {}).get("labels")))
             if with_kind:
-                cells[0] = f"{res.qualified}/{cells[0]}"
+                cells[0] = f"{res.qualified_singular}/{cells[0]}"
             if with_namespace:
                 cells.insert(0, obj["metadata"].get("namespace", ""))
             rows.append(cells)
@@ -979,7 +932,7 @@ def cmd_create_files(args: argparse.Namespace) -> int:
             except FastCIDRError as exc:
                 failures.append(server_error_text(exc, kind=res.kind, name=name, source=source))
                 continue
-            _out(f"{res.qualified}/{name} created\n")
+            _out(f"{res.qualified_singular}/{name} created\n")
     return _exit_status(failures)
 
 
@@ -1013,14 +966,14 @@ def _print_written(res: Resource, obj: Dict[str, Any], output: Optional[str], ve
     elif output == "yaml":
         _out(to_yaml(obj))
     elif output == "name":
-        _out(f"{res.qualified}/{name}\n")
+        _out(f"{res.qualified_singular}/{name}\n")
     elif output and output.startswith("jsonpath="):
         try:
             _out(jsonpath(output.split("=", 1)[1], obj))
         except JSONPathError as exc:
             raise CommandError(f"error executing jsonpath {output.split('=', 1)[1]!r}: {exc}") from None
     else:
-        _out(f"{res.qualified}/{name} {verb}\n")
+        _out(f"{res.qualified_singular}/{name} {verb}\n")
 
 
 def _dry_run(value: str) -> str:
@@ -1152,7 +1105,7 @@ def _manifest_resource(doc: Dict[str, Any], source: str) -> Resource:
         raise CommandError(f'error validating "{source}": error validating data: kind not set')
     if not version:
         raise CommandError(f'error validating "{source}": error validating data: apiVersion not set')
-    res = _BY_KIND.get(str(kind))
+    res = _resource_of_kind(str(kind))
     group, _, _ = str(version).rpartition("/")
     if res is None or group != res.group:
         raise CommandError(f'resource mapping not found for name: "{(doc.get("metadata") or {}).get("name", "")}" '
@@ -1186,7 +1139,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                     {"spec": wanted.get("spec", {}),
                      "metadata": {k: v for k, v in meta.items() if k in ("labels", "annotations")}},
                     live):
-                _out(f"{res.qualified}/{name} unchanged\n")
+                _out(f"{res.qualified_singular}/{name} unchanged\n")
                 continue
             try:
                 cluster.apply(doc)
@@ -1194,7 +1147,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 failures.append(server_error_text(exc, kind=res.kind, name=name, source=source,
                                                   verb="creating" if live is None else "patching"))
                 continue
-            _out(f"{res.qualified}/{name} {'created' if live is None else 'configured'}\n")
+            _out(f"{res.qualified_singular}/{name} {'created' if live is None else 'configured'}\n")
     return _exit_status(failures)
 
 
@@ -1248,7 +1201,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
                 _err(server_error_text(exc))
                 status = 1
                 continue
-            _out(f'{res.qualified} "{name}" deleted\n')
+            _out(f'{res.qualified_singular} "{name}" deleted\n')
     return status
 
 
@@ -1418,7 +1371,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
     namespace = _namespace(args)
     status = 0
     chunks: List[str] = []
-    with open_cluster(args) as cluster:
+    with open_cluster(args, read_only=True) as cluster:
         events = [_event_dict(e) for e in cluster.events()]
         for res, name in targets:
             names = [name] if name is not None else [
@@ -1459,12 +1412,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     counts: Dict[str, int] = {}
     skipped: Dict[str, int] = {}
     for doc in items:
-        res = _BY_KIND.get(str(doc.get("kind")))
+        res = _resource_of_kind(str(doc.get("kind")))
         if res is None:
             skipped[str(doc.get("kind"))] = skipped.get(str(doc.get("kind")), 0) + 1
         else:
             counts[res.plural] = counts.get(res.plural, 0) + 1
-    known = [doc for doc in items if str(doc.get("kind")) in _BY_KIND]
+    known = [doc for doc in items if _resource_of_kind(str(doc.get("kind"))) is not None]
     with open_cluster(args) as cluster:
         try:
             imported = cluster.import_objects(known)

@@ -22,6 +22,8 @@ __all__ = [
     "AlreadyExistsError",
     "ConflictError",
     "StoreError",
+    "MissingDependencyError",
+    "StoreNotFoundError",
 ]
 
 
@@ -149,3 +151,17 @@ class StoreError(FastCIDRError):
 
     reason = "InternalError"
     code = 500
+
+
+class MissingDependencyError(StoreError):
+    """An optional package a store needs is not installed; the message names the extra to
+    install (``pip install 'fastcidr[etcd]'``)."""
+
+
+class StoreNotFoundError(StoreError):
+    """A store opened with ``create=False`` does not exist (a SQLite file that is not there);
+    nothing was created. ``.path`` is where it was looked for."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"no fastcidr store at {path}")

@@ -33,7 +33,9 @@ import uuid
 import weakref
 from collections import deque
 from dataclasses import replace
-from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import (
+    TYPE_CHECKING, Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar, Union,
+)
 
 from .. import _backend
 from ..errors import (
@@ -81,6 +83,7 @@ RES_IP = "ipaddresses.networking.k8s.io"
 RES_SVC = "services"
 
 DEFAULT_NAME = "kubernetes"
+_DEFAULT_SERVICE_KEY = "default/kubernetes"
 READY_MESSAGE = "Kubernetes Service CIDR is ready"
 TERMINATING_REASON = "Terminating"
 TERMINATING_MESSAGE = (
@@ -357,16 +360,24 @@ def _conflict(resource: str, name: str) -> ConflictError:
     )
 
 
-def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(self: "Cluster", *args: Any, **kwargs: Any) -> Any:
+if TYPE_CHECKING:  # (typing.ParamSpec is Python 3.10+; annotations here are never evaluated)
+    from typing import Concatenate, ParamSpec
+
+    _P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[Concatenate["Cluster", _P], _R]) -> Callable[Concatenate["Cluster", _P], _R]:
+    """Run ``method`` under the Cluster's lock (refused once the Cluster is closed), keeping its
+    signature, name and docstring for ``help()`` and type checkers."""
+
+    @functools.wraps(method)
+    def wrapper(self: "Cluster", /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         with self._lock:
             if self._closed:
                 raise StoreError("the Cluster is closed")
             return method(self, *args, **kwargs)
 
-    wrapper.__name__ = method.__name__
-    wrapper.__qualname__ = method.__qualname__
-    wrapper.__doc__ = method.__doc__
     return wrapper
 
 
@@ -1515,7 +1526,8 @@ class Cluster:
 
     @_locked
     def delete_service(self, name: str, namespace: str = "default") -> None:
-        """Delete a Service and the IPAddress objects that belong to it (one transaction)."""
+        """Delete a Service and the IPAddress objects that belong to it (one transaction).
+        ``default/kubernetes`` is then recreated at once, as the apiserver does."""
         key = f"{namespace}/{name}"
         for _ in range(_MAX_RETRIES):
             self._sync()
@@ -1544,6 +1556,8 @@ class Cluster:
             for ip in released:
                 self._unmark(ip)
             self._sync_holding(released)
+            if key == _DEFAULT_SERVICE_KEY:
+                self._ensure_default_service()  # the apiserver recreates it, on its first address
             return None
         raise _conflict(RES_SVC, str(name))
 
