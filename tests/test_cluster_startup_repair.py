@@ -112,4 +112,5 @@ def test_names_that_json_escapes_take_the_decoded_check(backend: Any, tmp_path: 
     store.commit(state)
     with Cluster(store=store, clock=clock, seed=7) as cluster:
         assert cluster.repair() == []
-        assert [i.parent_ref.name for i in cluster.list_ip_addresses() if i.name == "10.0.1.1"] == [name]
+        assert [i.parent_ref and i.parent_ref.name for i in cluster.list_ip_addresses()
+                if i.name == "10.0.1.1"] == [name]

@@ -80,5 +80,5 @@ def test_cluster_methods_keep_their_signatures() -> None:
 def test_help_shows_real_signatures() -> None:
     import pydoc
 
-    text = pydoc.render_doc(fastcidr.Cluster.get_service, renderer=pydoc.plaintext)
+    text = pydoc.plain(pydoc.render_doc(fastcidr.Cluster.get_service))
     assert "get_service(self, name: 'str', namespace: 'str' = 'default') -> 'Service'" in text, text

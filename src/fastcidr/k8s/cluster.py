@@ -34,7 +34,7 @@ import weakref
 from collections import deque
 from dataclasses import replace
 from typing import (
-    TYPE_CHECKING, Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar, Union,
+    Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar, Union, cast,
 )
 
 from .. import _backend
@@ -360,25 +360,22 @@ def _conflict(resource: str, name: str) -> ConflictError:
     )
 
 
-if TYPE_CHECKING:  # (typing.ParamSpec is Python 3.10+; annotations here are never evaluated)
-    from typing import Concatenate, ParamSpec
-
-    _P = ParamSpec("_P")
-_R = TypeVar("_R")
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
-def _locked(method: Callable[Concatenate["Cluster", _P], _R]) -> Callable[Concatenate["Cluster", _P], _R]:
+def _locked(method: _Method) -> _Method:
     """Run ``method`` under the Cluster's lock (refused once the Cluster is closed), keeping its
-    signature, name and docstring for ``help()`` and type checkers."""
+    signature, name and docstring for ``help()`` and type checkers (``functools.wraps``; the
+    wrapper is typed as the method itself)."""
 
     @functools.wraps(method)
-    def wrapper(self: "Cluster", /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    def wrapper(self: "Cluster", *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             if self._closed:
                 raise StoreError("the Cluster is closed")
             return method(self, *args, **kwargs)
 
-    return wrapper
+    return cast(_Method, wrapper)
 
 
 class Cluster:
