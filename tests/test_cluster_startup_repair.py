@@ -10,7 +10,8 @@ from typing import Any, List
 
 import pytest
 
-from fastcidr.k8s.cluster import Cluster, _is_allocator_projection, _single_cluster_ip
+from fastcidr.k8s.cluster import Cluster
+from fastcidr.k8s.repair import _is_allocator_projection, _single_cluster_ip
 from fastcidr.k8s.objects import IPAddress, ParentReference, Service
 from fastcidr.store.base import Put, project
 from fastcidr.store.memory import MemoryStore

@@ -18,7 +18,7 @@ convertor always asks for); a client shows as many as it has columns for.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 __all__ = ["human_duration", "parse_timestamp", "age", "format_labels", "parent_ref_text",
            "external_ip_text", "port_text", "servicecidr_cells", "ipaddress_cells",
