@@ -24,6 +24,8 @@ __all__ = [
     "StoreError",
     "MissingDependencyError",
     "StoreNotFoundError",
+    "Compacted",
+    "ForbiddenError",
 ]
 
 
@@ -165,3 +167,19 @@ class StoreNotFoundError(StoreError):
     def __init__(self, path: str) -> None:
         self.path = path
         super().__init__(f"no fastcidr store at {path}")
+
+
+class Compacted(StoreError):
+    """A store's change log no longer reaches back to the requested revision: re-list."""
+
+
+class ForbiddenError(FastCIDRError):
+    """The request is refused whatever its content (e.g. deleting the ``default`` namespace)."""
+
+    reason = "Forbidden"
+    code = 403
+
+    def __init__(self, message: str, *, resource: str = "", name: str = "") -> None:
+        self.resource = resource
+        self.name = name
+        super().__init__(message)

@@ -28,6 +28,7 @@ from ..errors import (
     StoreError,
 )
 from ..store.base import Compacted, Create, Delete, Put, Record, Require, Store
+from . import layout
 from . import resources as _resources
 from . import validation as V
 from .layout import IPADDRESSES, META, RANGE_KEY, SERVICECIDRS
@@ -178,16 +179,22 @@ class _UidMaker:
 
 
 def _open_store(store: Any) -> Tuple[Store, bool]:
-    """(store, owned): None → an in-memory store owned by the Cluster."""
+    """(store, owned): None → an in-memory store owned by the Cluster. The store is given the
+    layout's projector (what start-up reads), unless it has one."""
+    owned = True
     if store is None:
         from ..store.memory import MemoryStore
 
-        return MemoryStore(copy_values=False), True
-    if isinstance(store, Store):
-        return store, False
-    from ..store import urls
+        opened: Store = MemoryStore(copy_values=False)
+    elif isinstance(store, Store):
+        opened, owned = store, False
+    else:
+        from ..store import urls
 
-    return urls.open_store(store), True
+        opened = urls.open_store(store)
+    if opened.projector is None:
+        opened.projector = layout.project
+    return opened, owned
 
 
 def _split_range(value: Any) -> Optional[List[str]]:

@@ -292,7 +292,7 @@ class Allocation(ServiceCIDRLifecycle):
             "apiVersion": "networking.k8s.io/v1",
             "kind": "IPAddress",
             "metadata": meta,
-            "spec": {"parentRef": {"resource": "services", "namespace": svc.namespace, "name": svc.name}},
+            "spec": {"parentRef": {"resource": SERVICES, "namespace": svc.namespace, "name": svc.name}},
         }
 
     def _ensure_default_service(self) -> None:

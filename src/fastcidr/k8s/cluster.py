@@ -27,13 +27,14 @@ import functools
 import gc
 import weakref
 from dataclasses import replace
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from ..store.base import Delete, Put, Store, TxnConflict
+from ..store.base import Change, Delete, Put, Store, TxnConflict
+from . import layout, namespaces, resources
 from . import validation as V
 from ._index import (
     _DEFAULT_SERVICE_KEY,
@@ -54,13 +55,9 @@ from ._index import (
 )
 from .layout import IPADDRESSES, META, RANGE_KEY, SERVICECIDRS, SERVICES
 from .metrics import AllocatorMetrics
-from .objects import (
-    Event,
-    IPAddress,
-    Service,
-    ServiceCIDR,
-)
+from .objects import UTC, Event, IPAddress, Service, ServiceCIDR, format_time
 from .repair import Repair
+from .resources import ResourceType
 
 __all__ = ["Cluster"]
 
@@ -95,6 +92,7 @@ class Cluster(Repair):
             raise ValueError(f"policy must be 'weighted', 'random' or 'ordered', got {policy!r}")
         super().__init__(store=store, seed=seed, clock=clock, deletion_grace_period=deletion_grace_period,
                          leak_grace_period=leak_grace_period, policy=policy)
+        self._started = _dt.datetime.now(UTC).replace(microsecond=0)  # when Namespaces have no other time
         try:
             # Start-up builds a few containers per stored object and no reference cycles: the
             # cyclic collector would rescan the growing heap again and again (~2x the start-up).
@@ -358,7 +356,7 @@ class Cluster(Repair):
                 if ip_rec is None:
                     continue
                 ref = (ip_rec.value.get("spec") or {}).get("parentRef") or {}
-                if ref.get("group", "") == "" and ref.get("resource") == "services" and \
+                if ref.get("group", "") == "" and ref.get("resource") == SERVICES and \
                         ref.get("namespace", "") == namespace and ref.get("name") == name:
                     ops.append(Delete(IPADDRESSES, ip, expect=ip_rec.revision))
                     released.append(ip)
@@ -498,6 +496,145 @@ class Cluster(Repair):
         can be fixed, and return the events (SPEC.md §6)."""
         self._sync()
         return self._repair()
+
+
+    # ------------------------------------------------------------------------------------------
+    # generic access by kind, Namespaces and the change log (for the API server and other clients
+    # that serve every kind alike: none of them needs the store)
+
+    @staticmethod
+    def _resource(kind: Union[str, ResourceType]) -> ResourceType:
+        if isinstance(kind, ResourceType):
+            return kind
+        res = resources.by_kind(kind) or resources.lookup(kind) or (
+            resources.NAMESPACES if kind in resources.NAMESPACES.names else None)
+        if res is None:
+            raise ValueError(f"unknown kind {kind!r}")
+        return res
+
+    def get(self, kind: Union[str, ResourceType], name: str, namespace: Optional[str] = None) -> Any:
+        """The object of ``kind`` (``"ServiceCIDR"``, ``"ipaddresses"``, ``"svc"``, ...) by name:
+        a ServiceCIDR, IPAddress or Service object, or a Namespace's wire dict."""
+        res = self._resource(kind)
+        if res is resources.SERVICECIDRS:
+            return self.get_service_cidr(name)
+        if res is resources.IPADDRESSES:
+            return self.get_ip_address(name)
+        if res is resources.SERVICES:
+            return self.get_service(name, namespace or "default")
+        for item in self.list_namespaces():
+            if item["metadata"]["name"] == name:
+                return item
+        raise NotFoundError(res.qualified, name)
+
+    def list(self, kind: Union[str, ResourceType], namespace: Optional[str] = None) -> List[Any]:
+        """Every object of ``kind`` (Services: of ``namespace``, or all when None), by key."""
+        res = self._resource(kind)
+        if res is resources.SERVICECIDRS:
+            return self.list_service_cidrs()
+        if res is resources.IPADDRESSES:
+            return self.list_ip_addresses()
+        if res is resources.SERVICES:
+            return self.list_services(namespace)
+        return self.list_namespaces()
+
+    def delete(self, kind: Union[str, ResourceType], name: str, namespace: Optional[str] = None) -> Any:
+        """Delete the object of ``kind``; returns what ``delete_service_cidr`` returns for a
+        ServiceCIDR, else None. A Namespace goes with its Services."""
+        res = self._resource(kind)
+        if res is resources.SERVICECIDRS:
+            return self.delete_service_cidr(name)
+        if res is resources.IPADDRESSES:
+            return self.delete_ip_address(name)
+        if res is resources.SERVICES:
+            return self.delete_service(name, namespace or "default")
+        return self.delete_namespace(name)
+
+    @_locked
+    def list_namespaces(self) -> List[Dict[str, Any]]:
+        """Every Namespace (wire dicts), by name: ``default``, ``kube-system``, those created
+        through :meth:`create_namespace` and those Services live in."""
+        oldest: Dict[str, Optional[str]] = {}  # namespace -> creation time of its oldest Service
+        for key, value, _rev in self.stored(resources.SERVICES):
+            ns = layout.split_service_key(key)[0]
+            ts = (value.get("metadata") or {}).get("creationTimestamp")
+            seen = oldest.setdefault(ns, None)
+            if ts and (seen is None or ts < seen):
+                oldest[ns] = ts
+        default = self._scs.get(DEFAULT_NAME)
+        created = format_time(default.creation_timestamp) if default is not None else None
+        return namespaces.list_namespaces(self._store, oldest, format_time(self._started) or "", created)
+
+    @_locked
+    def create_namespace(self, name: str, *, labels: Optional[Dict[str, str]] = None,
+                         annotations: Optional[Dict[str, str]] = None, dry_run: bool = False) -> Dict[str, Any]:
+        """Create a Namespace (``ValidationError``, ``AlreadyExistsError``); its wire dict."""
+        existing = [item["metadata"]["name"] for item in self.list_namespaces()]
+        return namespaces.create_namespace(self._store, existing, str(name), format_time(self._now()) or "",
+                                           labels, annotations, dry_run)
+
+    @_locked
+    def delete_namespace(self, name: str, *, dry_run: bool = False) -> Dict[str, Any]:
+        """Delete a Namespace and, first, its Services (``ForbiddenError`` for the system ones);
+        returns it as it was, marked Terminating."""
+        current = self.get(resources.NAMESPACES, name)
+        namespaces.check_deletable(name)
+        current["metadata"]["deletionTimestamp"] = format_time(self._now())
+        current["status"] = {"phase": "Terminating"}
+        if dry_run:
+            return current
+        for service in self.list_services(name):
+            try:
+                self.delete_service(service.name, name)
+            except NotFoundError:
+                pass
+        namespaces.delete_namespace(self._store, name)
+        return current
+
+    def current_revision(self) -> int:
+        """The store revision of the latest write (the global ``resourceVersion``)."""
+        return self._store.current_revision()
+
+    def revision_of(self, kind: Union[str, ResourceType], name: str, namespace: Optional[str] = None) -> Optional[int]:
+        """The revision of the last write to one object, None if it is not there."""
+        res = self._resource(kind)
+        store_kind, key = self._location(res, name, namespace)
+        rec = self._store.get(store_kind, key)
+        return rec.revision if rec is not None else None
+
+    @staticmethod
+    def _location(res: ResourceType, name: str, namespace: Optional[str]) -> Tuple[str, str]:
+        if res is resources.NAMESPACES:
+            return META, layout.namespace_key(name)
+        if res.namespaced:
+            return res.plural, layout.service_key(namespace or "default", name)
+        return res.plural, name
+
+    def stored(self, kind: Union[str, ResourceType]) -> List[Tuple[str, Dict[str, Any], int]]:
+        """(key, value, revision) of every stored object of ``kind`` as the change log names them
+        (see :meth:`changes_since`); values are shared with the store: do not change them."""
+        res = self._resource(kind)
+        if res is resources.NAMESPACES:
+            records, _ = self._store.list(META)
+            prefix = layout.NAMESPACE_PREFIX
+            return [(r.key[len(prefix):], r.value, r.revision) for r in records if r.key.startswith(prefix)]
+        records, _ = self._store.list(res.plural)
+        return [(r.key, r.value, r.revision) for r in records]
+
+    def changes_since(self, revision: int) -> Tuple[List[Change], int]:
+        """The writes after ``revision`` (every writer's, the controllers' included), and the
+        current revision. A change's ``kind`` is the resource's plural (``namespaces`` for
+        Namespaces) and its ``key`` is the name (``namespace/name`` for Services). Raises
+        ``fastcidr.errors.Compacted`` when the log no longer reaches back that far."""
+        changes, current = self._store.changes_since(revision)
+        prefix = layout.NAMESPACE_PREFIX
+        out = [replace(ch, kind=resources.NAMESPACES.plural, key=ch.key[len(prefix):])
+               if ch.kind == META and ch.key.startswith(prefix) else ch for ch in changes]
+        return out, current
+
+    def wait_for_change(self, revision: int, timeout: float) -> bool:
+        """Block until the revision exceeds ``revision`` or ``timeout`` seconds pass."""
+        return self._store.wait_for_change(revision, timeout)
 
     @_locked
     def metrics(self) -> Dict[str, Any]:

@@ -48,7 +48,7 @@ _PROJECTION_LABELS = {
     family: '","labels":'
     + json.dumps({LABEL_MANAGED_BY: MANAGED_BY_ALLOCATOR, LABEL_IP_FAMILY: family},
                  separators=(",", ":"), ensure_ascii=False)
-    + '},"spec":{"parentRef":{"resource":"services","namespace":"'
+    + '},"spec":{"parentRef":{"resource":"' + SERVICES + '","namespace":"'
     for family in ("IPv4", "IPv6")
 }
 
@@ -237,7 +237,7 @@ class Repair(Allocation):
                             continue
                         v = ips[text].value
                     try:
-                        ok = v["spec"]["parentRef"] == {"resource": "services", "namespace": ns, "name": name} \
+                        ok = v["spec"]["parentRef"] == {"resource": SERVICES, "namespace": ns, "name": name} \
                             and v["metadata"]["labels"] == (v6_labels if ":" in text else v4_labels)
                     except (KeyError, TypeError, IndexError):
                         ok = False
@@ -255,7 +255,7 @@ class Repair(Allocation):
                     break
                 v = rec.value
                 ref = (v.get("spec") or {}).get("parentRef") or {}
-                if ref.get("name") != name or ref.get("namespace", "") != ns or ref.get("resource") != "services" \
+                if ref.get("name") != name or ref.get("namespace", "") != ns or ref.get("resource") != SERVICES \
                         or ref.get("group", ""):
                     break
                 labels = (v.get("metadata") or {}).get("labels") or {}
@@ -305,7 +305,7 @@ class Repair(Allocation):
                 ref = spec.get("parentRef") or {}
                 labels = (rec.value.get("metadata") or {}).get("labels") or {}
                 wrong = False
-                if ref.get("group", "") != "" or ref.get("resource") != "services":
+                if ref.get("group", "") != "" or ref.get("resource") != SERVICES:
                     wrong = True
                 elif ref.get("name", "") != name or ref.get("namespace", "") != ns:
                     other = services.get(f"{ref.get('namespace', '')}/{ref.get('name', '')}")
@@ -336,14 +336,14 @@ class Repair(Allocation):
             if labels.get(LABEL_MANAGED_BY) != MANAGED_BY_ALLOCATOR:
                 continue
             ref = (rec.value.get("spec") or {}).get("parentRef")
-            if isinstance(ref, dict) and ref.get("resource") == "services" and ref.get("group", "") == "":
+            if isinstance(ref, dict) and ref.get("resource") == SERVICES and ref.get("group", "") == "":
                 ns, name = ref.get("namespace", ""), ref.get("name", "")
                 svc = services.get(f"{ns}/{name}")
                 if svc is not None and ip in _service_ips(svc.value):
                     continue  # the usual case
             regarding = f"ipaddresses/{ip}"
             expect = rec.revision or None
-            if not isinstance(ref, dict) or ref.get("group", "") != "" or ref.get("resource") != "services":
+            if not isinstance(ref, dict) or ref.get("group", "") != "" or ref.get("resource") != SERVICES:
                 pr = ParentReference.from_dict(ref) if isinstance(ref, dict) else None
                 shown = "<nil>" if pr is None else f"&{{{pr.group} {pr.resource} {pr.namespace} {pr.name}}}"
                 self._emit("Warning", "IPAddressNotAllocated",

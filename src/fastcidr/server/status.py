@@ -157,6 +157,8 @@ def from_exception(exc: BaseException, resource: Optional[ResourceType], name: s
         body = status_body(409, "AlreadyExists", str(exc),
                            _details(resource, getattr(exc, "name", name)))
         return ApiError(409, body)
+    if isinstance(exc, errors.ForbiddenError):
+        return ApiError(403, status_body(403, "Forbidden", str(exc), {"name": exc.name, "kind": exc.resource}))
     if isinstance(exc, errors.ConflictError):
         if resource is not None:
             return conflict(resource, name)

@@ -1,11 +1,9 @@
 """The etcd store: one shared truth for processes on many machines (etcd v3 through its JSON gateway,
 with the ``etcd3gw`` client).
 
-Keys follow the layout of Kubernetes' registry, under a prefix (default ``/fastcidr``)::
+Keys are ``<prefix>/<kind>/<key>`` under a prefix (default ``/fastcidr``)::
 
-    <prefix>/servicecidrs/<name>
-    <prefix>/ipaddresses/<ip>
-    <prefix>/services/<namespace>/<name>
+    <prefix>/<kind>/<key>
     <prefix>/meta/<setting>
     <prefix>/revision          written by every commit (its value names the commit)
 

@@ -11,8 +11,8 @@ Durability (``synchronous=``):
   any process; a power loss or OS crash may lose the last few commits (never corrupting the file).
 - ``"FULL"``: every commit is also fsync'ed, so it survives power loss too; slower per commit.
 
-Start-up reads little: next to each IPAddress and Service value the row keeps the JSON of
-``store.base.project(kind, value)`` (schema version 2), and :meth:`SQLiteStore.list_projection`
+Start-up reads little: next to each value the row keeps the JSON of the store's
+``projector(kind, value)`` (schema version 2), and :meth:`SQLiteStore.list_projection`
 decodes only that. Files of version 1 are migrated on open (their old rows list whole values until
 rewritten). Values are encoded and decoded with ``orjson`` when it is installed (the stdlib ``json`` otherwise).
 
@@ -53,7 +53,6 @@ from .base import (
     Store,
     TxnConflict,
     check_expect,
-    project,
 )
 
 
@@ -95,7 +94,7 @@ _SCHEMA_V1 = (
 #: migrations[v] turns a version-v database into version v+1 (run inside one transaction).
 _MIGRATIONS: Dict[int, Tuple[str, ...]] = {
     0: _SCHEMA_V1,
-    # version 2: the JSON of store.project(kind, value) next to the value, so that start-up
+    # version 2: the JSON of the projector's part of the value next to the value, so that start-up
     # decodes a few fields per object instead of whole objects (NULL: read the value; rows
     # written before version 2 stay NULL until their next write)
     1: ("ALTER TABLE fastcidr_records ADD COLUMN projection TEXT",),
@@ -607,10 +606,11 @@ class SQLiteStore(Store):
         ops = list(ops)
         texts: List[Optional[str]] = []
         projections: List[Optional[str]] = []
+        projector = self.projector
         for op in ops:
             if isinstance(op, (Create, Put)):
                 texts.append(_dumps(op.value))
-                small = project(op.kind, op.value)
+                small = projector(op.kind, op.value) if projector is not None else None
                 projections.append(None if small is None else _dumps(small))
             elif isinstance(op, (Delete, Require)):
                 texts.append(None)

@@ -1,51 +1,63 @@
-"""``fastcidr``: a kubectl-like command line over a fastcidr store (API.md "Command line").
-
-It speaks kubectl: the same verbs, nouns and flags for ServiceCIDRs, IPAddresses and Services, the
-same table layout (Go's tabwriter), AGE format (``HumanDuration``), ``-o json|yaml|name|wide|jsonpath=``
-output and error texts (``Error from server (NotFound): ...``, ``The ServiceCIDR "x" is invalid: ...``),
-on stdout/stderr with kubectl's exit status (0, or 1 on any error). The state lives in a store chosen by
-``--store URL`` or ``FASTCIDR_STORE``, by default the SQLite file
-``$XDG_DATA_HOME/fastcidr/fastcidr.db`` (``~/.local/share/fastcidr/fastcidr.db``).
-
-Writes go through a ``Cluster`` (the controllers run inside each write); ``get`` reads the store
-directly, because opening a ``Cluster`` rebuilds its allocation index first. Start-up matters for
-a command line, so the Kubernetes layer, the stores and PyYAML are imported only by the commands
-that need them, and only the parser of the command given is built.
-
->>> print(human_duration(7 * 60 + 30))
-7m30s
->>> print(tabwrite("NAME\\tCIDRS\\tAGE\\nkubernetes\\t10.96.0.0/28\\t17d\\n"), end="")
-NAME         CIDRS          AGE
-kubernetes   10.96.0.0/28   17d
-"""
+"""The commands: argument parsing and one function per command (each returns the exit status)."""
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import sys
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Iterator,
+    List,
+    NoReturn,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
-from .errors import FastCIDRError, NotFoundError, StoreError, StoreNotFoundError
-from .k8s import resources
-from .k8s.printers import age, format_labels, human_duration, parse_timestamp
-from .k8s.resources import IPADDRESSES, OBJECT_KINDS, SERVICECIDRS, SERVICES, ResourceType
-from .k8s.selectors import Requirement, SelectorError, matches_labels, parse_label_selector
-from .k8s.view import StoreView
+from ..errors import FastCIDRError, NotFoundError, StoreError, StoreNotFoundError
+from ..k8s import resources
+from ..k8s.printers import format_labels
+from ..k8s.resources import (
+    IPADDRESSES,
+    OBJECT_KINDS,
+    SERVICECIDRS,
+    SERVICES,
+    ResourceType,
+)
+from ..k8s.selectors import (
+    Requirement,
+    SelectorError,
+    matches_labels,
+    parse_label_selector,
+)
+from ..k8s.view import StoreView
+from .describe import (
+    _address_order,
+    _event_dict,
+    _regards,
+    describe_ip_address,
+    describe_service,
+    describe_service_cidr,
+)
+from .jsonpath import JSONPathError, jsonpath
+from .kubectl_errors import (
+    CommandError,
+    _field_errors,
+    server_error_text,
+    status_message,
+)
+from .manifests import _read_source, _subset, parse_manifests
+from .output import table, to_json, to_yaml
 
 if TYPE_CHECKING:
-    from .k8s.cluster import Cluster
+    from ..k8s.cluster import Cluster
 
-__all__ = ["main", "human_duration", "tabwrite", "table", "default_store_path", "resolve_store",
-           "to_json", "to_yaml", "jsonpath"]
 
 ENV_STORE = "FASTCIDR_STORE"
-
-
-# --------------------------------------------------------------------------------------------
-# Where the state lives
 
 
 def default_store_path() -> str:
@@ -90,136 +102,6 @@ def open_view(args: argparse.Namespace) -> StoreView:
         raise CommandError(str(exc)) from None
 
 
-# --------------------------------------------------------------------------------------------
-# Formatting exactly as kubectl does
-
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def rfc1123z(timestamp: Optional[str]) -> str:
-    """Go's ``time.RFC1123Z`` (``Mon, 02 Jan 2006 15:04:05 -0700``), locale-independent."""
-    value = parse_timestamp(timestamp)
-    if value is None:
-        value = datetime(1, 1, 1, tzinfo=timezone.utc)  # Go's zero time, as kubectl prints it
-    offset = value.utcoffset() or (value - value)
-    minutes = int(offset.total_seconds()) // 60
-    sign = "+" if minutes >= 0 else "-"
-    minutes = abs(minutes)
-    return (
-        f"{_DAYS[value.weekday()]}, {value.day:02d} {_MONTHS[value.month - 1]} {value.year:04d} "
-        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d} {sign}{minutes // 60:02d}{minutes % 60:02d}"
-    )
-
-
-def tabwrite(text: str, minwidth: int = 6, padding: int = 3) -> str:
-    """Align tab-separated cells the way Go's ``text/tabwriter`` does (padding with spaces).
-
-    A cell is text terminated by a tab; the text after a line's last tab is not part of any
-    column and is never padded, so no line ends in spaces. A column block is a run of consecutive
-    lines that all have a cell in that column; its width is ``max(minwidth, widest cell + padding)``.
-    kubectl's tables use ``minwidth=6, padding=3``; ``kubectl describe`` uses ``0, 2``.
-    """
-    trailing_newline = text.endswith("\n")
-    body = text[:-1] if trailing_newline else text
-    lines = [line.split("\t") for line in body.split("\n")]
-    out: List[str] = []
-    widths: List[int] = []
-
-    def write_lines(line0: int, line1: int) -> None:
-        for i in range(line0, line1):
-            cells = lines[i]
-            parts = []
-            for j, cell in enumerate(cells):
-                if j < len(widths):
-                    parts.append(cell + " " * (widths[j] - len(cell)))
-                else:
-                    parts.append(cell)
-            out.append("".join(parts))
-
-    def format_block(line0: int, line1: int) -> None:
-        column = len(widths)
-        this = line0
-        while this < line1:
-            if column >= len(lines[this]) - 1:
-                this += 1
-                continue
-            write_lines(line0, this)
-            line0 = this
-            width = minwidth
-            while this < line1 and column < len(lines[this]) - 1:
-                width = max(width, len(lines[this][column]) + padding)
-                this += 1
-            widths.append(width)
-            format_block(line0, this)
-            widths.pop()
-            line0 = this
-        write_lines(line0, line1)
-
-    format_block(0, len(lines))
-    result = "\n".join(out)
-    return result + "\n" if trailing_newline else result
-
-
-def table(rows: Sequence[Sequence[str]]) -> str:
-    """kubectl's table: each column as wide as its widest cell plus 3 spaces, last one unpadded."""
-    if not rows:
-        return ""
-    return tabwrite("".join("\t".join(row) + "\n" for row in rows))
-
-
-def to_json(obj: Any) -> str:
-    """kubectl's ``-o json``: 4-space indent, keys sorted, and Go's HTML-safe escapes."""
-    text = json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False)
-    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
-                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(char, escape)
-    return text + "\n"
-
-
-def to_yaml(obj: Any) -> str:
-    """kubectl's ``-o yaml``: keys sorted, block style, and strings that would read back as
-    something else (``"False"``, timestamps, ``""``) in double quotes, as go-yaml writes them."""
-    return _yaml_module().dump(obj, Dumper=_kubectl_dumper(), default_flow_style=False, sort_keys=True,
-                               allow_unicode=True, width=80)
-
-
-def _yaml_module() -> Any:
-    try:
-        import yaml  # type: ignore[import-untyped]  # only the YAML paths pay for PyYAML
-    except ImportError:
-        raise CommandError("YAML needs PyYAML: pip install 'fastcidr[yaml]' (JSON works without it)") from None
-    return yaml
-
-
-_DUMPER: List[Any] = []
-
-
-def _kubectl_dumper() -> Any:
-    """A SafeDumper whose strings are quoted as go-yaml quotes them (built on first use)."""
-    if _DUMPER:
-        return _DUMPER[0]
-    yaml = _yaml_module()
-
-    def represent_str(dumper: Any, data: str) -> Any:
-        style = None
-        if "\n" in data:
-            style = "|"
-        elif dumper.resolve(yaml.ScalarNode, data, (True, False)) != "tag:yaml.org,2002:str":
-            style = '"'
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-    dumper: Any = type("KubectlDumper", (yaml.SafeDumper,), {})
-    dumper.add_representer(str, represent_str)
-    _DUMPER.append(dumper)
-    return dumper
-
-
-# --------------------------------------------------------------------------------------------
-# Resources: how each kind is named, listed and printed
-
-
 Resource = ResourceType  # (the registry's type, by the name the commands use)
 
 
@@ -233,68 +115,6 @@ def lookup_resource(name: str) -> Resource:
 def _resource_of_kind(kind: str) -> Optional[Resource]:
     res = resources.by_kind(kind)
     return res if res in OBJECT_KINDS else None
-
-
-# --------------------------------------------------------------------------------------------
-# Errors as kubectl prints them
-
-
-class CommandError(Exception):
-    """A client-side error: printed as ``error: <message>``, exit status 1."""
-
-
-def _field_errors(exc: BaseException) -> List[str]:
-    errors = getattr(exc, "errors", None)
-    if not errors:
-        return [str(exc)]
-    return [f"{field}: {message}" if field else str(message) for field, message in errors]
-
-
-def go_aggregate(messages: Sequence[str]) -> str:
-    """Go's ``utilerrors.Aggregate`` text: the one message, or ``[a, b]``."""
-    return messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
-
-
-def status_message(exc: BaseException, kind: Optional[str] = None, name: Optional[str] = None) -> str:
-    """The ``message`` of the Kubernetes ``Status`` the apiserver would have answered with."""
-    reason = getattr(exc, "reason", "InternalError")
-    if reason == "Invalid" and (kind or getattr(exc, "kind", None)):
-        kind = getattr(exc, "kind", None) or kind
-        name = getattr(exc, "name", None) or name
-        return f'{kind} "{name}" is invalid: {go_aggregate(_field_errors(exc))}'
-    if reason == "InternalError":
-        return f"Internal error occurred: {exc}"
-    return str(exc)
-
-
-def server_error_text(exc: BaseException, kind: Optional[str] = None, name: Optional[str] = None,
-                      source: Optional[str] = None, verb: str = "creating") -> str:
-    """What kubectl prints for an error Status (``cmdutil.StandardErrorMessage``).
-
-    Invalid (422) is rebuilt from the details as ``The <Kind> "<name>" is invalid: ...`` (one
-    ``* field: message`` line per cause when there are several); every other reason is
-    ``Error from server (<Reason>): <message>``, with ``error when <verb> "<file>": `` before the
-    message when the object came from a file (``apply -f``).
-    """
-    if isinstance(exc, StoreError):
-        return f"error: {exc}"
-    reason = getattr(exc, "reason", "InternalError")
-    if reason == "Invalid":
-        kind = getattr(exc, "kind", None) or kind
-        name = getattr(exc, "name", None) or name
-        head = f'The {kind} "{name}" is invalid' if (kind or name) else "The request is invalid"
-        causes = _field_errors(exc)
-        if len(causes) == 1:
-            return f"{head}: {causes[0]}"
-        return f"{head}: \n" + "\n".join(f"* {cause}" for cause in causes)
-    message = status_message(exc, kind, name)
-    if source is not None:
-        message = f'error when {verb} "{source}": {message}'
-    return f"Error from server ({reason}): {message}"
-
-
-# --------------------------------------------------------------------------------------------
-# Argument parsing
 
 
 class _Parser(argparse.ArgumentParser):
@@ -316,175 +136,6 @@ def _output_format(value: str) -> str:
     raise argparse.ArgumentTypeError(
         f'unable to match a printer suitable for the output format "{value}", '
         f"allowed formats are: json,jsonpath,name,wide,yaml")
-
-
-# --------------------------------------------------------------------------------------------
-# -o jsonpath=TEMPLATE: the part of kubectl's JSONPath that scripts use
-
-
-class JSONPathError(CommandError):
-    pass
-
-
-def _jsonpath_literal(text: str) -> str:
-    return json.loads(text) if text.startswith('"') else text
-
-
-def _path_steps(expr: str) -> List[Tuple[str, str]]:
-    """``.items[*].metadata.name`` → [(field, items), (index, *), (field, metadata), ...]."""
-    steps: List[Tuple[str, str]] = []
-    i = 1 if expr.startswith(("@", "$")) else 0
-    while i < len(expr):
-        char = expr[i]
-        if char == ".":
-            j = i + 1
-            name: List[str] = []
-            while j < len(expr) and expr[j] not in ".[":
-                if expr[j] == "\\" and j + 1 < len(expr):  # escaped dot in a label key
-                    name.append(expr[j + 1])
-                    j += 2
-                    continue
-                name.append(expr[j])
-                j += 1
-            if name:
-                steps.append(("field", "".join(name)))
-            i = j
-        elif char == "[":
-            depth, j = 0, i
-            while j < len(expr):
-                if expr[j] == "[":
-                    depth += 1
-                elif expr[j] == "]":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            if j >= len(expr):
-                raise JSONPathError(f"unterminated array in {expr!r}")
-            steps.append(("index", expr[i + 1:j].strip()))
-            i = j + 1
-        else:
-            raise JSONPathError(f"unrecognized character in action: {expr[i:]!r}")
-    return steps
-
-
-def _filter_matches(node: Any, condition: str) -> bool:
-    for op in ("==", "!="):
-        if op in condition:
-            left, right = (part.strip() for part in condition.split(op, 1))
-            values = _evaluate(left, [node])
-            target = right.strip("'\"") if right[:1] in "'\"" else right
-            hit = any(str(v) == target or v == target for v in values)
-            return hit if op == "==" else not hit
-    return bool(_evaluate(condition.strip(), [node]))
-
-
-def _evaluate(expr: str, nodes: List[Any]) -> List[Any]:
-    for kind, arg in _path_steps(expr):
-        out: List[Any] = []
-        for node in nodes:
-            if kind == "field":
-                if isinstance(node, dict) and arg in node:
-                    out.append(node[arg])
-            elif arg == "*":
-                out.extend(node if isinstance(node, list) else list(node.values()) if isinstance(node, dict) else [])
-            elif arg.startswith("?(") and arg.endswith(")"):
-                items = node if isinstance(node, list) else [node]
-                out.extend(item for item in items if _filter_matches(item, arg[2:-1]))
-            elif isinstance(node, list):
-                if ":" in arg:
-                    start, _, stop = arg.partition(":")
-                    out.extend(node[int(start) if start else None:int(stop) if stop else None])
-                else:
-                    try:
-                        out.append(node[int(arg)])
-                    except (ValueError, IndexError):
-                        raise JSONPathError(f"array index out of bounds: index {arg}, length {len(node)}") from None
-        nodes = out
-    return nodes
-
-
-def _jsonpath_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "<nil>"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return str(value)
-
-
-def jsonpath(template: str, document: Any) -> str:
-    """kubectl's ``-o jsonpath=``: ``{.a.b}``, ``[n]``, ``[*]``, ``[a:b]``, ``[?(@.k=="v")]``,
-    ``{range ...}{end}``, ``{"\\n"}``; several results of one expression are joined by spaces and a
-    missing key prints nothing (kubectl allows missing keys).
-
-    >>> jsonpath('{.items[*].metadata.name}', {"items": [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}]})
-    'a b'
-    """
-    parts: List[Tuple[str, str]] = []
-    i = 0
-    while i < len(template):
-        start = template.find("{", i)
-        if start < 0:
-            parts.append(("text", template[i:]))
-            break
-        if start > i:
-            parts.append(("text", template[i:start]))
-        end, quoted = start + 1, False
-        while end < len(template) and (quoted or template[end] != "}"):
-            if template[end] == '"' and template[end - 1] != "\\":
-                quoted = not quoted
-            end += 1
-        if end >= len(template):
-            raise JSONPathError(f"unclosed action in template {template!r}")
-        parts.append(("action", template[start + 1:end].strip()))
-        i = end + 1
-
-    def run(index: int, node: Any, out: List[str], stop_at_end: bool) -> int:
-        while index < len(parts):
-            kind, body = parts[index]
-            if kind == "text":
-                out.append(body)
-            elif body == "end":
-                if not stop_at_end:
-                    raise JSONPathError("not in range, nothing to end")
-                return index
-            elif body.startswith("range "):
-                items = _evaluate(body[len("range "):].strip(), [node])
-                if len(items) == 1 and isinstance(items[0], list):
-                    items = items[0]
-                finish = index
-                if not items:  # skip the body
-                    depth, finish = 1, index + 1
-                    while finish < len(parts) and depth:
-                        k, b = parts[finish]
-                        if k == "action" and b.startswith("range "):
-                            depth += 1
-                        elif k == "action" and b == "end":
-                            depth -= 1
-                        finish += 1
-                    finish -= 1
-                for item in items:
-                    finish = run(index + 1, item, out, True)
-                index = finish
-            elif body.startswith('"'):
-                try:
-                    out.append(_jsonpath_literal(body))
-                except ValueError:
-                    raise JSONPathError(f"invalid string literal {body}") from None
-            else:
-                out.append(" ".join(_jsonpath_text(v) for v in _evaluate(body, [node])))
-            index += 1
-        if stop_at_end:
-            raise JSONPathError("unclosed range")
-        return index
-
-    out: List[str] = []
-    run(0, document, out, False)
-    return "".join(out)
 
 
 def _bool_flag(value: str) -> bool:
@@ -629,28 +280,22 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
 
 def _version() -> str:
     try:
-        from . import __version__, BACKEND
+        from .. import BACKEND, __version__
 
         return f"fastcidr {__version__} ({BACKEND} core)"
     except Exception:  # pragma: no cover - a broken core must not break --version
         return "fastcidr"
 
 
-# --------------------------------------------------------------------------------------------
-# The cluster behind the commands
-
-
 def open_cluster(args: argparse.Namespace, service_cluster_ip_range: Optional[str] = None, *,
                  read_only: bool = False) -> "Cluster":
     """The Cluster of a command; ``read_only``: the store must exist already (it is not created)."""
-    from .k8s.cluster import Cluster
+    from ..k8s.cluster import Cluster
 
     url = resolve_store(getattr(args, "store", None), create=not read_only)
     try:
         if read_only:
-            from .store.urls import open_store
-
-            open_store(url, create=False).close()
+            StoreView(url).close()  # raises StoreNotFoundError, creating nothing
         return Cluster(service_cluster_ip_range, store=url)
     except StoreNotFoundError as exc:
         raise _no_store(exc) from None
@@ -726,10 +371,6 @@ def _exit_status(errors: Sequence[str]) -> int:
 
 def _err(text: str) -> None:
     sys.stderr.write(text if text.endswith("\n") else text + "\n")
-
-
-# --------------------------------------------------------------------------------------------
-# Commands. Each returns the exit status.
 
 
 def _recorded_range(url: str) -> Optional[List[str]]:
@@ -1047,57 +688,6 @@ def _create_service(cluster: Any, manifest: Dict[str, Any], dry_run: bool = Fals
         selector=spec.get("selector"), labels=meta.get("labels")).to_dict()
 
 
-# ---- apply
-
-
-def _read_source(path: str) -> Tuple[str, str]:
-    """(text, source name as kubectl quotes it in errors)."""
-    if path == "-":
-        return sys.stdin.read(), "STDIN"
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read(), path
-    except OSError as exc:
-        raise CommandError(f'the path "{path}" does not exist' if not os.path.exists(path)
-                           else f"{path}: {exc.strerror}") from None
-
-
-def parse_manifests(text: str, source: str) -> List[Dict[str, Any]]:
-    """Objects from JSON or (multi-document) YAML; ``List``s are flattened into their items."""
-    stripped = text.lstrip()
-    documents: List[Any]
-    if stripped.startswith("{") or stripped.startswith("["):
-        try:
-            parsed = json.loads(text)
-        except ValueError as exc:
-            raise CommandError(f"error parsing {source}: {exc}") from None
-        documents = parsed if isinstance(parsed, list) else [parsed]
-    else:
-        yaml = _yaml_module()
-        try:
-            documents = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as exc:
-            raise CommandError(f"error parsing {source}: error converting YAML to JSON: {exc}") from None
-    objects: List[Dict[str, Any]] = []
-
-    def add(doc: Any) -> None:
-        if doc is None:
-            return
-        if not isinstance(doc, dict):
-            raise CommandError(f'error validating "{source}": error validating data: '
-                               f"invalid object: expected a mapping, got {type(doc).__name__}")
-        kind = doc.get("kind")
-        if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
-            for item in doc["items"]:
-                add(item)
-            return
-        objects.append(doc)
-
-    for doc in documents:
-        add(doc)
-    return objects
-
-
 def _manifest_resource(doc: Dict[str, Any], source: str) -> Resource:
     kind = doc.get("kind")
     version = doc.get("apiVersion")
@@ -1112,16 +702,6 @@ def _manifest_resource(doc: Dict[str, Any], source: str) -> Resource:
                            f'namespace: "" from "{source}": no matches for kind "{kind}" in version "{version}"\n'
                            f"ensure CRDs are installed first")
     return res
-
-
-def _subset(wanted: Any, live: Any) -> bool:
-    """Whether applying ``wanted`` over ``live`` would change nothing (an empty patch)."""
-    if isinstance(wanted, dict):
-        return isinstance(live, dict) and all(_subset(v, live.get(k)) for k, v in wanted.items())
-    if isinstance(wanted, list):
-        return isinstance(live, list) and len(wanted) == len(live) and all(
-            _subset(w, l) for w, l in zip(wanted, live))
-    return wanted == live or (wanted in ("", None, {}, []) and live in ("", None, {}, []))
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -1149,9 +729,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 continue
             _out(f"{res.qualified_singular}/{name} {'created' if live is None else 'configured'}\n")
     return _exit_status(failures)
-
-
-# ---- delete
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -1205,167 +782,6 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return status
 
 
-# ---- describe
-
-#: More blocking addresses than this are summarised, so a big range stays readable.
-DESCRIBE_ADDRESS_LIMIT = 50
-
-
-def describe_service_cidr(obj: Dict[str, Any], blocking: Sequence[Dict[str, Any]],
-                          events: Sequence[Dict[str, Any]], now: Optional[datetime] = None) -> str:
-    """kubectl's ServiceCIDR describer, plus the finalizers, the deletion time and the IPAddresses
-    (with their Services) that keep the ServiceCIDR from going away."""
-    now = now or datetime.now(timezone.utc)
-    meta = obj.get("metadata") or {}
-    lines = [f"Name:\t{meta.get('name', '')}"]
-    lines += _multiline("Labels", meta.get("labels") or {}, "=")
-    lines += _multiline("Annotations", meta.get("annotations") or {}, ": ")
-    lines.append(f"CIDRs:\t{', '.join((obj.get('spec') or {}).get('cidrs') or [])}")
-    finalizers = meta.get("finalizers") or []
-    lines.append(f"Finalizers:\t[{' '.join(finalizers)}]" if finalizers else "Finalizers:\t<none>")
-    if meta.get("deletionTimestamp"):
-        lines.append(f"Deletion Timestamp:\t{rfc1123z(meta['deletionTimestamp'])}")
-    conditions = (obj.get("status") or {}).get("conditions") or []
-    if conditions:
-        lines.append("Status:")
-        lines.append("Conditions:")
-        lines.append("  Type\tStatus\tLastTransitionTime\tReason\tMessage")
-        lines.append("  ----\t------\t------------------\t------\t-------")
-        for cond in conditions:
-            lines.append(
-                f"  {cond.get('type', '')}\t{cond.get('status', '')}\t"
-                f"{rfc1123z(cond.get('lastTransitionTime'))}\t{cond.get('reason', '')}\t"
-                f"{cond.get('message', '')}")
-    text = tabwrite("\n".join(lines) + "\n", minwidth=0, padding=2)
-    # New sections flush the writer, as DescribeEvents does, so their columns stand alone.
-    if blocking:
-        rows = ["Blocking IPAddresses:", "  IP\tService"  , "  --\t-------"]
-        for ip in blocking[:DESCRIBE_ADDRESS_LIMIT]:
-            ref = (ip.get("spec") or {}).get("parentRef") or {}
-            owner = "/".join(x for x in (ref.get("namespace"), ref.get("name")) if x) or "<none>"
-            rows.append(f"  {ip['metadata']['name']}\t{owner}")
-        if len(blocking) > DESCRIBE_ADDRESS_LIMIT:
-            rows.append(f"  ... and {len(blocking) - DESCRIBE_ADDRESS_LIMIT} more")
-        text += tabwrite("\n".join(rows) + "\n", minwidth=0, padding=2)
-    else:
-        text += tabwrite("Blocking IPAddresses:\t<none>\n", minwidth=0, padding=2)
-    if not events:
-        text += tabwrite("Events:\t<none>\n", minwidth=0, padding=2)
-    else:
-        rows = ["Events:", "  Type\tReason\tAge\tFrom\tMessage", "  ----\t------\t----\t----\t-------"]
-        for event in events:
-            rows.append(f"  {event.get('type', '')}\t{event.get('reason', '')}\t"
-                        f"{age(event.get('timestamp'), now)}\t{event.get('from', 'fastcidr')}\t"
-                        f"{str(event.get('message', '')).strip()}")
-        text += tabwrite("\n".join(rows) + "\n", minwidth=0, padding=2)
-    return text
-
-
-def _multiline(title: str, values: Dict[str, str], separator: str) -> List[str]:
-    if not values:
-        return [f"{title}:\t<none>"]
-    keys = sorted(values)
-    lines = [f"{title}:\t{keys[0]}{separator}{values[keys[0]]}"]
-    lines += [f"\t{key}{separator}{values[key]}" for key in keys[1:]]
-    return lines
-
-
-def _event_dict(event: Any) -> Dict[str, Any]:
-    if isinstance(event, dict):
-        return event
-    timestamp = getattr(event, "timestamp", None)
-    if isinstance(timestamp, datetime):
-        timestamp = timestamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"type": getattr(event, "type", ""), "reason": getattr(event, "reason", ""),
-            "message": getattr(event, "message", ""), "timestamp": timestamp,
-            "regarding": getattr(event, "regarding", None)}
-
-
-def _regards(event: Dict[str, Any], reference: str) -> bool:
-    """Whether an event is about the object ``servicecidrs/x``, ``services/ns/name`` or
-    ``ipaddresses/ip`` (the ``regarding`` text of fastcidr's events)."""
-    ref = event.get("regarding")
-    if isinstance(ref, dict):
-        parts = [ref.get("resource") or ref.get("kind", ""), ref.get("namespace", ""), ref.get("name", "")]
-        ref = "/".join(p for p in parts if p)
-    return str(ref or "") == reference
-
-
-def describe_ip_address(obj: Dict[str, Any], events: Sequence[Dict[str, Any]],
-                        now: Optional[datetime] = None) -> str:
-    """kubectl's IPAddress describer."""
-    meta = obj.get("metadata") or {}
-    lines = [f"Name:\t{meta.get('name', '')}"]
-    lines += _multiline("Labels", meta.get("labels") or {}, "=")
-    lines += _multiline("Annotations", meta.get("annotations") or {}, ": ")
-    ref = (obj.get("spec") or {}).get("parentRef")
-    if ref:
-        lines.append("Parent Reference:")
-        for title, key in (("Group", "group"), ("Resource", "resource"), ("Namespace", "namespace"),
-                           ("Name", "name")):
-            lines.append(f"  {title}:\t{ref.get(key, '')}")
-    return _with_events("\n".join(lines) + "\n", events, now)
-
-
-def describe_service(obj: Dict[str, Any], events: Sequence[Dict[str, Any]],
-                     now: Optional[datetime] = None) -> str:
-    """kubectl's Service describer (no endpoints: fastcidr has no Pods)."""
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace', '')}"]
-    lines += _multiline("Labels", meta.get("labels") or {}, "=")
-    lines += _multiline("Annotations", meta.get("annotations") or {}, ": ")
-    lines.append(f"Selector:\t{format_labels(spec.get('selector'))}")
-    lines.append(f"Type:\t{spec.get('type', '')}")
-    if spec.get("ipFamilyPolicy"):
-        lines.append(f"IP Family Policy:\t{spec['ipFamilyPolicy']}")
-    lines.append(f"IP Families:\t{','.join(spec.get('ipFamilies') or []) or '<none>'}")
-    lines.append(f"IP:\t{spec.get('clusterIP', '')}")
-    lines.append(f"IPs:\t{','.join(spec.get('clusterIPs') or []) or '<none>'}")
-    if spec.get("externalIPs"):
-        lines.append(f"External IPs:\t{','.join(spec['externalIPs'])}")
-    if spec.get("externalName"):
-        lines.append(f"External Name:\t{spec['externalName']}")
-    for port in spec.get("ports") or []:
-        name = port.get("name") or "<unset>"
-        protocol = port.get("protocol") or "TCP"
-        lines.append(f"Port:\t{name}\t{port.get('port')}/{protocol}")
-        lines.append(f"TargetPort:\t{port.get('targetPort', port.get('port'))}/{protocol}")
-        if port.get("nodePort"):
-            lines.append(f"NodePort:\t{name}\t{port['nodePort']}/{protocol}")
-        lines.append("Endpoints:\t<none>")
-    lines.append(f"Session Affinity:\t{spec.get('sessionAffinity', 'None')}")
-    if spec.get("internalTrafficPolicy"):
-        lines.append(f"Internal Traffic Policy:\t{spec['internalTrafficPolicy']}")
-    return _with_events("\n".join(lines) + "\n", events, now)
-
-
-def _with_events(body: str, events: Sequence[Dict[str, Any]], now: Optional[datetime]) -> str:
-    """The describer's body and kubectl's Events section, in one tabwriter (kubectl flushes only
-    before a non-empty event table)."""
-    now = now or datetime.now(timezone.utc)
-    if not events:
-        return tabwrite(body + "Events:\t<none>\n", minwidth=0, padding=2)
-    rows = ["Events:", "  Type\tReason\tAge\tFrom\tMessage", "  ----\t------\t----\t----\t-------"]
-    for event in events:
-        rows.append(f"  {event.get('type', '')}\t{event.get('reason', '')}\t"
-                    f"{age(event.get('timestamp'), now)}\t{event.get('from', 'fastcidr')}\t"
-                    f"{str(event.get('message', '')).strip()}")
-    return tabwrite(body, minwidth=0, padding=2) + tabwrite("\n".join(rows) + "\n", minwidth=0, padding=2)
-
-
-def _address_order(obj: Dict[str, Any]) -> Tuple[int, int, str]:
-    """IPv4 before IPv6, then numerically (10.96.0.9 before 10.96.0.10)."""
-    import ipaddress
-
-    name = obj["metadata"]["name"]
-    try:
-        ip = ipaddress.ip_address(name)
-    except ValueError:
-        return (9, 0, name)
-    return (ip.version, int(ip), name)
-
-
 def cmd_describe(args: argparse.Namespace) -> int:
     targets = _parse_targets(args.args)
     namespace = _namespace(args)
@@ -1401,9 +817,6 @@ def cmd_describe(args: argparse.Namespace) -> int:
     return status
 
 
-# ---- import
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     """Load a ``kubectl get servicecidr,ipaddress,services -A -o json`` dump as it is
     (``Cluster.import_objects``); objects of other kinds are skipped and counted."""
@@ -1433,163 +846,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- bench
-
-
-def _calls_for(fn: Callable[[], Any], seconds: float) -> int:
-    """How many calls of ``fn`` take about ``seconds`` (doubling until they do)."""
-    import time
-
-    calls = 1
-    while calls < 1 << 22:
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        if time.perf_counter() - start > seconds:
-            break
-        calls *= 2
-    return calls
-
-
-def _interleaved_medians(fns: Sequence[Callable[[], Any]], budget: float, rounds: int = 7) -> List[float]:
-    """Median ns per call of each function, measured in alternating rounds so that every one sees
-    the same moments of a busy machine (their ratios are what the table is about)."""
-    import time
-
-    batch = [_calls_for(fn, budget / (rounds * 2)) for fn in fns]
-    samples: List[List[float]] = [[] for _ in fns]
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            for _ in range(batch[i]):
-                fn()
-            samples[i].append((time.perf_counter() - start) / batch[i])
-    return [sorted(s)[len(s) // 2] * 1e9 for s in samples]
-
-
-def bench_rows(budget: float = 0.25) -> List[List[str]]:
-    """A short comparison on this machine: fastcidr (compiled and pure) against what a Python
-    user would build with the peers installed here (pyroaring, bitarray, netaddr, pytricia).
-    Peers that are not installed are left out. Ratios are against the first fastcidr row of each
-    operation; ``make bench`` is the real measurement."""
-    import random
-
-    from . import _backend
-
-    modules = [("fastcidr", _backend.compiled)] if _backend.compiled is not None else []
-    modules.append(("fastcidr, pure Python", _backend.pure))
-    size = 1 << 16
-    rng = random.Random(1)
-    half = rng.sample(range(1, size - 1), size // 2)
-    results: List[Tuple[str, str, float]] = []
-
-    candidates: List[Tuple[str, str, Callable[[], Any]]] = []
-
-    def measure(operation: str, label: str, fn: Callable[[], Any]) -> None:
-        candidates.append((operation, label, fn))
-
-    def optional(name: str) -> Any:
-        import importlib
-
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            return None
-
-    # 1. churn at half full: release an address and take the next free one
-    churn = "release + next address, IPv4 /16 half full"
-    for label, module in modules:
-        alloc = module.CIDRAllocator("10.0.0.0/16", seed=1)
-        for offset in half:
-            alloc.allocate(f"10.0.{offset >> 8}.{offset & 255}")
-
-        def step(alloc: Any = alloc) -> None:
-            alloc.release(alloc.allocate_next())
-
-        measure(churn, label + " (str)", step)
-    pyroaring = optional("pyroaring")
-    if pyroaring is not None:
-        free = pyroaring.BitMap(range(1, size - 1))
-        free.difference_update(pyroaring.BitMap(half))
-
-        def roaring_step() -> None:
-            offset = free.min()
-            free.remove(offset)
-            free.add(offset)
-
-        measure(churn, "pyroaring BitMap min/remove (int)", roaring_step)
-    bitarray_mod = optional("bitarray")
-    if bitarray_mod is not None:
-        used = bitarray_mod.bitarray(size)
-        used.setall(0)
-        used[0] = used[size - 1] = 1
-        for offset in half:
-            used[offset] = 1
-        start = size // 2
-
-        def bitarray_step() -> None:
-            offset = used.find(0, start)
-            if offset < 0:
-                offset = used.find(0)
-            used[offset] = 1
-            used[offset] = 0
-
-        measure(churn, "bitarray find (int)", bitarray_step)
-
-    # 2. membership of a given address at half full
-    member = "is this address allocated?, IPv4 /16 half full"
-    probe = f"10.0.{half[7] >> 8}.{half[7] & 255}"
-    for label, module in modules:
-        alloc = module.CIDRAllocator("10.0.0.0/16", seed=1)
-        for offset in half:
-            alloc.allocate(f"10.0.{offset >> 8}.{offset & 255}")
-        measure(member, label + " (str)", functools.partial(alloc.has, probe))
-    netaddr = optional("netaddr")
-    if netaddr is not None:
-        pool = netaddr.IPSet(f"10.0.{o >> 8}.{o & 255}" for o in half[:4096])
-        measure(member, "netaddr IPSet (str, 4k members)", lambda: probe in pool)
-
-    # 3. which of 1,000 CIDRs holds an address
-    match = "longest prefix match, 1,000 CIDRs"
-    prefixes = sorted({f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.0/24"
-                       for _ in range(1000)})
-    target = prefixes[500].replace(".0/24", ".77")
-    for label, module in modules:
-        tree = module.PrefixTree()
-        for cidr in prefixes:
-            tree[cidr] = cidr
-        measure(match, label + (" (str)" if "pure" in label else " PrefixTree (str)"),
-                functools.partial(tree.longest_match, target))
-    pytricia = optional("pytricia")
-    if pytricia is not None:
-        trie = pytricia.PyTricia()
-        for cidr in prefixes:
-            trie[cidr] = cidr
-        measure(match, "pytricia (str)", lambda: trie.get_key(target))
-
-    operations = list(dict.fromkeys(operation for operation, _, _ in candidates))
-    for operation in operations:
-        group = [(label, fn) for op, label, fn in candidates if op == operation]
-        medians = _interleaved_medians([fn for _, fn in group], budget * len(group))
-        results.extend((operation, label, ns) for (label, _), ns in zip(group, medians))
-    rows = [["OPERATION", "IMPLEMENTATION", "NS/OP", "VS FASTCIDR"]]
-    baseline: Dict[str, float] = {}
-    for operation, label, ns in results:
-        reference = baseline.setdefault(operation, ns)
-        rows.append([operation, label, f"{ns:,.0f}", f"{ns / reference:.2f}x"])
-    return rows
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_rows  # the peers are imported only for this command
+
     rows = bench_rows(max(0.01, args.seconds))
     _out(table(rows))
     _out("(median of 7 interleaved batches on this machine, call overhead included for everyone; VS FASTCIDR is the\n"
          " time relative to the operation's first fastcidr row, above 1.00x = slower; peers that are not\n"
          " installed are left out; `make bench` is the full benchmark)\n")
     return 0
-
-
-# ---- serve
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -1603,87 +868,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if global_store and not any(a == "--store" or a.startswith("--store=") for a in rest):
         rest = ["--store", global_store] + rest
     try:
-        from . import server
+        from .. import server
     except ImportError as exc:
         raise CommandError(f"the API server is not available: {exc}") from None
     result = server.main(rest)
     return int(result or 0)
 
-
-_COMMANDS = ("init", "get", "create", "apply", "delete", "describe", "import", "version", "bench", "serve")
-
-
-def _command_word(argv: Sequence[str]) -> Optional[str]:
-    """The command named in ``argv`` (after the global options), or None when help or an
-    unknown command needs the whole tree."""
-    i = 0
-    while i < len(argv):
-        word = argv[i]
-        if word == "--store":
-            i += 2
-        elif word.startswith("--store="):
-            i += 1
-        elif word in _COMMANDS:
-            return word
-        else:
-            return None
-    return None
-
-
-def _serve_argv(argv: Sequence[str]) -> Optional[argparse.Namespace]:
-    """``[--store URL] serve ARGS...``: everything after ``serve`` belongs to the server's own
-    parser (argparse would otherwise claim ``--help`` and other options for itself)."""
-    store = None
-    i = 0
-    while i < len(argv):
-        word = argv[i]
-        if word == "--store" and i + 1 < len(argv):
-            store, i = argv[i + 1], i + 2
-        elif word.startswith("--store="):
-            store, i = word.split("=", 1)[1], i + 1
-        elif word == "serve":
-            return argparse.Namespace(func=cmd_serve, store=store, serve_args=list(argv[i + 1:]))
-        else:
-            return None
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run one command; return its exit status (0, or 1 after printing an error to stderr)."""
-    words = list(sys.argv[1:] if argv is None else argv)
-    args = _serve_argv(words)
-    if args is None:
-        # kubectl takes names after flags too (`get svc -n prod web`): argparse stops a
-        # positional list at the first flag, so the names it left over are put back here.
-        parser = build_parser(_command_word(words))
-        args, extras = parser.parse_known_args(words)
-        if extras:
-            if isinstance(getattr(args, "args", None), list) and not any(
-                    e.startswith("-") and e != "-" for e in extras):
-                args.args.extend(extras)
-            else:
-                parser.error(f"unrecognized arguments: {' '.join(extras)}")
-    try:
-        return int(args.func(args))
-    except CommandError as exc:
-        _err(f"error: {exc}")
-        return 1
-    except FastCIDRError as exc:
-        _err(server_error_text(exc))
-        return 1
-    except BrokenPipeError:
-        # The reader went away (`fastcidr get ip | head`): stop quietly, like kubectl.
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
-        return 0
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
