@@ -13,7 +13,6 @@ from typing import (
 )
 
 
-
 def _calls_for(fn: Callable[[], Any], seconds: float) -> int:
     """How many calls of ``fn`` take about ``seconds`` (doubling until they do)."""
     import time

@@ -2,11 +2,7 @@
 text kubectl makes of a ``Status`` (``Error from server (NotFound): ...``, ``The Service "x" is invalid: ...``)."""
 from __future__ import annotations
 
-from typing import (
-    List,
-    Optional,
-    Sequence,
-)
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..errors import StoreError
 
@@ -27,40 +23,51 @@ def go_aggregate(messages: Sequence[str]) -> str:
     return messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
 
 
+def status_of(exc: BaseException, kind: Optional[str] = None, name: Optional[str] = None) -> Dict[str, Any]:
+    """The ``Status`` body the apiserver would answer with (the library's one translation)."""
+    from ..k8s import resources
+    from ..k8s.status import from_exception
+
+    resource = resources.by_kind(getattr(exc, "kind", None) or kind or "")
+    return from_exception(exc, resource, getattr(exc, "name", None) or name or "").body
+
+
 def status_message(exc: BaseException, kind: Optional[str] = None, name: Optional[str] = None) -> str:
     """The ``message`` of the Kubernetes ``Status`` the apiserver would have answered with."""
-    reason = getattr(exc, "reason", "InternalError")
-    if reason == "Invalid" and (kind or getattr(exc, "kind", None)):
-        kind = getattr(exc, "kind", None) or kind
-        name = getattr(exc, "name", None) or name
-        return f'{kind} "{name}" is invalid: {go_aggregate(_field_errors(exc))}'
-    if reason == "InternalError":
-        return f"Internal error occurred: {exc}"
-    return str(exc)
+    return str(status_of(exc, kind, name)["message"])
 
 
-def server_error_text(exc: BaseException, kind: Optional[str] = None, name: Optional[str] = None,
-                      source: Optional[str] = None, verb: str = "creating") -> str:
-    """What kubectl prints for an error Status (``cmdutil.StandardErrorMessage``).
+def kubectl_text(status: Dict[str, Any], source: Optional[str] = None, verb: str = "creating") -> str:
+    """What kubectl prints for an error ``Status`` (``cmdutil.StandardErrorMessage``).
 
     Invalid (422) is rebuilt from the details as ``The <Kind> "<name>" is invalid: ...`` (one
     ``* field: message`` line per cause when there are several); every other reason is
     ``Error from server (<Reason>): <message>``, with ``error when <verb> "<file>": `` before the
     message when the object came from a file (``apply -f``).
+
+    >>> kubectl_text({"reason": "NotFound", "message": 'services "web" not found'})
+    'Error from server (NotFound): services "web" not found'
     """
-    if isinstance(exc, StoreError):
-        return f"error: {exc}"
-    reason = getattr(exc, "reason", "InternalError")
+    reason = status.get("reason") or "InternalError"
+    message = str(status.get("message", ""))
     if reason == "Invalid":
-        kind = getattr(exc, "kind", None) or kind
-        name = getattr(exc, "name", None) or name
-        head = f'The {kind} "{name}" is invalid' if (kind or name) else "The request is invalid"
-        causes = _field_errors(exc)
+        details = status.get("details") or {}
+        kind, name = details.get("kind"), details.get("name")
+        head = f'The {kind} "{name or ""}" is invalid' if (kind or name) else "The request is invalid"
+        causes = [f"{c['field']}: {c.get('message', '')}" if c.get("field") else str(c.get("message", ""))
+                  for c in details.get("causes") or []] or [message]
         if len(causes) == 1:
             return f"{head}: {causes[0]}"
         return f"{head}: \n" + "\n".join(f"* {cause}" for cause in causes)
-    message = status_message(exc, kind, name)
     if source is not None:
         message = f'error when {verb} "{source}": {message}'
     return f"Error from server ({reason}): {message}"
 
+
+def server_error_text(exc: BaseException, kind: Optional[str] = None, name: Optional[str] = None,
+                      source: Optional[str] = None, verb: str = "creating") -> str:
+    """What kubectl prints for a fastcidr exception: its ``Status`` as kubectl renders it; a store
+    that cannot be used is the client's own error (``error: ...``)."""
+    if isinstance(exc, StoreError):
+        return f"error: {exc}"
+    return kubectl_text(status_of(exc, kind, name), source, verb)
