@@ -239,7 +239,7 @@ def test_create_service_status_messages() -> None:
     taken = AlreadyAllocatedError(
         'spec.clusterIPs: Invalid value: []string{"10.96.0.5"}: failed to allocate IP 10.96.0.5: '
         "provided IP is already allocated")
-    taken.reason, taken.code = "Invalid", 422  # what Cluster.create_service raises (API.md)
+    taken.reason, taken.code = "Invalid", 422  # what Cluster.create_service raises (docs/api.md)
     assert cli.status_message(taken, "Service", "x") == (
         'Service "x" is invalid: spec.clusterIPs: Invalid value: []string{"10.96.0.5"}: failed to '
         "allocate IP 10.96.0.5: provided IP is already allocated")

@@ -1,6 +1,6 @@
 """Cluster: the ServiceCIDR lifecycle, Services and their IPAddresses, on both backends.
 
-Scenario numbers (S-0xx) refer to /work/shared/reference/kubernetes-scenarios.md.
+Scenario numbers (S-0xx) refer to docs/scenarios.md.
 """
 from __future__ import annotations
 
@@ -367,7 +367,7 @@ def test_ip_address_objects(backend):
     assert c.get_ip_address(ipaddress.ip_address("10.0.0.9")).name == "10.0.0.9"
 
 
-# ---- Services: families and policies (SPEC.md §5) --------------------------------------------
+# ---- Services: families and policies (docs/behaviour.md §5) --------------------------------------------
 
 def test_dual_stack_policies(backend):
     c = Cluster("10.96.0.0/16,fd00::/108", seed=4)

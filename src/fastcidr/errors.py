@@ -1,4 +1,4 @@
-"""The exception hierarchy of fastcidr (API.md "Exceptions").
+"""The exception hierarchy of fastcidr (docs/api.md "Exceptions").
 
 Every exception carries ``reason`` and ``code`` so the CLI and the HTTP server can speak
 Kubernetes ``Status`` without a lookup table of their own.

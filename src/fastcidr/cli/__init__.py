@@ -1,4 +1,4 @@
-"""``fastcidr``: a kubectl-like command line over a fastcidr store (API.md "Command line").
+"""``fastcidr``: a kubectl-like command line over a fastcidr store (docs/api.md "Command line").
 
 It speaks kubectl: the same verbs, nouns and flags for ServiceCIDRs, IPAddresses and Services, the
 same table layout (Go's tabwriter), AGE format (``HumanDuration``), ``-o json|yaml|name|wide|jsonpath=``

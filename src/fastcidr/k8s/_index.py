@@ -94,7 +94,7 @@ def _contains(outer: Net, inner: Net) -> bool:
 
 
 def _holds_host(net: Net, family: int, ip: int) -> bool:
-    """SPEC.md §1 host containment: inside, not the network address, not the IPv4 broadcast."""
+    """docs/behaviour.md §1 host containment: inside, not the network address, not the IPv4 broadcast."""
     if net[0] != family:
         return False
     bits = 32 if family == 4 else 128
@@ -446,7 +446,7 @@ class IndexedStore:
 
     def _refresh_cidrs(self) -> None:
         """Make the index hold exactly the CIDRs of the ServiceCIDR objects, with their readiness
-        (ready while one listing ServiceCIDR is ready, SPEC.md §2.3)."""
+        (ready while one listing ServiceCIDR is ready, docs/behaviour.md §2.3)."""
         desired: Dict[str, bool] = {}
         for sc in self._scs.values():
             ready = sc.ready

@@ -1,4 +1,4 @@
-"""``Cluster``: the Service IP part of a Kubernetes control plane as a library (SPEC.md §3-§8).
+"""``Cluster``: the Service IP part of a Kubernetes control plane as a library (docs/behaviour.md §3-§8).
 
 The store is the truth; the allocation index (the core's ``MultiCIDRAllocator``) and the table of
 ServiceCIDR objects are caches rebuilt from the store when a Cluster starts (then ``repair()``
@@ -65,7 +65,7 @@ __all__ = ["Cluster"]
 class Cluster(Repair):
     """The ServiceCIDR / IPAddress / Service lifecycle of a Kubernetes control plane.
 
-    See API.md "Cluster". ``service_cluster_ip_range`` (``"10.96.0.0/12"``, ``"10.96.0.0/12,fd00::/108"``
+    See docs/api.md "Cluster". ``service_cluster_ip_range`` (``"10.96.0.0/12"``, ``"10.96.0.0/12,fd00::/108"``
     or a list) is recorded in the store; the ``kubernetes`` ServiceCIDR and the ``default/kubernetes``
     Service then exist. ``store``: None (in memory), a URL / path, or a Store object. ``clock``: a
     callable returning the current UTC ``datetime``. ``deletion_grace_period`` (seconds) delays
@@ -303,7 +303,7 @@ class Cluster(Repair):
         annotations: Optional[Dict[str, str]] = None,
         external_name: Optional[str] = None,
     ) -> Service:
-        """Create a Service and its IPAddress objects in one transaction (SPEC.md §5).
+        """Create a Service and its IPAddress objects in one transaction (docs/behaviour.md §5).
 
         Errors: ``ValidationError`` (422) for bad fields and families; for a requested address the
         allocator's class (``AlreadyAllocatedError``, ``MismatchedNetworkError``, ...) with reason
@@ -493,7 +493,7 @@ class Cluster(Repair):
     @_locked
     def repair(self) -> List[Event]:
         """Check every Service IP against the IPAddress objects and the other way round, fix what
-        can be fixed, and return the events (SPEC.md §6)."""
+        can be fixed, and return the events (docs/behaviour.md §6)."""
         self._sync()
         return self._repair()
 
@@ -638,7 +638,7 @@ class Cluster(Repair):
 
     @_locked
     def metrics(self) -> Dict[str, Any]:
-        """The allocator metrics of SPEC.md §8 as a dict (see ``fastcidr.k8s.metrics``)."""
+        """The allocator metrics of docs/behaviour.md §8 as a dict (see ``fastcidr.k8s.metrics``)."""
         self._sync()
         gauges = {}
         for cidr in self._alloc_cidrs:

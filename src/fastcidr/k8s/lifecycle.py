@@ -141,7 +141,7 @@ class ServiceCIDRLifecycle(IndexedStore):
         return [o for o in self._scs.values() if o.name != name and not o.terminating]
 
     def _blocking(self, sc: ServiceCIDR, *, first_only: bool) -> List[str]:
-        """Managed IPAddresses that only ``sc`` holds among the live ServiceCIDRs (SPEC.md §4)."""
+        """Managed IPAddresses that only ``sc`` holds among the live ServiceCIDRs (docs/behaviour.md §4)."""
         others = self._others(sc.name)
         other_nets = [n for o in others for n in (_net_of(c) for c in o.cidrs) if n is not None]
         other_cidrs = {c for o in others for c in o.cidrs}
