@@ -290,13 +290,15 @@ def _version() -> str:
 def open_cluster(args: argparse.Namespace, service_cluster_ip_range: Optional[str] = None, *,
                  read_only: bool = False) -> "Cluster":
     """The Cluster of a command; ``read_only``: the store must exist already (it is not created)."""
-    from ..k8s.cluster import Cluster
+    from ..k8s.cluster import Cluster, paused_collector
 
     url = resolve_store(getattr(args, "store", None), create=not read_only)
     try:
         if read_only:
             StoreView(url).close()  # raises StoreNotFoundError, creating nothing
-        return Cluster(service_cluster_ip_range, store=url)
+        # an application may pause the collector: a big store's start-up builds many objects
+        with paused_collector():
+            return Cluster(service_cluster_ip_range, store=url)
     except StoreNotFoundError as exc:
         raise _no_store(exc) from None
     except FastCIDRError:
@@ -833,7 +835,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     known = [doc for doc in items if _resource_of_kind(str(doc.get("kind"))) is not None]
     with open_cluster(args) as cluster:
         try:
-            imported = cluster.import_objects(known)
+            from ..k8s.cluster import paused_collector
+
+            with paused_collector():
+                imported = cluster.import_objects(known)
         except FastCIDRError as exc:
             _err(server_error_text(exc, source=source, verb="importing"))
             return 1

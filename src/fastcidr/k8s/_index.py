@@ -59,8 +59,6 @@ TERMINATING_MESSAGE = (
     "There are still IPAddresses referencing the ServiceCIDR, please remove them or create a new ServiceCIDR"
 )
 _MAX_RETRIES = 64
-# batches at least this large run with the cyclic garbage collector paused (see create_services)
-_GC_PAUSE_MIN = 10_000
 
 Net = Tuple[int, int, int]  # family, network, prefix length
 

@@ -22,12 +22,13 @@ True
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as _dt
 import functools
 import gc
 import weakref
 from dataclasses import replace
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ..errors import (
     NotFoundError,
@@ -38,7 +39,6 @@ from . import layout, namespaces, resources
 from . import validation as V
 from ._index import (
     _DEFAULT_SERVICE_KEY,
-    _GC_PAUSE_MIN,
     _MAX_RETRIES,
     DEFAULT_NAME,
     RES_CIDR,
@@ -59,7 +59,7 @@ from .objects import UTC, Event, IPAddress, Service, ServiceCIDR, format_time
 from .repair import Repair
 from .resources import ResourceType
 
-__all__ = ["Cluster"]
+__all__ = ["Cluster", "paused_collector"]
 
 
 class Cluster(Repair):
@@ -94,23 +94,17 @@ class Cluster(Repair):
                          leak_grace_period=leak_grace_period, policy=policy)
         self._started = _dt.datetime.now(UTC).replace(microsecond=0)  # when Namespaces have no other time
         try:
-            # Start-up builds a few containers per stored object and no reference cycles: the
-            # cyclic collector would rescan the growing heap again and again (~2x the start-up).
-            gc_enabled = gc.isenabled()
-            gc.disable()
-            try:
-                with self._lock:
-                    self._closed = False
-                    self._rebuild()
-                    if rng is not None and rng != self._range:
-                        self._write_range(rng)
-                    self._controller_pass(None)
-                    self._repair()  # before the default Service takes its address
-                    self._ip_listing = None
-                    self._ensure_default_service()
-            finally:
-                if gc_enabled:
-                    gc.enable()
+            # (the cyclic collector stays as the host application set it: applications that
+            # build or load very large states may pause it around the call, see paused_collector)
+            with self._lock:
+                self._closed = False
+                self._rebuild()
+                if rng is not None and rng != self._range:
+                    self._write_range(rng)
+                self._controller_pass(None)
+                self._repair()  # before the default Service takes its address
+                self._ip_listing = None
+                self._ensure_default_service()
         except BaseException:
             self._closed = True
             if self._owns_store:
@@ -322,20 +316,7 @@ class Cluster(Repair):
         """Create many Services in one transaction: all of them or (on any error) none.
 
         Each spec is a dict of ``create_service``'s keyword arguments (``name`` required)."""
-        specs = list(specs)
-        if len(specs) < _GC_PAUSE_MIN or not gc.isenabled():
-            return self._create_services(specs, dry_run)
-        # A batch builds a few hundred thousand containers that all stay alive; the cyclic
-        # collector would rescan the growing heap again and again (3-5x the cost of the batch).
-        # Nothing here makes reference cycles, so the collector is paused for the batch.
-        gc.disable()
-        try:
-            return self._create_services(specs, dry_run)
-        finally:
-            gc.enable()
-            # promote the survivors to the oldest generation now, once, rather than letting
-            # every young collection traverse them until the next full one
-            gc.collect(1)
+        return self._create_services(list(specs), dry_run)
 
     @_locked
     def delete_service(self, name: str, namespace: str = "default") -> None:
@@ -649,6 +630,28 @@ class Cluster(Repair):
     def metrics_text(self) -> str:
         """The same metrics in Prometheus' text exposition format."""
         return AllocatorMetrics.text(self.metrics())
+
+
+@contextlib.contextmanager
+def paused_collector() -> Iterator[None]:
+    """For applications (never used by the library itself): pause Python's cyclic garbage
+    collector while building or loading a very large state, e.g. ``create_services`` of 100,000
+    specs (~2.5x faster) or a Cluster start-up on a million objects. fastcidr makes no reference
+    cycles, so nothing is lost; the collector is restored after, and the survivors are moved to
+    the oldest generation once. It is process-wide: other threads' cycles wait meanwhile.
+
+    >>> with paused_collector():
+    ...     cluster = Cluster("10.0.0.0/24")
+    >>> cluster.close()
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+            gc.collect(1)
 
 
 def _close_at_exit(ref: "weakref.ReferenceType[Cluster]") -> None:

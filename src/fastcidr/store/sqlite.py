@@ -30,7 +30,6 @@ file, and is never written to: it is inspected through a read-only connection be
 """
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sqlite3
@@ -213,20 +212,6 @@ def _check_schema(con: sqlite3.Connection, path: str) -> int:
     return version
 
 
-def _pause_gc() -> bool:
-    """Building a million small objects triggers the cyclic GC over and over (each full pass walks
-    every object made so far); none of them can form a cycle, so pause it while decoding.
-    Returns whether it was enabled (pass it to :func:`_resume_gc`)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    return enabled
-
-
-def _resume_gc(enabled: bool) -> None:
-    if enabled:
-        gc.enable()
-
-
 _new_record = object.__new__
 # Filling a Record's __dict__ directly is 3x cheaper than its frozen-dataclass __init__; only
 # valid while Record stays a plain dataclass (no slots, no __post_init__, exactly these fields).
@@ -242,28 +227,24 @@ def _records(kind: str, rows: List[Tuple[str, str, int, int]]) -> List[Record]:
     whole listing, and Records filled in directly (``Record`` is a plain frozen dataclass)."""
     if not rows:
         return []
-    enabled = _pause_gc()
-    try:
-        joined = ",".join([row[1] for row in rows])
-        # Text that needs the stdlib starts with a space (see _dumps), so shows up as ", " here
-        # (or at the very start). Compact JSON has no other ", " outside strings: a string that
-        # holds one only costs this slice the slower per-row path.
-        if joined[:1] == " " or ", " in joined:
-            values = [_loads(row[1]) for row in rows]
-        else:
-            values = _loads("[" + joined + "]")
-        if not _PLAIN_RECORD:
-            return [Record(kind, row[0], value, row[2], row[3]) for row, value in zip(rows, values)]
-        out: List[Record] = []
-        append = out.append
-        for row, value in zip(rows, values):
-            record = _new_record(Record)
-            record.__dict__.update(
-                kind=kind, key=row[0], value=value, revision=row[2], create_revision=row[3]
-            )
-            append(record)
-    finally:
-        _resume_gc(enabled)
+    joined = ",".join([row[1] for row in rows])
+    # Text that needs the stdlib starts with a space (see _dumps), so shows up as ", " here
+    # (or at the very start). Compact JSON has no other ", " outside strings: a string that
+    # holds one only costs this slice the slower per-row path.
+    if joined[:1] == " " or ", " in joined:
+        values = [_loads(row[1]) for row in rows]
+    else:
+        values = _loads("[" + joined + "]")
+    if not _PLAIN_RECORD:
+        return [Record(kind, row[0], value, row[2], row[3]) for row, value in zip(rows, values)]
+    out: List[Record] = []
+    append = out.append
+    for row, value in zip(rows, values):
+        record = _new_record(Record)
+        record.__dict__.update(
+            kind=kind, key=row[0], value=value, revision=row[2], create_revision=row[3]
+        )
+        append(record)
     return out
 
 
@@ -520,16 +501,11 @@ class SQLiteStore(Store):
                     )
                     # decoded in slices: the rows' JSON text need not all be alive at once
                     records: List[Record] = []
-                    # the fetched rows are containers too: the collector would rescan them
-                    gc_enabled = _pause_gc()
-                    try:
-                        while True:
-                            rows = cursor.fetchmany(_LIST_SLICE)
-                            if not rows:
-                                break
-                            records.extend(_records(kind, rows))
-                    finally:
-                        _resume_gc(gc_enabled)
+                    while True:
+                        rows = cursor.fetchmany(_LIST_SLICE)
+                        if not rows:
+                            break
+                        records.extend(_records(kind, rows))
                 finally:
                     con.execute("COMMIT")
             except sqlite3.Error as e:
@@ -576,14 +552,10 @@ class SQLiteStore(Store):
                     con.execute("COMMIT")
             except sqlite3.Error as e:
                 raise self._error(e) from None
-        enabled = _pause_gc()
-        try:
-            changes = [
-                Change(t, kind, key, None if v is None else _loads(v), rev, created=bool(created))
-                for rev, t, kind, key, v, created in rows
-            ]
-        finally:
-            _resume_gc(enabled)
+        changes = [
+            Change(t, kind, key, None if v is None else _loads(v), rev, created=bool(created))
+            for rev, t, kind, key, v, created in rows
+        ]
         return changes, state["revision"]
 
     def wait_for_change(self, revision: int, timeout: float) -> bool:
