@@ -681,13 +681,10 @@ def cmd_create_service(args: argparse.Namespace) -> int:
     return 0
 
 
-def _create_service(cluster: Any, manifest: Dict[str, Any], dry_run: bool = False) -> Dict[str, Any]:
-    meta, spec = manifest["metadata"], manifest["spec"]
-    cluster_ip = spec.get("clusterIP")
-    return cluster.create_service(
-        meta["name"], meta.get("namespace", "default"), cluster_ip=cluster_ip, dry_run=dry_run,
-        ports=spec.get("ports"), service_type=spec.get("type", "ClusterIP"),
-        selector=spec.get("selector"), labels=meta.get("labels")).to_dict()
+def _create_service(cluster: "Cluster", manifest: Dict[str, Any], dry_run: bool = False) -> Dict[str, Any]:
+    """Create the Service of a manifest: read once into a Service, which is validated once and
+    written once (as ``kubectl create service`` sends the manifest to the apiserver)."""
+    return cluster.create(manifest, dry_run=dry_run).to_dict()  # type: ignore[no-any-return]
 
 
 def _manifest_resource(doc: Dict[str, Any], source: str) -> Resource:

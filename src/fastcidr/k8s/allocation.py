@@ -104,6 +104,11 @@ class Allocation(ServiceCIDRLifecycle):
             extra=dict(extra) if extra else {},
             status=dict(status) if status else {},
         )
+        return self._prepare(svc, requested)
+
+    def _prepare(self, svc: Service, requested: List[str]) -> Service:
+        """Validate ``svc`` (this call's own object) and resolve its families and policy in
+        place; ``requested``: the cluster IPs asked for (``svc.cluster_ips`` or ``[cluster_ip]``)."""
         V.check(V.validate_service(svc), "Service", svc.name)
         if svc.type == "ExternalName":
             svc.cluster_ip, svc.cluster_ips, svc.ip_families, svc.ip_family_policy = None, [], [], None
@@ -395,14 +400,24 @@ class Allocation(ServiceCIDRLifecycle):
             return new
         raise _conflict(RES_IP, obj.name)
 
-    def _create_service_obj(self, obj: Service, dry_run: bool) -> Service:
-        svc = self._prepare_service(
-            obj.name, obj.namespace, cluster_ip=obj.cluster_ip, cluster_ips=obj.cluster_ips,
-            ip_families=obj.ip_families, ip_family_policy=obj.ip_family_policy, ports=obj.ports,
-            service_type=obj.type, selector=obj.selector, labels=obj.labels, annotations=obj.annotations,
-            external_name=obj.external_name, extra=obj.extra, status=obj.status,
-        )
-        return self._create_prepared([svc], dry_run)[0]
+    def _create_service_obj(self, obj: Service, dry_run: bool, *, owned: bool = False) -> Service:
+        """Create a Service given as an object: prepared in place when it is this call's own
+        (``owned``: just read from a manifest), else a copy, so the caller's object is untouched.
+        What the registry sets (uid, creation time, resourceVersion) is cleared first."""
+        requested = [str(ip) for ip in obj.cluster_ips] if obj.cluster_ips else (
+            [str(obj.cluster_ip)] if obj.cluster_ip else [])
+        if owned:
+            svc = obj
+        else:
+            svc = replace(obj, ports=list(obj.ports), selector=dict(obj.selector), labels=dict(obj.labels),
+                          annotations=dict(obj.annotations), extra=dict(obj.extra), status=dict(obj.status),
+                          ip_families=list(obj.ip_families))
+        svc.cluster_ips = requested
+        svc.cluster_ip = str(obj.cluster_ip) if obj.cluster_ip else (requested[0] if requested else None)
+        svc.uid, svc.creation_timestamp, svc.resource_version = "", None, ""
+        svc.type = svc.type or "ClusterIP"
+        svc.namespace = svc.namespace or "default"
+        return self._create_prepared([self._prepare(svc, requested)], dry_run)[0]
 
     def _update_service(self, obj: Service, check_rv: bool) -> Service:
         for _ in range(_MAX_RETRIES):

@@ -384,7 +384,8 @@ class Cluster(Repair):
             return self._create_cidr(obj, dry_run=dry_run)
         if isinstance(obj, IPAddress):
             return self._create_ip(obj, dry_run)
-        return self._create_service_obj(obj, dry_run)
+        # a Service read from a manifest is this call's own: prepared in place, not rebuilt
+        return self._create_service_obj(obj, dry_run, owned=isinstance(obj_or_dict, dict))
 
     @_locked
     def apply(self, obj_or_dict: Any) -> Any:
@@ -401,7 +402,7 @@ class Cluster(Repair):
             return self._create_ip(obj, False)
         if self._store.get(SERVICES, obj.key) is not None:
             return self._update_service(obj, check_rv=False)
-        return self._create_service_obj(obj, False)
+        return self._create_service_obj(obj, False, owned=isinstance(obj_or_dict, dict))
 
     @_locked
     def update(self, obj_or_dict: Any) -> Any:
