@@ -1,5 +1,5 @@
 """Cluster.create_service / create_services in memory, per-Service cost at 1,000 / 100,000 (and,
-with ``FASTCIDR_BENCH_BIG=1``, 1,000,000) existing Services (PERF.md target 10).
+with ``FASTCIDR_BENCH_BIG=1``, 1,000,000) existing Services (docs/performance.md target 10).
 
 Each round times a batch of 1,000 new Services on a Cluster that already holds N of them (the
 state is built once per N, outside the timer, with ``create_services``; each round adds its

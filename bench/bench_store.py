@@ -1,4 +1,4 @@
-"""Durable stores (PERF.md targets 10 and 11): Services per second through ``Cluster`` on SQLite
+"""Durable stores (docs/performance.md targets 10 and 11): Services per second through ``Cluster`` on SQLite
 (``synchronous`` NORMAL and FULL) and etcd (one member on loopback, started here), one at a time and
 batched; raw ``store.commit`` rates; and the start-up time of a ``Cluster`` on a SQLite file that
 holds N IPAddresses (and their Services): rebuild the index from the store, then ``repair()``.

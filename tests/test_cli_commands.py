@@ -69,12 +69,20 @@ def age_free(line: str) -> str:
 # ---------------------------------------------------------------------------------------- empty
 
 
-def test_empty_lists_say_no_resources_found_on_stderr(run: Run) -> None:
-    assert run("get servicecidr") == (0, "", "No resources found\n")
-    assert run("get ipaddresses") == (0, "", "No resources found\n")
-    assert run("get svc") == (0, "", "No resources found in default namespace.\n")
-    assert run("get services -n kube-system") == (0, "", "No resources found in kube-system namespace.\n")
-    assert run("get service -A") == (0, "", "No resources found\n")
+EMPTY_HINT = ("hint: this store holds no service cluster IP range yet: run "
+              "'fastcidr init --service-cluster-ip-range CIDR[,CIDR]' to set it up\n")
+
+
+def test_empty_lists_say_no_resources_found_on_stderr(run: Run, tmp_path: Path) -> None:
+    from fastcidr.store.sqlite import SQLiteStore
+
+    SQLiteStore(tmp_path / "fastcidr.db").close()  # a store that exists, with nothing in it
+    assert run("get servicecidr") == (0, "", "No resources found\n" + EMPTY_HINT)
+    assert run("get ipaddresses") == (0, "", "No resources found\n" + EMPTY_HINT)
+    assert run("get svc") == (0, "", "No resources found in default namespace.\n" + EMPTY_HINT)
+    assert run("get services -n kube-system") == (
+        0, "", "No resources found in kube-system namespace.\n" + EMPTY_HINT)
+    assert run("get service -A") == (0, "", "No resources found\n" + EMPTY_HINT)
     r = run("get servicecidr -o json")
     assert (r.status, r.err) == (0, "")
     assert r.out == ('{\n    "apiVersion": "v1",\n    "items": [],\n    "kind": "List",\n'
@@ -446,7 +454,8 @@ def test_store_flag_env_and_default_location(run: Run, tmp_path: Path, monkeypat
     other = tmp_path / "other.db"
     assert run(["--store", str(other), "init", "--service-cluster-ip-range", "10.1.0.0/24"]).status == 0
     assert run(["get", "servicecidr", "kubernetes", "-o", "json", "--store", f"sqlite:///{other}"]).status == 0
-    assert run("get servicecidr").err == "No resources found\n"  # FASTCIDR_STORE is another file
+    r = run("get servicecidr")  # FASTCIDR_STORE is another file, which does not exist
+    assert r.status == 1 and r.err.startswith(f"error: no fastcidr store at {tmp_path / 'fastcidr.db'}: ")
     monkeypatch.delenv("FASTCIDR_STORE")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     init(run, "10.2.0.0/24")
@@ -471,6 +480,8 @@ def test_simple_commands_do_not_import_yaml_or_the_server(tmp_path: Path) -> Non
     code = (
         "import sys\n"
         "from fastcidr import cli\n"
+        "from fastcidr.store.sqlite import SQLiteStore\n"
+        f"SQLiteStore({str(tmp_path / 's.db')!r}).close()\n"
         "status = cli.main(['get', 'servicecidr'])\n"
         "print(status, 'yaml' in sys.modules, 'fastcidr.server' in sys.modules)\n"
     )
@@ -613,7 +624,7 @@ def test_init_refuses_a_bad_range(run: Run) -> None:
     assert "must be a valid CIDR value" in r.err
     assert run("init --service-cluster-ip-range ,") == (
         1, "", "error: --service-cluster-ip-range needs at least one CIDR\n")
-    assert run("get servicecidr").err == "No resources found\n"
+    assert run("get servicecidr").err.startswith("error: no fastcidr store at ")  # nothing was created
 
 
 def test_dry_runs_change_nothing(run: Run) -> None:

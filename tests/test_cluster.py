@@ -1,6 +1,6 @@
 """Cluster: the ServiceCIDR lifecycle, Services and their IPAddresses, on both backends.
 
-Scenario numbers (S-0xx) refer to /work/shared/reference/kubernetes-scenarios.md.
+Scenario numbers (S-0xx) refer to docs/scenarios.md.
 """
 from __future__ import annotations
 
@@ -245,13 +245,14 @@ def test_default_service_cidr_recreated_and_default_service(backend):
     c = Cluster("10.96.0.0/28")
     uid = c.get_service_cidr("kubernetes").uid
     assert c.delete_service_cidr("kubernetes").terminating  # 10.96.0.1 is in use
-    c.delete_service("kubernetes")
+    svc_uid = c.get_service("kubernetes").uid
+    c.delete_service("kubernetes")  # recreated at once (as the apiserver does), after its ServiceCIDR
     again = c.get_service_cidr("kubernetes")
     assert again.uid != uid and again.ready and again.cidrs == ["10.96.0.0/28"]
-    with pytest.raises(NotFoundError):
-        c.get_service("kubernetes")
+    recreated = c.get_service("kubernetes")
+    assert recreated.cluster_ip == "10.96.0.1" and recreated.uid != svc_uid
     c.reconcile()
-    assert c.get_service("kubernetes").cluster_ip == "10.96.0.1"
+    assert c.get_service("kubernetes").uid == recreated.uid
 
 
 def test_range_recorded_in_store_and_default_controller(backend):
@@ -366,7 +367,7 @@ def test_ip_address_objects(backend):
     assert c.get_ip_address(ipaddress.ip_address("10.0.0.9")).name == "10.0.0.9"
 
 
-# ---- Services: families and policies (SPEC.md §5) --------------------------------------------
+# ---- Services: families and policies (docs/behaviour.md §5) --------------------------------------------
 
 def test_dual_stack_policies(backend):
     c = Cluster("10.96.0.0/16,fd00::/108", seed=4)

@@ -10,9 +10,11 @@ from typing import Any, List
 
 import pytest
 
-from fastcidr.k8s.cluster import Cluster, _is_allocator_projection, _single_cluster_ip
+from fastcidr.k8s.cluster import Cluster
+from fastcidr.k8s.repair import _is_allocator_projection, _single_cluster_ip
 from fastcidr.k8s.objects import IPAddress, ParentReference, Service
-from fastcidr.store.base import Put, project
+from fastcidr.k8s.layout import project
+from fastcidr.store.base import Put
 from fastcidr.store.memory import MemoryStore
 from fastcidr.store.sqlite import SQLiteStore
 
@@ -80,6 +82,7 @@ def test_start_up_repair_on_sqlite_is_exactly_the_memory_one(backend: Any, tmp_p
 
 def test_projection_text_of_an_allocator_address_is_recognised(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "p.db") as store:
+        store.projector = project  # as a Cluster sets it
         put = address("10.0.1.1", "web", ns="default")
         store.commit([put])
         [(key, text, _)], _ = store.list_projection_raw("ipaddresses")
@@ -112,4 +115,5 @@ def test_names_that_json_escapes_take_the_decoded_check(backend: Any, tmp_path: 
     store.commit(state)
     with Cluster(store=store, clock=clock, seed=7) as cluster:
         assert cluster.repair() == []
-        assert [i.parent_ref.name for i in cluster.list_ip_addresses() if i.name == "10.0.1.1"] == [name]
+        assert [i.parent_ref and i.parent_ref.name for i in cluster.list_ip_addresses()
+                if i.name == "10.0.1.1"] == [name]

@@ -1,4 +1,4 @@
-"""Kubernetes validation: S-150..S-166 and the messages of SPEC.md §3/§5.
+"""Kubernetes validation: S-150..S-166 and the messages of docs/behaviour.md §3/§5.
 
 Pure functions over strings (no core involved), so no ``backend`` fixture is needed here; the
 same checks through ``Cluster`` run on both backends in test_cluster.py.

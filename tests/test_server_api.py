@@ -1,4 +1,4 @@
-"""``fastcidr serve`` over the real Cluster, at the HTTP level: the API.md "Server" promises
+"""``fastcidr serve`` over the real Cluster, at the HTTP level: the docs/api.md "Server" promises
 (DELETE semantics, labels/annotations on every kind, always-serialised fields, dry run, strategic
 merge patches of Services, watch side effects)."""
 from __future__ import annotations

@@ -6,6 +6,7 @@ pin the wire behaviour (routing, discovery, Table, Status, watch, patch, protobu
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import http.client
 import ipaddress
@@ -18,6 +19,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 from fastcidr import errors
+from fastcidr.k8s import namespaces
+from fastcidr.k8s.resources import NAMESPACES
 from fastcidr.server import ApiServer, kubeconfig_text
 from fastcidr.server.protobuf import MAGIC, _ld, _vi
 from fastcidr.store.base import Create, Delete, Put
@@ -213,6 +216,87 @@ class FakeCluster:
                 raise errors.NotFoundError("ipaddresses.networking.k8s.io", ip)
             self.store.commit([Delete("ipaddresses", ip)])
             self._reconcile()
+
+    # -- the generic access the server uses: get / list / delete by kind, Namespaces, the change log
+
+    def get(self, resource: Any, name: str, namespace: Optional[str] = None) -> Any:
+        plural = resource.plural
+        if plural == "servicecidrs":
+            return self.get_service_cidr(name)
+        if plural == "ipaddresses":
+            return self.get_ip_address(name)
+        if plural == "services":
+            return self.get_service(name, namespace or "default")
+        for item in self.list_namespaces():
+            if item["metadata"]["name"] == name:
+                return item
+        raise errors.NotFoundError("namespaces", name)
+
+    def list(self, resource: Any, namespace: Optional[str] = None) -> Any:
+        plural = resource.plural
+        if plural == "servicecidrs":
+            return self.list_service_cidrs()
+        if plural == "ipaddresses":
+            return self.list_ip_addresses()
+        if plural == "services":
+            return self.list_services(namespace)
+        return self.list_namespaces()
+
+    def delete(self, resource: Any, name: str, namespace: Optional[str] = None) -> Any:
+        plural = resource.plural
+        if plural == "servicecidrs":
+            return self.delete_service_cidr(name)
+        if plural == "ipaddresses":
+            return self.delete_ip_address(name)
+        return self.delete_service(name, namespace or "default")
+
+    def list_namespaces(self) -> List[Dict[str, Any]]:
+        oldest: Dict[str, Optional[str]] = {}
+        for obj in self.list_services(None):
+            oldest.setdefault(obj.data["metadata"]["namespace"], obj.data["metadata"].get("creationTimestamp"))
+        return namespaces.list_namespaces(self.store, oldest, self._now(), None)
+
+    def create_namespace(self, name: str, *, labels: Any = None, annotations: Any = None,
+                         dry_run: bool = False) -> Dict[str, Any]:
+        existing = [n["metadata"]["name"] for n in self.list_namespaces()]
+        return namespaces.create_namespace(self.store, existing, name, self._now(), labels, annotations, dry_run)
+
+    def delete_namespace(self, name: str, *, dry_run: bool = False) -> Dict[str, Any]:
+        current = self.get(NAMESPACES, name)
+        namespaces.check_deletable(name)
+        current["metadata"]["deletionTimestamp"] = self._now()
+        current["status"] = {"phase": "Terminating"}
+        if not dry_run:
+            for obj in self.list_services(name):
+                self.delete_service(obj.data["metadata"]["name"], name)
+            namespaces.delete_namespace(self.store, name)
+        return current
+
+    def current_revision(self) -> int:
+        return self.store.current_revision()
+
+    def _location(self, resource: Any, name: str, namespace: Optional[str]) -> Tuple[str, str]:
+        if resource.plural == "namespaces":
+            return "meta", "namespaces/" + name
+        return resource.plural, (f"{namespace or 'default'}/{name}" if resource.namespaced else name)
+
+    def revision_of(self, resource: Any, name: str, namespace: Optional[str] = None) -> Optional[int]:
+        record = self.store.get(*self._location(resource, name, namespace))
+        return record.revision if record is not None else None
+
+    def stored(self, resource: Any) -> List[Tuple[str, Dict[str, Any], int]]:
+        if resource.plural == "namespaces":
+            return [(r.key[len("namespaces/"):], r.value, r.revision) for r in self.store.list("meta")[0]
+                    if r.key.startswith("namespaces/")]
+        return [(r.key, r.value, r.revision) for r in self.store.list(resource.plural)[0]]
+
+    def changes_since(self, revision: int) -> Any:
+        changes, current = self.store.changes_since(revision)
+        return [dataclasses.replace(c, kind="namespaces", key=c.key[len("namespaces/"):])
+                if c.kind == "meta" and c.key.startswith("namespaces/") else c for c in changes], current
+
+    def wait_for_change(self, revision: int, timeout: float) -> bool:
+        return self.store.wait_for_change(revision, timeout)
 
 
 # -- a small client ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The seed walkthrough (kubernetes/website `extend-service-ip-ranges.md`) with the real kubectl
 against ``fastcidr serve``, comparing kubectl's output lines with what it prints against a real
-kube-apiserver (reference/kubectl-wire.md). Every wait is bounded.
+kube-apiserver (docs/serve.md). Every wait is bounded.
 
 Where kubectl (or jq) is missing the tests fail under ``CI=true`` and skip elsewhere.
 """

@@ -1,4 +1,4 @@
-"""Start-up projections (``store.base.project`` / ``Store.list_projection``), the SQLite schema
+"""Start-up projections (``fastcidr.k8s.layout.project``, a store's projector / ``Store.list_projection``), the SQLite schema
 version 2 that keeps them next to each value, and the SQLite JSON codec's exact round trips."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Dict
 import pytest
 
 from fastcidr.store import Create, Put
-from fastcidr.store.base import project
+from fastcidr.k8s.layout import project
 from fastcidr.store.memory import MemoryStore
 from fastcidr.store.sqlite import SQLiteStore
 
@@ -63,8 +63,30 @@ def test_memory_store_projection_is_the_listing() -> None:
     assert rev == 1 and [r.value for r in records] == [IP_VALUE]
 
 
+def test_a_store_without_a_projector_lists_whole_values(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "g.db") as store:
+        assert store.projector is None  # the store is generic: the layer above gives it one
+        store.commit([Create("ipaddresses", "10.0.0.5", IP_VALUE)])
+        assert [r.value for r in store.list_projection("ipaddresses")[0]] == [IP_VALUE]
+        rows, _ = store.list_projection_raw("ipaddresses")
+        assert [store.decode_projection(raw) for _, raw, _ in rows] == [IP_VALUE]
+
+
+def test_a_cluster_gives_its_store_the_layout_projector(tmp_path: Path) -> None:
+    from fastcidr.k8s.cluster import Cluster
+
+    store = SQLiteStore(tmp_path / "c.db")
+    with Cluster("10.96.0.0/28", store=store) as cluster:
+        assert store.projector is project
+        cluster.create_service("web")
+    rows, _ = store.list_projection("ipaddresses")
+    assert all(set(r.value) == {"metadata", "spec"} and "uid" not in r.value["metadata"] for r in rows)
+    store.close()
+
+
 def test_sqlite_lists_projections_and_whole_values(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "p.db") as store:
+        store.projector = project
         store.commit([Create("ipaddresses", "10.0.0.5", IP_VALUE), Create("services", "default/a", SVC_VALUE),
                       Create("ipaddresses", "odd", {"metadata": "?", "spec": {}})])
         records, rev = store.list_projection("ipaddresses")
@@ -106,6 +128,7 @@ def test_version_1_file_is_migrated_and_its_rows_still_list(tmp_path: Path,
         con.execute("COMMIT")
     monkeypatch.undo()
     with SQLiteStore(path) as store:
+        store.projector = project
         con = store._connection()
         assert con.execute("SELECT version FROM fastcidr_schema").fetchall() == [(2,)]
         (rec,) = store.list_projection("ipaddresses")[0]

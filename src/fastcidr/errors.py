@@ -1,4 +1,4 @@
-"""The exception hierarchy of fastcidr (API.md "Exceptions").
+"""The exception hierarchy of fastcidr (docs/api.md "Exceptions").
 
 Every exception carries ``reason`` and ``code`` so the CLI and the HTTP server can speak
 Kubernetes ``Status`` without a lookup table of their own.
@@ -22,6 +22,10 @@ __all__ = [
     "AlreadyExistsError",
     "ConflictError",
     "StoreError",
+    "MissingDependencyError",
+    "StoreNotFoundError",
+    "Compacted",
+    "ForbiddenError",
 ]
 
 
@@ -149,3 +153,33 @@ class StoreError(FastCIDRError):
 
     reason = "InternalError"
     code = 500
+
+
+class MissingDependencyError(StoreError):
+    """An optional package a store needs is not installed; the message names the extra to
+    install (``pip install 'fastcidr[etcd]'``)."""
+
+
+class StoreNotFoundError(StoreError):
+    """A store opened with ``create=False`` does not exist (a SQLite file that is not there);
+    nothing was created. ``.path`` is where it was looked for."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"no fastcidr store at {path}")
+
+
+class Compacted(StoreError):
+    """A store's change log no longer reaches back to the requested revision: re-list."""
+
+
+class ForbiddenError(FastCIDRError):
+    """The request is refused whatever its content (e.g. deleting the ``default`` namespace)."""
+
+    reason = "Forbidden"
+    code = 403
+
+    def __init__(self, message: str, *, resource: str = "", name: str = "") -> None:
+        self.resource = resource
+        self.name = name
+        super().__init__(message)

@@ -12,11 +12,23 @@ if TYPE_CHECKING:
     from .cluster import Cluster as Cluster
     from .objects import (
         Condition as Condition,
+    )
+    from .objects import (
         Event as Event,
+    )
+    from .objects import (
         IPAddress as IPAddress,
+    )
+    from .objects import (
         ParentReference as ParentReference,
+    )
+    from .objects import (
         Service as Service,
+    )
+    from .objects import (
         ServiceCIDR as ServiceCIDR,
+    )
+    from .objects import (
         ServicePort as ServicePort,
     )
 

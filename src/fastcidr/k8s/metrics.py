@@ -1,4 +1,4 @@
-"""The ClusterIP allocator metrics of Kubernetes (SPEC.md §8), per CIDR.
+"""The ClusterIP allocator metrics of Kubernetes (docs/behaviour.md §8), per CIDR.
 
 Gauges (allocated / available) are read from the index when asked, so they exist from the moment
 a CIDR is added (upstream forgets to seed them, kubernetes/kubernetes#140613). Counters and the

@@ -182,9 +182,6 @@ class ServiceCIDR:
     labels: Dict[str, str] = field(default_factory=dict)
     annotations: Dict[str, str] = field(default_factory=dict)
 
-    KIND = "ServiceCIDR"
-    RESOURCE = "servicecidrs.networking.k8s.io"
-
     @property
     def terminating(self) -> bool:
         return self.deletion_timestamp is not None
@@ -286,9 +283,6 @@ class IPAddress:
     creation_timestamp: Optional[_dt.datetime] = None
     resource_version: str = ""
     annotations: Dict[str, str] = field(default_factory=dict)
-
-    KIND = "IPAddress"
-    RESOURCE = "ipaddresses.networking.k8s.io"
 
     @property
     def managed(self) -> bool:
@@ -425,9 +419,6 @@ class Service:
     annotations: Dict[str, str] = field(default_factory=dict)
     extra: Dict[str, Any] = field(default_factory=dict)
     status: Dict[str, Any] = field(default_factory=dict)
-
-    KIND = "Service"
-    RESOURCE = "services"
 
     @property
     def key(self) -> str:

@@ -18,11 +18,11 @@ convertor always asks for); a client shows as many as it has columns for.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 __all__ = ["human_duration", "parse_timestamp", "age", "format_labels", "parent_ref_text",
            "external_ip_text", "port_text", "servicecidr_cells", "ipaddress_cells",
-           "service_cells", "namespace_cells", "ROW_CELLS"]
+           "service_cells", "namespace_cells"]
 
 # getServiceExternalIP cuts the load balancers' addresses to this many characters unless wide
 LOAD_BALANCER_WIDTH = 16
@@ -191,14 +191,3 @@ def namespace_cells(obj: Dict[str, Any], now: Optional[datetime] = None, wide: b
     """NAME, STATUS, AGE."""
     phase = (obj.get("status") or {}).get("phase") or ""
     return [_name_of(obj), phase, _age_of(obj, now)]
-
-
-CellsFunction = Callable[[Dict[str, Any], Optional[datetime], bool], List[str]]
-
-#: the row cells of each kind, by plural resource name
-ROW_CELLS: Dict[str, CellsFunction] = {
-    "servicecidrs": servicecidr_cells,
-    "ipaddresses": ipaddress_cells,
-    "services": service_cells,
-    "namespaces": namespace_cells,
-}

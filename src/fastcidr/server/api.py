@@ -1,8 +1,9 @@
 """The REST verbs over a :class:`fastcidr.Cluster`, on wire dicts, independent of HTTP.
 
-Reads go through the Cluster (so they see its latest state); watches read the store's change log
-directly (``store.changes_since`` / ``wait_for_change``), because a watch must carry every change,
-including the controllers' side effects and other servers' writes on a shared store. The global
+Everything goes through the Cluster, which serves every kind alike (``get``/``list``/``delete``
+by kind, Namespaces) and hands out its store's change log for watches
+(``Cluster.changes_since`` / ``wait_for_change``): a watch carries every change, including the
+controllers' side effects and other servers' writes on a shared store. The global
 ``resourceVersion`` is the store revision.
 """
 from __future__ import annotations
@@ -13,10 +14,18 @@ import copy
 import datetime as _dt
 import json
 import random
-import re
 import threading
-import uuid
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Set,
+    Tuple,
+)
 
 from .. import errors
 from ..k8s.selectors import (
@@ -26,17 +35,22 @@ from ..k8s.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from ..store.base import Compacted, Create, Delete
 from . import patch as patches
 from . import status
-from .resources import IPADDRESSES, NAMESPACES, SERVICECIDRS, SERVICES, ResourceType, unknown_fields
+from .resources import (
+    IPADDRESSES,
+    NAMESPACES,
+    SERVICECIDRS,
+    SERVICES,
+    ResourceType,
+    unknown_fields,
+)
+
+if TYPE_CHECKING:
+    from ..k8s.cluster import Cluster
 
 __all__ = ["ResourceApi", "ListOptions", "WatchEvent"]
 
-#: The namespaces that always exist (kube-apiserver creates them at start).
-SYSTEM_NAMESPACES = ("default", "kube-system")
-NAMESPACE_KEY_PREFIX = "namespaces/"
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 _FIELD_SELECTABLE = {
     SERVICECIDRS.plural: ("metadata.name",),
@@ -93,9 +107,8 @@ def _key(resource: ResourceType, namespace: Optional[str], name: str) -> str:
 class ResourceApi:
     """The verbs of every served resource over one Cluster. Thread-safe as the Cluster is."""
 
-    def __init__(self, cluster: Any) -> None:
+    def __init__(self, cluster: "Cluster") -> None:
         self.cluster = cluster
-        self.store = cluster.store
         self._started = _dt.datetime.now(_dt.timezone.utc)
         self._lock = threading.Lock()
         # recent paginated listings: (resource, namespace, selectors) -> (revision, items, keys)
@@ -115,7 +128,7 @@ class ResourceApi:
         return _dt.datetime.now(_dt.timezone.utc)
 
     def current_revision(self) -> int:
-        return self.store.current_revision()
+        return self.cluster.current_revision()
 
     def _wire(self, resource: ResourceType, obj: Any) -> Dict[str, Any]:
         """An object from the Cluster as the wire dict clients get."""
@@ -124,10 +137,8 @@ class ResourceApi:
         data.setdefault("kind", resource.kind)
         metadata = data.setdefault("metadata", {})
         if not metadata.get("resourceVersion"):
-            key = _key(resource, metadata.get("namespace"), metadata.get("name", ""))
-            record = self.store.get(resource.plural, key)
-            metadata["resourceVersion"] = str(record.revision) if record else str(
-                self.current_revision())
+            revision = self.cluster.revision_of(resource, metadata.get("name", ""), metadata.get("namespace"))
+            metadata["resourceVersion"] = str(revision if revision is not None else self.current_revision())
         # kube-apiserver reports the grace period of a deletion in progress (0 for finalizers)
         if metadata.get("deletionTimestamp") and "deletionGracePeriodSeconds" not in metadata:
             metadata["deletionGracePeriodSeconds"] = 0
@@ -136,8 +147,6 @@ class ResourceApi:
     @staticmethod
     def _store_key(resource: ResourceType, obj: Dict[str, Any]) -> str:
         meta = obj.get("metadata", {})
-        if resource is NAMESPACES:
-            return NAMESPACE_KEY_PREFIX + meta.get("name", "")
         return _key(resource, meta.get("namespace"), meta.get("name", ""))
 
     def _from_change(self, resource: ResourceType, value: Dict[str, Any], revision: int) -> Dict[str, Any]:
@@ -166,130 +175,20 @@ class ResourceApi:
             raise status.from_exception(exc, resource, name,
                                         creating_service=creating_service) from None
 
-    # -- namespaces ------------------------------------------------------------------------------
-    # The system ones always exist; others are created with the API (kept in the store under
-    # meta/namespaces/<name>, which the Cluster ignores) or exist because Services live in them.
-
-    def _stored_namespaces(self) -> Dict[str, Dict[str, Any]]:
-        records, _ = self.store.list("meta")
-        found = {}
-        for record in records:
-            if record.key.startswith(NAMESPACE_KEY_PREFIX) and isinstance(record.value, dict):
-                found[record.key[len(NAMESPACE_KEY_PREFIX):]] = self._from_change(
-                    NAMESPACES, record.value, record.revision)
-        return found
-
-    def _namespace_object(self, name: str, created: str, resource_version: str = "1") -> Dict[str, Any]:
-        return {
-            "apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"namespace/{name}")),
-                         "resourceVersion": resource_version, "creationTimestamp": created,
-                         "labels": {"kubernetes.io/metadata.name": name}},
-            "spec": {"finalizers": ["kubernetes"]},
-            "status": {"phase": "Active"},
-        }
-
-    def _namespaces(self) -> List[Dict[str, Any]]:
-        names: Dict[str, Optional[Dict[str, Any]]] = {n: None for n in SYSTEM_NAMESPACES}
-        names.update(self._stored_namespaces())
-        created: Dict[str, str] = {}
-        for service in self.cluster.list_services(None):
-            data = service.to_dict() if hasattr(service, "to_dict") else service
-            meta = data.get("metadata", {})
-            ns = meta.get("namespace") or "default"
-            names.setdefault(ns, None)
-            ts = meta.get("creationTimestamp")
-            if ts and (ns not in created or ts < created[ns]):
-                created[ns] = ts
-        started = _now_rfc3339(self._started)
-        default_ts = started
-        try:
-            kubernetes = self.cluster.get_service_cidr("kubernetes").to_dict()
-            default_ts = kubernetes["metadata"].get("creationTimestamp") or started
-        except Exception:
-            pass
-        items = []
-        for name in sorted(names):
-            stored = names[name]
-            if stored is not None:
-                items.append(stored)
-                continue
-            ts = default_ts if name in SYSTEM_NAMESPACES else created.get(name, started)
-            items.append(self._namespace_object(name, ts))
-        return items
-
-    def _create_namespace(self, body: Dict[str, Any], dry_run: bool) -> Dict[str, Any]:
-        name = body["metadata"]["name"]
-        if len(name) > 63 or not _DNS_LABEL.match(name):
-            raise status.invalid(NAMESPACES, name, [(
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
-                "alphanumeric characters or '-', and must start and end with an alphanumeric "
-                "character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")])
-        if any(item["metadata"]["name"] == name for item in self._namespaces()):
-            raise status.already_exists(NAMESPACES, name)
-        obj = self._namespace_object(name, _now_rfc3339(self.now()))
-        obj["metadata"]["uid"] = str(uuid.uuid4())
-        for field in ("labels", "annotations"):
-            if body["metadata"].get(field):
-                obj["metadata"].setdefault(field, {}).update(body["metadata"][field])
-        del obj["metadata"]["resourceVersion"]
-        if dry_run:
-            return obj
-        try:
-            revision = self.store.commit([Create("meta", NAMESPACE_KEY_PREFIX + name, obj)])
-        except errors.ConflictError:
-            raise status.already_exists(NAMESPACES, name) from None
-        return self._from_change(NAMESPACES, obj, revision)
-
-    def _delete_namespace(self, current: Dict[str, Any], dry_run: bool) -> Dict[str, Any]:
-        name = current["metadata"]["name"]
-        if name in SYSTEM_NAMESPACES:
-            raise status.ApiError(403, status.status_body(
-                403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                {"name": name, "kind": "namespaces"}))
-        current["metadata"]["deletionTimestamp"] = _now_rfc3339(self.now())
-        current["status"] = {"phase": "Terminating"}
-        if dry_run:
-            return current
-        # like the namespace controller: its contents go first, then the namespace
-        for service in self.cluster.list_services(name):
-            data = service.to_dict() if hasattr(service, "to_dict") else service
-            try:
-                self.cluster.delete_service(data["metadata"]["name"], name)
-            except errors.NotFoundError:
-                pass
-        self.store.commit([Delete("meta", NAMESPACE_KEY_PREFIX + name)])
-        return current
-
     # -- verbs ---------------------------------------------------------------------------------
 
     def get(self, resource: ResourceType, namespace: Optional[str], name: str) -> Dict[str, Any]:
+        obj = self._call(resource, name, lambda: self.cluster.get(resource, name, namespace))
         if resource is NAMESPACES:
-            for item in self._namespaces():
-                if item["metadata"]["name"] == name:
-                    return item
-            raise status.not_found(resource, name)
-        if resource is SERVICECIDRS:
-            obj = self._call(resource, name, lambda: self.cluster.get_service_cidr(name))
-        elif resource is IPADDRESSES:
-            obj = self._call(resource, name, lambda: self.cluster.get_ip_address(name))
-        else:
-            obj = self._call(resource, name, lambda: self.cluster.get_service(name, namespace))
+            return obj  # type: ignore[no-any-return]  # a wire dict of its own
         if obj is None:
             raise status.not_found(resource, name)
         return self._wire(resource, obj)
 
     def _list_all(self, resource: ResourceType, namespace: Optional[str]) -> List[Dict[str, Any]]:
+        objs = self._call(resource, "", lambda: self.cluster.list(resource, namespace))
         if resource is NAMESPACES:
-            return self._namespaces()
-        if resource is SERVICECIDRS:
-            objs = self._call(resource, "", self.cluster.list_service_cidrs)
-        elif resource is IPADDRESSES:
-            objs = self._call(resource, "", self.cluster.list_ip_addresses)
-        else:
-            objs = self._call(resource, "", lambda: self.cluster.list_services(namespace))
+            return objs  # type: ignore[no-any-return]  # wire dicts of their own
         return [self._wire(resource, o) for o in objs]
 
     def list(self, resource: ResourceType, namespace: Optional[str],
@@ -398,7 +297,10 @@ class ResourceApi:
         for field in ("resourceVersion", "uid", "creationTimestamp", "deletionTimestamp"):
             metadata.pop(field, None)  # set by the server, as the apiserver does
         if resource is NAMESPACES:
-            return self._create_namespace(body, dry_run), warnings
+            meta = body["metadata"]
+            created = self._call(resource, name, lambda: self.cluster.create_namespace(
+                name, labels=meta.get("labels"), annotations=meta.get("annotations"), dry_run=dry_run))
+            return created, warnings
         if resource is SERVICECIDRS:
             body.pop("status", None)
         obj = self._call(resource, name, lambda: self.cluster.create(body, dry_run=dry_run),
@@ -474,26 +376,24 @@ class ResourceApi:
 
     def delete(self, resource: ResourceType, namespace: Optional[str], name: str, *,
                dry_run: bool = False) -> Dict[str, Any]:
-        current = self.get(resource, namespace, name)
         if resource is NAMESPACES:
-            return self._delete_namespace(current, dry_run)
+            return self._call(resource, name,  # type: ignore[no-any-return]
+                              lambda: self.cluster.delete_namespace(name, dry_run=dry_run))
+        current = self.get(resource, namespace, name)
         if dry_run:
             if resource is SERVICECIDRS and not current["metadata"].get("deletionTimestamp"):
                 current["metadata"]["deletionTimestamp"] = _now_rfc3339(self.now())
                 current["metadata"]["deletionGracePeriodSeconds"] = 0
             return current
         if resource is SERVICECIDRS:
-            result = self._call(resource, name, lambda: self.cluster.delete_service_cidr(name))
+            result = self._call(resource, name, lambda: self.cluster.delete(resource, name))
             if result is not None:
                 return self._wire(resource, result)
             # gone at once: report the object as it was when its deletion was recorded
             current["metadata"].setdefault("deletionTimestamp", _now_rfc3339(self.now()))
             current["metadata"].setdefault("deletionGracePeriodSeconds", 0)
             return current
-        if resource is SERVICES:
-            self._call(resource, name, lambda: self.cluster.delete_service(name, namespace))
-        else:
-            self._call(resource, name, lambda: self.cluster.delete_ip_address(name))
+        self._call(resource, name, lambda: self.cluster.delete(resource, name, namespace))
         return current
 
     # -- watch ---------------------------------------------------------------------------------
@@ -509,9 +409,7 @@ class ResourceApi:
         deadline = clock() + timeout
         rv_text = options.resource_version
         prefix = f"{namespace}/" if resource.namespaced and namespace else ""
-        kind = resource.plural
-        if resource is NAMESPACES:  # only the namespaces created through the API have events
-            kind, prefix = "meta", NAMESPACE_KEY_PREFIX
+        kind = resource.plural  # (only the Namespaces created through the API have events)
         # With a label selector an object can enter or leave the selection: like kube-apiserver,
         # the watch then says ADDED or DELETED, which needs the set of keys selected so far.
         track = bool(options.labels)
@@ -534,18 +432,17 @@ class ResourceApi:
                 raise status.bad_request(f"invalid resource version {rv_text!r}")
             revision = int(rv_text)
             if track:  # objects unchanged since that revision are as they were then
-                records, _ = self.store.list(kind)
-                selected = {r.key for r in records
-                            if r.revision <= revision and r.key.startswith(prefix)
-                            and options.matches(self._from_change(resource, r.value, r.revision))}
+                selected = {key for key, value, rev in self.cluster.stored(resource)
+                            if rev <= revision and key.startswith(prefix)
+                            and options.matches(self._from_change(resource, value, rev))}
         next_bookmark = clock() + 30.0
         while not stop.is_set():
             now = clock()
             if now >= deadline:
                 return
             try:
-                changes, current = self.store.changes_since(revision)
-            except Compacted:
+                changes, current = self.cluster.changes_since(revision)
+            except errors.Compacted:
                 body = status.expired(
                     f"too old resource version: {revision} ({self.current_revision()})").body
                 yield "ERROR", body
@@ -579,7 +476,7 @@ class ResourceApi:
                 yield "BOOKMARK", {"kind": resource.kind, "apiVersion": resource.api_version,
                                    "metadata": {"resourceVersion": str(revision)}}
             wait = max(0.0, min(0.5, deadline - clock()))
-            if not self.store.wait_for_change(revision, wait):
+            if not self.cluster.wait_for_change(revision, wait):
                 yield "", {}
 
 

@@ -4,7 +4,7 @@ kubectl picks aggregated discovery when the reply carries the exact content type
 :data:`AGGREGATED_CONTENT_TYPE`; sent as plain JSON the same body reads as "no groups".
 ``kubectl apply`` needs ``/openapi/v3`` only to learn that PATCH takes ``fieldValidation``; the
 parameter must sit at operation level, or kubectl silently falls back to client-side validation
-through ``/openapi/v2`` (reference/kubectl-wire.md §1).
+through ``/openapi/v2`` (docs/serve.md).
 """
 from __future__ import annotations
 

@@ -331,7 +331,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         namespace: Optional[str] = None
         if not rest:
             raise status.not_found_path()
-        if rest[0] == "namespaces" and len(rest) >= 3 and group == "":
+        if rest[0] == NAMESPACES.plural and len(rest) >= 3 and group == "":
             namespace, rest = rest[1], rest[2:]
             resource = find(group, rest[0])
             if resource is None or not resource.namespaced:

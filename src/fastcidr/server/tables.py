@@ -10,61 +10,19 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Dict, Iterable, List, Optional
 
-from ..k8s import printers
 from .resources import IPADDRESSES, NAMESPACES, SERVICECIDRS, SERVICES, ResourceType
 
 __all__ = ["table", "row_cells", "COLUMNS"]
 
-_NAME_DOC = (
-    "Name must be unique within a namespace. Is required when creating resources, although some "
-    "resources may allow a client to request the generation of an appropriate name automatically. "
-    "Name is primarily intended for creation idempotence and configuration definition. Cannot be "
-    "updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"
-)
-_AGE_DOC = (
-    "CreationTimestamp is a timestamp representing the server time when this object was created. "
-    "It is not guaranteed to be set in happens-before order across separate operations. Clients "
-    "may not set this value. It is represented in RFC3339 form and is in UTC."
-)
-
-
-def _column(name: str, description: str, *, fmt: str = "", priority: int = 0) -> Dict[str, Any]:
-    return {"name": name, "type": "string", "format": fmt, "description": description,
-            "priority": priority}
-
-
 COLUMNS: Dict[str, List[Dict[str, Any]]] = {
-    SERVICECIDRS.plural: [
-        _column("Name", _NAME_DOC, fmt="name"),
-        _column("CIDRs", "CIDRs defines the IP blocks in CIDR notation (e.g. \"192.168.0.0/24\" or "
-                "\"2001:db8::/64\") from which to assign service cluster IPs."),
-        _column("Age", _AGE_DOC),
-    ],
-    IPADDRESSES.plural: [
-        _column("Name", _NAME_DOC, fmt="name"),
-        _column("ParentRef", "ParentRef references the resource that an IPAddress is attached to."),
-    ],
-    SERVICES.plural: [
-        _column("Name", _NAME_DOC, fmt="name"),
-        _column("Type", "The type of service."),
-        _column("Cluster-IP", "The cluster IP address of the service."),
-        _column("External-IP", "The external IP address of the service."),
-        _column("Port(s)", "The ports of the service."),
-        _column("Age", _AGE_DOC),
-        _column("Selector", "Route service traffic to pods with label keys and values matching "
-                "this selector.", priority=1),
-    ],
-    NAMESPACES.plural: [
-        _column("Name", _NAME_DOC, fmt="name"),
-        _column("Status", "The status of the namespace"),
-        _column("Age", _AGE_DOC),
-    ],
+    r.plural: [c.definition() for c in r.columns] for r in (SERVICECIDRS, IPADDRESSES, SERVICES, NAMESPACES)
 }
 
 
 def row_cells(resource: ResourceType, obj: Dict[str, Any], now: _dt.datetime) -> List[Any]:
     # the apiserver's table convertor always generates wide cells; kubectl hides the rest
-    return printers.ROW_CELLS[resource.plural](obj, now, True)
+    assert resource.row_cells is not None
+    return list(resource.row_cells(obj, now, True))
 
 
 def _row_object(obj: Dict[str, Any], include_object: str) -> Optional[Dict[str, Any]]:

@@ -1,10 +1,10 @@
-"""The store interface: the durable truth behind a ``Cluster`` (the core index is only a cache).
+"""The store interface: a durable, generic map from ``(kind, key)`` to JSON values.
 
-A store maps ``(kind, key)`` to a JSON-serialisable ``value`` (an object's Kubernetes wire form,
-``to_dict()``), and stamps every write with a global, strictly increasing ``revision`` (like etcd's
-mod revision; it becomes the objects' ``metadata.resourceVersion``). Kinds used by the Kubernetes
-layer: ``servicecidrs`` and ``ipaddresses`` (key = name), ``services`` (key = ``namespace/name``)
-and ``meta`` (key = setting name, e.g. ``service-cluster-ip-range``).
+A store maps ``(kind, key)`` to a JSON-serialisable ``value`` and stamps every write with a
+global, strictly increasing ``revision`` (like etcd's mod revision). It knows nothing of what the
+values mean: the layer above decides the kinds and keys (``fastcidr.k8s.layout``), and may give
+the store a :attr:`Store.projector`, a function that picks
+the part of a value it reads at start-up, which a store may keep apart (SQLite does).
 
 Writes go through :meth:`Store.commit`, which applies a list of operations atomically: every
 ``expect`` condition holds and every operation is applied, or nothing is and
@@ -19,10 +19,20 @@ from __future__ import annotations
 
 import abc
 import time
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
+from dataclasses import dataclass
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
-from ..errors import ConflictError, StoreError
+from ..errors import Compacted, ConflictError
 
 __all__ = [
     "ABSENT",
@@ -36,11 +46,12 @@ __all__ = [
     "TxnConflict",
     "Compacted",
     "Store",
-    "KINDS",
-    "project",
+    "Projector",
 ]
 
-KINDS = ("servicecidrs", "ipaddresses", "services", "meta")
+#: ``projector(kind, value)``: the part of ``value`` a reader needs at start-up, in the value's own
+#: shape, or None for the whole value.
+Projector = Callable[[str, Any], Optional[Dict[str, Any]]]
 
 
 class _Absent:
@@ -126,8 +137,6 @@ class TxnConflict(ConflictError):
         )
 
 
-class Compacted(StoreError):
-    """The change log no longer reaches back to the requested revision: re-list."""
 
 
 def expected_of(op: Op) -> Any:
@@ -149,53 +158,17 @@ def check_expect(expect: Any, actual: Optional[int]) -> bool:
 _S = TypeVar("_S", bound="Store")
 
 
-_IP_LABELS = ("ipaddress.kubernetes.io/managed-by", "ipaddress.kubernetes.io/ip-family")
-_SERVICE_SPEC_FIELDS = ("type", "clusterIPs", "clusterIP")
-
-
-def project(kind: str, value: Any) -> Optional[Dict[str, Any]]:
-    """The part of a stored value that start-up (index rebuild and ``repair()``) reads, in the
-    value's own shape, or None when the whole value is needed (another kind, or an odd shape).
-
-    An IPAddress keeps ``spec.parentRef``, its creation timestamp and the family / managed-by
-    labels; a Service keeps ``spec.type``, ``spec.clusterIPs`` and ``spec.clusterIP``.
-
-    >>> project("services", {"metadata": {"name": "a"}, "spec": {"clusterIP": "10.0.0.1", "ports": []}})
-    {'spec': {'clusterIP': '10.0.0.1'}}
-    """
-    if not isinstance(value, dict):
-        return None
-    if kind == "ipaddresses":
-        spec = value.get("spec")
-        meta = value.get("metadata")
-        if not isinstance(spec, dict) or not isinstance(meta, dict):
-            return None
-        labels = meta.get("labels")
-        if labels is not None and not isinstance(labels, dict):
-            return None
-        small_meta: Dict[str, Any] = {}
-        if "creationTimestamp" in meta:
-            small_meta["creationTimestamp"] = meta["creationTimestamp"]
-        if labels is not None:
-            small_meta["labels"] = {k: labels[k] for k in _IP_LABELS if k in labels}
-        return {"metadata": small_meta, "spec": {"parentRef": spec["parentRef"]} if "parentRef" in spec else {}}
-    if kind == "services":
-        spec = value.get("spec")
-        if spec is None:
-            return {}
-        if not isinstance(spec, dict):
-            return None
-        return {"spec": {k: spec[k] for k in _SERVICE_SPEC_FIELDS if k in spec}}
-    return None
-
-
 class Store(abc.ABC):
     """Abstract store. Implementations are thread-safe."""
 
     url: str = ""
-    #: True when other processes may write to the same store (SQLite file, etcd): the Kubernetes
-    #: layer then catches up with :meth:`changes_since` before every decision.
+    #: True when other processes may write to the same store (SQLite file, etcd): a reader that
+    #: keeps caches then catches up with :meth:`changes_since` before every decision.
     shared: bool = False
+    #: What :meth:`list_projection` may cut values down to (set by the layer above, before it
+    #: writes; None: values are never cut down). A store that keeps projections apart computes
+    #: them on write, so a value written without a projector is read back whole (still correct).
+    projector: Optional[Projector] = None
 
     @abc.abstractmethod
     def get(self, kind: str, key: str) -> Optional[Record]:
@@ -210,8 +183,8 @@ class Store(abc.ABC):
         """Apply ``ops`` atomically; return the new revision. Raises :class:`TxnConflict`."""
 
     def list_projection(self, kind: str) -> Tuple[List[Record], int]:
-        """Like :meth:`list`, but a record's value may be cut down to :func:`project`'s part of it
-        (never less; where ``project`` gives None, the whole value). Start-up reads only that
+        """Like :meth:`list`, but a record's value may be cut down to the :attr:`projector`'s part
+        of it (never less; where it gives None, the whole value). Start-up reads only that
         part; stores that keep it apart (SQLite) answer without decoding whole objects. The
         default returns :meth:`list`: whole values hold every projected field."""
         return self.list(kind)

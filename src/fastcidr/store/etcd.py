@@ -1,11 +1,9 @@
 """The etcd store: one shared truth for processes on many machines (etcd v3 through its JSON gateway,
 with the ``etcd3gw`` client).
 
-Keys follow the layout of Kubernetes' registry, under a prefix (default ``/fastcidr``)::
+Keys are ``<prefix>/<kind>/<key>`` under a prefix (default ``/fastcidr``)::
 
-    <prefix>/servicecidrs/<name>
-    <prefix>/ipaddresses/<ip>
-    <prefix>/services/<namespace>/<name>
+    <prefix>/<kind>/<key>
     <prefix>/meta/<setting>
     <prefix>/revision          written by every commit (its value names the commit)
 
@@ -42,7 +40,7 @@ import weakref
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
-from ..errors import StoreError
+from ..errors import MissingDependencyError, StoreError
 from .base import (
     ABSENT,
     Change,
@@ -114,6 +112,18 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+
+def _client_modules() -> Tuple[Any, Any]:
+    """``etcd3gw`` and ``requests``, or one clear :class:`MissingDependencyError` naming the extra."""
+    try:
+        import etcd3gw
+        import requests
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or "etcd3gw"
+        raise MissingDependencyError(
+            f"the etcd store needs the {missing!r} package: pip install 'fastcidr[etcd]'") from None
+    return etcd3gw, requests
+
 class EtcdStore(Store):
     """A store in etcd v3 under ``prefix``; see the module docstring.
 
@@ -137,9 +147,7 @@ class EtcdStore(Store):
         timeout: float = 10.0,
         max_txn_ops: int = MAX_TXN_OPS,
     ) -> None:
-        import etcd3gw
-        import requests
-
+        etcd3gw, requests = _client_modules()
         if isinstance(endpoints, str):
             endpoints = [e for e in endpoints.split(",") if e.strip()]
         if not endpoints:

@@ -10,7 +10,6 @@ from .base import (
     Change,
     Compacted,
     Create,
-    Delete,
     Op,
     Put,
     Record,
@@ -76,7 +75,7 @@ class MemoryStore(Store):
     def __init__(self, log_limit: int = 100_000, *, copy_values: bool = True) -> None:
         self.url = "memory:"
         # copy_values=False: the store keeps the caller's dicts (the Cluster builds a fresh one per
-        # write and never touches it again); a deep copy of a Service costs more than creating it.
+        # write and never touches it again); a deep copy of a big value costs more than building it.
         self._copy_values = copy_values
         self._data: Dict[str, Dict[str, Record]] = {}
         self._revision = 0

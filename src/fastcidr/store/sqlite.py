@@ -11,10 +11,10 @@ Durability (``synchronous=``):
   any process; a power loss or OS crash may lose the last few commits (never corrupting the file).
 - ``"FULL"``: every commit is also fsync'ed, so it survives power loss too; slower per commit.
 
-Start-up reads little: next to each IPAddress and Service value the row keeps the JSON of
-``store.base.project(kind, value)`` (schema version 2), and :meth:`SQLiteStore.list_projection`
+Start-up reads little: next to each value the row keeps the JSON of the store's
+``projector(kind, value)`` (schema version 2), and :meth:`SQLiteStore.list_projection`
 decodes only that. Files of version 1 are migrated on open (their old rows list whole values until
-rewritten). Values are encoded and decoded with ``orjson``.
+rewritten). Values are encoded and decoded with ``orjson`` when it is installed (the stdlib ``json`` otherwise).
 
 A file that is not a fastcidr database (another application's SQLite file, random bytes, a truncated
 or corrupt file, an SQLite file with a foreign or empty schema) raises :class:`StoreError` naming the
@@ -30,7 +30,6 @@ file, and is never written to: it is inspected through a read-only connection be
 """
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sqlite3
@@ -38,8 +37,6 @@ import threading
 import time
 import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
-
-import orjson as _orjson
 
 from ..errors import StoreError
 from .base import (
@@ -55,8 +52,18 @@ from .base import (
     Store,
     TxnConflict,
     check_expect,
-    project,
 )
+
+
+def _optional_orjson() -> Any:
+    """``orjson`` (the ``speedups`` extra: ~5x faster JSON) or None; the stdlib then writes and
+    reads the same text."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson
+
 
 __all__ = ["SQLiteStore", "SCHEMA_VERSION", "APPLICATION_ID"]
 
@@ -86,7 +93,7 @@ _SCHEMA_V1 = (
 #: migrations[v] turns a version-v database into version v+1 (run inside one transaction).
 _MIGRATIONS: Dict[int, Tuple[str, ...]] = {
     0: _SCHEMA_V1,
-    # version 2: the JSON of store.project(kind, value) next to the value, so that start-up
+    # version 2: the JSON of the projector's part of the value next to the value, so that start-up
     # decodes a few fields per object instead of whole objects (NULL: read the value; rows
     # written before version 2 stay NULL until their next write)
     1: ("ALTER TABLE fastcidr_records ADD COLUMN projection TEXT",),
@@ -106,9 +113,8 @@ _CACHE_LISTINGS_FROM = 10_000
 _LISTING_TTL = 10.0
 _LIST_SLICE = 50_000
 
-_orjson_dumps = _orjson.dumps
-_orjson_loads = _orjson.loads
 _json_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_orjson = _optional_orjson()
 
 
 def _dumps(value: Any) -> str:
@@ -119,8 +125,10 @@ def _dumps(value: Any) -> str:
     Text orjson cannot write (integers beyond 64 bits, non-str keys) starts with a space (still
     JSON): :func:`_loads` then reads it with the stdlib, which keeps big integers exact where
     orjson would turn them into floats."""
+    if _orjson is None:
+        return _json_dumps(value)
     try:
-        text = _orjson_dumps(value).decode()
+        text = _orjson.dumps(value).decode()
     except (TypeError, _orjson.JSONEncodeError):
         return " " + _json_dumps(value)
     if "null" in text:  # orjson writes NaN and infinities as null, json as NaN / Infinity
@@ -132,9 +140,9 @@ def _loads(text: str) -> Any:
     """Parse JSON text written by :func:`_dumps` (or by the stdlib ``json``, as earlier versions
     did): ``orjson``, or the stdlib for text marked by a leading space and for what orjson refuses
     (``NaN``)."""
-    if text[:1] != " ":
+    if text[:1] != " " and _orjson is not None:
         try:
-            return _orjson_loads(text)
+            return _orjson.loads(text)
         except _orjson.JSONDecodeError:
             pass
     return json.loads(text)
@@ -204,20 +212,6 @@ def _check_schema(con: sqlite3.Connection, path: str) -> int:
     return version
 
 
-def _pause_gc() -> bool:
-    """Building a million small objects triggers the cyclic GC over and over (each full pass walks
-    every object made so far); none of them can form a cycle, so pause it while decoding.
-    Returns whether it was enabled (pass it to :func:`_resume_gc`)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    return enabled
-
-
-def _resume_gc(enabled: bool) -> None:
-    if enabled:
-        gc.enable()
-
-
 _new_record = object.__new__
 # Filling a Record's __dict__ directly is 3x cheaper than its frozen-dataclass __init__; only
 # valid while Record stays a plain dataclass (no slots, no __post_init__, exactly these fields).
@@ -233,28 +227,24 @@ def _records(kind: str, rows: List[Tuple[str, str, int, int]]) -> List[Record]:
     whole listing, and Records filled in directly (``Record`` is a plain frozen dataclass)."""
     if not rows:
         return []
-    enabled = _pause_gc()
-    try:
-        joined = ",".join([row[1] for row in rows])
-        # Text that needs the stdlib starts with a space (see _dumps), so shows up as ", " here
-        # (or at the very start). Compact JSON has no other ", " outside strings: a string that
-        # holds one only costs this slice the slower per-row path.
-        if joined[:1] == " " or ", " in joined:
-            values = [_loads(row[1]) for row in rows]
-        else:
-            values = _loads("[" + joined + "]")
-        if not _PLAIN_RECORD:
-            return [Record(kind, row[0], value, row[2], row[3]) for row, value in zip(rows, values)]
-        out: List[Record] = []
-        append = out.append
-        for row, value in zip(rows, values):
-            record = _new_record(Record)
-            record.__dict__.update(
-                kind=kind, key=row[0], value=value, revision=row[2], create_revision=row[3]
-            )
-            append(record)
-    finally:
-        _resume_gc(enabled)
+    joined = ",".join([row[1] for row in rows])
+    # Text that needs the stdlib starts with a space (see _dumps), so shows up as ", " here
+    # (or at the very start). Compact JSON has no other ", " outside strings: a string that
+    # holds one only costs this slice the slower per-row path.
+    if joined[:1] == " " or ", " in joined:
+        values = [_loads(row[1]) for row in rows]
+    else:
+        values = _loads("[" + joined + "]")
+    if not _PLAIN_RECORD:
+        return [Record(kind, row[0], value, row[2], row[3]) for row, value in zip(rows, values)]
+    out: List[Record] = []
+    append = out.append
+    for row, value in zip(rows, values):
+        record = _new_record(Record)
+        record.__dict__.update(
+            kind=kind, key=row[0], value=value, revision=row[2], create_revision=row[3]
+        )
+        append(record)
     return out
 
 
@@ -511,16 +501,11 @@ class SQLiteStore(Store):
                     )
                     # decoded in slices: the rows' JSON text need not all be alive at once
                     records: List[Record] = []
-                    # the fetched rows are containers too: the collector would rescan them
-                    gc_enabled = _pause_gc()
-                    try:
-                        while True:
-                            rows = cursor.fetchmany(_LIST_SLICE)
-                            if not rows:
-                                break
-                            records.extend(_records(kind, rows))
-                    finally:
-                        _resume_gc(gc_enabled)
+                    while True:
+                        rows = cursor.fetchmany(_LIST_SLICE)
+                        if not rows:
+                            break
+                        records.extend(_records(kind, rows))
                 finally:
                     con.execute("COMMIT")
             except sqlite3.Error as e:
@@ -567,14 +552,10 @@ class SQLiteStore(Store):
                     con.execute("COMMIT")
             except sqlite3.Error as e:
                 raise self._error(e) from None
-        enabled = _pause_gc()
-        try:
-            changes = [
-                Change(t, kind, key, None if v is None else _loads(v), rev, created=bool(created))
-                for rev, t, kind, key, v, created in rows
-            ]
-        finally:
-            _resume_gc(enabled)
+        changes = [
+            Change(t, kind, key, None if v is None else _loads(v), rev, created=bool(created))
+            for rev, t, kind, key, v, created in rows
+        ]
         return changes, state["revision"]
 
     def wait_for_change(self, revision: int, timeout: float) -> bool:
@@ -597,10 +578,11 @@ class SQLiteStore(Store):
         ops = list(ops)
         texts: List[Optional[str]] = []
         projections: List[Optional[str]] = []
+        projector = self.projector
         for op in ops:
             if isinstance(op, (Create, Put)):
                 texts.append(_dumps(op.value))
-                small = project(op.kind, op.value)
+                small = projector(op.kind, op.value) if projector is not None else None
                 projections.append(None if small is None else _dumps(small))
             elif isinstance(op, (Delete, Require)):
                 texts.append(None)

@@ -24,6 +24,7 @@ import os
 from typing import Any, Dict, List, Tuple, Union
 from urllib.parse import parse_qsl, unquote
 
+from ..errors import StoreNotFoundError
 from .base import Store
 from .memory import MemoryStore
 
@@ -74,10 +75,13 @@ def _sqlite_path(url: str) -> Tuple[str, Dict[str, str]]:
     return unquote(rest[1:]), _query(query)
 
 
-def open_store(store: Union[None, str, "os.PathLike[str]", Store] = None) -> Store:
+def open_store(store: Union[None, str, "os.PathLike[str]", Store] = None, *, create: bool = True) -> Store:
     """The store for a ``store=`` argument: None/``memory:`` → memory, a path or ``sqlite:`` URL →
     SQLite, ``etcd://``/``etcds://`` → etcd, a :class:`Store` as it is. ``ValueError`` for a URL
-    that cannot be understood; :class:`StoreError` when the store cannot be opened."""
+    that cannot be understood; :class:`StoreError` when the store cannot be opened
+    (:class:`~fastcidr.errors.MissingDependencyError` naming the extra to install when a package
+    it needs is missing). ``create=False`` (readers): a SQLite file that does not exist raises
+    :class:`~fastcidr.errors.StoreNotFoundError` and nothing is created."""
     if store is None:
         return MemoryStore()
     if isinstance(store, Store):
@@ -97,6 +101,8 @@ def open_store(store: Union[None, str, "os.PathLike[str]", Store] = None) -> Sto
         if not text.startswith("sqlite://"):
             raise ValueError(f"bad SQLite store URL {text!r}: sqlite:///relative or sqlite:////absolute")
         path, options = _sqlite_path(text)
+        if not create and not os.path.exists(path):
+            raise StoreNotFoundError(os.path.abspath(path))
         kwargs: Dict[str, Any] = {}
         if "synchronous" in options:
             kwargs["synchronous"] = options.pop("synchronous")
@@ -127,4 +133,6 @@ def open_store(store: Union[None, str, "os.PathLike[str]", Store] = None) -> Sto
         raise ValueError(f"unsupported store URL {text!r}; {_HELP}")
     from .sqlite import SQLiteStore
 
+    if not create and not os.path.exists(store):
+        raise StoreNotFoundError(os.path.abspath(store))
     return SQLiteStore(store)
