@@ -486,6 +486,9 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
+        # the headers leave now, not with the first event: a client (kubectl wait, get -w) only
+        # starts its own timers once the response has begun
+        self.wfile.flush()
         self.close_connection = True  # a watch ends with its connection, as kube-apiserver does
         pending = [first] if first is not None else []
         try:
