@@ -58,7 +58,11 @@ class ServeProcess:
         lines: "queue.Queue[str]" = queue.Queue()
         assert self.proc.stdout is not None
         stdout = self.proc.stdout
-        threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+        def pump() -> None:
+            for line in stdout:
+                lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
         try:
             self.url = lines.get(timeout=START_TIMEOUT).strip()
         except queue.Empty:
