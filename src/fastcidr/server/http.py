@@ -24,10 +24,10 @@ from urllib.parse import parse_qsl, urlsplit, unquote
 
 from . import discovery, status, tables
 from .api import ListOptions, ResourceApi
-from .limits import ServerLimits, check_nesting, check_numeric_query, object_size, too_large, \
-    too_many_requests
+from .limits import ServerLimits, check_nesting, check_numeric_query, check_object_types, \
+    object_size, too_large, too_many_requests
 from .security import AccessPolicy
-from .protobuf import MAGIC, ProtobufError, decode_object
+from .protobuf import ProtobufError, decode_object
 from .resources import NAMESPACES, SERVICES, ResourceType, find
 
 __all__ = ["ApiHTTPServer", "ApiRequestHandler"]
@@ -408,8 +408,9 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                     f"the body of the request was not valid JSON: {exc}") from None
             value = self._yaml(raw)
             check_nesting(value, depth, allow_shared=False)
-            return value
-        check_nesting(value, depth)
+        else:
+            check_nesting(value, depth)
+        check_object_types(value, patch=patch)
         return value
 
     def _yaml(self, raw: bytes) -> Any:
@@ -519,6 +520,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                 return self._discovery_root(core=True, accept=accept)
             if len(parts) == 2 and method == "GET":
                 return self._resource_list("", parts[1], accept)
+            if len(parts) < 3:
+                raise status.method_not_allowed() if len(parts) == 1 else status.not_found_path()
             return self._resource(group="", version=parts[1], rest=parts[2:], query=query,
                                   raw=raw, accept=accept, method=method)
         if head == "apis":

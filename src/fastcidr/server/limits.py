@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable
 
 from . import status
 
-__all__ = ["ServerLimits", "too_large", "too_many_requests", "check_nesting",
+__all__ = ["ServerLimits", "too_large", "too_many_requests", "check_nesting", "check_object_types",
            "check_numeric_query", "object_size", "SizeLimitedCluster", "default_max_connections"]
 
 MIB = 1024 * 1024
@@ -103,6 +103,64 @@ def check_nesting(value: Any, limit: int, *, allow_shared: bool = True) -> None:
                      if isinstance(child, (dict, list)))
 
 
+_STRING_META = ("name", "generateName", "namespace", "resourceVersion", "uid",
+                "creationTimestamp", "deletionTimestamp", "selfLink")
+_JSON_TYPES = ((bool, "bool"), (str, "string"), (int, "number"), (float, "number"),
+               (list, "array"), (dict, "object"), (type(None), "null"))
+
+
+def _json_type(value: Any) -> str:
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "value")
+
+
+def check_object_types(obj: Any, *, patch: bool = False) -> None:
+    """400 when the fields every object shares (``apiVersion``, ``kind``, ``metadata`` and its
+    strings, labels, annotations, finalizers, ``spec``/``status`` objects) have the wrong JSON
+    type, as kube-apiserver's decoder refuses them ("cannot unmarshal number into ... of type
+    string"). ``patch``: ``null`` is allowed everywhere (a merge patch's deletion)."""
+    if not isinstance(obj, dict):
+        return
+
+    def refuse(field: str, value: Any, expected: str) -> None:
+        kind = obj.get("kind") if isinstance(obj.get("kind"), str) else "object"
+        raise status.bad_request(
+            f"the {kind} cannot be handled: json: cannot unmarshal {_json_type(value)} into "
+            f"the field {field} of type {expected}")
+
+    def expect(field: str, value: Any, kind: type, expected: str) -> bool:
+        if value is None and patch:
+            return False
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            refuse(field, value, expected)
+        return True
+
+    for field in ("apiVersion", "kind"):
+        if field in obj:
+            expect(field, obj[field], str, "string")
+    for field in ("spec", "status"):
+        if field in obj:
+            expect(field, obj[field], dict, "object")
+    metadata = obj.get("metadata")
+    if metadata is None or not expect("metadata", metadata, dict, "object"):
+        return
+    for field in _STRING_META:
+        if field in metadata:
+            expect(f"metadata.{field}", metadata[field], str, "string")
+    for field in ("labels", "annotations"):
+        values = metadata.get(field)
+        if values is not None and expect(f"metadata.{field}", values, dict, "map[string]string"):
+            for key, value in values.items():
+                expect(f"metadata.{field}[{key[:60]!r}]", value, str, "string")
+    finalizers = metadata.get("finalizers")
+    if finalizers is not None and expect("metadata.finalizers", finalizers, list, "[]string"):
+        for value in finalizers:
+            expect("metadata.finalizers[]", value, str, "string")
+    references = metadata.get("ownerReferences")
+    if references is not None and expect("metadata.ownerReferences", references, list, "[]object"):
+        for value in references:
+            expect("metadata.ownerReferences[]", value, dict, "object")
+
+
 _INT64 = re.compile(r"^[0-9]{1,19}$")
 _INT64_MAX = 2**63 - 1
 #: the query parameters that carry a non-negative integer, and what kube-apiserver says of a bad one
@@ -139,6 +197,7 @@ class SizeLimitedCluster:
         self._max_object_bytes = max_object_bytes
 
     def _check(self, obj: Any) -> None:
+        check_object_types(obj)  # a patch's result is first seen here
         size = object_size(obj)
         if size > self._max_object_bytes:
             raise too_large(f"the object is {size} bytes, limit is {self._max_object_bytes}")
