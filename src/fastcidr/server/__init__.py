@@ -1,4 +1,4 @@
-"""A Kubernetes-API-compatible HTTP server over a :class:`fastcidr.Cluster` (API.md "Server").
+"""A Kubernetes-API-compatible HTTP server over a :class:`fastcidr.Cluster` (docs/api.md "Server").
 
 The real ``kubectl`` and the official client libraries work against it unchanged:
 

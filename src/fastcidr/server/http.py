@@ -508,7 +508,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         if head in ("healthz", "readyz", "livez") and method == "GET":
             return self._send(200, b"ok", "text/plain; charset=utf-8")
         if head == "metrics" and len(parts) == 1 and method == "GET":
-            # kube-apiserver's clusterip_allocator metrics (SPEC.md §8), Prometheus text format
+            # kube-apiserver's clusterip_allocator metrics (docs/behaviour.md §8), Prometheus text format
             text = self.server.api.cluster.metrics_text()
             return self._send(200, text.encode("utf-8"), "text/plain; version=0.0.4; charset=utf-8")
         if head == "version" and len(parts) == 1 and method == "GET":
