@@ -112,16 +112,10 @@ def test_slowloris_is_cut_at_the_header_timeout(pure, tmp_path):
 def test_a_slow_body_is_cut_at_the_body_timeout(pure, tmp_path):
     server = ServeProcess(tmp_path, "--body-timeout", "1", pure=pure)
     try:
-        with socket.create_connection((server.host, server.port), timeout=10) as sock:
-            sock.sendall(b"POST /api/v1/namespaces/default/services HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
-            started = time.monotonic()
-            reply = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                reply += chunk
+        started = time.monotonic()
+        reply = server.raw(b"POST /api/v1/namespaces/default/services HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+                           timeout=10)
         assert time.monotonic() - started < 5
         code, _, body = parse_response(reply)
         assert code == 408 and json.loads(body)["reason"] == "Timeout"
