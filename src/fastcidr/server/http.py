@@ -94,6 +94,9 @@ class ApiHTTPServer(ThreadingHTTPServer):
         self._connections: Set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self._open = 0  # accepted connections not yet closed (TLS handshakes included)
+        # connections waiting for their next request, with the time they began to wait: at the
+        # cap, the one idle longest makes room for a new connection
+        self._idle: Dict[Any, float] = {}
         self._accept_backoff = 0.0
         self._watches = 0
         self._watches_done = threading.Condition(self._connections_lock)
@@ -117,10 +120,22 @@ class ApiHTTPServer(ThreadingHTTPServer):
         return accepted
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        victim = None
         with self._connections_lock:
             refused = self._open >= self.limits.max_connections
+            if refused and self._idle:
+                # idle sockets must not lock others out: the longest idle one is closed (its
+                # client, if it is a real one, reconnects) and the new connection takes its place
+                victim = min(self._idle, key=self._idle.__getitem__)
+                del self._idle[victim]
+                refused = False
             if not refused:
                 self._open += 1
+        if victim is not None:
+            try:
+                victim.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if refused:
             self._refuse(request)
             return
@@ -154,6 +169,13 @@ class ApiHTTPServer(ThreadingHTTPServer):
             pass
         self.shutdown_request(request)
 
+    def connection_idle(self, connection: Any, idle: bool) -> None:
+        with self._connections_lock:
+            if idle:
+                self._idle[connection] = time.monotonic()
+            else:
+                self._idle.pop(connection, None)
+
     def open_connections(self) -> int:
         with self._connections_lock:
             return self._open
@@ -181,6 +203,7 @@ class ApiHTTPServer(ThreadingHTTPServer):
             finally:
                 with self._connections_lock:
                     self._connections.discard(request)
+                    self._idle.pop(request, None)
         finally:
             if wrapped is not None:
                 self.shutdown_request(wrapped)
@@ -243,6 +266,7 @@ class _DeadlineReader(io.RawIOBase):
         if handler.awaiting_request and count:
             # the next request has begun: its headers now have header_timeout to arrive
             handler.awaiting_request = False
+            handler.server.connection_idle(handler.connection, False)
             handler.read_deadline = time.monotonic() + handler.server.limits.header_timeout
         return count
 
@@ -271,6 +295,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         # begun, its headers must arrive within header_timeout (_DeadlineReader)
         self.awaiting_request = True
         self.read_deadline = time.monotonic() + self.server.limits.idle_timeout
+        self.server.connection_idle(self.connection, True)
         super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -438,6 +463,9 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         raw = b""
+        if self.awaiting_request:  # the request came whole from the read buffer (pipelined)
+            self.awaiting_request = False
+            self.server.connection_idle(self.connection, False)
         try:
             self._check_access()
             try:
