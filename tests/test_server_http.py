@@ -702,7 +702,7 @@ def test_wildcard_and_ipv6_addresses(host):
 
     if host == "::1" and not socket.has_ipv6:
         pytest.fail("IPv6 loopback expected on the test machines")
-    srv = ApiServer(FakeCluster(), host=host)
+    srv = ApiServer(FakeCluster(), host=host, allow_remote=host == "0.0.0.0")
     try:
         assert srv.url.startswith("http://127.0.0.1:" if host == "0.0.0.0" else "http://[::1]:")
         srv.wait_until_accepting()
@@ -728,12 +728,12 @@ def test_keep_alive_survives_bodies_on_any_method_and_chunked_bodies(server):
 
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
         body = b'{"ignored": true}'
-        sock.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        sock.sendall(b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         payload = json.dumps({"metadata": {"name": "chunked"}}).encode()
-        sock.sendall(b"POST " + SERVICES.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall(b"POST " + SERVICES.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                      + b"%x\r\n%s\r\n0\r\n\r\n" % (len(payload), payload))
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         data = b""
         while True:
             chunk = sock.recv(65536)

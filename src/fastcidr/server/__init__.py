@@ -10,7 +10,9 @@ The real ``kubectl`` and the official client libraries work against it unchanged
 >>> server.close()                                         # doctest: +SKIP
 
 Command line: ``fastcidr serve [--store URL] [--service-cluster-ip-range CIDR[,CIDR]]
-[--address 127.0.0.1] [--port N] [--kubeconfig-out FILE] [--tls-cert F --tls-key F]``.
+[--address 127.0.0.1] [--port N] [--kubeconfig-out FILE] [--tls-cert F --tls-key F]
+[--allow-remote] [--allow-host NAME] [--tls-client-ca F]`` and the limits of docs/serve.md
+("Limits and security").
 """
 from __future__ import annotations
 
@@ -24,10 +26,12 @@ import ssl
 import sys
 import tempfile
 import threading
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 from .api import ResourceApi
 from .http import ApiHTTPServer
+from .limits import ServerLimits, SizeLimitedCluster
+from .security import AccessPolicy, is_loopback, new_token
 
 __all__ = ["ApiServer", "serve", "main", "write_kubeconfig"]
 
@@ -36,8 +40,10 @@ def _yaml_scalar(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid YAML double-quoted scalar
 
 
-def kubeconfig_text(url: str, ca_data: Optional[bytes] = None, name: str = "fastcidr") -> str:
-    """A kubeconfig with one cluster, user and context (current), namespace ``default``."""
+def kubeconfig_text(url: str, ca_data: Optional[bytes] = None, name: str = "fastcidr",
+                    token: Optional[str] = None) -> str:
+    """A kubeconfig with one cluster, user (with ``token``, if given) and context (current),
+    namespace ``default``."""
     cluster_lines = [f"    server: {_yaml_scalar(url)}"]
     if ca_data is not None:
         cluster_lines.append(
@@ -52,7 +58,7 @@ def kubeconfig_text(url: str, ca_data: Optional[bytes] = None, name: str = "fast
         f"  name: {name}",
         "users:",
         f"- name: {name}",
-        "  user: {}",
+        *(["  user:", f"    token: {_yaml_scalar(token)}"] if token else ["  user: {}"]),
         "contexts:",
         "- context:",
         f"    cluster: {name}",
@@ -64,15 +70,17 @@ def kubeconfig_text(url: str, ca_data: Optional[bytes] = None, name: str = "fast
     ])
 
 
-def write_kubeconfig(path: str, url: str, ca_data: Optional[bytes] = None) -> str:
-    """Write a kubeconfig atomically (temporary file in the same directory, then rename)."""
+def write_kubeconfig(path: str, url: str, ca_data: Optional[bytes] = None,
+                     token: Optional[str] = None) -> str:
+    """Write a kubeconfig atomically (temporary file in the same directory, then rename),
+    readable by its owner only (it may carry the server's token)."""
     path = os.path.abspath(path)
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".kubeconfig-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(kubeconfig_text(url, ca_data))
+            handle.write(kubeconfig_text(url, ca_data, token=token))
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
@@ -87,25 +95,55 @@ def write_kubeconfig(path: str, url: str, ca_data: Optional[bytes] = None) -> st
 class ApiServer:
     """A running server: ``.url``, ``.kubeconfig(path)``, ``.close()``; a context manager.
 
-    It serves in a daemon thread, so it never keeps the process alive."""
+    It serves in a daemon thread, so it never keeps the process alive.
+
+    On a loopback address (the default) it needs no credentials. Listening anywhere else needs
+    ``allow_remote=True`` and then requires the bearer ``token`` (generated unless given; in the
+    kubeconfig) or, with ``tls_client_ca``, a client certificate it signed. With TLS the
+    kubeconfig always carries the token, so kubectl never prompts. Requests whose Host is not
+    this server (or one of ``allow_hosts``) and cross-origin browser writes are refused
+    everywhere. ``limits``: a :class:`~fastcidr.server.limits.ServerLimits`."""
 
     def __init__(self, cluster: Any, host: str = "127.0.0.1", port: int = 0, *,
                  tls_cert: Optional[str] = None, tls_key: Optional[str] = None,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, allow_remote: bool = False,
+                 allow_hosts: Sequence[str] = (), token: Optional[str] = None,
+                 tls_client_ca: Optional[str] = None,
+                 limits: Optional[ServerLimits] = None) -> None:
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("--tls-cert and --tls-key go together")
+        if tls_client_ca is not None and tls_cert is None:
+            raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+        remote = not is_loopback(host)
+        if remote and not allow_remote:
+            raise ValueError(
+                f"refusing to listen on {host or '0.0.0.0'!r}, which is not a loopback address, "
+                "without --allow-remote (allow_remote=True); with it, every request must carry "
+                "the server's bearer token (written into the kubeconfig)")
+        if token is not None and not token.strip():
+            raise ValueError("the token must not be empty")
         context: Optional[ssl.SSLContext] = None
         self._ca_data: Optional[bytes] = None
         if tls_cert is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(tls_cert, tls_key)
+            if tls_client_ca is not None:
+                context.load_verify_locations(tls_client_ca)
+                context.verify_mode = ssl.CERT_OPTIONAL  # a certificate, or else the token
             with open(tls_cert, "rb") as handle:
                 self._ca_data = handle.read()
+        #: the bearer token the kubeconfig carries (None on plain loopback, which needs none)
+        self.token: Optional[str] = token or (new_token() if remote or context is not None else None)
+        self.limits = limits if limits is not None else ServerLimits()
         self.cluster = cluster
-        self.api = ResourceApi(cluster)
-        self._httpd = ApiHTTPServer((host, port), self.api, context, verbose=verbose)
+        self.api = ResourceApi(SizeLimitedCluster(cluster, self.limits.max_object_bytes))
+        self._httpd = ApiHTTPServer((host, port), self.api, context, verbose=verbose,
+                                    limits=self.limits)
         bound_host = str(self._httpd.server_address[0])
         bound_port = int(self._httpd.server_address[1])
+        self._httpd.policy = AccessPolicy(bound_host, bound_port, remote=remote,
+                                          allow_hosts=allow_hosts, token=self.token,
+                                          client_certificates=tls_client_ca is not None)
         scheme = "https" if context is not None else "http"
         # a wildcard address is not one to connect to: the URL (and kubeconfig) use loopback
         shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(bound_host, bound_host)
@@ -121,7 +159,7 @@ class ApiServer:
 
     def kubeconfig(self, path: str) -> str:
         """Write a kubeconfig for this server to ``path`` (atomically); return the path."""
-        return write_kubeconfig(path, self.url, self._ca_data)
+        return write_kubeconfig(path, self.url, self._ca_data, self.token)
 
     def wait_until_accepting(self, timeout: float = 10.0) -> None:
         """Return once a TCP connection to the server succeeds."""
@@ -172,8 +210,38 @@ def _parser() -> argparse.ArgumentParser:
                         help="write a kubeconfig for this server here once it accepts connections")
     parser.add_argument("--tls-cert", dest="tls_cert", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", dest="tls_key", help="the certificate's private key")
+    parser.add_argument("--tls-client-ca", dest="tls_client_ca",
+                        help="also accept clients with a certificate signed by this CA (with TLS)")
+    parser.add_argument("--allow-remote", dest="allow_remote", action="store_true",
+                        help="allow an --address that is not loopback; every request must then "
+                             "carry the server's bearer token (in the kubeconfig) or a client "
+                             "certificate")
+    parser.add_argument("--allow-host", dest="allow_hosts", action="append", default=[],
+                        metavar="NAME", help="also accept requests whose Host header is NAME "
+                                             "(repeatable); loopback names always are")
+    parser.add_argument("--token-file", dest="token_file",
+                        help="the bearer token to require, read from this file (default: a "
+                             "fresh random one when authentication is on)")
+    defaults = ServerLimits()
+    for flag, field, kind, text in (
+        ("--max-request-body-bytes", "max_body_bytes", int, "a request body"),
+        ("--max-object-bytes", "max_object_bytes", int, "an object as stored"),
+        ("--idle-timeout", "idle_timeout", float, "seconds a connection may wait for a request"),
+        ("--header-timeout", "header_timeout", float, "seconds for a request's headers to arrive"),
+        ("--body-timeout", "body_timeout", float, "seconds for a request's body to arrive"),
+        ("--max-connections", "max_connections", int, "open connections (more get 429)"),
+        ("--max-watches", "max_watches", int, "concurrent watches (more get 429)"),
+    ):
+        parser.add_argument(flag, dest=field, type=kind, default=getattr(defaults, field),
+                            help=f"limit: {text} (default {getattr(defaults, field)})")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
+
+
+def _limits(args: argparse.Namespace) -> ServerLimits:
+    names = ("max_body_bytes", "max_object_bytes", "idle_timeout", "header_timeout",
+             "body_timeout", "max_connections", "max_watches")
+    return ServerLimits(**{name: getattr(args, name) for name in names})
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -182,6 +250,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
+    try:
+        limits = _limits(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    token = None
+    if args.token_file:
+        try:
+            with open(args.token_file, encoding="utf-8") as handle:
+                token = handle.read().strip()
+        except OSError as exc:
+            parser.error(f"--token-file: {exc.strerror}")
     from ..errors import FastCIDRError
     from ..k8s.cluster import Cluster
 
@@ -193,7 +272,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     stop = threading.Event()
     try:
         server = ApiServer(cluster, args.address, args.port, tls_cert=args.tls_cert,
-                           tls_key=args.tls_key, verbose=args.verbose)
+                           tls_key=args.tls_key, verbose=args.verbose,
+                           allow_remote=args.allow_remote, allow_hosts=args.allow_hosts,
+                           token=token, tls_client_ca=args.tls_client_ca, limits=limits)
     except (OSError, ssl.SSLError, ValueError) as exc:
         cluster.close()
         print(f"error: {exc}", file=sys.stderr)
@@ -204,6 +285,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
     try:
         server.wait_until_accepting()
+        if server.token is not None and args.tls_cert is None:
+            print("warning: the bearer token travels over plain HTTP, readable on the network, "
+                  "and kubectl sends tokens only over HTTPS: serve with --tls-cert/--tls-key",
+                  file=sys.stderr, flush=True)
         if args.kubeconfig_out:
             server.kubeconfig(args.kubeconfig_out)
         print(server.url, flush=True)

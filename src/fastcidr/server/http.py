@@ -8,10 +8,14 @@ deterministically. Each connection is HTTP/1.1 keep-alive, so a client reusing i
 """
 from __future__ import annotations
 
+import errno
+import io
 import json
+import re
 import select
 import socket
 import ssl
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,14 +24,27 @@ from urllib.parse import parse_qsl, urlsplit, unquote
 
 from . import discovery, status, tables
 from .api import ListOptions, ResourceApi
-from .protobuf import MAGIC, ProtobufError, decode_object
+from .limits import ServerLimits, check_nesting, check_numeric_query, check_object_types, \
+    object_size, too_large, too_many_requests
+from .security import AccessPolicy
+from .protobuf import ProtobufError, decode_object
 from .resources import NAMESPACES, SERVICES, ResourceType, find
 
 __all__ = ["ApiHTTPServer", "ApiRequestHandler"]
 
 JSON = "application/json"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
-MAX_BODY = 16 * 1024 * 1024
+#: The media types a create or update body may have (kube-apiserver's serializers); a PATCH
+#: body's type is its patch type.
+BODY_MEDIA_TYPES = frozenset({JSON, "application/yaml", PROTOBUF})
+_DIGITS = re.compile(rb"^[0-9]{1,19}$")
+_CHUNK_SIZE = re.compile(rb"^([0-9A-Fa-f]{1,8})(;[^\r\n]*)?\r?\n$")
+#: accept() errors that mean "out of file descriptors or memory": retry later, not at once
+_ACCEPT_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: reasons for the errors the standard library's request parsing sends (send_error)
+_REASONS = {400: "BadRequest", 408: "Timeout", 413: "RequestEntityTooLarge",
+            414: "RequestURITooLong", 431: "RequestHeaderFieldsTooLarge", 505: "BadRequest"}
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\":]+/)+([^\s/'\":]+)")
 
 
 def _dumps(obj: Any) -> bytes:
@@ -47,24 +64,121 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
+def _framing(message: str) -> status.ApiError:
+    return status.bad_request(f"malformed request framing: {message}")
+
+
+def _without_paths(body: Dict[str, Any]) -> Dict[str, Any]:
+    """A 5xx Status with absolute file paths cut to their last component: where the server
+    keeps its files is none of the client's business."""
+    text = json.dumps(body)
+    scrubbed = _ABSOLUTE_PATH.sub(r"\1", text)
+    return body if scrubbed == text else json.loads(scrubbed)  # type: ignore[no-any-return]
+
+
 class ApiHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
     def __init__(self, address: Tuple[str, int], api: ResourceApi,
-                 ssl_context: Optional[ssl.SSLContext] = None, verbose: bool = False) -> None:
+                 ssl_context: Optional[ssl.SSLContext] = None, verbose: bool = False,
+                 limits: Optional[ServerLimits] = None,
+                 policy: Optional[AccessPolicy] = None) -> None:
         self.api = api
         self.ssl_context = ssl_context
         self.verbose = verbose
+        self.limits = limits if limits is not None else ServerLimits()
+        self.policy = policy
         self.closing = threading.Event()
         self._connections: Set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._open = 0  # accepted connections not yet closed (TLS handshakes included)
+        # connections waiting for their next request, with the time they began to wait: at the
+        # cap, the one idle longest makes room for a new connection
+        self._idle: Dict[Any, float] = {}
+        self._accept_backoff = 0.0
         self._watches = 0
         self._watches_done = threading.Condition(self._connections_lock)
         if ":" in address[0]:
             self.address_family = socket.AF_INET6  # the listening socket is made in __init__
         super().__init__(address, ApiRequestHandler)
+
+    # -- accepting: bounded, and never a busy loop ----------------------------------------------
+
+    def get_request(self) -> Tuple[Any, Any]:
+        try:
+            accepted = self.socket.accept()
+        except OSError as exc:
+            if exc.errno in _ACCEPT_EXHAUSTED:
+                # the pending connection stays in the backlog and the socket stays readable:
+                # without a pause the serving loop would retry at once, at 100 % CPU
+                self._accept_backoff = min(1.0, max(0.02, self._accept_backoff * 2))
+                self.closing.wait(self._accept_backoff)
+            raise
+        self._accept_backoff = 0.0
+        return accepted
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        victim = None
+        with self._connections_lock:
+            refused = self._open >= self.limits.max_connections
+            if refused and self._idle:
+                # idle sockets must not lock others out: the longest idle one is closed (its
+                # client, if it is a real one, reconnects) and the new connection takes its place
+                victim = min(self._idle, key=self._idle.__getitem__)
+                del self._idle[victim]
+                refused = False
+            if not refused:
+                self._open += 1
+        if victim is not None:
+            try:
+                victim.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if refused:
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # e.g. no thread could be started: the connection is not served
+            with self._connections_lock:
+                self._open -= 1
+            self.shutdown_request(request)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)  # type: ignore[misc]
+        finally:
+            with self._connections_lock:
+                self._open -= 1
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Past the connection cap: a 429 Status (plain HTTP; a TLS client just sees the close),
+        written from the accepting thread without waiting on the client."""
+        try:
+            if self.ssl_context is None:
+                body = _dumps(too_many_requests(
+                    "Too many requests, please try again later: the server's connection limit "
+                    f"({self.limits.max_connections}) is reached").body)
+                request.setblocking(False)
+                request.send(b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+                             b"Retry-After: 1\r\nConnection: close\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def connection_idle(self, connection: Any, idle: bool) -> None:
+        with self._connections_lock:
+            if idle:
+                self._idle[connection] = time.monotonic()
+            else:
+                self._idle.pop(connection, None)
+
+    def open_connections(self) -> int:
+        with self._connections_lock:
+            return self._open
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # runs in the connection's own thread: the TLS handshake does not hold up accept()
@@ -89,6 +203,7 @@ class ApiHTTPServer(ThreadingHTTPServer):
             finally:
                 with self._connections_lock:
                     self._connections.discard(request)
+                    self._idle.pop(request, None)
         finally:
             if wrapped is not None:
                 self.shutdown_request(wrapped)
@@ -97,9 +212,13 @@ class ApiHTTPServer(ThreadingHTTPServer):
         if self.verbose:
             super().handle_error(request, client_address)
 
-    def watch_started(self) -> None:
+    def watch_started(self) -> bool:
+        """Count a new watch; False (and not counted) past ``max_watches``."""
         with self._connections_lock:
+            if self._watches >= self.limits.max_watches:
+                return False
             self._watches += 1
+            return True
 
     def watch_ended(self) -> None:
         with self._connections_lock:
@@ -125,6 +244,33 @@ class _ClientGone(Exception):
     pass
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The connection's reading side, where every read is bounded by the handler's current
+    deadline, not just by a per-read timeout: a client trickling one byte at a time
+    (slowloris) is cut when its deadline passes, however often it sends."""
+
+    def __init__(self, sock: socket.socket, handler: "ApiRequestHandler") -> None:
+        self._sock = sock
+        self._handler = handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        handler = self._handler
+        remaining = handler.read_deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the client was too slow")
+        self._sock.settimeout(remaining)
+        count = self._sock.recv_into(buffer)
+        if handler.awaiting_request and count:
+            # the next request has begun: its headers now have header_timeout to arrive
+            handler.awaiting_request = False
+            handler.server.connection_idle(handler.connection, False)
+            handler.read_deadline = time.monotonic() + handler.server.limits.header_timeout
+        return count
+
+
 class ApiRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fastcidr"
@@ -135,11 +281,46 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     wbufsize = 64 * 1024
     disable_nagle_algorithm = True
 
+    read_deadline = 0.0
+    awaiting_request = True
+
     # -- plumbing ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self), 64 * 1024)
+
+    def handle_one_request(self) -> None:
+        # waiting for the next request on this connection: at most idle_timeout; once it has
+        # begun, its headers must arrive within header_timeout (_DeadlineReader)
+        self.awaiting_request = True
+        self.read_deadline = time.monotonic() + self.server.limits.idle_timeout
+        self.server.connection_idle(self.connection, True)
+        super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if self.server.verbose:
             super().log_message(format, *args)
+
+    def send_error(self, code: int, message: Optional[str] = None,
+                   explain: Optional[str] = None) -> None:
+        """The standard library's own refusals (bad request line, URI or headers too long,
+        unknown method, bad version) as ``Status`` bodies, never its HTML page."""
+        self.close_connection = True
+        if code == 501:  # an unknown method
+            error = status.method_not_allowed()
+        else:
+            reason = _REASONS.get(code, "BadRequest" if code < 500 else "InternalError")
+            text = message or self.responses.get(code, ("error",))[0]
+            error = status.ApiError(code, status.status_body(code, reason, text))
+        if not hasattr(self, "command") or not self.command:
+            self.command = ""  # a request line that could not be read has no method
+        if getattr(self, "request_version", "") not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = "HTTP/1.1"  # an unreadable request line gets a 1.1 status line
+        try:
+            self._send_error(error)
+        except OSError:
+            pass
 
     def _send(self, code: int, body: bytes, content_type: str = JSON,
               headers: Optional[Dict[str, str]] = None, warnings: Optional[List[str]] = None) -> None:
@@ -151,6 +332,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             self.send_header("Warning", f'299 - {json.dumps(warning)}')
         for key, value in (headers or {}).items():
             self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -159,52 +342,103 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         self._send(code, _dumps(obj), warnings=warnings)
 
     def _send_error(self, error: status.ApiError) -> None:
-        self._send_json(error.code, error.body)
+        body = error.body
+        if error.code >= 500:
+            body = _without_paths(body)
+        headers = {"Retry-After": "1"} if error.code == 429 else None
+        self._send(error.code, _dumps(body), headers=headers)
 
     def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            total = 0
-            while True:
-                line = self.rfile.readline(1024)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                total += size
-                if total > MAX_BODY:
-                    raise status.ApiError(413, status.status_body(413, "RequestEntityTooLarge",
-                                                                  "the request is too large"))
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(1024)
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            raise status.ApiError(413, status.status_body(413, "RequestEntityTooLarge",
-                                                          "the request is too large"))
-        return self.rfile.read(length) if length else b""
+        """The request body, within ``max_body_bytes`` and ``body_timeout``. Any framing this
+        server cannot be sure of (a negative, signed or repeated Content-Length, a malformed
+        chunk size, Content-Length together with chunked) is a 400, and the connection is
+        closed: where this request ends is unknown."""
+        limit = self.server.limits.max_body_bytes
+        self.read_deadline = time.monotonic() + self.server.limits.body_timeout
+        encodings = self.headers.get_all("Transfer-Encoding") or []
+        lengths = self.headers.get_all("Content-Length") or []
+        if encodings:
+            if lengths:
+                raise _framing("a request may not carry both Content-Length and Transfer-Encoding")
+            if [e.strip().lower() for e in ",".join(encodings).split(",")] != ["chunked"]:
+                raise _framing(f"unsupported Transfer-Encoding {', '.join(encodings)[:100]!r}")
+            return self._read_chunked(limit)
+        if not lengths:
+            return b""
+        values = {value.strip().encode("latin-1", "replace") for value in lengths}
+        if len(values) != 1 or not _DIGITS.match(next(iter(values))):
+            raise _framing(f"invalid Content-Length {', '.join(lengths)[:100]!r}")
+        length = int(next(iter(values)))
+        if length > limit:
+            raise too_large(f"limit is {limit}")
+        data = self.rfile.read(length) if length else b""
+        if len(data) != length:
+            raise _framing("the request body ended before its Content-Length")
+        return data
 
-    def _decode_body(self, raw: bytes, resource: Optional[ResourceType]) -> Any:
-        media = _media_type(self.headers.get("Content-Type", JSON) or JSON)
-        if media == PROTOBUF or raw.startswith(MAGIC):
+    def _read_chunked(self, limit: int) -> bytes:
+        chunks: List[bytes] = []
+        total = 0
+        while True:
+            match = _CHUNK_SIZE.match(self.rfile.readline(1024))
+            if match is None:
+                raise _framing("invalid chunk size in the request body")
+            size = int(match.group(1), 16)
+            if size == 0:
+                for _ in range(100):  # trailer lines, then the empty line
+                    line = self.rfile.readline(8192)
+                    if line in (b"\r\n", b"\n"):
+                        return b"".join(chunks)
+                    if not line.endswith(b"\n"):
+                        break
+                raise _framing("invalid trailer in the request body")
+            total += size
+            if total > limit:
+                raise too_large(f"limit is {limit}")
+            data = self.rfile.read(size)
+            if len(data) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise _framing("a chunk of the request body is shorter than its size")
+            chunks.append(data)
+
+    def _decode_body(self, raw: bytes, resource: Optional[ResourceType], *,
+                     patch: bool = False) -> Any:
+        # no Content-Type means JSON, as kube-apiserver has it (the official Python client
+        # sends none on create); a browser's cross-site write is stopped by its Origin
+        content_type = self.headers.get("Content-Type")
+        media = _media_type(content_type or JSON)
+        if (media not in BODY_MEDIA_TYPES) if not patch else \
+                not media.endswith(("+json", "+yaml")):
+            # a browser's "simple" cross-site POST is text/plain or a form: never parsed as JSON
+            raise status.unsupported_media_type(content_type or "no Content-Type")
+        if media == PROTOBUF:
             if resource is not SERVICES and resource is not NAMESPACES:
                 raise status.unsupported_media_type(media)
             try:
                 return decode_object(raw)
             except ProtobufError as exc:
                 raise status.bad_request(f"unable to decode the protobuf body: {exc}") from None
+            except RecursionError:
+                raise status.bad_request("the protobuf body nests too deeply") from None
         if not raw.strip():
             raise status.bad_request("the body of the request is empty")
+        depth = self.server.limits.max_nesting_depth
         try:
-            return json.loads(raw)
+            value = json.loads(raw)
+        except RecursionError:
+            raise status.bad_request(
+                f"the request body nests objects and arrays deeper than {depth} levels") from None
         except (ValueError, UnicodeDecodeError) as exc:
-            if media.endswith("yaml"):
-                return self._yaml(raw)
-            raise status.bad_request(f"the body of the request was not valid JSON: {exc}") from None
+            if not media.endswith("yaml"):
+                raise status.bad_request(
+                    f"the body of the request was not valid JSON: {exc}") from None
+            value = self._yaml(raw)
+            check_nesting(value, depth, allow_shared=False)
+        else:
+            check_nesting(value, depth)
+        check_object_types(value, patch=patch)
+        return value
 
-    @staticmethod
-    def _yaml(raw: bytes) -> Any:
+    def _yaml(self, raw: bytes) -> Any:
         try:
             import yaml  # type: ignore[import-untyped,unused-ignore]  # optional: YAML bodies only
         except ImportError:  # pragma: no cover
@@ -212,7 +446,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                 415, "UnsupportedMediaType", "YAML bodies need PyYAML on the server")) from None
         try:
             return yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
+        except RecursionError:
+            raise status.bad_request(
+                "the request body nests objects and arrays deeper than "
+                f"{self.server.limits.max_nesting_depth} levels") from None
+        except (yaml.YAMLError, ValueError) as exc:
             raise status.bad_request(f"the body of the request was not valid YAML: {exc}") from None
 
     # -- dispatch ------------------------------------------------------------------------------
@@ -225,7 +463,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         raw = b""
+        if self.awaiting_request:  # the request came whole from the read buffer (pipelined)
+            self.awaiting_request = False
+            self.server.connection_idle(self.connection, False)
         try:
+            self._check_access()
             try:
                 # any method may carry a body: read it, or the next request on this
                 # keep-alive connection would start in the middle of it
@@ -233,25 +475,55 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             except status.ApiError:
                 self.close_connection = True
                 raise
+            except TimeoutError:
+                self.close_connection = True
+                raise status.ApiError(408, status.status_body(
+                    408, "Timeout", "the request body was not received in time")) from None
             except (ValueError, OSError):
                 self.close_connection = True
                 raise status.bad_request("the request body could not be read") from None
+            # from here on the connection only writes (and a watch peeks): a client that does
+            # not read its response is cut after write_timeout
+            self.connection.settimeout(self.server.limits.write_timeout)
             split = urlsplit(self.path)
             query = dict(parse_qsl(split.query, keep_blank_values=True))
+            check_numeric_query(query)
             parts = [unquote(p) for p in split.path.split("/") if p]
             self._route(parts, query, raw)
         except status.ApiError as error:
             self._send_error(error)
         except _ClientGone:
             self.close_connection = True
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
         except Exception as exc:  # a bug must become a 500, not a dropped connection
+            # the client learns that it failed, not the server's internals (exception
+            # names, paths): those go to the server's own log
             if self.server.verbose:
                 import traceback
 
                 traceback.print_exc()
-            self._send_error(status.internal_error(f"{type(exc).__name__}: {exc}"))
+            else:
+                print(f"fastcidr serve: internal error on {self.command} "
+                      f"{self.path[:200]}: {type(exc).__name__}: {exc}"[:2000], file=sys.stderr)
+            self.close_connection = True
+            self._send_error(status.internal_error(
+                "the server could not handle the request (details are in the server's log)"))
+
+    def _check_access(self) -> None:
+        policy = self.server.policy
+        if policy is None:
+            return
+        certificate = False
+        if policy.client_certificates and isinstance(self.connection, ssl.SSLSocket):
+            certificate = bool(self.connection.getpeercert())
+        try:
+            policy.check(self.command, self.path, self.headers.get("Host"),
+                         self.headers.get("Origin"), self.headers.get("Authorization"),
+                         certificate)
+        except status.ApiError:
+            self.close_connection = True  # its body (if any) is left unread
+            raise
 
     def _route(self, parts: List[str], query: Dict[str, str], raw: bytes) -> None:
         method = self.command if self.command != "HEAD" else "GET"
@@ -264,7 +536,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         if head in ("healthz", "readyz", "livez") and method == "GET":
             return self._send(200, b"ok", "text/plain; charset=utf-8")
         if head == "metrics" and len(parts) == 1 and method == "GET":
-            # kube-apiserver's clusterip_allocator metrics (SPEC.md §8), Prometheus text format
+            # kube-apiserver's clusterip_allocator metrics (docs/behaviour.md §8), Prometheus text format
             text = self.server.api.cluster.metrics_text()
             return self._send(200, text.encode("utf-8"), "text/plain; version=0.0.4; charset=utf-8")
         if head == "version" and len(parts) == 1 and method == "GET":
@@ -276,6 +548,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                 return self._discovery_root(core=True, accept=accept)
             if len(parts) == 2 and method == "GET":
                 return self._resource_list("", parts[1], accept)
+            if len(parts) < 3:
+                raise status.method_not_allowed() if len(parts) == 1 else status.not_found_path()
             return self._resource(group="", version=parts[1], rest=parts[2:], query=query,
                                   raw=raw, accept=accept, method=method)
         if head == "apis":
@@ -360,7 +634,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             if method == "POST":
                 if resource.namespaced and namespace is None:
                     raise status.method_not_allowed()
-                body = self._decode_body(raw, resource)
+                body = self._checked_size(self._decode_body(raw, resource))
                 obj, warnings = api.create(resource, namespace, body, dry_run=dry_run,
                                            field_validation=field_validation)
                 return self._send_json(201, obj, warnings)
@@ -392,13 +666,18 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                     include_object=query.get("includeObject") or "Metadata"))
             return self._send_json(200, obj)
         if method == "PUT":
-            body = self._decode_body(raw, resource)
+            body = self._checked_size(self._decode_body(raw, resource))
             obj, warnings = api.update(resource, namespace, name, body, subresource=subresource,
                                        dry_run=dry_run, field_validation=field_validation)
             return self._send_json(200, obj, warnings)
         if method == "PATCH":
-            body = self._decode_body(raw, None)
+            body = self._decode_body(raw, None, patch=True)
             content_type = _media_type(self.headers.get("Content-Type", ""))
+            limit = self.server.limits.max_json_patch_operations
+            if content_type == "application/json-patch+json" and isinstance(body, list) \
+                    and len(body) > limit:
+                raise too_large(f"The allowed maximum operations in a JSON patch is {limit}, "
+                                f"got {len(body)}")
             obj, created, warnings = api.patch(
                 resource, namespace, name, content_type, body, subresource=subresource,
                 dry_run=dry_run, field_validation=field_validation)
@@ -408,6 +687,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             if raw.strip():
                 try:
                     options = json.loads(raw)
+                except RecursionError:
+                    raise status.bad_request("the DeleteOptions body nests too deeply") from None
                 except ValueError:
                     raise status.bad_request("the DeleteOptions body is not valid JSON") from None
                 if not isinstance(options, dict):
@@ -416,6 +697,13 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             obj = api.delete(resource, namespace, name, dry_run=dry_run)
             return self._send_json(200, obj)
         raise status.method_not_allowed()
+
+    def _checked_size(self, body: Any) -> Any:
+        limit = self.server.limits.max_object_bytes
+        size = object_size(body)
+        if size > limit:
+            raise too_large(f"the object is {size} bytes, limit is {limit}")
+        return body
 
     def _list(self, resource: ResourceType, namespace: Optional[str], query: Dict[str, str],
               accept: str) -> None:
@@ -471,7 +759,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                            stop=self.server.closing, clock=time.monotonic)
         # the first event is computed before the headers go out, so that a bad request
         # (e.g. an invalid resourceVersion) still gets a proper error status
-        self.server.watch_started()
+        if not self.server.watch_started():
+            events.close()  # type: ignore[attr-defined]  # a generator
+            raise too_many_requests(
+                "Too many requests, please try again later: the server's limit of concurrent "
+                f"watches ({self.server.limits.max_watches}) is reached")
         try:
             self._stream(resource, events, as_table, include_object)
         finally:
@@ -486,7 +778,13 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
+        # the headers leave now, not with the first event: a client (kubectl wait, get -w) only
+        # starts its own timers once the response has begun
+        self.wfile.flush()
         self.close_connection = True  # a watch ends with its connection, as kube-apiserver does
+        if self.command == "HEAD":  # the headers are the whole answer
+            events.close()
+            return
         pending = [first] if first is not None else []
         try:
             while True:

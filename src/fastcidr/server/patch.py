@@ -23,9 +23,16 @@ Every function returns a new value and leaves its inputs untouched; a malformed 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any, Dict, List, Optional
 
-__all__ = ["PatchError", "json_merge_patch", "strategic_merge_patch", "json_patch", "MERGE_KEYS"]
+__all__ = ["PatchError", "json_merge_patch", "strategic_merge_patch", "json_patch", "MERGE_KEYS",
+           "MAX_JSON_PATCH_COPY_BYTES"]
+
+#: What the ``copy`` operations of one JSON patch may add together (kube-apiserver's
+#: ``--json-patch-max-copy-bytes`` default): without it a few hundred bytes of ``copy`` ops that
+#: each double the document make a gigabyte.
+MAX_JSON_PATCH_COPY_BYTES = 3 * 1024 * 1024
 
 
 class PatchError(ValueError):
@@ -257,11 +264,14 @@ def _remove(doc: Any, tokens: List[str]) -> Any:
     raise PatchError("cannot remove from a scalar")
 
 
-def json_patch(target: Any, operations: Any) -> Any:
-    """Apply an RFC 6902 JSON patch (all operations or none)."""
+def json_patch(target: Any, operations: Any, *,
+               max_copy_bytes: int = MAX_JSON_PATCH_COPY_BYTES) -> Any:
+    """Apply an RFC 6902 JSON patch (all operations or none). The values the ``copy``
+    operations duplicate may add up to ``max_copy_bytes`` (as compact JSON), no more."""
     if not isinstance(operations, list):
         raise PatchError("a JSON patch must be a list of operations")
     doc = copy.deepcopy(target)
+    copied = 0
     for operation in operations:
         if not isinstance(operation, dict) or "op" not in operation:
             raise PatchError(f"invalid JSON patch operation {operation!r}")
@@ -285,7 +295,15 @@ def json_patch(target: Any, operations: Any) -> Any:
                     raise PatchError("cannot move a value into itself")
                 value = _remove(doc, source)
             else:
-                value = copy.deepcopy(_resolve(doc, source))
+                original = _resolve(doc, source)
+                # measured before it is duplicated: the check costs what the copy would
+                copied += len(json.dumps(original, separators=(",", ":"),
+                                         ensure_ascii=False).encode("utf-8"))
+                if copied > max_copy_bytes:
+                    raise PatchError(
+                        f"Unable to copy, the accumulated size increase of copy is {copied}, "
+                        f"exceeding the limit {max_copy_bytes}")
+                value = copy.deepcopy(original)
             doc = _add(doc, tokens, value)
         elif op == "test":
             if _resolve(doc, tokens) != operation["value"]:
