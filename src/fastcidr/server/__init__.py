@@ -26,12 +26,15 @@ import ssl
 import sys
 import tempfile
 import threading
-from typing import Any, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, cast
 
 from .api import ResourceApi
 from .http import ApiHTTPServer
 from .limits import ServerLimits, SizeLimitedCluster
 from .security import AccessPolicy, is_loopback, new_token
+
+if TYPE_CHECKING:
+    from ..k8s.cluster import Cluster
 
 __all__ = ["ApiServer", "serve", "main", "write_kubeconfig"]
 
@@ -136,7 +139,8 @@ class ApiServer:
         self.token: Optional[str] = token or (new_token() if remote or context is not None else None)
         self.limits = limits if limits is not None else ServerLimits()
         self.cluster = cluster
-        self.api = ResourceApi(SizeLimitedCluster(cluster, self.limits.max_object_bytes))
+        # The wrapper checks object sizes on writes and hands every other attribute to the Cluster.
+        self.api = ResourceApi(cast("Cluster", SizeLimitedCluster(cluster, self.limits.max_object_bytes)))
         self._httpd = ApiHTTPServer((host, port), self.api, context, verbose=verbose,
                                     limits=self.limits)
         bound_host = str(self._httpd.server_address[0])
