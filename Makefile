@@ -4,32 +4,51 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+# One stamp per set of packages: the demo needs only the runtime, the tests and benchmarks more.
+BASE_STAMP  := $(VENV)/.base-stamp
+TEST_STAMP  := $(VENV)/.test-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
+BUILD_TOOLS := "setuptools>=77" "Cython>=3.1"
 
-.PHONY: all venv build test demo bench bench-plot typecheck clean tools
+.PHONY: all venv build test test-suite check-install demo bench bench-plot typecheck clean tools
 
 all: demo
 
-$(STAMP): pyproject.toml setup.py
+# The core is compiled in place (2 jobs) before the editable install, which then finds it built.
+$(BASE_STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip "setuptools>=68" wheel "Cython>=3"
-	$(PY) -m pip install -q --no-build-isolation -e '.[test,bench]'
-	touch $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check $(BUILD_TOOLS) "PyYAML>=6"
+	$(PY) setup.py -q build_ext --inplace -j 2
+	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
+	touch $(BASE_STAMP)
 
-venv: $(STAMP)
+$(TEST_STAMP): $(BASE_STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test]'
+	touch $(TEST_STAMP)
+
+$(BENCH_STAMP): $(BASE_STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+venv: $(TEST_STAMP)
 
 # Incremental: only recompiles a .pyx that changed.
-build: $(STAMP)
+build: $(BASE_STAMP)
 	$(PY) setup.py -q build_ext --inplace -j 2
 
 tools:
 	bash scripts/install-tools.sh
 
-test: build tools
-	$(PY) -m pytest -q -n 2 --dist loadgroup tests
-	$(MAKE) --no-print-directory typecheck
+# The whole suite, the type checks, then the doors a user takes (sdist -> wheel -> plain pip).
+test: test-suite typecheck check-install
 
-typecheck: build
+test-suite: build $(TEST_STAMP) tools
+	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+
+check-install: $(TEST_STAMP)
+	$(PY) scripts/check_install.py
+
+typecheck: build $(TEST_STAMP)
 	$(PY) -m mypy tests
 	$(PY) -m mypy.stubtest fastcidr --allowlist .stubtest-allowlist
 
@@ -38,7 +57,7 @@ demo: build
 
 # One process per area: a module's big allocations must not shape the next module's memory layout.
 BENCH_MODULES := single tree multi cluster store server
-bench: build tools
+bench: build $(BENCH_STAMP) tools
 	mkdir -p bench/results
 	for m in $(BENCH_MODULES); do \
 	  $(PY) -m pytest bench/bench_$$m.py --benchmark-only -q --benchmark-columns=median,iqr,ops \
@@ -46,7 +65,7 @@ bench: build tools
 	done
 	$(PY) scripts/perf_table.py --strip bench/results/*.json --readme README.md
 
-bench-plot: build
+bench-plot: build $(BENCH_STAMP)
 	$(PY) scripts/plot_bench.py bench/results/*.json -o docs/bench.png
 
 clean:

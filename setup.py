@@ -6,17 +6,12 @@ Knobs (environment variables):
   FASTCIDR_CFLAGS=...   extra C flags (e.g. -fsanitize=address)
 """
 import os
-import sys
 
 from setuptools import Extension, setup
-
-try:
-    from Cython.Build import cythonize
-except ImportError:  # pragma: no cover - the build requires Cython
-    sys.exit("fastcidr needs Cython>=3 to build its core: pip install Cython")
+from setuptools.command.build_ext import build_ext
 
 debug = os.environ.get("FASTCIDR_DEBUG") == "1"
-extra = ["-O0", "-g"] if debug else ["-O3"]
+extra = ["-O3"] if not debug else ["-O0", "-g"]
 extra += os.environ.get("FASTCIDR_CFLAGS", "").split()
 
 directives = {
@@ -43,11 +38,25 @@ extensions = [
     if os.path.exists(f"src/fastcidr/{name}.pyx")
 ]
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        compiler_directives=directives,
-        annotate=os.environ.get("FASTCIDR_ANNOTATE") == "1",
-        include_path=["src"],
-    )
-)
+
+class cythonize_then_build_ext(build_ext):
+    """Runs Cython only when the extensions are really built.
+
+    So `python -m build --sdist` and `egg_info` neither need Cython nor write generated C: the
+    sdist carries the .pyx sources (setuptools adds an Extension's sources), never the .c."""
+
+    def finalize_options(self) -> None:
+        try:
+            from Cython.Build import cythonize
+        except ImportError:  # pragma: no cover - build-system.requires names Cython
+            raise SystemExit("fastcidr needs Cython>=3.1 to build its core: pip install 'Cython>=3.1'")
+        self.distribution.ext_modules[:] = cythonize(
+            self.distribution.ext_modules,
+            compiler_directives=directives,
+            annotate=os.environ.get("FASTCIDR_ANNOTATE") == "1",
+            include_path=["src"],
+        )
+        super().finalize_options()
+
+
+setup(ext_modules=extensions, cmdclass={"build_ext": cythonize_then_build_ext})

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional
 
 REPO = Path(__file__).resolve().parent.parent
+# The directory holding the fastcidr these tests import: the checkout's src/ (core built in place)
+# or site-packages when the suite runs from an unpacked sdist against an installed wheel.
+PACKAGE_ROOT = Path(__import__("fastcidr").__file__).resolve().parents[1]
 
 
 class Result(NamedTuple):
@@ -41,7 +44,7 @@ def child_env(backend: Optional[str] = None) -> Dict[str, str]:
     """The environment of a child Python that imports this checkout's ``fastcidr``: on the named
     backend (``"pure"`` or compiled), else on the one the environment chose, pure by default."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT), env.get("PYTHONPATH", "")])
     if backend is None:
         env.setdefault("FASTCIDR_PURE", "1")
     else:

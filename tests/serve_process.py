@@ -24,7 +24,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+import fastcidr
+
+# Where the fastcidr these tests import lives (the checkout's src/ with the core built in place,
+# or site-packages when the suite runs from an unpacked sdist): the server runs the same code.
+SRC = str(Path(fastcidr.__file__).resolve().parents[1])
 START_TIMEOUT = 60.0
 
 

@@ -23,7 +23,9 @@ PROBE = textwrap.dedent(
         class BlockCore:
             def find_spec(self, name, path=None, target=None):
                 if name in ("fastcidr._core", "fastcidr._tree", "fastcidr._multi"):
-                    raise ImportError(f"{name} blocked by the test")
+                    if BLOCK_CORE == "missing":  # as in a pure wheel: the module file is not there
+                        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+                    raise ImportError(f"{name}: undefined symbol: fc_test_symbol")
                 return None
         sys.meta_path.insert(0, BlockCore())
     with warnings.catch_warnings(record=True) as caught:
@@ -42,7 +44,7 @@ PROBE = textwrap.dedent(
 )
 
 
-def probe(pure_env, *, block_core: bool = False) -> dict:
+def probe(pure_env, *, block_core: object = False) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "FASTCIDR_PURE"}
     if pure_env is not None:
         env["FASTCIDR_PURE"] = pure_env
@@ -69,13 +71,19 @@ def test_compiled_selected_when_not_forced(value):
     assert result["warnings"] == []
 
 
-def test_missing_compiled_core_warns_and_falls_back():
-    result = probe(None, block_core=True)
+@pytest.mark.parametrize("how, reason", [
+    ("missing", "the compiled core is not built (fastcidr._core does not exist"),
+    ("broken", "the compiled core failed to import (ImportError: fastcidr._core: undefined symbol"),
+])
+def test_missing_compiled_core_warns_with_the_real_reason_and_falls_back(how, reason):
+    result = probe(None, block_core=how)
     assert result["backend"] == "pure"
     assert result["class_module"] == "fastcidr._core_twin"
     categories = [category for category, _ in result["warnings"]]
     assert categories == ["RuntimeWarning"], result["warnings"]
-    assert "compiled core" in result["warnings"][0][1]
+    message = result["warnings"][0][1]
+    assert reason in message, message
+    assert "circular" not in message and "pure-Python twin" in message
 
 
 TWIN_PROBE = textwrap.dedent(
@@ -110,7 +118,9 @@ def test_compiled_backend_loads_no_twin_module():
 
 
 CORE_MODULES = ("_rules", "_freespace", "_core_twin", "_tree_twin", "_multi_twin", "_core", "_tree", "_multi")
-SRC = os.path.join(os.path.dirname(os.path.abspath(fastcidr.__file__)))
+# The sources beside this test (a checkout or an unpacked sdist), not the installed package:
+# an installed wheel has no .pyx.
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src", "fastcidr")
 
 
 def _core_imports(module: str) -> set:

@@ -52,6 +52,22 @@ def _load_compiled() -> Optional[types.ModuleType]:
         return None
 
 
+def unavailable_reason(error: Optional[BaseException]) -> str:
+    """Why the compiled core did not load, in words a user can act on.
+
+    A ``ModuleNotFoundError`` for one of the compiled modules themselves means the package was
+    installed without building them (a pure wheel, or a source tree where ``make build`` has not
+    run); anything else means a built module exists but failed to import, and the error says why
+    (a stale build, a missing symbol, a Python version mismatch)."""
+    if error is None:
+        return "the compiled core is available"
+    missing = getattr(error, "name", None)
+    if isinstance(error, ModuleNotFoundError) and missing in {f"fastcidr.{m}" for m in COMPILED_MODULES}:
+        return (f"the compiled core is not built ({missing} does not exist: reinstall from a "
+                "platform wheel, or build it with `make build` / `pip install .`)")
+    return f"the compiled core failed to import ({type(error).__name__}: {error})"
+
+
 def _load_pure() -> types.ModuleType:
     module = globals().get("pure")
     if module is None:  # one namespace, so `backend is _backend.pure` holds
@@ -77,8 +93,8 @@ if compiled is not None and not _forced_pure:
 else:
     if compiled is None and not _forced_pure:
         warnings.warn(
-            f"fastcidr: the compiled core is not available ({compile_error}); "
-            "using the pure-Python twin (set FASTCIDR_PURE=1 to silence this)",
+            f"fastcidr: {unavailable_reason(compile_error)}; using the pure-Python twin, "
+            "30-70x slower (set FASTCIDR_PURE=1 to choose it and silence this)",
             RuntimeWarning,
             stacklevel=2,
         )
