@@ -14,11 +14,10 @@ BUILD_TOOLS := "setuptools>=77" "Cython>=3.1"
 
 all: demo
 
-# The core is compiled in place (2 jobs) before the editable install, which then finds it built.
+# The editable install compiles the core in place, one job per core (setup.py).
 $(BASE_STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check $(BUILD_TOOLS) "PyYAML>=6"
-	$(PY) setup.py -q build_ext --inplace -j 2
 	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
 	touch $(BASE_STAMP)
 

@@ -56,6 +56,8 @@ class cythonize_then_build_ext(build_ext):
             annotate=os.environ.get("FASTCIDR_ANNOTATE") == "1",
             include_path=["src"],
         )
+        if self.parallel is None:  # pip and `python -m build` pass no -j: use every core
+            self.parallel = os.cpu_count() or 1
         super().finalize_options()
 
 
