@@ -65,7 +65,8 @@ bench: build $(BENCH_STAMP) tools
 	$(PY) scripts/perf_table.py --strip bench/results/*.json --readme README.md
 
 bench-plot: build $(BENCH_STAMP)
-	$(PY) scripts/plot_bench.py bench/results/*.json -o docs/bench.png
+	$(PY) scripts/plot_bench.py --headline bench/results/*.json -o docs/bench.png
+	$(PY) scripts/plot_bench.py bench/results/*.json -o docs/bench-all.png
 
 clean:
 	rm -rf build src/fastcidr/*.c src/fastcidr/*.so src/fastcidr/*.html

@@ -7,7 +7,8 @@
 One panel per benchmark group (pytest-benchmark's ``group``, else the test function), one bar per
 benchmark: the median in ns per operation on a log scale, fastcidr's bars in a strong colour and
 the peers' in grey, each labelled with its median and its ratio to the fastest fastcidr bar of
-the panel. Operations per call are taken from ``extra_info["ops"]`` (or ``"n"``) when a benchmark
+the panel. With ``--headline``: one panel for the README, fastcidr's speed-up over the peer of each
+row of the README's performance table (scripts/perf_table.py), the target marked. Operations per call are taken from ``extra_info["ops"]`` (or ``"n"``) when a benchmark
 times a batch, so every bar is per address. Results from several files are merged; a benchmark
 that appears twice keeps the later file's numbers.
 """
@@ -20,7 +21,7 @@ import math
 import os
 import re
 import sys
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 FASTCIDR_COLOUR = "#1f6feb"
 PEER_COLOUR = "#9aa4ae"
@@ -185,6 +186,55 @@ def plot(benchmarks: Dict[str, Dict[str, Any]], output: str, title: str, pattern
     plt.close(fig)
 
 
+def plot_headline(paths: List[str], output: str, title: str) -> int:
+    """One panel a reader can take in at README width: for each row of the README's performance
+    table that has a peer, how many times faster fastcidr is (log scale), with the target marked.
+    Returns the number of bars."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import perf_table
+
+    results = perf_table.load(paths)
+    bars: List[Tuple[str, float, Optional[float]]] = []
+    missed: List[bool] = []
+    for what, group, ours, theirs, label, target in perf_table.ROWS:
+        mine = perf_table.find(results, group, ours)
+        peer = perf_table.find(results, group, theirs) if theirs else None
+        if mine is None or peer is None or "cost" in target:
+            continue
+        wanted = perf_table._number(target) if target.startswith("≥") and target.endswith("x") else None
+        name = re.sub(r"`", "", what)
+        bars.append((f"{name}\nvs {label.split(' (')[0]}", peer / mine, wanted))
+        missed.append("missed" in perf_table.verdict(target, mine, peer))
+    if not bars:
+        return 0
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(bars) + 1.2))
+    names = [b[0] for b in bars][::-1]
+    speedups = [b[1] for b in bars][::-1]
+    targets = [b[2] for b in bars][::-1]
+    colours = ["#d1242f" if miss else FASTCIDR_COLOUR for miss in missed[::-1]]
+    ax.barh(range(len(bars)), speedups, color=colours)
+    for y, (s, t) in enumerate(zip(speedups, targets)):
+        ax.text(s * 1.04, y, f"{s:.1f}x", va="center", fontsize=7)
+        if t is not None:
+            ax.plot([t, t], [y - 0.4, y + 0.4], color="black", linewidth=1.2)
+    ax.axvline(1.0, color="#57606a", linewidth=0.8, linestyle=":")
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(bars)))
+    ax.set_yticklabels(names, fontsize=6.5)
+    ax.set_xlabel("times faster than the peer (same run, median; black tick = target; red = target missed)",
+                  fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    fig.savefig(output, dpi=110)
+    plt.close(fig)
+    return len(bars)
+
+
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("inputs", nargs="*", help="pytest-benchmark JSON files (default: bench/results/*.json)")
@@ -193,6 +243,8 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--groups", default=r"^(?!memory)",
                         help="regular expression selecting the groups drawn as bars (default: all but "
                              "memory-*, whose timing is only the build)")
+    parser.add_argument("--headline", action="store_true",
+                        help="one panel: fastcidr's speed-up over each peer of the README's table")
     args = parser.parse_args(argv)
     inputs = list(args.inputs)
     output = args.output
@@ -204,6 +256,10 @@ def main(argv: List[str]) -> int:
     if not inputs:
         print("plot_bench: no results; run `make bench` first", file=sys.stderr)
         return 1
+    if args.headline:
+        count = plot_headline(inputs, output, "fastcidr against its peers (higher is better)")
+        print(f"plot_bench: {count} speed-ups from {len(inputs)} file(s) -> {output}")
+        return 0 if count else 1
     benchmarks = load(inputs)
     plot(benchmarks, output, args.title, args.groups)
     finite = [ns_per_op(b) for b in benchmarks.values() if math.isfinite(ns_per_op(b))]

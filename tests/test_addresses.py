@@ -1,6 +1,6 @@
 """Address parsing and formatting (issue 2, item 2), on both backends.
 
-The helpers are the ones the core exports (shared-core-api.md): ``parse_ip``, ``parse_cidr``,
+The helpers are the ones the core exports (docs/api.md): ``parse_ip``, ``parse_cidr``,
 ``format_ip``, ``format_cidr``, ``canonical_ip``, ``canonical_cidr``. ``ipaddress`` is the oracle
 for everything it agrees with; the stricter rules (no zone ids, no IPv4-mapped IPv6) are
 checked by hand.

@@ -51,6 +51,26 @@ def test_plot_from_saved_results(tmp_path: Path) -> None:
                                                                         ("pyroaring", 160, False)]
 
 
+def test_headline_plot_is_one_readable_panel(tmp_path: Path) -> None:
+    """The README's picture: one panel of speed-ups over the peers, small enough for README width."""
+    results = {"benchmarks": [
+        bench("next-v4/16-half", "fastcidr-str", 4.5e-6, ops=100),
+        bench("next-v4/16-half", "pyroaring", 1.3e-5, ops=100),
+        bench("churn-90-v4/16", "fastcidr-str", 1.2e-7),
+        bench("churn-90-v4/16", "pyroaring", 1.6e-7),
+    ]}
+    source = tmp_path / "latest.json"
+    source.write_text(json.dumps(results))
+    out = tmp_path / "bench.png"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "plot_bench.py"), "--headline",
+                           str(source), "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"plot_bench: 2 speed-ups from 1 file(s) -> {out}"
+    png = out.read_bytes()
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width <= 1100 and height <= 1000, (width, height)
+
+
 def test_no_results_is_an_error(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "plot_bench.py")], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
