@@ -22,11 +22,13 @@ $(BASE_STAMP): pyproject.toml setup.py
 	touch $(BASE_STAMP)
 
 $(TEST_STAMP): $(BASE_STAMP)
-	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test]'
+	$(PY) scripts/extra_requirements.py test > $(VENV)/test-requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r $(VENV)/test-requirements.txt
 	touch $(TEST_STAMP)
 
 $(BENCH_STAMP): $(BASE_STAMP)
-	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[bench]'
+	$(PY) scripts/extra_requirements.py bench > $(VENV)/bench-requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r $(VENV)/bench-requirements.txt
 	touch $(BENCH_STAMP)
 
 venv: $(TEST_STAMP)

@@ -49,7 +49,8 @@ SDIST_TESTS = [
     "tests/test_multi_allocator.py", "tests/test_backend_selection.py",
     "tests/test_cli_first_contact.py",
 ]
-SDIST_TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "netaddr>=1.0"]
+SDIST_TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "hypothesis>=6.100",
+                    "netaddr>=1.0"]
 
 SERVICE_YAML = textwrap.dedent("""\
     apiVersion: v1
@@ -196,7 +197,7 @@ def run_sdist_tests(python: str, sdist: str, scratch: str) -> None:
     (unpacked,) = glob.glob(os.path.join(scratch, "fastcidr-*/"))
     run([python, "-m", "pip", "install", "-q", *SDIST_TEST_TOOLS], env=clean_env())
     # CI=true: a compiled core that does not load is a failure, never a fallback.
-    done = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *SDIST_TESTS],
+    done = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-n", "2", *SDIST_TESTS],
                cwd=unpacked, env=clean_env({"CI": "true"}))
     print("  " + done.stdout.strip().splitlines()[-1])
     where = run([python, "-c", "import fastcidr; print(fastcidr.__file__)"], cwd=unpacked,
