@@ -1,4 +1,4 @@
-"""The seed walkthrough (kubernetes/website `extend-service-ip-ranges.md`) with the real kubectl
+"""The seed walkthrough (https://kubernetes.io/docs/tasks/network/extend-service-ip-ranges/) with the real kubectl
 against ``fastcidr serve``, comparing kubectl's output lines with what it prints against a real
 kube-apiserver (docs/serve.md). Every wait is bounded.
 
