@@ -197,7 +197,8 @@ def test_value_objects_carry_netaddrs_numbers_and_stay_strings() -> None:
     assert isinstance(net, str) and net == "10.0.0.0/24" and net == netaddr.IPNetwork("10.0.0.0/24")
     assert (net.first, net.last, net.prefixlen, net.version, net.size) == (0x0A000000, 0x0A0000FF, 24, 4, 256)
     assert net.network == "10.0.0.0" and net.netmask == "255.255.255.0" and net.cidr is net
-    assert {net: 1}["10.0.0.0/24"] == 1  # hashes as its text
+    table: dict = {net: 1}
+    assert table["10.0.0.0/24"] == 1  # hashes as its text
     first = next(iter(IPSet(["2001:db8::/126"])))
     assert first == "2001:db8::" and first == ipaddress.ip_address("2001:db8::") and int(first) == V6_BASE
     assert first.version == 6 and first.value == V6_BASE and first != netaddr.IPAddress("2001:db8::1")

@@ -197,6 +197,7 @@ def test_objects_read_from_fastcidr_serve_convert_to_the_clusters_own(fc: Any, t
         created = core.create_namespaced_service("default", to_kubernetes(
             Service("web", ports=[ServicePort(80)], selector={"app": "web"}, labels={"team": "a"})))
         assert from_kubernetes(created) == cluster.get_service("web")
+        assert created.spec is not None and created.spec.cluster_ip
         ip = created.spec.cluster_ip
         assert from_kubernetes(net.read_ip_address(ip)) == cluster.get_ip_address(ip)
         assert from_kubernetes(net.list_service_cidr()) == cluster.list_service_cidrs()
