@@ -4,9 +4,11 @@ set reads and writes text through the core of the current backend)."""
 from __future__ import annotations
 
 import copy
+import doctest
 import ipaddress
 import pickle
 import sys
+from pathlib import Path
 from typing import Any, List
 
 import netaddr
@@ -253,3 +255,10 @@ def test_update_of_many_addresses_is_one_merge() -> None:
     s = IPSet(["10.0.0.0/24"])
     s.update(f"10.0.{i // 256}.{i % 256}" for i in range(256, 4096))
     assert s.iter_cidrs() == ["10.0.0.0/20"] and s.runs() == [(4, 0x0A000000, 0x0A000FFF)]
+
+
+def test_the_examples_of_docs_ipset_md_run() -> None:
+    path = Path(__file__).resolve().parent.parent / "docs" / "ipset.md"
+    result = doctest.testfile(str(path), module_relative=False,
+                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 20 and result.failed == 0, result
