@@ -130,7 +130,13 @@ def _span(obj: Any) -> Span:
     if isinstance(obj, str):
         if isinstance(obj, Range):
             return obj._span()
-        return _parse_text(obj)
+        if "/" in obj:
+            return _parse_text(obj)
+        try:  # the common case first, one call into the core: a plain address
+            version, value = _backend.impl.parse_ip(obj)
+        except InvalidAddressError:
+            version, value = _parse_address_text(obj)
+        return version, value, value
     if isinstance(obj, int) and not isinstance(obj, bool):
         return _int_span(obj)
     found = _foreign_span(obj)
@@ -489,7 +495,7 @@ class IPSet:
     def add(self, addr: Any, flags: int = 0) -> None:
         """Adds an address, network or range; no effect where already present."""
         version, first, last = _span(addr)
-        added = _add_run(*self._family(version), first, last)
+        added = _add_run(*(self._v4 if version == 4 else self._v6), first, last)
         if self._size is not None:
             self._size += added
 
@@ -497,7 +503,7 @@ class IPSet:
         """Removes an address, network or range. Like netaddr (and unlike ``set.remove``) it does
         nothing for addresses that are not members: no ``KeyError``."""
         version, first, last = _span(addr)
-        removed = _remove_run(*self._family(version), first, last)
+        removed = _remove_run(*(self._v4 if version == 4 else self._v6), first, last)
         if self._size is not None:
             self._size -= removed
 
@@ -529,7 +535,9 @@ class IPSet:
     def __contains__(self, ip: Any) -> bool:
         """An address, or every address of a network or range, is a member."""
         version, first, last = _span(ip)
-        return _covers(*self._family(version), first, last)
+        starts, ends = self._v4 if version == 4 else self._v6
+        i = bisect_right(starts, first) - 1
+        return i >= 0 and ends[i] >= last
 
     def __bool__(self) -> bool:
         return bool(self._v4[0] or self._v6[0])
