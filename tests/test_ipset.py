@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fastcidr import ipset as ipset_module
 from fastcidr.errors import InvalidAddressError
 from fastcidr.ipset import Address, IPSet, Network, Range
 
@@ -28,6 +29,13 @@ FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthChe
 V4_BASE, V4_BITS = int(ipaddress.IPv4Address("10.0.0.0")), 10
 V6_BASE, V6_BITS = int(ipaddress.IPv6Address("2001:db8::")), 10
 MAPPED_BASE = 0xFFFF_0000_0000
+
+
+@pytest.fixture(params=[2, ipset_module._LOAD], ids=["chunks-of-2", "chunks-default"])
+def chunk_load(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Runs are kept in chunks; tiny chunks make every change cross, split and drop chunks."""
+    monkeypatch.setattr(ipset_module, "_LOAD", request.param)
+    return int(request.param)
 
 
 def _block(version: int, base: int, bits: int, width: int) -> Any:
@@ -63,7 +71,7 @@ def _same(ours: IPSet, theirs: netaddr.IPSet, probe_list: List[str]) -> None:
 
 @FUZZ
 @given(data=st.data())
-def test_random_operation_sequences_match_netaddr(data: st.DataObject) -> None:
+def test_random_operation_sequences_match_netaddr(chunk_load: int, data: st.DataObject) -> None:
     ours, theirs = IPSet(), netaddr.IPSet()
     for _ in range(data.draw(st.integers(1, 25))):
         op = data.draw(st.sampled_from(["add", "remove", "update", "union", "intersection",
@@ -93,7 +101,7 @@ def test_random_operation_sequences_match_netaddr(data: st.DataObject) -> None:
 
 @FUZZ
 @given(a=st.lists(cidrs, max_size=8), b=st.lists(cidrs, max_size=8))
-def test_operators_and_comparisons_match_netaddr(a: List[str], b: List[str]) -> None:
+def test_operators_and_comparisons_match_netaddr(chunk_load: int, a: List[str], b: List[str]) -> None:
     ours_a, ours_b = IPSet(a), IPSet(b)
     theirs_a, theirs_b = netaddr.IPSet(a), netaddr.IPSet(b)
     for ours, theirs in ((ours_a | ours_b, theirs_a | theirs_b), (ours_a & ours_b, theirs_a & theirs_b),
@@ -251,10 +259,33 @@ def test_operators_refuse_other_types() -> None:
         s | 5  # type: ignore[operator]
 
 
-def test_update_of_many_addresses_is_one_merge() -> None:
+def test_update_of_many_addresses_is_one_merge(chunk_load: int) -> None:
     s = IPSet(["10.0.0.0/24"])
     s.update(f"10.0.{i // 256}.{i % 256}" for i in range(256, 4096))
     assert s.iter_cidrs() == ["10.0.0.0/20"] and s.runs() == [(4, 0x0A000000, 0x0A000FFF)]
+
+
+def test_many_runs_in_many_chunks_stay_one_sorted_set(chunk_load: int) -> None:
+    # every other address of a /20, then the gaps filled from both ends, then holes punched
+    s = IPSet()
+    for i in range(0, 4096, 2):
+        s.add(f"10.0.{i // 256}.{i % 256}")
+    assert len(s.runs()) == 2048 and s.size == 2048
+    if chunk_load == 2:
+        assert len(s._v4.starts) > 500  # the chunking is exercised
+    for i in list(range(1, 2048, 2)) + list(range(4095, 2047, -2)):
+        s.add(f"10.0.{i // 256}.{i % 256}")
+    assert s.runs() == [(4, 0x0A000000, 0x0A000FFF)] and s.size == 4096
+    for i in range(3, 4096, 7):
+        s.remove(f"10.0.{i // 256}.{i % 256}")
+    expected = netaddr.IPSet(["10.0.0.0/20"])
+    for i in range(3, 4096, 7):
+        expected.remove(f"10.0.{i // 256}.{i % 256}")
+    assert [str(c) for c in s.iter_cidrs()] == [str(c) for c in expected.iter_cidrs()]
+    assert s.size == expected.size and pickle.loads(pickle.dumps(s)) == s and s.copy() == s
+    s.remove("10.0.0.0/21")
+    s.add("10.0.15.0/24")
+    assert s.runs()[0][1] == 0x0A000800 and s.runs()[-1] == (4, 0x0A000F00, 0x0A000FFF)
 
 
 def test_the_examples_of_docs_ipset_md_run() -> None:
