@@ -13,7 +13,9 @@ Groups ``ipset-<op>``:
 - ``contains``: ``OPS`` random addresses of the /16 tested for membership;
 - ``union`` / ``intersection`` / ``difference``: the pool with another of the same shape (one op);
 - ``add-slash8``: one /8 added to the pool (netaddr keeps CIDRs, fastcidr runs: both instant?);
-- ``build``: the pool built from its ``USED`` addresses (constructor over a list).
+- ``build``: the pool built from its ``USED`` addresses (constructor over a list);
+- ``scale-add`` / ``scale-contains``: ``OPS`` adds / lookups in a /12 holding ``BIG_USED`` random
+  addresses (~200,000 runs: where one flat sorted list would pay a memmove per change).
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ from fastcidr.ipset import IPSet
 USED = 10_000
 OPS = 2_000
 POOL = ipaddress.ip_network("10.96.0.0/16")
+BIG_USED = 200_000
+BIG_POOL = ipaddress.ip_network("10.96.0.0/12")
 IMPLS = {"fastcidr": IPSet, "netaddr": netaddr.IPSet}
 
 
@@ -106,3 +110,31 @@ def bench_ipset_build(benchmark: Any, impl: str) -> None:
     benchmark.extra_info["ops"] = len(used)
     built = benchmark.pedantic(IMPLS[impl], args=(used,), rounds=5, warmup_rounds=1)
     assert built.size == USED
+
+
+@lru_cache(maxsize=None)
+def big_addresses() -> Tuple[List[str], List[str]]:
+    rng = random.Random(12)
+    base = int(BIG_POOL.network_address)
+    offsets = rng.sample(range(BIG_POOL.num_addresses), BIG_USED + OPS)
+    return ([str(ipaddress.IPv4Address(base + o)) for o in offsets[:BIG_USED]],
+            [str(ipaddress.IPv4Address(base + o)) for o in offsets[BIG_USED:]])
+
+
+@lru_cache(maxsize=None)
+def big_pool(impl: str) -> Any:
+    return IMPLS[impl](big_addresses()[0])
+
+
+@pytest.mark.parametrize("impl", list(IMPLS))
+@pytest.mark.parametrize("op", ["add", "contains"])
+def bench_ipset_scale(benchmark: Any, impl: str, op: str) -> None:
+    benchmark.group = f"ipset-scale-{op}"
+    free = big_addresses()[1]
+
+    def fresh() -> Tuple[Callable[[Any], Any], List[str]]:
+        if op == "contains":
+            return big_pool(impl).__contains__, free
+        return big_pool(impl).copy().add, free
+
+    timed_batch(benchmark, fresh, OPS, rounds=5, mapped=True)
