@@ -647,9 +647,16 @@ class IPSet:
     def __iter__(self) -> Iterator[Address]:
         """Every address, in address order (IPv4 first)."""
         make = Address._make
+        fmt = _backend.impl.format_ip
+        new = str.__new__
         for version, first, last in self._spans():
-            for value in range(first, last + 1):  # iterating a range has no sys.maxsize limit
-                yield make(version, value)
+            values = range(first, last + 1)  # iterating a range has no sys.maxsize limit
+            if version == 6 and first >> 32 <= _MAPPED_PREFIX:  # may hold inet_ntop's forms
+                for value in values:
+                    yield make(version, value)
+            else:  # the core's formatter straight away: this loop is the cost of iterating
+                for value in values:
+                    yield new(Address, fmt(version, value))
 
     def iter_cidrs(self) -> List[Network]:
         """The fewest CIDR blocks covering the set, in address order (a list, as in netaddr)."""
