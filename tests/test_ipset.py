@@ -104,6 +104,54 @@ def test_random_operation_sequences_match_netaddr(chunk_load: int, data: st.Data
         _same(ours, theirs, touched + data.draw(st.lists(probes, max_size=8)))
 
 
+def _netaddr_element(version: int, base: int, bits: int) -> Any:
+    """netaddr objects and ints as a netaddr user passes them: networks with host bits set,
+    arbitrary (unaligned) ranges, addresses, bare integers (IPv4 only: netaddr reads an int that
+    fits in 32 bits as IPv4)."""
+    width = 32 if version == 4 else 128
+    offsets = st.integers(0, (1 << bits) - 1)
+    forms = [
+        st.builds(lambda o, p: netaddr.IPNetwork((base + o, p), version=version), offsets,
+                  st.integers(width - bits, width)),
+        st.builds(lambda a, b: netaddr.IPRange(netaddr.IPAddress(base + min(a, b), version),
+                                               netaddr.IPAddress(base + max(a, b), version)), offsets, offsets),
+        st.builds(lambda o: netaddr.IPAddress(base + o, version), offsets),
+    ]
+    if version == 4:
+        forms.append(offsets.map(lambda o: base + o))
+    return st.one_of(forms)
+
+
+netaddr_elements = st.one_of(_netaddr_element(4, V4_BASE, V4_BITS), _netaddr_element(6, V6_BASE, V6_BITS))
+
+
+@FUZZ
+@given(data=st.data())
+def test_netaddr_objects_ints_and_ranges_match_netaddr(chunk_load: int, data: st.DataObject) -> None:
+    ours, theirs = IPSet(), netaddr.IPSet()
+    for _ in range(data.draw(st.integers(1, 20))):
+        op = data.draw(st.sampled_from(["add", "remove"]))
+        element = data.draw(netaddr_elements)
+        getattr(ours, op)(element)
+        getattr(theirs, op)(element)
+        probe_list = data.draw(st.lists(probes, max_size=6))
+        _same(ours, theirs, probe_list)
+        other_cidrs = data.draw(st.lists(cidrs, max_size=3))
+        ours_other, theirs_other = IPSet(other_cidrs), netaddr.IPSet(other_cidrs)
+        assert ours.issubset(ours_other) == theirs.issubset(theirs_other)
+        assert ours.issuperset(ours_other) == theirs.issuperset(theirs_other)
+        assert ours.isdisjoint(ours_other) == theirs.isdisjoint(theirs_other)
+        assert ours.iscontiguous() == theirs.iscontiguous()
+        if ours.iscontiguous():
+            assert ours.iprange() == theirs.iprange()
+        else:
+            for either in (ours, theirs):
+                with pytest.raises(ValueError):
+                    either.iprange()
+        if not isinstance(element, int) and not isinstance(element, netaddr.IPRange):
+            assert (element in ours) == (element in theirs)
+
+
 @FUZZ
 @given(a=st.lists(cidrs, max_size=8), b=st.lists(cidrs, max_size=8))
 def test_operators_and_comparisons_match_netaddr(chunk_load: int, a: List[str], b: List[str]) -> None:
