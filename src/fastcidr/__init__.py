@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ._core import CIDRAllocator as CIDRAllocator
     from ._multi import MultiCIDRAllocator as MultiCIDRAllocator
     from ._tree import PrefixTree as PrefixTree
+    from .ipset import IPSet as IPSet
     from .k8s.cluster import Cluster as Cluster
     from .k8s.objects import (
         Condition as Condition,
@@ -70,6 +71,7 @@ _LAZY = {
     "Event": "fastcidr.k8s.objects",
     "Cluster": "fastcidr.k8s.cluster",
     "serve": "fastcidr.server",
+    "IPSet": "fastcidr.ipset",
 }
 _load = lazy_loader('fastcidr', _LAZY, globals())
 
@@ -87,6 +89,7 @@ __all__ = [
     "CIDRAllocator",
     "MultiCIDRAllocator",
     "PrefixTree",
+    "IPSet",
     "FastCIDRError",
     "InvalidAddressError",
     "SnapshotError",
