@@ -280,6 +280,8 @@ class ResourceApi:
                 f"{resource.kind}: strict decoding error: {detail}")
         if unknown and field_validation != "Ignore":
             warnings = [f'unknown field "{u}"' for u in unknown]
+        if unknown:  # Warn and Ignore drop them, as the apiserver does: never stored, warned once
+            body = _pruned(body, resource.schema)
         return body, warnings
 
     def create(self, resource: ResourceType, namespace: Optional[str], body: Any, *,
@@ -301,8 +303,10 @@ class ResourceApi:
             created = self._call(resource, name, lambda: self.cluster.create_namespace(
                 name, labels=meta.get("labels"), annotations=meta.get("annotations"), dry_run=dry_run))
             return created, warnings
-        if resource is SERVICECIDRS:
-            body.pop("status", None)
+        if resource is SERVICECIDRS or resource is SERVICES:
+            body.pop("status", None)  # status is written through the status subresource
+        if resource is SERVICES:
+            _require_service_ports(body, name)
         obj = self._call(resource, name, lambda: self.cluster.create(body, dry_run=dry_run),
                          creating_service=resource is SERVICES)
         return self._wire(resource, obj), warnings
@@ -325,16 +329,18 @@ class ResourceApi:
                 merged["status"] = current["status"]
             else:
                 merged.pop("status", None)
-            # fields only the server sets survive an update that omits them
-            for field in ("uid", "creationTimestamp", "deletionTimestamp", "finalizers"):
+            # fields only the server sets survive an update that omits them (finalizers do
+            # not: a PUT replaces them, as on the apiserver)
+            for field in ("uid", "creationTimestamp", "deletionTimestamp"):
                 if field in current["metadata"] and field not in merged["metadata"]:
                     merged["metadata"][field] = current["metadata"][field]
-        if dry_run:
-            return merged, warnings
-        if subresource == "status" and resource is not SERVICECIDRS:
+            if resource is SERVICES:
+                _require_service_ports(merged, name)
+        if subresource == "status" and resource not in (SERVICECIDRS, SERVICES):
             return current, warnings  # no writable status for the other kinds here
         update = self.cluster.update_status if subresource == "status" else self.cluster.update
-        obj = self._call(resource, name, lambda: update(merged))
+        # a dry run goes through the same validation and transitions, committing nothing
+        obj = self._call(resource, name, lambda: update(merged, dry_run=dry_run))
         return self._wire(resource, obj), warnings
 
     def patch(self, resource: ResourceType, namespace: Optional[str], name: str,
@@ -375,13 +381,18 @@ class ResourceApi:
         return obj, False, warnings
 
     def delete(self, resource: ResourceType, namespace: Optional[str], name: str, *,
-               dry_run: bool = False) -> Dict[str, Any]:
+               dry_run: bool = False, preconditions: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         if resource is NAMESPACES:
+            if preconditions:
+                _check_preconditions(resource, name, self.get(resource, namespace, name), preconditions)
             return self._call(resource, name,  # type: ignore[no-any-return]
                               lambda: self.cluster.delete_namespace(name, dry_run=dry_run))
         current = self.get(resource, namespace, name)
+        if preconditions:
+            _check_preconditions(resource, name, current, preconditions)
         if dry_run:
-            if resource is SERVICECIDRS and not current["metadata"].get("deletionTimestamp"):
+            if (resource is SERVICECIDRS or current["metadata"].get("finalizers")) \
+                    and not current["metadata"].get("deletionTimestamp"):
                 current["metadata"]["deletionTimestamp"] = _now_rfc3339(self.now())
                 current["metadata"]["deletionGracePeriodSeconds"] = 0
             return current
@@ -393,7 +404,9 @@ class ResourceApi:
             current["metadata"].setdefault("deletionTimestamp", _now_rfc3339(self.now()))
             current["metadata"].setdefault("deletionGracePeriodSeconds", 0)
             return current
-        self._call(resource, name, lambda: self.cluster.delete(resource, name, namespace))
+        kept = self._call(resource, name, lambda: self.cluster.delete(resource, name, namespace))
+        if kept is not None:  # finalizers hold it: it stays, marked for deletion
+            return self._wire(resource, kept)
         return current
 
     # -- watch ---------------------------------------------------------------------------------
@@ -478,6 +491,43 @@ class ResourceApi:
             wait = max(0.0, min(0.5, deadline - clock()))
             if not self.cluster.wait_for_change(revision, wait):
                 yield "", {}
+
+
+def _pruned(value: Any, schema: Any) -> Any:
+    """``value`` without the fields ``schema`` does not know (copied where something goes)."""
+    if schema == "any" or schema == "map" or value is None:
+        return value
+    if isinstance(schema, tuple) and schema[0] == "list":
+        return [_pruned(item, schema[1]) for item in value] if isinstance(value, list) else value
+    if isinstance(schema, dict) and isinstance(value, dict):
+        return {k: _pruned(v, schema[k]) for k, v in value.items() if k in schema}
+    return value
+
+
+def _require_service_ports(body: Dict[str, Any], name: str) -> None:
+    """Upstream refuses a Service that needs a cluster IP but has no ports (headless and
+    ExternalName ones may have none). (The library allows port-less Services.)"""
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    if spec.get("ports") or spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None" or \
+            (spec.get("clusterIPs") or [None])[0] == "None":
+        return
+    raise status.invalid(SERVICES, name, [("spec.ports", "Required value")])
+
+
+def _check_preconditions(resource: ResourceType, name: str, current: Dict[str, Any],
+                         preconditions: Dict[str, Any]) -> None:
+    """DeleteOptions.preconditions: a uid or resourceVersion that is not the object's is a
+    409 Conflict with upstream's text."""
+    meta = current.get("metadata") or {}
+    uid = preconditions.get("uid")
+    if uid is not None and str(uid) != str(meta.get("uid") or ""):
+        raise status.conflict(resource, name, f"Precondition failed: UID in precondition: {uid}, "
+                                              f"UID in object meta: {meta.get('uid') or ''}")
+    rv = preconditions.get("resourceVersion")
+    if rv is not None and str(rv) != str(meta.get("resourceVersion") or ""):
+        raise status.conflict(resource, name, f"Precondition failed: ResourceVersion in precondition: {rv}, "
+                                              f"ResourceVersion in object meta: {meta.get('resourceVersion') or ''}")
 
 
 def _unlimited(options: ListOptions) -> ListOptions:
