@@ -105,7 +105,12 @@ def _key(resource: ResourceType, namespace: Optional[str], name: str) -> str:
 
 
 class ResourceApi:
-    """The verbs of every served resource over one Cluster. Thread-safe as the Cluster is."""
+    """The verbs of every served resource over one Cluster. Thread-safe as the Cluster is.
+
+    ``require_service_ports``: refuse, as upstream does, a Service that needs a cluster IP but
+    has no ports (off: fastcidr serves port-less Services, which its walkthrough and tests use)."""
+
+    require_service_ports = False
 
     def __init__(self, cluster: "Cluster") -> None:
         self.cluster = cluster
@@ -305,7 +310,7 @@ class ResourceApi:
             return created, warnings
         if resource is SERVICECIDRS or resource is SERVICES:
             body.pop("status", None)  # status is written through the status subresource
-        if resource is SERVICES:
+        if resource is SERVICES and self.require_service_ports:
             _require_service_ports(body, name)
         obj = self._call(resource, name, lambda: self.cluster.create(body, dry_run=dry_run),
                          creating_service=resource is SERVICES)
@@ -334,7 +339,9 @@ class ResourceApi:
             for field in ("uid", "creationTimestamp", "deletionTimestamp"):
                 if field in current["metadata"] and field not in merged["metadata"]:
                     merged["metadata"][field] = current["metadata"][field]
-            if resource is SERVICES:
+            # (a Service that has ports cannot lose them all, e.g. to {"spec": null}: upstream
+            # refuses every port-less Service that needs a cluster IP)
+            if resource is SERVICES and (self.require_service_ports or (current.get("spec") or {}).get("ports")):
                 _require_service_ports(merged, name)
         if subresource == "status" and resource not in (SERVICECIDRS, SERVICES):
             return current, warnings  # no writable status for the other kinds here
