@@ -204,3 +204,22 @@ def test_type_and_family_transitions(backend):
     body["spec"]["ipFamilyPolicy"] = "RequireDualStack"
     with pytest.raises(ValidationError):
         single.update(body)
+
+
+def test_node_port_repair(backend):
+    from fastcidr.k8s.layout import META
+    from fastcidr.store.base import Delete, Put
+
+    c = Cluster("10.96.0.0/24", service_node_port_range="31000-31099")
+    a = c.create(_np_service("a", 31050))
+    c.create(_np_service("b", 31060))
+    c.store.commit([Delete(META, "nodeports/31050"), Put(META, "nodeports/31077", {"service": "default/gone"})])
+    events = c.repair()
+    assert [(e.reason, e.message, e.regarding) for e in events] == [
+        ("PortNotAllocated", "Port 31050 is not allocated; repairing", "services/default/a")]
+    keys = sorted(r.key for r in c.store.list(META)[0] if r.key.startswith("nodeports/"))
+    assert keys == ["nodeports/31050", "nodeports/31060"]
+    with pytest.raises(ValidationError):
+        c.create(_np_service("thief", 31050))
+    assert c.create(_np_service("ok", 31077)).ports[0].node_port == 31077
+    assert a.ports[0].node_port == 31050

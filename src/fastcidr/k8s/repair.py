@@ -22,8 +22,9 @@ from ._index import (
     _parse_ip,
     _service_ips,
 )
-from .allocation import Allocation
-from .layout import IPADDRESSES, SERVICES
+from .allocation import Allocation, needs_node_ports
+from .layout import IPADDRESSES, META, SERVICES
+from .nodeports import NODE_PORT_PREFIX, node_port_key
 from .objects import (
     LABEL_IP_FAMILY,
     LABEL_MANAGED_BY,
@@ -143,9 +144,55 @@ class Repair(Allocation):
         self._collectors.append(sink)
         try:
             self._repair_pass()
+            self._repair_node_ports()
         finally:
             self._collectors.remove(sink)
         return sink
+
+    def _repair_node_ports(self) -> None:
+        """The node-port repair (upstream's portallocator controller): every node port a
+        NodePort / LoadBalancer Service holds has its record (re-created, ``PortNotAllocated``),
+        is in range (``PortOutOfRange``) and is held by one Service (``PortAlreadyAllocated``);
+        records no Service holds any more are removed."""
+        records, _ = self._store.list(META)
+        recorded = {int(r.key[len(NODE_PORT_PREFIX):]): r for r in records
+                    if r.key.startswith(NODE_PORT_PREFIX) and r.key[len(NODE_PORT_PREFIX):].isdigit()}
+        rows, _ = self._store.list_projection_raw(SERVICES)
+        holders: Dict[int, str] = {}
+        first, last = self._node_port_range
+        ops: List[Any] = []
+        for key, raw, _rev in rows:
+            text = raw.decode() if isinstance(raw, (bytes, bytearray)) else raw
+            if isinstance(text, str) and "NodePort" not in text and "LoadBalancer" not in text:
+                continue  # the projection says the type: most Services have no node ports
+            rec = self._store.get(SERVICES, key)
+            if rec is None:
+                continue
+            svc = self._svc_from_record(rec)
+            if not needs_node_ports(svc):
+                continue
+            regarding = f"services/{key}"
+            for port in sorted({p.node_port for p in svc.ports if isinstance(p.node_port, int) and p.node_port}):
+                if not first <= port <= last:
+                    self._emit("Warning", "PortOutOfRange", f"Port {port} is not within the port range "
+                               f"{first}-{last}; please recreate service", regarding)
+                    continue
+                if port in holders and holders[port] != key:
+                    self._emit("Warning", "PortAlreadyAllocated",
+                               f"Port {port} was assigned to multiple services; please recreate service", regarding)
+                    continue
+                holders[port] = key
+                owner = recorded.get(port)
+                if owner is None:
+                    self._emit("Warning", "PortNotAllocated", f"Port {port} is not allocated; repairing", regarding)
+                    ops.append(Create(META, node_port_key(port), {"service": key}))
+                elif (owner.value or {}).get("service") != key:
+                    ops.append(Put(META, node_port_key(port), {"service": key}, expect=owner.revision))
+        for port, rec in recorded.items():
+            if port not in holders:
+                ops.append(Delete(META, rec.key, expect=rec.revision))  # leaked: nobody holds it
+        if ops and self._repair_commit(ops):
+            self._np = None
 
     def _repair_commit(self, ops: List[Any]) -> bool:
         try:
