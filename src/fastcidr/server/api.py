@@ -347,7 +347,7 @@ class ResourceApi:
             return current, warnings  # no writable status for the other kinds here
         update = self.cluster.update_status if subresource == "status" else self.cluster.update
         # a dry run goes through the same validation and transitions, committing nothing
-        obj = self._call(resource, name, lambda: update(merged, dry_run=dry_run))
+        obj = self._call(resource, name, lambda: update(merged, dry_run=True) if dry_run else update(merged))
         return self._wire(resource, obj), warnings
 
     def patch(self, resource: ResourceType, namespace: Optional[str], name: str,
