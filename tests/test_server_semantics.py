@@ -254,3 +254,83 @@ def test_ip_family_policy_upgrade_and_downgrade(tmp_path: Path):
         assert down["spec"]["ipFamilies"] == ["IPv4"] and second not in _ip_names(proc)
     finally:
         proc.stop()
+
+
+_OPERATOR = '''
+import json, os
+import kopf
+
+def _log(*event):
+    with open(os.environ["OPERATOR_LOG"], "a") as handle:
+        handle.write(json.dumps(event) + "\\n")
+
+@kopf.on.startup()
+def configure(settings, **_):
+    settings.posting.enabled = False
+    settings.watching.server_timeout = 10
+
+@kopf.on.create("", "v1", "services", labels={"operated": "yes"})
+def created(name, meta, **_):
+    _log("create", name, meta.get("finalizers", []))
+
+@kopf.on.update("", "v1", "services", labels={"operated": "yes"})
+def updated(name, **_):
+    _log("update", name)
+
+@kopf.on.delete("", "v1", "services", labels={"operated": "yes"})
+def deleted(name, **_):
+    _log("delete", name)
+'''
+
+
+def test_kopf_operator_with_finalizers_handles_create_update_delete(server, tmp_path):
+    """A real kopf operator (its finalizer, create / update / delete handlers) end to end."""
+    import subprocess
+    import sys
+    import time
+
+    proc, kubectl = server
+    operator = tmp_path / "operator.py"
+    operator.write_text(_OPERATOR)
+    log = tmp_path / "events.jsonl"
+    env = {k: v for k, v in kubectl.env.items()}
+    env.update(KUBECONFIG=str(proc.kubeconfig), OPERATOR_LOG=str(log))
+    output = open(tmp_path / "kopf.out", "w")
+    kopf = subprocess.Popen([sys.executable, "-m", "kopf", "run", "--standalone", "--namespace", "default",
+                             str(operator)], env=env, stdout=output, stderr=subprocess.STDOUT)
+
+    def events(count: int, timeout: float = 60.0) -> List[Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = log.read_text().splitlines() if log.exists() else []
+            if len(lines) >= count:
+                return [json.loads(line) for line in lines]
+            time.sleep(0.2)
+        raise AssertionError((tmp_path / "kopf.out").read_text()[-4000:])
+
+    try:
+        body = _svc("operated")
+        body["metadata"]["labels"] = {"operated": "yes"}
+        kubectl.ok("apply", "-f", "-", stdin=json.dumps(body))
+        assert events(1)[0][:2] == ["create", "operated"]
+        deadline = time.monotonic() + 30
+        while "kopf.zalando.org/KopfFinalizerMarker" not in \
+                (_json(kubectl, "get", "service", "operated")["metadata"].get("finalizers") or []):
+            assert time.monotonic() < deadline, "kopf's finalizer never stayed on the Service"
+            time.sleep(0.2)
+        ip = _json(kubectl, "get", "service", "operated")["spec"]["clusterIP"]
+        kubectl.ok("patch", "service", "operated", "--type=merge", "-p", '{"spec":{"ports":[{"port":81}]}}')
+        assert ["update", "operated"] in events(2)
+        kubectl.ok("delete", "service", "operated", "--timeout=60s")
+        assert ["delete", "operated"] in events(3)
+        result = kubectl.run("get", "service", "operated")
+        assert result.returncode != 0 and "NotFound" in result.stderr
+        assert ip not in _ip_names(proc)
+    finally:
+        kopf.terminate()
+        try:
+            kopf.wait(20)
+        except subprocess.TimeoutExpired:
+            kopf.kill()
+            kopf.wait(10)
+        output.close()
