@@ -223,3 +223,18 @@ def test_node_port_repair(backend):
         c.create(_np_service("thief", 31050))
     assert c.create(_np_service("ok", 31077)).ports[0].node_port == 31077
     assert a.ports[0].node_port == 31050
+
+
+def test_apply_keeps_finalizers_and_import_keeps_node_ports(backend):
+    c = Cluster("10.96.0.0/24")
+    c.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "finalizers": ["a.io/x"]},
+              "spec": {"ports": [{"port": 80}]}})
+    applied = c.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "labels": {"a": "b"}},
+                       "spec": {"ports": [{"port": 80}]}})
+    assert applied.finalizers == ["a.io/x"] and applied.labels == {"a": "b"}
+    exported = c.create(_np_service("np", 30123)).to_dict()
+    other = Cluster("10.96.0.0/24")
+    other.import_objects([exported])
+    assert not [e for e in other.events() if e.reason.startswith("Port")]
+    with pytest.raises(ValidationError):
+        other.create(_np_service("thief", 30123))

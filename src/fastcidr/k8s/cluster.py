@@ -55,7 +55,8 @@ from ._index import (
 )
 from .layout import IPADDRESSES, META, RANGE_KEY, SERVICECIDRS, SERVICES
 from .metrics import AllocatorMetrics
-from .nodeports import parse_port_range
+from .allocation import needs_node_ports
+from .nodeports import node_port_key, parse_port_range
 from .objects import UTC, Event, IPAddress, Service, ServiceCIDR, format_time
 from .repair import Repair
 from .resources import ResourceType
@@ -419,10 +420,19 @@ class Cluster(Repair):
                 return self._update_cidr(obj, check_rv=False, keep_finalizers=True)
             return self._create_cidr(obj)
         if isinstance(obj, IPAddress):
-            if self._store.get(IPADDRESSES, obj.name) is not None:
+            ip_rec = self._store.get(IPADDRESSES, obj.name)
+            if ip_rec is not None:
+                stored_ip = self._ip_from_record(ip_rec)
+                obj = replace(obj, finalizers=obj.finalizers or list(stored_ip.finalizers),
+                              owner_references=obj.owner_references or list(stored_ip.owner_references))
                 return self._update_ip(obj, check_rv=False)
             return self._create_ip(obj, False)
-        if self._store.get(SERVICES, obj.key) is not None:
+        rec = self._store.get(SERVICES, obj.key)
+        if rec is not None:
+            # like kubectl apply, a manifest that does not mention them keeps them
+            stored = self._svc_from_record(rec)
+            obj = replace(obj, finalizers=obj.finalizers or list(stored.finalizers),
+                          owner_references=obj.owner_references or list(stored.owner_references))
             return self._update_service(obj, check_rv=False)
         return self._create_service_obj(obj, False, owned=isinstance(obj_or_dict, dict))
 
@@ -482,6 +492,10 @@ class Cluster(Repair):
                 obj3.uid = obj3.uid or self._uid()
                 obj3.creation_timestamp = obj3.creation_timestamp or self._now()
                 ops.append(Put(SERVICES, obj3.key, replace(obj3, resource_version="").to_dict()))
+                if needs_node_ports(obj3):  # restored with their node ports, as the bitmap would be
+                    ops.extend(Put(META, node_port_key(p), {"service": obj3.key})
+                               for p in {p.node_port for p in obj3.ports if isinstance(p.node_port, int)}
+                               if p and self._node_port_range[0] <= p <= self._node_port_range[1])
             else:
                 continue
             count += 1

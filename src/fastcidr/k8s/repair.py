@@ -131,6 +131,8 @@ class _LazyRecords:
 class Repair(Allocation):
     """The repair pass over everything a Cluster keeps."""
 
+    _service_rows: List[Tuple[str, Any, int]] = []
+
     def _held_by_any(self, family: int, value: int) -> bool:
         for sc in self._scs.values():
             for cidr in sc.cidrs:
@@ -157,7 +159,7 @@ class Repair(Allocation):
         records, _ = self._store.list(META)
         recorded = {int(r.key[len(NODE_PORT_PREFIX):]): r for r in records
                     if r.key.startswith(NODE_PORT_PREFIX) and r.key[len(NODE_PORT_PREFIX):].isdigit()}
-        rows, _ = self._store.list_projection_raw(SERVICES)
+        rows, self._service_rows = self._service_rows, []
         holders: Dict[int, str] = {}
         first, last = self._node_port_range
         ops: List[Any] = []
@@ -230,6 +232,7 @@ class Repair(Allocation):
         # Only the projected fields of each object are read below (store.project): no whole
         # objects are decoded, which is what makes start-up on a million objects fast.
         svc_rows, _ = self._store.list_projection_raw(SERVICES)
+        self._service_rows = svc_rows  # the node-port repair reads the same listing
         listing, self._ip_listing = self._ip_listing, None
         if listing is not None and listing[0] == self._store.current_revision():
             ip_rows = listing[1]  # start-up: what _rebuild just listed, nobody wrote since
