@@ -238,3 +238,12 @@ def test_apply_keeps_finalizers_and_import_keeps_node_ports(backend):
     assert not [e for e in other.events() if e.reason.startswith("Port")]
     with pytest.raises(ValidationError):
         other.create(_np_service("thief", 30123))
+
+
+def test_update_without_node_port_keeps_it(backend):
+    c = Cluster("10.96.0.0/24")
+    port = c.create(_np_service("np", 0)).ports[0].node_port
+    body = c.get_service("np").to_dict()
+    del body["spec"]["ports"][0]["nodePort"]  # a PUT of the manifest as first written
+    body["metadata"]["labels"] = {"a": "b"}
+    assert c.update(body).ports[0].node_port == port

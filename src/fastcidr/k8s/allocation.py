@@ -628,6 +628,14 @@ class Allocation(ServiceCIDRLifecycle):
                 svc.extra.get("allocateLoadBalancerNodePorts") == old.extra.get("allocateLoadBalancerNodePorts"):
             svc.extra.pop("allocateLoadBalancerNodePorts", None)
         apply_type_defaults(svc)
+        if needs_node_ports(old) and needs_node_ports(svc):
+            # an update that omits a port's nodePort keeps the one the port of that name had
+            # (upstream's patchAllocatedValues), unless another port now uses it
+            used = _node_ports_of(old) & _node_ports_of(svc)
+            by_name = {p.name: p.node_port for p in old.ports}
+            svc.ports = [replace(p, node_port=by_name[p.name])
+                         if not p.node_port and by_name.get(p.name) and by_name[p.name] not in used else p
+                         for p in svc.ports]
         if old_ip and new_ip and not svc.cluster_ips and not svc.cluster_ip:
             svc.cluster_ip, svc.cluster_ips = old.cluster_ip, list(old.cluster_ips)  # omitted: kept
         errors = V.validate_service(svc) + meta_errors
