@@ -149,6 +149,12 @@ def test_delete_preconditions_and_immutable_uid(server):
         core.patch_namespaced_service("guarded", "default", {"metadata": {"uid": "something-else"}})
     assert changed.value.status == 422 and "metadata.uid: Invalid value: \\\"something-else\\\": field is immutable" in \
         changed.value.body
+    replaced = core.read_namespaced_service("guarded", "default")
+    replaced.metadata.uid = "00000000-0000-0000-0000-000000000001"
+    with pytest.raises(ApiException) as put:
+        core.replace_namespaced_service("guarded", "default", replaced)
+    assert put.value.status == 409 and "Precondition failed: UID in precondition: " \
+        f"00000000-0000-0000-0000-000000000001, UID in object meta: {uid}" in put.value.body
     core.delete_namespaced_service("guarded", "default", body=k8s_client.V1DeleteOptions(
         preconditions=k8s_client.V1Preconditions(uid=uid)))
     with pytest.raises(ApiException) as gone:

@@ -318,11 +318,16 @@ class ResourceApi:
 
     def update(self, resource: ResourceType, namespace: Optional[str], name: str, body: Any, *,
                subresource: str = "", dry_run: bool = False,
-               field_validation: str = "Warn") -> Tuple[Dict[str, Any], List[str]]:
+               field_validation: str = "Warn", patched: bool = False) -> Tuple[Dict[str, Any], List[str]]:
         if resource is NAMESPACES:
             raise status.method_not_allowed()
         body, warnings = self._check_body(resource, namespace, body, name, field_validation)
         current = self.get(resource, namespace, name)
+        sent_uid = body["metadata"].get("uid")
+        if not patched and sent_uid and sent_uid != current["metadata"].get("uid"):
+            # a PUT's uid is a precondition (a patch that changes it is a field error instead)
+            raise status.conflict(resource, name, f"Precondition failed: UID in precondition: {sent_uid}, "
+                                                  f"UID in object meta: {current['metadata'].get('uid', '')}")
         if subresource == "status":
             merged = copy.deepcopy(current)
             merged["status"] = body.get("status", {})
@@ -384,7 +389,7 @@ class ResourceApi:
         if "resourceVersion" not in (patch_body.get("metadata") or {} if isinstance(patch_body, dict) else {}):
             patched["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
         obj, warnings = self.update(resource, namespace, name, patched, subresource=subresource,
-                                    dry_run=dry_run, field_validation=field_validation)
+                                    dry_run=dry_run, field_validation=field_validation, patched=True)
         return obj, False, warnings
 
     def delete(self, resource: ResourceType, namespace: Optional[str], name: str, *,
