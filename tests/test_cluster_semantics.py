@@ -247,3 +247,18 @@ def test_update_without_node_port_keeps_it(backend):
     del body["spec"]["ports"][0]["nodePort"]  # a PUT of the manifest as first written
     body["metadata"]["labels"] = {"a": "b"}
     assert c.update(body).ports[0].node_port == port
+
+
+def test_node_ports_shared_between_clusters_on_one_store(backend, tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = Cluster("10.96.0.0/24", store=url)
+    second = Cluster(store=url)
+    first.create(_np_service("a", 30500))
+    with pytest.raises(ValidationError) as taken:
+        second.create(_np_service("b", 30500))
+    assert "provided port is already allocated" in str(taken.value)
+    ports = {first.create(_np_service(f"x{i}")).ports[0].node_port for i in range(5)}
+    ports |= {second.create(_np_service(f"y{i}")).ports[0].node_port for i in range(5)}
+    assert len(ports) == 10 and 30500 not in ports
+    first.close()
+    second.close()
