@@ -262,3 +262,21 @@ def test_node_ports_shared_between_clusters_on_one_store(backend, tmp_path):
     assert len(ports) == 10 and 30500 not in ports
     first.close()
     second.close()
+
+
+def test_health_check_node_port(backend):
+    c = Cluster("10.96.0.0/24")
+    lb = c.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb"},
+                   "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 443}]}})
+    health = lb.extra["healthCheckNodePort"]
+    assert 30000 <= health <= 32767 and health != lb.ports[0].node_port
+    with pytest.raises(ValidationError):
+        c.create(_np_service("thief", health))
+    with pytest.raises(ValidationError) as misplaced:
+        c.create(_np_service("hc", 0, healthCheckNodePort=31000))
+    assert misplaced.value.errors == [("spec.healthCheckNodePort", "Invalid value: 31000: may only be set when "
+                                       "`type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'")]
+    body = c.get_service("lb").to_dict()
+    body["spec"]["externalTrafficPolicy"] = "Cluster"
+    assert "healthCheckNodePort" not in c.update(body).extra
+    assert c.create(_np_service("reuse", health)).ports[0].node_port == health

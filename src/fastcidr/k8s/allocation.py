@@ -91,8 +91,23 @@ def apply_type_defaults(svc: Service) -> None:
         extra["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": 10800}}
 
 
+def needs_health_check_port(svc: Service) -> bool:
+    """A LoadBalancer with ``externalTrafficPolicy: Local`` gets a ``healthCheckNodePort``."""
+    return svc.type == "LoadBalancer" and svc.extra.get("externalTrafficPolicy") == "Local"
+
+
 def _node_ports_of(svc: Service) -> Set[int]:
     return {p.node_port for p in svc.ports if isinstance(p.node_port, int) and p.node_port}
+
+
+def held_node_ports(svc: Service) -> Set[int]:
+    """The node ports a stored Service holds: its ports' (when its type needs them) and its
+    health-check port."""
+    held = _node_ports_of(svc) if needs_node_ports(svc) else set()
+    health = svc.extra.get("healthCheckNodePort")
+    if needs_health_check_port(svc) and isinstance(health, int) and health:
+        held.add(health)
+    return held
 
 
 class Allocation(ServiceCIDRLifecycle):
@@ -123,8 +138,26 @@ class Allocation(ServiceCIDRLifecycle):
         np = self._node_port_allocator()
         taken: List[int] = []
         mine: Set[int] = set()
+        ports = list(enumerate(svc.ports)) if needs_node_ports(svc) else []
         try:
-            for i, port in enumerate(svc.ports):
+            if needs_health_check_port(svc):
+                wanted = svc.extra.get("healthCheckNodePort")
+                if isinstance(wanted, int) and wanted and wanted not in held:
+                    try:
+                        np.allocate(wanted)
+                    except (NotInRangeError, AlreadyAllocatedError) as exc:
+                        raise ValidationError([V.invalid("spec.healthCheckNodePort", wanted, str(exc))],
+                                              kind="Service", name=svc.name) from None
+                    taken.append(wanted)
+                elif not wanted:
+                    try:
+                        wanted = np.allocate_next()
+                    except RangeFullError:
+                        raise RangeFullError("failed to allocate a nodePort: range is full") from None
+                    svc.extra["healthCheckNodePort"] = wanted
+                    taken.append(wanted)
+                mine.add(wanted)
+            for i, port in ports:
                 wanted = port.node_port
                 if not wanted or wanted in held or wanted in mine:
                     if wanted:
@@ -137,7 +170,7 @@ class Allocation(ServiceCIDRLifecycle):
                                           kind="Service", name=svc.name) from None
                 taken.append(wanted)
                 mine.add(wanted)
-            for i, port in enumerate(svc.ports):
+            for i, port in ports:
                 if port.node_port:
                     continue
                 # a second protocol on one port number shares that port's node port, as upstream
@@ -321,7 +354,7 @@ class Allocation(ServiceCIDRLifecycle):
                 seen.add(svc.key)
         store_get = self._store.get
         requested = [(svc.cluster_ip, svc.cluster_ips) for svc in services]
-        with_node_ports = [svc for svc in services if needs_node_ports(svc)]
+        with_node_ports = [svc for svc in services if needs_node_ports(svc) or needs_health_check_port(svc)]
         requested_ports = [list(svc.ports) for svc in with_node_ports]
         node_port_ids = {id(svc) for svc in with_node_ports}
         for attempt in range(_MAX_RETRIES):
@@ -579,7 +612,7 @@ class Allocation(ServiceCIDRLifecycle):
         owned = self._owned_ips(rec.value, namespace, name)
         ops.extend(Delete(IPADDRESSES, ip, expect=revision) for ip, revision in owned)
         old = self._svc_from_record(rec)
-        ports = _node_ports_of(old) if needs_node_ports(old) else set()
+        ports = held_node_ports(old)
         ops.extend(Delete(META, node_port_key(p)) for p in ports)
         return ops, [ip for ip, _ in owned], ports
 
@@ -627,6 +660,11 @@ class Allocation(ServiceCIDRLifecycle):
         if old.type == "LoadBalancer" and svc.type != "LoadBalancer" and \
                 svc.extra.get("allocateLoadBalancerNodePorts") == old.extra.get("allocateLoadBalancerNodePorts"):
             svc.extra.pop("allocateLoadBalancerNodePorts", None)
+        if needs_health_check_port(old) and not needs_health_check_port(svc) and \
+                svc.extra.get("healthCheckNodePort") == old.extra.get("healthCheckNodePort"):
+            svc.extra.pop("healthCheckNodePort", None)
+        if needs_health_check_port(old) and needs_health_check_port(svc) and not svc.extra.get("healthCheckNodePort"):
+            svc.extra["healthCheckNodePort"] = old.extra.get("healthCheckNodePort")
         apply_type_defaults(svc)
         if needs_node_ports(old) and needs_node_ports(svc):
             # an update that omits a port's nodePort keeps the one the port of that name had
@@ -733,7 +771,7 @@ class Allocation(ServiceCIDRLifecycle):
                 return old
             taken: List[str] = []
             ports_taken: List[int] = []
-            held = _node_ports_of(old) if needs_node_ports(old) else set()
+            held = held_node_ports(old)
             try:
                 if old.type == "ExternalName" and new.type != "ExternalName":
                     taken = self._allocate(new, dry_run)
@@ -744,7 +782,7 @@ class Allocation(ServiceCIDRLifecycle):
                     taken = self._allocate(second, dry_run)
                     new.cluster_ips = list(new.cluster_ips[:1]) + taken
                 ports_after: Set[int] = set()
-                if needs_node_ports(new):
+                if needs_node_ports(new) or needs_health_check_port(new):
                     ports_taken, ports_after = self._assign_node_ports(new, held)
                 ports_released = held - ports_after
             except BaseException:

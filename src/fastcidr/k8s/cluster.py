@@ -55,7 +55,7 @@ from ._index import (
 )
 from .layout import IPADDRESSES, META, RANGE_KEY, SERVICECIDRS, SERVICES
 from .metrics import AllocatorMetrics
-from .allocation import needs_node_ports
+from .allocation import held_node_ports
 from .nodeports import node_port_key, parse_port_range
 from .objects import UTC, Event, IPAddress, Service, ServiceCIDR, format_time
 from .repair import Repair
@@ -492,10 +492,9 @@ class Cluster(Repair):
                 obj3.uid = obj3.uid or self._uid()
                 obj3.creation_timestamp = obj3.creation_timestamp or self._now()
                 ops.append(Put(SERVICES, obj3.key, replace(obj3, resource_version="").to_dict()))
-                if needs_node_ports(obj3):  # restored with their node ports, as the bitmap would be
-                    ops.extend(Put(META, node_port_key(p), {"service": obj3.key})
-                               for p in {p.node_port for p in obj3.ports if isinstance(p.node_port, int)}
-                               if p and self._node_port_range[0] <= p <= self._node_port_range[1])
+                # restored with their node ports, as the bitmap would be
+                ops.extend(Put(META, node_port_key(p), {"service": obj3.key}) for p in held_node_ports(obj3)
+                           if self._node_port_range[0] <= p <= self._node_port_range[1])
             else:
                 continue
             count += 1

@@ -22,7 +22,7 @@ from ._index import (
     _parse_ip,
     _service_ips,
 )
-from .allocation import Allocation, needs_node_ports
+from .allocation import Allocation, held_node_ports
 from .layout import IPADDRESSES, META, SERVICES
 from .nodeports import NODE_PORT_PREFIX, node_port_key
 from .objects import (
@@ -171,10 +171,8 @@ class Repair(Allocation):
             if rec is None:
                 continue
             svc = self._svc_from_record(rec)
-            if not needs_node_ports(svc):
-                continue
             regarding = f"services/{key}"
-            for port in sorted({p.node_port for p in svc.ports if isinstance(p.node_port, int) and p.node_port}):
+            for port in sorted(held_node_ports(svc)):
                 if not first <= port <= last:
                     self._emit("Warning", "PortOutOfRange", f"Port {port} is not within the port range "
                                f"{first}-{last}; please recreate service", regarding)

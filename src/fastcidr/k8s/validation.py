@@ -730,6 +730,10 @@ def _traffic_and_affinity_errors(svc: Any) -> FieldErrors:
     elif config:
         errors.append(invalid("spec.sessionAffinityConfig", GoLiteral(repr(config)),
                               "must not be set when session affinity is None"))
+    health = extra.get("healthCheckNodePort")
+    if health and not (svc.type == "LoadBalancer" and etp == "Local"):
+        errors.append(invalid("spec.healthCheckNodePort", health, "may only be set when `type` is 'LoadBalancer' "
+                              "and `externalTrafficPolicy` is 'Local'"))
     if "allocateLoadBalancerNodePorts" in extra and svc.type != "LoadBalancer":
         errors.append(forbidden("spec.allocateLoadBalancerNodePorts", "may only be used when `type` is 'LoadBalancer'"))
     return errors
