@@ -280,3 +280,17 @@ def test_health_check_node_port(backend):
     body["spec"]["externalTrafficPolicy"] = "Cluster"
     assert "healthCheckNodePort" not in c.update(body).extra
     assert c.create(_np_service("reuse", health)).ports[0].node_port == health
+
+
+def test_port_names_and_externalname_left_behind(backend):
+    c = Cluster("10.96.0.0/24")
+    with pytest.raises(ValidationError) as named:
+        c.create_service("web", ports=[ServicePort(80, name="HTTP")])
+    assert named.value.errors[0][0] == "spec.ports[0].name"
+    assert "a lowercase RFC 1123 label must consist of" in named.value.errors[0][1]
+    c.create_service("ext", service_type="ExternalName", external_name="db.example.com")
+    body = c.get_service("ext").to_dict()
+    body["spec"]["type"] = "ClusterIP"
+    body["spec"]["ports"] = [{"port": 80}]
+    moved = c.update(body)
+    assert moved.external_name is None and moved.cluster_ip

@@ -650,6 +650,8 @@ class Allocation(ServiceCIDRLifecycle):
                 svc.ip_families = []
             if svc.ip_family_policy in (None, old.ip_family_policy):
                 svc.ip_family_policy = None
+        if not old_ip and new_ip and svc.external_name == old.external_name:
+            svc.external_name = None
         if needs_node_ports(old) and not needs_node_ports(svc) and \
                 [p.node_port for p in svc.ports] == [p.node_port for p in old.ports][:len(svc.ports)]:
             svc.ports = [replace(p, node_port=None) for p in svc.ports]

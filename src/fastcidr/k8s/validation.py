@@ -612,6 +612,7 @@ def validate_service(svc: Any) -> FieldErrors:
         if len(svc.ports) > 1 and not port.name:
             errors.append(required(f"{base}.name"))
         elif port.name:
+            errors.extend(invalid(f"{base}.name", port.name, m) for m in dns1123_label_errors(port.name))
             if port.name in names:
                 errors.append(duplicate(f"{base}.name", port.name))
             names[port.name] = i
