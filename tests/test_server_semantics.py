@@ -244,8 +244,9 @@ def test_metadata_and_service_validation_messages(server):
     assert after["spec"]["ports"][0]["port"] == 80 and after["spec"]["clusterIP"] == created["spec"]["clusterIP"]
 
 
-def test_ip_family_policy_upgrade_and_downgrade(tmp_path: Path):
-    proc = ServeProcess(tmp_path, cidr="10.96.0.0/20,fd00::/108")
+@pytest.mark.parametrize("pure", [False, True], ids=["compiled", "pure"])
+def test_ip_family_policy_upgrade_and_downgrade(tmp_path: Path, pure: bool):
+    proc = ServeProcess(tmp_path, cidr="10.96.0.0/20,fd00::/108", pure=pure)
     try:
         code, _, created = proc.request("POST", SVC, _svc("dual"))
         assert code == 201 and created["spec"]["ipFamilyPolicy"] == "SingleStack"
