@@ -55,6 +55,8 @@ from ._index import (
 )
 from .layout import IPADDRESSES, META, RANGE_KEY, SERVICECIDRS, SERVICES
 from .metrics import AllocatorMetrics
+from .allocation import held_node_ports
+from .nodeports import node_port_key, parse_port_range
 from .objects import UTC, Event, IPAddress, Service, ServiceCIDR, format_time
 from .repair import Repair
 from .resources import ResourceType
@@ -71,7 +73,9 @@ class Cluster(Repair):
     callable returning the current UTC ``datetime``. ``deletion_grace_period`` (seconds) delays
     finalizer removal (``reconcile()`` finishes it later); ``leak_grace_period`` is the age an
     orphaned IPAddress must reach before ``repair()`` deletes it. ``seed`` and ``policy`` go to the
-    allocation index. Thread-safe (one re-entrant lock per call); a context manager.
+    allocation index. ``service_node_port_range`` (``"30000-32767"``, the default) is where
+    NodePort and LoadBalancer Services get their node ports. Thread-safe (one re-entrant lock per
+    call); a context manager.
     """
 
     def __init__(
@@ -84,8 +88,11 @@ class Cluster(Repair):
         deletion_grace_period: float = 0.0,
         leak_grace_period: float = 60.0,
         policy: str = "weighted",
+        service_node_port_range: Any = None,
     ) -> None:
         rng = _split_range(service_cluster_ip_range)
+        if service_node_port_range is not None:
+            self._node_port_range = parse_port_range(service_node_port_range)
         if rng is not None:
             V.check(V.validate_range(rng), "ServiceCIDR", DEFAULT_NAME)
         if policy not in ("weighted", "random", "ordered"):
@@ -214,13 +221,16 @@ class Cluster(Repair):
         return self._update_cidr(replace(old, cidrs=_coerce_cidrs(cidrs), resource_version=""), check_rv=False)
 
     @_locked
-    def update_status(self, obj_or_dict: Any) -> ServiceCIDR:
-        """Replace a ServiceCIDR's status (conditions); the spec is kept. The controller then
-        reconciles it as Kubernetes' would."""
-        obj = ServiceCIDR.from_dict(obj_or_dict) if isinstance(obj_or_dict, dict) else obj_or_dict
-        if not isinstance(obj, ServiceCIDR):
-            raise TypeError("update_status takes a ServiceCIDR")
-        return self._update_cidr(obj, check_rv=True, status=True)
+    def update_status(self, obj_or_dict: Any, *, dry_run: bool = False) -> Any:
+        """Replace the status of a ServiceCIDR (conditions; the controller then reconciles it as
+        Kubernetes' would) or of a Service (``status.loadBalancer``, ``status.conditions``); the
+        spec and metadata are kept, as the ``status`` subresource does."""
+        obj = self._coerce(obj_or_dict)
+        if isinstance(obj, ServiceCIDR):
+            return self._update_cidr(obj, check_rv=True, status=True, dry_run=dry_run)
+        if isinstance(obj, Service):
+            return self._update_service(obj, check_rv=True, dry_run=dry_run, status_only=True)
+        raise TypeError("update_status takes a ServiceCIDR or a Service")
 
     @_locked
     def delete_service_cidr(self, name: str) -> Optional[ServiceCIDR]:
@@ -319,51 +329,64 @@ class Cluster(Repair):
         return self._create_services(list(specs), dry_run)
 
     @_locked
-    def delete_service(self, name: str, namespace: str = "default") -> None:
-        """Delete a Service and the IPAddress objects that belong to it (one transaction).
-        ``default/kubernetes`` is then recreated at once, as the apiserver does."""
+    def delete_service(self, name: str, namespace: str = "default") -> Optional[Service]:
+        """Delete a Service and the IPAddress objects and node ports that belong to it (one
+        transaction); ``default/kubernetes`` is then recreated at once, as the apiserver does.
+        A Service with finalizers is only marked (``deletionTimestamp``) and returned: it keeps
+        its addresses until its last finalizer is removed. Returns None when it is gone."""
         key = f"{namespace}/{name}"
         for _ in range(_MAX_RETRIES):
             self._sync()
             rec = self._store.get(SERVICES, key)
             if rec is None:
                 raise NotFoundError(RES_SVC, str(name))
-            ops: List[Any] = [Delete(SERVICES, key, expect=rec.revision)]
-            released = []
-            for text in _service_ips(rec.value):
-                parsed = _parse_ip(text)
-                ip = _canonical(*parsed) if parsed else text
-                ip_rec = self._store.get(IPADDRESSES, ip)
-                if ip_rec is None:
+            current = self._svc_from_record(rec)
+            if current.finalizers:
+                if current.terminating:
+                    return current
+                marked = replace(current, deletion_timestamp=self._now(), resource_version="")
+                try:
+                    rev = self._commit([Put(SERVICES, key, marked.to_dict(), expect=rec.revision)])
+                except TxnConflict:
                     continue
-                ref = (ip_rec.value.get("spec") or {}).get("parentRef") or {}
-                if ref.get("group", "") == "" and ref.get("resource") == SERVICES and \
-                        ref.get("namespace", "") == namespace and ref.get("name") == name:
-                    ops.append(Delete(IPADDRESSES, ip, expect=ip_rec.revision))
-                    released.append(ip)
+                if not self._shared:
+                    self._rev = rev
+                marked.resource_version = str(rev)
+                return marked
+            ops, released, ports = self._removal_ops(rec, namespace, str(name))
             try:
                 rev = self._commit(ops)
             except TxnConflict:
                 continue
-            if not self._shared:
-                self._rev = rev
-            for ip in released:
-                self._unmark(ip)
-            self._sync_holding(released)
+            self._after_removal(rev, released, ports)
             if key == _DEFAULT_SERVICE_KEY:
                 self._ensure_default_service()  # the apiserver recreates it, on its first address
             return None
         raise _conflict(RES_SVC, str(name))
 
     @_locked
-    def delete_ip_address(self, ip: Any) -> None:
-        """Delete an IPAddress object (the address becomes free)."""
+    def delete_ip_address(self, ip: Any) -> Optional[IPAddress]:
+        """Delete an IPAddress object (the address becomes free). One with finalizers is only
+        marked (``deletionTimestamp``) and returned; None when it is gone."""
         key = self._ip_key(ip)
         for _ in range(_MAX_RETRIES):
             self._sync()
             rec = self._store.get(IPADDRESSES, key)
             if rec is None:
                 raise NotFoundError(RES_IP, key)
+            current = self._ip_from_record(rec)
+            if current.finalizers:
+                if current.terminating:
+                    return current
+                marked = replace(current, deletion_timestamp=self._now(), resource_version="")
+                try:
+                    rev = self._commit([Put(IPADDRESSES, key, marked.to_dict(), expect=rec.revision)])
+                except TxnConflict:
+                    continue
+                if not self._shared:
+                    self._rev = rev
+                marked.resource_version = str(rev)
+                return marked
             try:
                 rev = self._commit([Delete(IPADDRESSES, key, expect=rec.revision)])
             except TxnConflict:
@@ -397,23 +420,34 @@ class Cluster(Repair):
                 return self._update_cidr(obj, check_rv=False, keep_finalizers=True)
             return self._create_cidr(obj)
         if isinstance(obj, IPAddress):
-            if self._store.get(IPADDRESSES, obj.name) is not None:
+            ip_rec = self._store.get(IPADDRESSES, obj.name)
+            if ip_rec is not None:
+                stored_ip = self._ip_from_record(ip_rec)
+                obj = replace(obj, finalizers=obj.finalizers or list(stored_ip.finalizers),
+                              owner_references=obj.owner_references or list(stored_ip.owner_references))
                 return self._update_ip(obj, check_rv=False)
             return self._create_ip(obj, False)
-        if self._store.get(SERVICES, obj.key) is not None:
+        rec = self._store.get(SERVICES, obj.key)
+        if rec is not None:
+            # like kubectl apply, a manifest that does not mention them keeps them
+            stored = self._svc_from_record(rec)
+            obj = replace(obj, finalizers=obj.finalizers or list(stored.finalizers),
+                          owner_references=obj.owner_references or list(stored.owner_references))
             return self._update_service(obj, check_rv=False)
         return self._create_service_obj(obj, False, owned=isinstance(obj_or_dict, dict))
 
     @_locked
-    def update(self, obj_or_dict: Any) -> Any:
+    def update(self, obj_or_dict: Any, *, dry_run: bool = False) -> Any:
         """Replace an existing object; a given ``resource_version`` that is not the current one
-        raises ``ConflictError`` (optimistic concurrency, as the apiserver does)."""
+        raises ``ConflictError`` (optimistic concurrency, as the apiserver does). ``dry_run``
+        validates fully and returns the result, changing and allocating nothing. Removing the
+        last finalizer of an object being deleted deletes it."""
         obj = self._coerce(obj_or_dict)
         if isinstance(obj, ServiceCIDR):
-            return self._update_cidr(obj, check_rv=True)
+            return self._update_cidr(obj, check_rv=True, dry_run=dry_run)
         if isinstance(obj, IPAddress):
-            return self._update_ip(obj, check_rv=True)
-        return self._update_service(obj, check_rv=True)
+            return self._update_ip(obj, check_rv=True, dry_run=dry_run)
+        return self._update_service(obj, check_rv=True, dry_run=dry_run)
 
     @_locked
     def import_objects(self, items: Any) -> int:
@@ -458,6 +492,9 @@ class Cluster(Repair):
                 obj3.uid = obj3.uid or self._uid()
                 obj3.creation_timestamp = obj3.creation_timestamp or self._now()
                 ops.append(Put(SERVICES, obj3.key, replace(obj3, resource_version="").to_dict()))
+                # restored with their node ports, as the bitmap would be
+                ops.extend(Put(META, node_port_key(p), {"service": obj3.key}) for p in held_node_ports(obj3)
+                           if self._node_port_range[0] <= p <= self._node_port_range[1])
             else:
                 continue
             count += 1
@@ -521,8 +558,8 @@ class Cluster(Repair):
         return self.list_namespaces()
 
     def delete(self, kind: Union[str, ResourceType], name: str, namespace: Optional[str] = None) -> Any:
-        """Delete the object of ``kind``; returns what ``delete_service_cidr`` returns for a
-        ServiceCIDR, else None. A Namespace goes with its Services."""
+        """Delete the object of ``kind``; returns None when it is gone at once, else the object
+        still there (being deleted: it has finalizers). A Namespace goes with its Services."""
         res = self._resource(kind)
         if res is resources.SERVICECIDRS:
             return self.delete_service_cidr(name)

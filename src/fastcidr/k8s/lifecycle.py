@@ -15,6 +15,7 @@ from ..errors import (
     ValidationError,
 )
 from ..store.base import Create, Delete, Put, TxnConflict
+from . import meta_validation as MV
 from . import validation as V
 from ._index import (
     _MAX_RETRIES,
@@ -52,7 +53,7 @@ class ServiceCIDRLifecycle(IndexedStore):
         return Condition("Ready", "True", "", READY_MESSAGE, when or now)
 
     def _create_cidr(self, obj: ServiceCIDR, *, dry_run: bool = False) -> ServiceCIDR:
-        V.check(V.validate_service_cidr(obj), "ServiceCIDR", obj.name)
+        V.check(V.validate_service_cidr(obj) + MV.validate_object_meta(obj), "ServiceCIDR", obj.name)
         self._sync()
         if obj.name in self._scs or self._store.get(SERVICECIDRS, obj.name) is not None:
             raise AlreadyExistsError(RES_CIDR, obj.name)
@@ -66,6 +67,8 @@ class ServiceCIDRLifecycle(IndexedStore):
             conditions=[self._ready_condition(now)],
             labels=dict(obj.labels),
             annotations=dict(obj.annotations),
+            owner_references=[dict(r) for r in obj.owner_references],
+            generation=1,
         )
         if dry_run:
             return new
@@ -98,7 +101,7 @@ class ServiceCIDRLifecycle(IndexedStore):
         return stored
 
     def _update_cidr(self, obj: ServiceCIDR, *, check_rv: bool, status: bool = False,
-                     keep_finalizers: bool = False) -> ServiceCIDR:
+                     keep_finalizers: bool = False, dry_run: bool = False) -> ServiceCIDR:
         for _ in range(_MAX_RETRIES):
             self._sync()
             old = self._scs.get(obj.name)
@@ -110,7 +113,9 @@ class ServiceCIDRLifecycle(IndexedStore):
                 new = replace(old, conditions=list(obj.conditions))
             else:
                 candidate = replace(old, cidrs=list(obj.cidrs))
-                V.check(V.validate_service_cidr_update(candidate, old), "ServiceCIDR", obj.name)
+                errors = V.validate_service_cidr_update(candidate, old)
+                errors.extend(MV.validate_object_meta_update(obj, old))
+                V.check(errors, "ServiceCIDR", obj.name)
                 # update() replaces the list (as a PUT does: removing the last finalizer of a
                 # terminating object lets it go); apply() of a manifest without any keeps them
                 keep = keep_finalizers and not obj.finalizers
@@ -123,9 +128,12 @@ class ServiceCIDRLifecycle(IndexedStore):
                     labels=dict(obj.labels),
                     annotations=dict(obj.annotations),
                     finalizers=finalizers,
+                    owner_references=[dict(r) for r in obj.owner_references],
+                    # spec changes bump the generation, as for every kind that has one
+                    generation=(old.generation or 1) + (1 if list(obj.cidrs) != old.cidrs else 0),
                 )
-            if new == old:
-                return _clone(old)  # type: ignore[return-value]
+            if new == old or dry_run:
+                return _clone(new if dry_run else old)  # type: ignore[return-value]
             stored = self._put_cidr(new, int(old.resource_version))
             if stored is None:
                 if check_rv and obj.resource_version:

@@ -112,22 +112,48 @@ def _str_map(value: Any) -> Dict[str, str]:
 
 
 def _put_meta_common(meta: Dict[str, Any], obj: Any) -> None:
-    """uid, resourceVersion, timestamps, labels and annotations in Kubernetes' field order."""
+    """The generic ObjectMeta fields in Kubernetes' field order: uid, resourceVersion,
+    generation, timestamps, labels, annotations, ownerReferences, finalizers."""
     if obj.uid:
         meta["uid"] = obj.uid
     if obj.resource_version:
         meta["resourceVersion"] = str(obj.resource_version)
+    if obj.generation:
+        meta["generation"] = obj.generation
     ts = format_time(obj.creation_timestamp)
     if ts is not None:
         meta["creationTimestamp"] = ts
-    deletion = getattr(obj, "deletion_timestamp", None)
+    deletion = obj.deletion_timestamp
     if deletion is not None:
         meta["deletionTimestamp"] = format_time(deletion)
-        meta["deletionGracePeriodSeconds"] = 0
+        meta["deletionGracePeriodSeconds"] = 0  # finalizers hold it: no grace period to wait out
     if obj.labels:
         meta["labels"] = dict(obj.labels)
     if obj.annotations:
         meta["annotations"] = dict(obj.annotations)
+    if obj.owner_references:
+        meta["ownerReferences"] = copy.deepcopy(obj.owner_references)
+    if obj.finalizers:
+        meta["finalizers"] = list(obj.finalizers)
+
+
+def _owner_references(meta: Dict[str, Any]) -> List[Dict[str, Any]]:
+    refs = meta.get("ownerReferences")
+    if not isinstance(refs, list):
+        return []
+    return [copy.deepcopy(r) for r in refs if isinstance(r, dict)]
+
+
+def _finalizers(meta: Dict[str, Any]) -> List[str]:
+    value = meta.get("finalizers")
+    return [str(f) for f in value] if isinstance(value, list) else []
+
+
+def _generation(meta: Dict[str, Any]) -> int:
+    try:
+        return int(meta.get("generation") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 @dataclass
@@ -181,6 +207,8 @@ class ServiceCIDR:
     conditions: List[Condition] = field(default_factory=list)
     labels: Dict[str, str] = field(default_factory=dict)
     annotations: Dict[str, str] = field(default_factory=dict)
+    owner_references: List[Dict[str, Any]] = field(default_factory=list)
+    generation: int = 0
 
     @property
     def terminating(self) -> bool:
@@ -202,8 +230,6 @@ class ServiceCIDR:
     def to_dict(self) -> Dict[str, Any]:
         meta: Dict[str, Any] = {"name": self.name}
         _put_meta_common(meta, self)
-        if self.finalizers:
-            meta["finalizers"] = list(self.finalizers)
         status: Dict[str, Any] = {}
         if self.conditions:
             status["conditions"] = [c.to_dict() for c in self.conditions]
@@ -229,10 +255,12 @@ class ServiceCIDR:
             resource_version=_rv(meta),
             creation_timestamp=parse_time(meta.get("creationTimestamp")),
             deletion_timestamp=parse_time(meta.get("deletionTimestamp")),
-            finalizers=[str(f) for f in meta.get("finalizers") or []],
+            finalizers=_finalizers(meta),
             conditions=[Condition.from_dict(c) for c in conds if isinstance(c, dict)],
             labels=_str_map(meta.get("labels")),
             annotations=_str_map(meta.get("annotations")),
+            owner_references=_owner_references(meta),
+            generation=_generation(meta),
         )
 
 
@@ -283,6 +311,14 @@ class IPAddress:
     creation_timestamp: Optional[_dt.datetime] = None
     resource_version: str = ""
     annotations: Dict[str, str] = field(default_factory=dict)
+    finalizers: List[str] = field(default_factory=list)
+    owner_references: List[Dict[str, Any]] = field(default_factory=list)
+    deletion_timestamp: Optional[_dt.datetime] = None
+    generation: int = 0
+
+    @property
+    def terminating(self) -> bool:
+        return self.deletion_timestamp is not None
 
     @property
     def managed(self) -> bool:
@@ -310,6 +346,10 @@ class IPAddress:
             creation_timestamp=parse_time(meta.get("creationTimestamp")),
             resource_version=_rv(meta),
             annotations=_str_map(meta.get("annotations")),
+            finalizers=_finalizers(meta),
+            owner_references=_owner_references(meta),
+            deletion_timestamp=parse_time(meta.get("deletionTimestamp")),
+            generation=_generation(meta),
         )
 
 
@@ -419,6 +459,14 @@ class Service:
     annotations: Dict[str, str] = field(default_factory=dict)
     extra: Dict[str, Any] = field(default_factory=dict)
     status: Dict[str, Any] = field(default_factory=dict)
+    finalizers: List[str] = field(default_factory=list)
+    owner_references: List[Dict[str, Any]] = field(default_factory=list)
+    deletion_timestamp: Optional[_dt.datetime] = None
+    generation: int = 0
+
+    @property
+    def terminating(self) -> bool:
+        return self.deletion_timestamp is not None
 
     @property
     def key(self) -> str:
@@ -503,6 +551,10 @@ class Service:
             annotations=_str_map(meta.get("annotations")),
             extra=extra,
             status=status_copy,
+            finalizers=_finalizers(meta),
+            owner_references=_owner_references(meta),
+            deletion_timestamp=parse_time(meta.get("deletionTimestamp")),
+            generation=_generation(meta),
         )
 
 

@@ -22,8 +22,9 @@ from ._index import (
     _parse_ip,
     _service_ips,
 )
-from .allocation import Allocation
-from .layout import IPADDRESSES, SERVICES
+from .allocation import Allocation, held_node_ports
+from .layout import IPADDRESSES, META, SERVICES
+from .nodeports import NODE_PORT_PREFIX, node_port_key
 from .objects import (
     LABEL_IP_FAMILY,
     LABEL_MANAGED_BY,
@@ -130,6 +131,8 @@ class _LazyRecords:
 class Repair(Allocation):
     """The repair pass over everything a Cluster keeps."""
 
+    _service_rows: List[Tuple[str, Any, int]] = []
+
     def _held_by_any(self, family: int, value: int) -> bool:
         for sc in self._scs.values():
             for cidr in sc.cidrs:
@@ -143,9 +146,53 @@ class Repair(Allocation):
         self._collectors.append(sink)
         try:
             self._repair_pass()
+            self._repair_node_ports()
         finally:
             self._collectors.remove(sink)
         return sink
+
+    def _repair_node_ports(self) -> None:
+        """The node-port repair (upstream's portallocator controller): every node port a
+        NodePort / LoadBalancer Service holds has its record (re-created, ``PortNotAllocated``),
+        is in range (``PortOutOfRange``) and is held by one Service (``PortAlreadyAllocated``);
+        records no Service holds any more are removed."""
+        records, _ = self._store.list(META)
+        recorded = {int(r.key[len(NODE_PORT_PREFIX):]): r for r in records
+                    if r.key.startswith(NODE_PORT_PREFIX) and r.key[len(NODE_PORT_PREFIX):].isdigit()}
+        rows, self._service_rows = self._service_rows, []
+        holders: Dict[int, str] = {}
+        first, last = self._node_port_range
+        ops: List[Any] = []
+        for key, raw, _rev in rows:
+            text = raw.decode() if isinstance(raw, (bytes, bytearray)) else raw
+            if isinstance(text, str) and "NodePort" not in text and "LoadBalancer" not in text:
+                continue  # the projection says the type: most Services have no node ports
+            rec = self._store.get(SERVICES, key)
+            if rec is None:
+                continue
+            svc = self._svc_from_record(rec)
+            regarding = f"services/{key}"
+            for port in sorted(held_node_ports(svc)):
+                if not first <= port <= last:
+                    self._emit("Warning", "PortOutOfRange", f"Port {port} is not within the port range "
+                               f"{first}-{last}; please recreate service", regarding)
+                    continue
+                if port in holders and holders[port] != key:
+                    self._emit("Warning", "PortAlreadyAllocated",
+                               f"Port {port} was assigned to multiple services; please recreate service", regarding)
+                    continue
+                holders[port] = key
+                owner = recorded.get(port)
+                if owner is None:
+                    self._emit("Warning", "PortNotAllocated", f"Port {port} is not allocated; repairing", regarding)
+                    ops.append(Create(META, node_port_key(port), {"service": key}))
+                elif (owner.value or {}).get("service") != key:
+                    ops.append(Put(META, node_port_key(port), {"service": key}, expect=owner.revision))
+        for port, rec in recorded.items():
+            if port not in holders:
+                ops.append(Delete(META, rec.key, expect=rec.revision))  # leaked: nobody holds it
+        if ops and self._repair_commit(ops):
+            self._np = None
 
     def _repair_commit(self, ops: List[Any]) -> bool:
         try:
@@ -183,6 +230,7 @@ class Repair(Allocation):
         # Only the projected fields of each object are read below (store.project): no whole
         # objects are decoded, which is what makes start-up on a million objects fast.
         svc_rows, _ = self._store.list_projection_raw(SERVICES)
+        self._service_rows = svc_rows  # the node-port repair reads the same listing
         listing, self._ip_listing = self._ip_listing, None
         if listing is not None and listing[0] == self._store.current_revision():
             ip_rows = listing[1]  # start-up: what _rebuild just listed, nobody wrote since

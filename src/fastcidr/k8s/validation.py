@@ -140,6 +140,10 @@ def too_many(path: str, actual: int, limit: int) -> Tuple[str, str]:
     return (path, f"Too many: {actual}: must have at most {limit} items")
 
 
+def forbidden(path: str, detail: str) -> Tuple[str, str]:
+    return (path, f"Forbidden: {detail}")
+
+
 def check(errors: FieldErrors, kind: str, name: str) -> None:
     """Raise one ValidationError with every field error, if there are any."""
     if errors:
@@ -582,7 +586,7 @@ def validate_service(svc: Any) -> FieldErrors:
     name, namespace = svc.name, svc.namespace
     if (  # the common case, a plain ClusterIP Service, checked at the cost of two regex matches
         svc.type == "ClusterIP" and not svc.ports and not svc.cluster_ips and not svc.ip_families
-        and svc.ip_family_policy is None and isinstance(name, str) and isinstance(namespace, str)
+        and svc.ip_family_policy is None and not svc.extra and isinstance(name, str) and isinstance(namespace, str)
         and 0 < len(name) <= 63 and 0 < len(namespace) <= 63
         and _DNS1035_LABEL.match(name) and _DNS1123_LABEL.match(namespace)
     ):
@@ -608,6 +612,7 @@ def validate_service(svc: Any) -> FieldErrors:
         if len(svc.ports) > 1 and not port.name:
             errors.append(required(f"{base}.name"))
         elif port.name:
+            errors.extend(invalid(f"{base}.name", port.name, m) for m in dns1123_label_errors(port.name))
             if port.name in names:
                 errors.append(duplicate(f"{base}.name", port.name))
             names[port.name] = i
@@ -618,6 +623,14 @@ def validate_service(svc: Any) -> FieldErrors:
         target = port.target_port
         if isinstance(target, int) and not isinstance(target, bool) and not 0 <= target <= 65535:
             errors.append(invalid(f"{base}.targetPort", target, "must be between 1 and 65535, inclusive"))
+        node_port = port.node_port
+        if node_port:
+            if not isinstance(node_port, int) or not 1 <= node_port <= 65535:
+                errors.append(invalid(f"{base}.nodePort", node_port, "must be between 1 and 65535, inclusive"))
+            elif svc.type in ("ClusterIP", "ExternalName"):
+                errors.append(forbidden(f"{base}.nodePort", f"may not be used when `type` is '{svc.type}'"))
+    errors.extend(_port_duplicates(svc.ports))
+    errors.extend(_traffic_and_affinity_errors(svc))
     ips = list(svc.cluster_ips)
     if len(ips) > 2:
         errors.append(too_many("spec.clusterIPs", len(ips), 2))
@@ -660,6 +673,70 @@ def validate_service(svc: Any) -> FieldErrors:
                 errors.append(duplicate(f"spec.ipFamilies[{i}]", fam))
     if svc.ip_family_policy is not None and svc.ip_family_policy not in POLICIES:
         errors.append(unsupported("spec.ipFamilyPolicy", svc.ip_family_policy, POLICIES))
+    return errors
+
+
+def _service_port_literal(port: Any) -> GoLiteral:
+    return GoLiteral(f'core.ServicePort{{Name:"", Protocol:{go_quote(str(port.protocol))}, AppProtocol:(*string)(nil), '
+                     f'Port:{port.port}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:""}}, NodePort:0}}')
+
+
+def _port_duplicates(ports: Sequence[Any]) -> FieldErrors:
+    """Two ports with one (port, protocol), or one (nodePort, protocol), as upstream refuses them."""
+    errors: FieldErrors = []
+    seen = set()
+    node_seen = set()
+    for i, port in enumerate(ports):
+        key = (port.port, port.protocol)
+        if key in seen:
+            errors.append(duplicate(f"spec.ports[{i}]", _service_port_literal(port)))
+        seen.add(key)
+        if port.node_port:
+            node_key = (port.node_port, port.protocol)
+            if node_key in node_seen:
+                errors.append(duplicate(f"spec.ports[{i}].nodePort", port.node_port))
+            node_seen.add(node_key)
+    return errors
+
+
+_MAX_CLIENT_IP_TIMEOUT = 86400
+
+
+def _traffic_and_affinity_errors(svc: Any) -> FieldErrors:
+    """externalTrafficPolicy, internalTrafficPolicy, sessionAffinity(Config) and
+    allocateLoadBalancerNodePorts against the type, with upstream's messages."""
+    errors: FieldErrors = []
+    extra = svc.extra
+    external = svc.type in ("NodePort", "LoadBalancer") or (svc.type == "ClusterIP" and bool(extra.get("externalIPs")))
+    etp = extra.get("externalTrafficPolicy")
+    if etp not in (None, ""):
+        if not external:
+            errors.append(invalid("spec.externalTrafficPolicy", etp, "may only be set for externally-accessible services"))
+        elif etp not in ("Cluster", "Local"):
+            errors.append(unsupported("spec.externalTrafficPolicy", etp, ("Cluster", "Local")))
+    itp = extra.get("internalTrafficPolicy")
+    if itp not in (None, "") and itp not in ("Cluster", "Local"):
+        errors.append(unsupported("spec.internalTrafficPolicy", itp, ("Cluster", "Local")))
+    affinity = extra.get("sessionAffinity", "None") or "None"
+    if affinity not in ("None", "ClientIP"):
+        errors.append(unsupported("spec.sessionAffinity", affinity, ("ClientIP", "None")))
+    config = extra.get("sessionAffinityConfig")
+    if affinity == "ClientIP":
+        client = (config or {}).get("clientIP") if isinstance(config, dict) else None
+        timeout = client.get("timeoutSeconds") if isinstance(client, dict) else None
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or not 0 < timeout <= _MAX_CLIENT_IP_TIMEOUT:
+            errors.append(invalid("spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+                                  timeout if isinstance(timeout, int) else 0,
+                                  f"must be greater than 0 and less than {_MAX_CLIENT_IP_TIMEOUT}"))
+    elif config:
+        errors.append(invalid("spec.sessionAffinityConfig", GoLiteral(repr(config)),
+                              "must not be set when session affinity is None"))
+    health = extra.get("healthCheckNodePort")
+    if health and not (svc.type == "LoadBalancer" and etp == "Local"):
+        errors.append(invalid("spec.healthCheckNodePort", health, "may only be set when `type` is 'LoadBalancer' "
+                              "and `externalTrafficPolicy` is 'Local'"))
+    if "allocateLoadBalancerNodePorts" in extra and svc.type != "LoadBalancer":
+        errors.append(forbidden("spec.allocateLoadBalancerNodePorts", "may only be used when `type` is 'LoadBalancer'"))
     return errors
 
 

@@ -208,6 +208,8 @@ def _parser() -> argparse.ArgumentParser:
                              "(default: FASTCIDR_STORE, else a fresh in-memory store)")
     parser.add_argument("--service-cluster-ip-range", dest="service_cluster_ip_range",
                         help="the default Service range, CIDR[,CIDR]")
+    parser.add_argument("--service-node-port-range", dest="service_node_port_range", default="30000-32767",
+                        help="the node ports NodePort and LoadBalancer Services get, A-B (default 30000-32767)")
     parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
     parser.add_argument("--kubeconfig-out", dest="kubeconfig_out",
@@ -267,9 +269,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             parser.error(f"--token-file: {exc.strerror}")
     from ..errors import FastCIDRError
     from ..k8s.cluster import Cluster
+    from ..k8s.nodeports import parse_port_range
 
     try:
-        cluster = Cluster(args.service_cluster_ip_range, store=args.store)
+        node_ports = parse_port_range(args.service_node_port_range)
+    except ValueError as exc:
+        parser.error(f"--service-node-port-range: {exc}")
+    try:
+        cluster = Cluster(args.service_cluster_ip_range, store=args.store, service_node_port_range=node_ports)
     except FastCIDRError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

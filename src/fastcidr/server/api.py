@@ -105,7 +105,12 @@ def _key(resource: ResourceType, namespace: Optional[str], name: str) -> str:
 
 
 class ResourceApi:
-    """The verbs of every served resource over one Cluster. Thread-safe as the Cluster is."""
+    """The verbs of every served resource over one Cluster. Thread-safe as the Cluster is.
+
+    ``require_service_ports``: refuse, as upstream does, a Service that needs a cluster IP but
+    has no ports (off: fastcidr serves port-less Services, which its walkthrough and tests use)."""
+
+    require_service_ports = False
 
     def __init__(self, cluster: "Cluster") -> None:
         self.cluster = cluster
@@ -280,6 +285,8 @@ class ResourceApi:
                 f"{resource.kind}: strict decoding error: {detail}")
         if unknown and field_validation != "Ignore":
             warnings = [f'unknown field "{u}"' for u in unknown]
+        if unknown:  # Warn and Ignore drop them, as the apiserver does: never stored, warned once
+            body = _pruned(body, resource.schema)
         return body, warnings
 
     def create(self, resource: ResourceType, namespace: Optional[str], body: Any, *,
@@ -301,19 +308,26 @@ class ResourceApi:
             created = self._call(resource, name, lambda: self.cluster.create_namespace(
                 name, labels=meta.get("labels"), annotations=meta.get("annotations"), dry_run=dry_run))
             return created, warnings
-        if resource is SERVICECIDRS:
-            body.pop("status", None)
+        if resource is SERVICECIDRS or resource is SERVICES:
+            body.pop("status", None)  # status is written through the status subresource
+        if resource is SERVICES and self.require_service_ports:
+            _require_service_ports(body, name)
         obj = self._call(resource, name, lambda: self.cluster.create(body, dry_run=dry_run),
                          creating_service=resource is SERVICES)
         return self._wire(resource, obj), warnings
 
     def update(self, resource: ResourceType, namespace: Optional[str], name: str, body: Any, *,
                subresource: str = "", dry_run: bool = False,
-               field_validation: str = "Warn") -> Tuple[Dict[str, Any], List[str]]:
+               field_validation: str = "Warn", patched: bool = False) -> Tuple[Dict[str, Any], List[str]]:
         if resource is NAMESPACES:
             raise status.method_not_allowed()
         body, warnings = self._check_body(resource, namespace, body, name, field_validation)
         current = self.get(resource, namespace, name)
+        sent_uid = body["metadata"].get("uid")
+        if not patched and sent_uid and sent_uid != current["metadata"].get("uid"):
+            # a PUT's uid is a precondition (a patch that changes it is a field error instead)
+            raise status.conflict(resource, name, f"Precondition failed: UID in precondition: {sent_uid}, "
+                                                  f"UID in object meta: {current['metadata'].get('uid', '')}")
         if subresource == "status":
             merged = copy.deepcopy(current)
             merged["status"] = body.get("status", {})
@@ -325,16 +339,20 @@ class ResourceApi:
                 merged["status"] = current["status"]
             else:
                 merged.pop("status", None)
-            # fields only the server sets survive an update that omits them
-            for field in ("uid", "creationTimestamp", "deletionTimestamp", "finalizers"):
+            # fields only the server sets survive an update that omits them (finalizers do
+            # not: a PUT replaces them, as on the apiserver)
+            for field in ("uid", "creationTimestamp", "deletionTimestamp"):
                 if field in current["metadata"] and field not in merged["metadata"]:
                     merged["metadata"][field] = current["metadata"][field]
-        if dry_run:
-            return merged, warnings
-        if subresource == "status" and resource is not SERVICECIDRS:
+            # (a Service that has ports cannot lose them all, e.g. to {"spec": null}: upstream
+            # refuses every port-less Service that needs a cluster IP)
+            if resource is SERVICES and (self.require_service_ports or (current.get("spec") or {}).get("ports")):
+                _require_service_ports(merged, name)
+        if subresource == "status" and resource not in (SERVICECIDRS, SERVICES):
             return current, warnings  # no writable status for the other kinds here
         update = self.cluster.update_status if subresource == "status" else self.cluster.update
-        obj = self._call(resource, name, lambda: update(merged))
+        # a dry run goes through the same validation and transitions, committing nothing
+        obj = self._call(resource, name, lambda: update(merged, dry_run=True) if dry_run else update(merged))
         return self._wire(resource, obj), warnings
 
     def patch(self, resource: ResourceType, namespace: Optional[str], name: str,
@@ -371,17 +389,22 @@ class ResourceApi:
         if "resourceVersion" not in (patch_body.get("metadata") or {} if isinstance(patch_body, dict) else {}):
             patched["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
         obj, warnings = self.update(resource, namespace, name, patched, subresource=subresource,
-                                    dry_run=dry_run, field_validation=field_validation)
+                                    dry_run=dry_run, field_validation=field_validation, patched=True)
         return obj, False, warnings
 
     def delete(self, resource: ResourceType, namespace: Optional[str], name: str, *,
-               dry_run: bool = False) -> Dict[str, Any]:
+               dry_run: bool = False, preconditions: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         if resource is NAMESPACES:
+            if preconditions:
+                _check_preconditions(resource, name, self.get(resource, namespace, name), preconditions)
             return self._call(resource, name,  # type: ignore[no-any-return]
                               lambda: self.cluster.delete_namespace(name, dry_run=dry_run))
         current = self.get(resource, namespace, name)
+        if preconditions:
+            _check_preconditions(resource, name, current, preconditions)
         if dry_run:
-            if resource is SERVICECIDRS and not current["metadata"].get("deletionTimestamp"):
+            if (resource is SERVICECIDRS or current["metadata"].get("finalizers")) \
+                    and not current["metadata"].get("deletionTimestamp"):
                 current["metadata"]["deletionTimestamp"] = _now_rfc3339(self.now())
                 current["metadata"]["deletionGracePeriodSeconds"] = 0
             return current
@@ -393,7 +416,9 @@ class ResourceApi:
             current["metadata"].setdefault("deletionTimestamp", _now_rfc3339(self.now()))
             current["metadata"].setdefault("deletionGracePeriodSeconds", 0)
             return current
-        self._call(resource, name, lambda: self.cluster.delete(resource, name, namespace))
+        kept = self._call(resource, name, lambda: self.cluster.delete(resource, name, namespace))
+        if kept is not None:  # finalizers hold it: it stays, marked for deletion
+            return self._wire(resource, kept)
         return current
 
     # -- watch ---------------------------------------------------------------------------------
@@ -478,6 +503,43 @@ class ResourceApi:
             wait = max(0.0, min(0.5, deadline - clock()))
             if not self.cluster.wait_for_change(revision, wait):
                 yield "", {}
+
+
+def _pruned(value: Any, schema: Any) -> Any:
+    """``value`` without the fields ``schema`` does not know (copied where something goes)."""
+    if schema == "any" or schema == "map" or value is None:
+        return value
+    if isinstance(schema, tuple) and schema[0] == "list":
+        return [_pruned(item, schema[1]) for item in value] if isinstance(value, list) else value
+    if isinstance(schema, dict) and isinstance(value, dict):
+        return {k: _pruned(v, schema[k]) for k, v in value.items() if k in schema}
+    return value
+
+
+def _require_service_ports(body: Dict[str, Any], name: str) -> None:
+    """Upstream refuses a Service that needs a cluster IP but has no ports (headless and
+    ExternalName ones may have none). (The library allows port-less Services.)"""
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    if spec.get("ports") or spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None" or \
+            (spec.get("clusterIPs") or [None])[0] == "None":
+        return
+    raise status.invalid(SERVICES, name, [("spec.ports", "Required value")])
+
+
+def _check_preconditions(resource: ResourceType, name: str, current: Dict[str, Any],
+                         preconditions: Dict[str, Any]) -> None:
+    """DeleteOptions.preconditions: a uid or resourceVersion that is not the object's is a
+    409 Conflict with upstream's text."""
+    meta = current.get("metadata") or {}
+    uid = preconditions.get("uid")
+    if uid is not None and str(uid) != str(meta.get("uid") or ""):
+        raise status.conflict(resource, name, f"Precondition failed: UID in precondition: {uid}, "
+                                              f"UID in object meta: {meta.get('uid') or ''}")
+    rv = preconditions.get("resourceVersion")
+    if rv is not None and str(rv) != str(meta.get("resourceVersion") or ""):
+        raise status.conflict(resource, name, f"Precondition failed: ResourceVersion in precondition: {rv}, "
+                                              f"ResourceVersion in object meta: {meta.get('resourceVersion') or ''}")
 
 
 def _unlimited(options: ListOptions) -> ListOptions:

@@ -694,7 +694,9 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                 if not isinstance(options, dict):
                     raise status.bad_request("the DeleteOptions body must be an object")
             dry_run = dry_run or "All" in (options.get("dryRun") or [])
-            obj = api.delete(resource, namespace, name, dry_run=dry_run)
+            preconditions = options.get("preconditions")
+            obj = api.delete(resource, namespace, name, dry_run=dry_run,
+                             preconditions=preconditions if isinstance(preconditions, dict) else None)
             return self._send_json(200, obj)
         raise status.method_not_allowed()
 
