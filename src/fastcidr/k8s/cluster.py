@@ -99,12 +99,16 @@ class Cluster(Repair):
             with self._lock:
                 self._closed = False
                 self._rebuild()
-                if rng is not None and rng != self._range:
-                    self._write_range(rng)
-                self._controller_pass(None)
-                self._repair()  # before the default Service takes its address
+                # A read-only store is served as it stands: no range, controller, repair or
+                # default-object writes (each would only fail; docs/stores.md)
+                if not self._store.read_only:
+                    if rng is not None and rng != self._range:
+                        self._write_range(rng)
+                    self._controller_pass(None)
+                    self._repair()  # before the default Service takes its address
                 self._ip_listing = None
-                self._ensure_default_service()
+                if not self._store.read_only:
+                    self._ensure_default_service()
         except BaseException:
             self._closed = True
             if self._owns_store:
@@ -153,12 +157,12 @@ class Cluster(Repair):
         rec = self._store.get(SERVICECIDRS, str(name))
         if rec is None:
             raise NotFoundError(RES_CIDR, str(name))
-        return self._cidr_from_record(rec.value, rec.revision)
+        return self._cidr_from_record(rec.value, rec.revision, rec.key)
 
     @_locked
     def list_service_cidrs(self) -> List[ServiceCIDR]:
         records, _ = self._store.list(SERVICECIDRS)
-        return [self._cidr_from_record(r.value, r.revision) for r in sorted(records, key=lambda r: r.key)]
+        return self._readable(records, lambda r: self._cidr_from_record(r.value, r.revision, r.key))
 
     @_locked
     def get_ip_address(self, ip: Any) -> IPAddress:
@@ -175,7 +179,7 @@ class Cluster(Repair):
     @_locked
     def list_ip_addresses(self) -> List[IPAddress]:
         records, _ = self._store.list(IPADDRESSES)
-        return [self._ip_from_record(r) for r in sorted(records, key=lambda r: r.key)]
+        return self._readable(records, self._ip_from_record)
 
     @_locked
     def get_service(self, name: str, namespace: str = "default") -> Service:
@@ -188,11 +192,9 @@ class Cluster(Repair):
     def list_services(self, namespace: Optional[str] = None) -> List[Service]:
         records, _ = self._store.list(SERVICES)
         prefix = None if namespace is None else f"{namespace}/"
-        return [
-            self._svc_from_record(r)
-            for r in sorted(records, key=lambda r: r.key)
-            if prefix is None or r.key.startswith(prefix)
-        ]
+        if prefix is not None:
+            records = [r for r in records if r.key.startswith(prefix)]
+        return self._readable(records, self._svc_from_record)
 
     @_locked
     def events(self) -> List[Event]:

@@ -18,6 +18,7 @@ to re-list.
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import logging
 import threading
@@ -27,6 +28,7 @@ from typing import (
     Any,
     Callable,
     Dict,
+    Iterator,
     List,
     Optional,
     Sequence,
@@ -227,6 +229,19 @@ def check_expect(expect: Any, actual: Optional[int]) -> bool:
 
 _S = TypeVar("_S", bound="Store")
 _note_lock = threading.Lock()
+_quiet = threading.local()
+
+
+@contextlib.contextmanager
+def quiet_unreadable() -> Iterator[None]:
+    """Within this block (this thread), skipped records are counted but not warned about: for
+    readers that report them themselves (``fastcidr store inspect``)."""
+    before = getattr(_quiet, "on", False)
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = before
 
 
 class Store(abc.ABC):
@@ -255,7 +270,7 @@ class Store(abc.ABC):
             first = (kind, key, reason) not in warned
             if first and len(warned) < 10_000:
                 warned.add((kind, key, reason))
-        if first:
+        if first and not getattr(_quiet, "on", False):
             _log.warning("skipped unreadable record %s/%s: %s", kind, key, reason)
 
     def unreadable(self) -> List[Tuple[str, str, str]]:
