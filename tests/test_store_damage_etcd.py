@@ -204,8 +204,11 @@ def test_a_write_whose_answer_is_lost_is_applied(proxy: FaultyProxy, etcd_server
         assert rec is not None and rec.value == {"v": 1} and rec.revision == rev
         # someone else writes before the answer is looked for: etcd's history still tells
         proxy.dropped = 0
-        proxy.on_drop = lambda: direct.commit([Put("meta", "other", {"by": "someone"})]) \
-            if proxy.dropped == 1 else None
+        def someone_else_writes() -> None:
+            if proxy.dropped == 1:
+                direct.commit([Put("meta", "other", {"by": "someone"})])
+
+        proxy.on_drop = someone_else_writes
         rev = store.commit([Create("services", "default/api", {"v": 2})])
         rec = direct.get("services", "default/api")
         assert rec is not None and rec.revision == rev

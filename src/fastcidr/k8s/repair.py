@@ -235,9 +235,6 @@ class Repair(Allocation):
         add_verified = verified.add
         v4_labels, v6_labels = _ALLOCATOR_LABELS["IPv4"], _ALLOCATOR_LABELS["IPv6"]
         for key, (_key, service_raw, _rev) in services.raw.items():
-            if type(service_raw) is not str and type(service_raw) is not dict:
-                damaged.add(key)  # bytes that are not UTF-8 text
-                continue
             if type(service_raw) is str:
                 # from the stored text alone: a single-stack ClusterIP Service and its one address
                 text = _single_cluster_ip(service_raw)
@@ -255,6 +252,9 @@ class Repair(Allocation):
                     continue
             else:
                 value = service_raw
+                if type(value) is not dict:  # bytes that are not UTF-8 text
+                    damaged.add(key)
+                    continue
             # Fastest check first, for the single-stack Service the allocator wrote: its one
             # address's object holds exactly the expected reference and labels (dict equality runs
             # in C). Anything else (dual-stack, odd shapes) takes the general check just below;
