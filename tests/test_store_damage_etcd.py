@@ -246,3 +246,15 @@ def test_a_write_whose_outcome_cannot_be_learned_is_unknown(
         assert info.value.code == 504
         # it was applied: "unknown", not "failed", was the truth
         assert direct.get("services", "default/web").value == {"v": 1}  # type: ignore[union-attr]
+
+
+def test_unreachable_etcd_is_said_in_words() -> None:
+    from tests.servers import free_port
+
+    port = free_port()
+    with pytest.raises(StoreError) as info:
+        EtcdStore([f"127.0.0.1:{port}"], "/x", timeout=1)
+    message = str(info.value)
+    assert f"127.0.0.1:{port}" in message and "connection refused" in message
+    for python in ("Error(", "HTTPConnectionPool", "urllib3", "object at 0x", "Caused by"):
+        assert python not in message, message

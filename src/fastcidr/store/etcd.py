@@ -94,6 +94,29 @@ class _Unavailable(Exception):
         self.sent = sent
 
 
+_WORDS = (
+    ("refused", "connection refused"),
+    ("reset", "connection reset"),
+    ("Remote end closed", "connection closed before an answer"),
+    ("aborted", "connection closed before an answer"),
+    ("Name or service not known", "host name not found"),
+    ("nodename nor servname", "host name not found"),
+    ("CERTIFICATE_VERIFY_FAILED", "the server's certificate was not verified"),
+    ("certificate", "certificate refused"),
+    ("Failed to establish", "cannot connect"),
+)
+
+
+def _in_words(error: BaseException) -> str:
+    """What went wrong with a request, in words: the HTTP client's own text is a chain of
+    Python exception reprs that tells a user nothing they can act on."""
+    text = str(error)
+    for needle, words in _WORDS:
+        if needle in text:
+            return words
+    return "the connection failed"
+
+
 def _normalise_endpoint(endpoint: str, tls: bool) -> str:
     endpoint = endpoint.strip().rstrip("/")
     if "://" not in endpoint:
@@ -267,17 +290,17 @@ class EtcdStore(Store):
             response = client.session.post(
                 client.get_url(path), data=_dumps(payload), timeout=timeout, stream=stream
             )
-        except requests.exceptions.ConnectTimeout as e:
-            raise _Unavailable(f"{endpoint}: connect timeout ({e.__class__.__name__})", False) from None
+        except requests.exceptions.ConnectTimeout:
+            raise _Unavailable(f"{endpoint}: connect timeout", False) from None
         except requests.exceptions.SSLError as e:
-            raise StoreError(f"etcd {endpoint}: TLS error: {e}") from None
+            raise StoreError(f"etcd {endpoint}: TLS error: {_in_words(e)}") from None
         except requests.exceptions.ConnectionError as e:
             refused = "refused" in str(e) or "Failed to establish" in str(e)
-            raise _Unavailable(f"{endpoint}: {'connection refused' if refused else e}", not refused) from None
+            raise _Unavailable(f"{endpoint}: {_in_words(e)}", not refused) from None
         except requests.exceptions.Timeout:
             raise _Unavailable(f"{endpoint}: no answer within {self.timeout}s", True) from None
         except requests.exceptions.RequestException as e:
-            raise _Unavailable(f"{endpoint}: {e}", True) from None
+            raise _Unavailable(f"{endpoint}: {_in_words(e)}", True) from None
         if stream:
             if response.status_code != 200:
                 text = response.text
@@ -632,7 +655,7 @@ class EtcdStore(Store):
                 if events and int(events[-1]["kv"].get("mod_revision", 0)) >= until:
                     return
         except self._requests.exceptions.RequestException as e:
-            raise StoreError(f"store {self.url}: watch interrupted: {e}") from None
+            raise StoreError(f"store {self.url}: watch interrupted: {_in_words(e)}") from None
         finally:
             response.close()
 
