@@ -33,6 +33,7 @@ DAMAGE = {
     "blob": ("x'00ff10'", "not valid UTF-8"),
     "array": ("'[1, 2, 3]'", "an array, not a JSON object"),
     "number": ("'42'", "a number, not a JSON object"),
+    "metadata-not-object": ("'{\"metadata\": \"web\", \"spec\": {}}'", "metadata is not an object"),
     "wrong-shape": ("'{\"metadata\": {\"name\": \"web\", \"creationTimestamp\": \"yesterday\"}}'",
                     "not a valid Service"),
 }
@@ -206,6 +207,12 @@ def test_server_lists_the_rest_and_names_the_damaged_one(tmp_path: Path) -> None
         assert [i["metadata"]["name"] for i in body["items"]] == ["api", "kubernetes", "zeta"]
         code, _, body = server.request("GET", "/apis/networking.k8s.io/v1/ipaddresses")
         assert code == 200 and len(body["items"]) == 3
+        damage(path, "services", "default/zeta", DAMAGE["metadata-not-object"][0])
+        code, _, body = server.request("GET", SERVICES, headers={
+            "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})  # as kubectl asks
+        assert code == 200 and [row["cells"][0] for row in body["rows"]] == ["api", "kubernetes"]
+        code, _, body = server.request("GET", "/api/v1/namespaces")
+        assert code == 200 and "default" in [i["metadata"]["name"] for i in body["items"]]
         # kube-apiserver answers a corrupt object with 500 InternalError naming its key
         code, _, body = server.request("GET", f"{SERVICES}/web")
         assert code == 500 and body["kind"] == "Status" and body["reason"] == "InternalError"

@@ -33,7 +33,7 @@ from . import resources as _resources
 from . import validation as V
 from .layout import IPADDRESSES, META, RANGE_KEY, SERVICECIDRS
 from .metrics import AllocatorMetrics
-from .view import unreadable_shape
+from .view import decode_object, shape_problem
 from .objects import (
     LABEL_IP_FAMILY,
     LABEL_MANAGED_BY,
@@ -250,9 +250,17 @@ def _name_in(value: Any) -> str:
     return str(meta.get("name") or "") if isinstance(meta, dict) else ""
 
 
-def _unreadable(what: str, kind: str, key: str, error: BaseException) -> UnreadableRecordError:
-    """A stored value that is JSON but not the shape of a ``what``, named by its key."""
-    return unreadable_shape(what, kind, key, error)
+def _shaped(records: List[Record], store: Store, what: str) -> List[Record]:
+    """The records whose values are shaped like Kubernetes objects (see ``view.shape_problem``);
+    the others are left out with a warning, as the listings of objects leave them out."""
+    out = []
+    for rec in records:
+        problem = shape_problem(rec.value)
+        if problem:
+            store.note_unreadable(rec.kind, rec.key, f"not a valid {what} ({problem})")
+        else:
+            out.append(rec)
+    return out
 
 
 def _locked(method: _Method) -> _Method:
@@ -412,10 +420,7 @@ class IndexedStore:
     def _cidr_from_record(self, value: Dict[str, Any], revision: int, key: str = "") -> ServiceCIDR:
         """The ServiceCIDR a record holds; :class:`UnreadableRecordError` naming it when the value
         is not a ServiceCIDR's shape."""
-        try:
-            sc = ServiceCIDR.from_dict(value)
-        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as e:
-            raise _unreadable("ServiceCIDR", SERVICECIDRS, key or _name_in(value), e) from None
+        sc = decode_object(ServiceCIDR, "ServiceCIDR", SERVICECIDRS, key or _name_in(value), value)
         sc.resource_version = str(revision)
         if not sc.name:
             sc.name = str((value.get("metadata") or {}).get("name") or "")
@@ -591,20 +596,14 @@ class IndexedStore:
 
     @staticmethod
     def _ip_from_record(rec: Record) -> IPAddress:
-        try:
-            obj = IPAddress.from_dict(rec.value)
-        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as e:
-            raise _unreadable("IPAddress", rec.kind, rec.key, e) from None
+        obj = decode_object(IPAddress, "IPAddress", rec.kind, rec.key, rec.value)
         obj.resource_version = str(rec.revision)
         obj.name = obj.name or rec.key
         return obj
 
     @staticmethod
     def _svc_from_record(rec: Record) -> Service:
-        try:
-            obj = Service.from_dict(rec.value)
-        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as e:
-            raise _unreadable("Service", rec.kind, rec.key, e) from None
+        obj = decode_object(Service, "Service", rec.kind, rec.key, rec.value)
         obj.resource_version = str(rec.revision)
         return obj
 

@@ -51,6 +51,7 @@ from ._index import (
     _locked,
     _parse_ip,
     _service_ips,
+    _shaped,
     _split_range,
 )
 from .layout import IPADDRESSES, META, RANGE_KEY, SERVICECIDRS, SERVICES
@@ -603,7 +604,7 @@ class Cluster(Repair):
             prefix = layout.NAMESPACE_PREFIX
             return [(r.key[len(prefix):], r.value, r.revision) for r in records if r.key.startswith(prefix)]
         records, _ = self._store.list(res.plural)
-        return [(r.key, r.value, r.revision) for r in records]
+        return [(r.key, r.value, r.revision) for r in _shaped(records, self._store, res.kind)]
 
     def changes_since(self, revision: int) -> Tuple[List[Change], int]:
         """The writes after ``revision`` (every writer's, the controllers' included), and the

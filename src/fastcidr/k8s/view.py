@@ -31,14 +31,44 @@ _T = TypeVar("_T", ServiceCIDR, IPAddress, Service)
 def object_from_record(cls: Type[_T], rec: Record) -> _T:
     """The object a stored record holds, ``resourceVersion`` = the record's revision;
     :class:`UnreadableRecordError` naming the record when its value is not that kind's shape."""
-    try:
-        obj = cls.from_dict(rec.value)
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as e:
-        raise unreadable_shape(cls.__name__, rec.kind, rec.key, e) from None
+    obj = decode_object(cls, cls.__name__, rec.kind, rec.key, rec.value)
     obj.resource_version = str(rec.revision)
     if not obj.name:
         obj.name = rec.key.rpartition("/")[2]
     return obj
+
+
+def shape_problem(value: Any) -> str:
+    """What makes a stored value no Kubernetes object ("" when nothing does): the object parts
+    every reader looks into must be objects. (``from_dict`` forgives the rest.)"""
+    if type(value) is not dict:
+        return "not a JSON object"
+    meta = value.get("metadata")
+    for part, inner in (("metadata", meta), ("spec", value.get("spec")), ("status", value.get("status"))):
+        if inner is not None and type(inner) is not dict:
+            return f"{part} is not an object"
+    if meta:
+        for field in ("labels", "annotations"):
+            inner = meta.get(field)
+            if inner is not None and type(inner) is not dict:
+                return f"metadata.{field} is not an object"
+        for field in ("name", "namespace", "creationTimestamp", "deletionTimestamp"):
+            inner = meta.get(field)
+            if inner is not None and type(inner) is not str:
+                return f"metadata.{field} is not a string"
+    return ""
+
+
+def decode_object(cls: Any, what: str, kind: str, key: str, value: Any) -> Any:
+    """``cls.from_dict(value)``, or :class:`UnreadableRecordError` naming ``kind/key`` when the
+    value is not the shape of a ``what``."""
+    problem = shape_problem(value)
+    if problem:
+        raise UnreadableRecordError(kind, key, f"not a valid {what} ({problem})")
+    try:
+        return cls.from_dict(value)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as e:
+        raise unreadable_shape(what, kind, key, e) from None
 
 
 def unreadable_shape(what: str, kind: str, key: str, error: BaseException) -> UnreadableRecordError:
