@@ -455,8 +455,13 @@ class SQLiteStore(Store):
             raise
         except sqlite3.DatabaseError as e:
             con.close()
-            if "readonly" in str(e):
-                raise self._error(e) from None
+            if "readonly" in str(e) and kind == "sqlite":
+                # writable by the look of it, yet the file refuses writes (a read-only mount,
+                # a lock-down access() cannot see): serve it read-only rather than not at all
+                self.read_only = True
+                self._read_only_why = "the file refused a write"
+                self._con = self._open_read_only()
+                return
             raise _foreign(self._shown, str(e)) from None
         except sqlite3.Error as e:
             con.close()
