@@ -288,6 +288,28 @@ def test_a_store_this_process_may_not_write_opens_read_only(
         assert view.get_service("web").name == "web"
 
 
+def test_a_read_only_directory_and_file(tmp_path: Path) -> None:
+    """chmod: a file and directory nobody may write. (Permissions do not stop the superuser, but
+    a store nobody may write opens read-only for the superuser too.)"""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    three_services(folder / "state.db")
+    before = (folder / "state.db").read_bytes()
+    os.chmod(folder / "state.db", 0o444)
+    os.chmod(folder, 0o555)
+    try:
+        r = cli("--store", "ro/state.db", "get", "svc", "web", "-o", "name", cwd=tmp_path)
+        assert (r.returncode, r.stdout) == (0, "service/web\n"), r.stderr
+        r = cli("--store", "ro/state.db", "create", "service", "clusterip", "new", "--tcp", "80", cwd=tmp_path)
+        assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+        assert "store is read-only: ro/state.db (the file or its directory is not writable)" in r.stderr
+        assert "not a fastcidr database" not in r.stderr and str(tmp_path) not in r.stderr
+        assert (folder / "state.db").read_bytes() == before
+    finally:
+        os.chmod(folder, 0o755)
+        os.chmod(folder / "state.db", 0o644)
+
+
 def test_cli_and_server_on_a_read_only_store(tmp_path: Path) -> None:
     three_services(tmp_path / "state.db")
     ro = "sqlite:///state.db?mode=ro"

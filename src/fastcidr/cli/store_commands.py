@@ -24,7 +24,7 @@ import logging
 import sys
 from typing import Any, List, Optional, Tuple
 
-from ..store.base import LOGGER_NAME
+from ..k8s.view import LOGGER_NAME
 
 __all__ = ["add_store_commands", "print_store_warnings", "cmd_store_inspect", "cmd_store_remove"]
 
@@ -71,34 +71,20 @@ def add_store_commands(sub: Any, store_flag: argparse.ArgumentParser) -> None:
     q.set_defaults(func=cmd_store_remove)
 
 
-def _split_location(location: str) -> Tuple[str, str]:
+def _open_maintenance(args: argparse.Namespace) -> Any:
+    """A StoreMaintenance on the command's store, which must exist (as ``open_view``)."""
+    from ..errors import StoreNotFoundError
+    from ..k8s.view import StoreMaintenance
+    from .commands import _no_store, resolve_store
     from .kubectl_errors import CommandError
 
-    kind, slash, key = location.strip().partition("/")
-    if not kind or not slash or not key:
-        raise CommandError(f"bad record location {location!r}: use KIND/KEY as 'fastcidr store "
-                           "inspect' prints it, e.g. services/default/web")
-    return kind, key
-
-
-def _problem(view: Any, kind: str, key: str) -> Optional[str]:
-    """Why the record at kind/key cannot be read (None: it reads fine); LookupError if absent."""
-    from ..k8s.view import _CLASS_OF_KIND, object_from_record
-    from ..store.base import UnreadableRecordError
-
+    url = resolve_store(getattr(args, "store", None), create=False)
     try:
-        rec = view.store.get(kind, key)
-    except UnreadableRecordError as e:
-        return e.reason_text
-    if rec is None:
-        raise LookupError(f"{kind}/{key}")
-    cls = _CLASS_OF_KIND.get(kind)
-    if cls is not None:
-        try:
-            object_from_record(cls, rec)
-        except UnreadableRecordError as e:
-            return e.reason_text
-    return None
+        return StoreMaintenance(url)
+    except StoreNotFoundError as exc:
+        raise _no_store(exc) from None
+    except ValueError as exc:  # a store URL that cannot be understood
+        raise CommandError(str(exc)) from None
 
 
 def cmd_store_inspect(args: argparse.Namespace) -> int:
@@ -115,18 +101,20 @@ def cmd_store_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_store_remove(args: argparse.Namespace) -> int:
-    from .commands import _out, open_view
+    from .commands import _out
     from .kubectl_errors import CommandError
 
-    kind, key = _split_location(args.location)
-    with open_view(args) as view:
+    location = args.location.strip()
+    with _open_maintenance(args) as view:
         try:
-            problem = _problem(view, kind, key)
+            problem = view.record_problem(location)
         except LookupError:
-            raise CommandError(f"no record {kind}/{key} in the store") from None
+            raise CommandError(f"no record {location} in the store") from None
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         if problem is None and not args.force:
-            raise CommandError(f"record {kind}/{key} reads fine: delete the object with 'fastcidr "
+            raise CommandError(f"record {location} reads fine: delete the object with 'fastcidr "
                                "delete', or pass --force to remove the record as it is")
-        view.store.remove_record(kind, key)
-    _out(f"record {kind}/{key} removed\n")
+        view.remove_record(location)
+    _out(f"record {location} removed\n")
     return 0

@@ -18,12 +18,12 @@ from __future__ import annotations
 from typing import Any, Callable, List, Optional, Tuple, Type, TypeVar, Union
 
 from ..errors import NotFoundError
-from ..store.base import Record, Store, UnreadableRecordError, quiet_unreadable
+from ..store.base import LOGGER_NAME, Record, Store, UnreadableRecordError, quiet_unreadable
 from . import layout
 from .objects import IPAddress, Service, ServiceCIDR
 from .resources import IPADDRESSES, SERVICECIDRS, SERVICES
 
-__all__ = ["StoreView"]
+__all__ = ["StoreView", "StoreMaintenance", "LOGGER_NAME"]
 
 _T = TypeVar("_T", ServiceCIDR, IPAddress, Service)
 
@@ -94,7 +94,7 @@ def objects_from_records(cls: Type[_T], records: List[Record], store: Store,
 
 
 #: The Kubernetes object each store kind holds (what "readable" means beyond a JSON object).
-_CLASS_OF_KIND = {"servicecidrs": ServiceCIDR, "ipaddresses": IPAddress, "services": Service}
+_CLASS_OF_KIND = {layout.SERVICECIDRS: ServiceCIDR, layout.IPADDRESSES: IPAddress, layout.SERVICES: Service}
 
 
 class StoreView:
@@ -209,3 +209,39 @@ class StoreView:
         if kind == IPADDRESSES.kind:
             return self.get_ip_address(name)
         return self.get_service(name, namespace or "default")
+
+
+class StoreMaintenance(StoreView):
+    """A :class:`StoreView` that may also remove one record by its location: how damaged records
+    are cleared (``fastcidr store remove``). The one write it makes bypasses the controllers."""
+
+    def record_problem(self, location: str) -> Optional[str]:
+        """Why the record at ``location`` (``services/default/web``) cannot be read, or None
+        when it reads fine; ``LookupError`` when there is no such record."""
+        kind, key = _split_location(location)
+        try:
+            rec = self._store.get(kind, key)
+        except UnreadableRecordError as e:
+            return e.reason_text
+        if rec is None:
+            raise LookupError(location)
+        cls = _CLASS_OF_KIND.get(kind)
+        if cls is not None:
+            try:
+                object_from_record(cls, rec)  # type: ignore[type-var]
+            except UnreadableRecordError as e:
+                return e.reason_text
+        return None
+
+    def remove_record(self, location: str) -> int:
+        """Delete the record at ``location`` whatever its value holds; the new revision."""
+        kind, key = _split_location(location)
+        return self._store.remove_record(kind, key)
+
+
+def _split_location(location: str) -> Tuple[str, str]:
+    kind, slash, key = location.strip().partition("/")
+    if not kind or not slash or not key:
+        raise ValueError(f"bad record location {location!r}: use KIND/KEY as 'fastcidr store inspect' "
+                         "prints it, e.g. services/default/web")
+    return kind, key

@@ -99,7 +99,7 @@ _WORDS = (
     ("reset", "connection reset"),
     ("Remote end closed", "connection closed before an answer"),
     ("aborted", "connection closed before an answer"),
-    ("Name or service not known", "host name not found"),
+    ("Name or s", "host name not found"),  # getaddrinfo's EAI_NONAME text
     ("nodename nor servname", "host name not found"),
     ("CERTIFICATE_VERIFY_FAILED", "the server's certificate was not verified"),
     ("certificate", "certificate refused"),

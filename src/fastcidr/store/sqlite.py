@@ -40,6 +40,7 @@ import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import StoreError, StoreNotFoundError
+from ._sqlite_checks import _foreign, _inspect_header, _is_decode_error, _writable
 from .base import (
     ABSENT,
     Change,
@@ -75,7 +76,6 @@ __all__ = ["SQLiteStore", "SCHEMA_VERSION", "APPLICATION_ID"]
 SCHEMA_VERSION = 2
 #: ``PRAGMA application_id`` of a fastcidr database ("fCID").
 APPLICATION_ID = 0x66434944
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 _SCHEMA_V1 = (
@@ -150,43 +150,6 @@ def _loads(text: str) -> Any:
         except _orjson.JSONDecodeError:
             pass
     return json.loads(text)
-
-
-def _foreign(path: str, why: str) -> StoreError:
-    return StoreError(f"{path}: not a fastcidr database ({why}); the file was left untouched")
-
-
-def _inspect_header(path: str, shown: str = "") -> str:
-    """Check the file's bytes without SQLite: 'new' (absent/empty) or 'sqlite'. Raises StoreError
-    naming the store as ``shown`` (what the user typed)."""
-    shown = shown or path
-    try:
-        with open(path, "rb") as f:
-            header = f.read(100)
-            size = os.fstat(f.fileno()).st_size
-    except FileNotFoundError:
-        return "new"
-    except IsADirectoryError:
-        raise StoreError(f"{shown}: is a directory, not a fastcidr database") from None
-    except OSError as e:
-        raise StoreError(f"{shown}: cannot read the store file: {e.strerror or e}") from None
-    if size == 0:
-        return "new"
-    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
-        raise _foreign(shown, "not an SQLite file")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    if page_size < 512 or page_size & (page_size - 1):
-        raise _foreign(shown, "corrupt SQLite header")
-    # The in-header page count is valid when its change counter matches (SQLite >= 3.7.0). Without
-    # a WAL holding newer pages the file must be at least that long; shorter means truncated.
-    pages = int.from_bytes(header[28:32], "big")
-    counter_valid = header[24:28] == header[92:96]
-    wal = path + "-wal"
-    wal_empty = not os.path.exists(wal) or os.path.getsize(wal) == 0
-    if counter_valid and wal_empty and pages * page_size > size:
-        raise _foreign(shown, f"truncated: {size} bytes, header says {pages * page_size}")
-    return "sqlite"
 
 
 def _check_schema(con: sqlite3.Connection, path: str) -> int:
@@ -288,18 +251,6 @@ def _records(kind: str, rows: List[Tuple[str, str, int, int]],
         )
         append(record)
     return out
-
-
-def _is_decode_error(e: BaseException) -> bool:
-    """sqlite3's refusal to fetch TEXT that is not UTF-8."""
-    return "decode" in str(e) and "UTF-8" in str(e)
-
-
-def _writable(path: str) -> bool:
-    """Whether this process may write the store file and create files beside it (``-wal``,
-    ``-shm``, the journal)."""
-    directory = os.path.dirname(path) or "."
-    return os.access(path, os.W_OK) and os.access(directory, os.W_OK)
 
 
 _live_stores: "weakref.WeakSet[SQLiteStore]" = weakref.WeakSet()
@@ -526,7 +477,7 @@ class SQLiteStore(Store):
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed or self._con is None:
-            raise StoreError(f"store {self.url} is closed")
+            raise StoreError(f"store {self._shown} is closed")
         if os.getpid() != self._pid:
             # a forked child must not share the parent's SQLite connection
             self._pid = os.getpid()
@@ -720,7 +671,7 @@ class SQLiteStore(Store):
                     state = dict(con.execute("SELECT name, value FROM fastcidr_state").fetchall())
                     if revision < state["compacted"]:
                         raise Compacted(
-                            f"store {self.url}: revision {revision} is compacted "
+                            f"store {self._shown}: revision {revision} is compacted "
                             f"(the change log starts after {state['compacted']})"
                         )
                     query = ("SELECT revision, type, kind, key, {}, created FROM fastcidr_changes"
@@ -758,7 +709,7 @@ class SQLiteStore(Store):
                 return False
             with self._changed:
                 if self._closed:
-                    raise StoreError(f"store {self.url} is closed")
+                    raise StoreError(f"store {self._shown} is closed")
                 self._changed.wait(min(remaining, 0.02))
 
     # -- writes ---------------------------------------------------------------------------------
