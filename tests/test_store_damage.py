@@ -260,6 +260,10 @@ def test_a_read_only_open_reads_and_refuses_writes(backend: types.ModuleType, tm
         with pytest.raises(ReadOnlyStoreError, match="read-only"):
             cluster.create_service("new", ports=[{"port": 80}])
         assert [s.name for s in cluster.list_services()] == ["api", "kubernetes", "web", "zeta"]
+    with pytest.raises(ReadOnlyStoreError):  # a range it cannot record is an error, not ignored
+        Cluster("10.97.0.0/24", store=url)
+    with Cluster("10.96.0.0/24", store=url) as cluster:  # the range it holds is fine
+        assert cluster.service_cluster_ip_range == ["10.96.0.0/24"]
     assert path.read_bytes() == before
     with pytest.raises(StoreError, match="no fastcidr store at"):
         open_store(f"sqlite:///{tmp_path}/absent.db?mode=ro")

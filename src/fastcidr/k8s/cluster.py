@@ -100,11 +100,12 @@ class Cluster(Repair):
             with self._lock:
                 self._closed = False
                 self._rebuild()
-                # A read-only store is served as it stands: no range, controller, repair or
+                if rng is not None and rng != self._range:
+                    # (on a read-only store: ReadOnlyStoreError, rather than a range not kept)
+                    self._write_range(rng)
+                # A read-only store is served as it stands: no controller, repair or
                 # default-object writes (each would only fail; docs/stores.md)
                 if not self._store.read_only:
-                    if rng is not None and rng != self._range:
-                        self._write_range(rng)
                     self._controller_pass(None)
                     self._repair()  # before the default Service takes its address
                 self._ip_listing = None
