@@ -155,7 +155,7 @@ class TxnConflict(ConflictError):
 class UnreadableRecordError(StoreError):
     """One stored record cannot be read back as an object: its value is not valid UTF-8 or JSON,
     not a JSON object, or not the shape its kind needs. ``location`` names it as
-    ``<kind>/<key>`` (``meta/range``); ``reason`` says what is wrong. Listings skip
+    ``<kind>/<key>`` (``meta/range``); ``reason_text`` says what is wrong. Listings skip
     such a record (with a warning); reading it by key raises this. ``fastcidr store inspect``
     lists them and ``fastcidr store remove`` deletes one (docs/stores.md)."""
 
