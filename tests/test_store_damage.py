@@ -100,6 +100,26 @@ def test_an_unreadable_sqlite_record_is_skipped_and_named(
     con.close()
 
 
+@pytest.mark.parametrize("kind,key", [("servicecidrs", "kubernetes"), ("services", "default/kubernetes"),
+                                      ("meta", "service-cluster-ip-range"), ("ipaddresses", "10.96.0.1")])
+def test_start_up_survives_damaged_default_objects(backend: types.ModuleType, tmp_path: Path,
+                                                   kind: str, key: str) -> None:
+    """The objects the controllers keep (the default ServiceCIDR and Service, the recorded range)
+    damaged: the Cluster starts, does not try to create them again over the damaged record, and
+    everything else stays readable."""
+    path = tmp_path / "state.db"
+    three_services(path)
+    damage(path, kind, key, DAMAGE["not-json"][0])
+    for rng in (None, "10.96.0.0/24"):
+        with Cluster(rng, store=str(path)) as cluster:
+            assert {"api", "web", "zeta"} <= {s.name for s in cluster.list_services()}
+            assert cluster.get_service("web").name == "web"
+        with StoreView(str(path)) as view:
+            # left as it was; only the range, given again, is written over with what was asked
+            healed = rng is not None and kind == "meta"
+            assert [location for location, _ in view.unreadable()] == ([] if healed else [f"{kind}/{key}"])
+
+
 def test_store_level_reads_and_the_change_log(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with SQLiteStore(path) as store:

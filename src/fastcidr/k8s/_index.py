@@ -607,6 +607,14 @@ class IndexedStore:
         obj.resource_version = str(rec.revision)
         return obj
 
+    def _exists(self, kind: str, key: str) -> bool:
+        """Whether a record is at ``key``, readable or not: a damaged record still holds its
+        name (the controllers must not try to create it again)."""
+        try:
+            return self._store.get(kind, key) is not None
+        except UnreadableRecordError:
+            return True
+
     def _readable(self, records: List[Record], decode: Callable[[Record], _Obj]) -> List[_Obj]:
         """``decode`` of each record by key, leaving out (with a warning) those that cannot be
         read: one damaged record must not hide every other object of its kind."""

@@ -54,7 +54,7 @@ class ServiceCIDRLifecycle(IndexedStore):
     def _create_cidr(self, obj: ServiceCIDR, *, dry_run: bool = False) -> ServiceCIDR:
         V.check(V.validate_service_cidr(obj), "ServiceCIDR", obj.name)
         self._sync()
-        if obj.name in self._scs or self._store.get(SERVICECIDRS, obj.name) is not None:
+        if obj.name in self._scs or self._exists(SERVICECIDRS, obj.name):
             raise AlreadyExistsError(RES_CIDR, obj.name)
         now = self._now()
         new = ServiceCIDR(
