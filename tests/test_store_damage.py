@@ -120,6 +120,21 @@ def test_start_up_survives_damaged_default_objects(backend: types.ModuleType, tm
             assert [location for location, _ in view.unreadable()] == ([] if healed else [f"{kind}/{key}"])
 
 
+def test_a_damaged_address_keeps_blocking_its_service_cidr(backend: types.ModuleType, tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with Cluster("10.96.0.0/24", store=str(path)) as cluster:
+        cluster.create_service_cidr("extra", ["10.97.0.0/24"])
+        cluster.create_service("web", ports=[{"port": 80}], cluster_ip="10.97.0.10")
+        cluster.delete_service_cidr("extra")  # Terminating: the address holds it
+    damage(path, "ipaddresses", "10.97.0.10", DAMAGE["not-json"][0])
+    with Cluster(store=str(path)) as cluster:
+        cluster.reconcile()
+        # nobody can tell whose address it is: the ServiceCIDR stays until it is dealt with
+        assert cluster.get_service_cidr("extra").terminating
+        assert cluster.blocking_ip_addresses("extra") == []  # no IPAddress to show for it
+        assert cluster.get_service("web").cluster_ip == "10.97.0.10"
+
+
 def test_store_level_reads_and_the_change_log(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with SQLiteStore(path) as store:

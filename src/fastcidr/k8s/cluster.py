@@ -34,7 +34,7 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from ..store.base import Change, Delete, Put, Store, TxnConflict
+from ..store.base import Change, Delete, Put, Store, TxnConflict, UnreadableRecordError
 from . import layout, namespaces, resources
 from . import validation as V
 from ._index import (
@@ -278,9 +278,12 @@ class Cluster(Repair):
             raise NotFoundError(RES_CIDR, str(name))
         out = []
         for ip in self._blocking(sc, first_only=False):
-            rec = self._store.get(IPADDRESSES, ip)
-            if rec is not None:
-                out.append(self._ip_from_record(rec))
+            try:
+                rec = self._store.get(IPADDRESSES, ip)
+                if rec is not None:
+                    out.append(self._ip_from_record(rec))
+            except UnreadableRecordError as e:  # it blocks, but is no IPAddress to show
+                self._store.note_unreadable(IPADDRESSES, ip, e.reason_text)
         return out
 
     @_locked

@@ -14,7 +14,7 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from ..store.base import Create, Delete, Put, TxnConflict
+from ..store.base import Create, Delete, Put, TxnConflict, UnreadableRecordError
 from . import validation as V
 from ._index import (
     _MAX_RETRIES,
@@ -33,6 +33,7 @@ from ._index import (
     _parse_ip,
 )
 from .layout import IPADDRESSES, SERVICECIDRS
+from .view import shape_problem
 from .objects import (
     FINALIZER,
     LABEL_MANAGED_BY,
@@ -165,12 +166,19 @@ class ServiceCIDRLifecycle(IndexedStore):
                     candidates.append(r.key)
                 candidates.sort(key=_ip_order)
             for ip in candidates:
-                rec = self._store.get(IPADDRESSES, ip)
+                try:
+                    rec = self._store.get(IPADDRESSES, ip)
+                except UnreadableRecordError:
+                    found.append(ip)  # a damaged record may hold a Service's address: it blocks
+                    if first_only:
+                        return found
+                    continue
                 if rec is None:
                     continue
-                labels = (rec.value.get("metadata") or {}).get("labels") or {}
-                if labels.get(LABEL_MANAGED_BY) != MANAGED_BY_ALLOCATOR:
-                    continue
+                if not shape_problem(rec.value):  # (a damaged one blocks, as above)
+                    labels = (rec.value.get("metadata") or {}).get("labels") or {}
+                    if labels.get(LABEL_MANAGED_BY) != MANAGED_BY_ALLOCATOR:
+                        continue
                 found.append(ip)
                 if first_only:
                     return found
