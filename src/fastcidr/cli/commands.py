@@ -269,6 +269,12 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         p.add_argument("--seconds", type=float, default=0.15, help="time budget per measurement")
         p.set_defaults(func=cmd_bench)
 
+    from .store_commands import add_store_commands, print_store_warnings
+
+    print_store_warnings()  # a record a listing skips: one "warning: ..." line on stderr
+    if only is None:  # fastcidr store inspect|remove (cli/store_commands.py)
+        add_store_commands(sub, store_flag)
+
     if only in (None, "serve"):
         p = sub.add_parser("serve", add_help=False,  # --help belongs to the server's own parser
                            help="Serve the Kubernetes API over the store (see 'fastcidr serve --help').")

@@ -27,12 +27,13 @@ from ..errors import (
     MismatchedNetworkError,
     StoreError,
 )
-from ..store.base import Compacted, Create, Delete, Put, Record, Require, Store
+from ..store.base import Compacted, Create, Delete, Put, Record, Require, Store, UnreadableRecordError
 from . import layout
 from . import resources as _resources
 from . import validation as V
 from .layout import IPADDRESSES, META, RANGE_KEY, SERVICECIDRS
 from .metrics import AllocatorMetrics
+from .view import decode_object, shape_problem
 from .objects import (
     LABEL_IP_FAMILY,
     LABEL_MANAGED_BY,
@@ -137,12 +138,13 @@ _new_object = object.__new__
 
 
 def _service_ips(value: Dict[str, Any]) -> List[str]:
-    """The cluster IPs a stored Service holds (nothing for headless / ExternalName)."""
-    spec = value.get("spec") or {}
-    if spec.get("type") == "ExternalName":
+    """The cluster IPs a stored Service holds (nothing for headless / ExternalName, nor for a
+    value too damaged to hold any)."""
+    spec = value.get("spec") if type(value) is dict else None
+    if type(spec) is not dict or spec.get("type") == "ExternalName":
         return []
     ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-    if not ips or ips[0] in ("None", ""):
+    if type(ips) is not list or not ips or ips[0] in ("None", ""):
         return []
     return [str(ip) for ip in ips if ip]
 
@@ -240,6 +242,25 @@ def _conflict(resource: str, name: str) -> ConflictError:
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
+_Obj = TypeVar("_Obj")
+
+
+def _name_in(value: Any) -> str:
+    meta = value.get("metadata") if isinstance(value, dict) else None
+    return str(meta.get("name") or "") if isinstance(meta, dict) else ""
+
+
+def _shaped(records: List[Record], store: Store, what: str) -> List[Record]:
+    """The records whose values are shaped like Kubernetes objects (see ``view.shape_problem``);
+    the others are left out with a warning, as the listings of objects leave them out."""
+    out = []
+    for rec in records:
+        problem = shape_problem(rec.value)
+        if problem:
+            store.note_unreadable(rec.kind, rec.key, f"not a valid {what} ({problem})")
+        else:
+            out.append(rec)
+    return out
 
 
 def _locked(method: _Method) -> _Method:
@@ -357,15 +378,28 @@ class IndexedStore:
         return rev
 
     def _rebuild(self) -> None:
-        """Rebuild every cache from the store (start-up, or after the change log was compacted)."""
+        """Rebuild every cache from the store (start-up, or after the change log was compacted).
+        Records that cannot be read are left out with a warning (the store's listings skip
+        what is not JSON; ServiceCIDRs of the wrong shape are skipped here): one damaged record
+        must not keep a Cluster from starting. An IPAddress is indexed by its key alone, so
+        even a damaged one keeps its address taken."""
         records, rev = self._store.list(SERVICECIDRS)
         # only the keys are read here; repair() at start-up reuses the listing (see _repair_pass)
         ip_rows, ip_rev = self._store.list_projection_raw(IPADDRESSES)
         self._ip_listing = (ip_rev, ip_rows)
-        meta = self._store.get(META, RANGE_KEY)
+        try:
+            meta = self._store.get(META, RANGE_KEY)
+        except UnreadableRecordError as e:
+            self._store.note_unreadable(e.store_kind, e.key, e.reason_text)
+            meta = None
         self._rev = rev
         records.sort(key=lambda r: (r.create_revision, r.key))
-        self._scs = {r.key: self._cidr_from_record(r.value, r.revision) for r in records}
+        self._scs = {}
+        for r in records:
+            try:
+                self._scs[r.key] = self._cidr_from_record(r.value, r.revision, r.key)
+            except UnreadableRecordError as e:
+                self._store.note_unreadable(SERVICECIDRS, r.key, e.reason_text)
         self._range = _split_range((meta.value or {}).get("cidrs")) if meta is not None else None
         self._alloc = self._impl.MultiCIDRAllocator(seed=self._seed, policy=self._policy)
         self._alloc_cidrs = {}
@@ -383,8 +417,10 @@ class IndexedStore:
         self._refresh_cidrs()
         self._sync()
 
-    def _cidr_from_record(self, value: Dict[str, Any], revision: int) -> ServiceCIDR:
-        sc = ServiceCIDR.from_dict(value)
+    def _cidr_from_record(self, value: Dict[str, Any], revision: int, key: str = "") -> ServiceCIDR:
+        """The ServiceCIDR a record holds; :class:`UnreadableRecordError` naming it when the value
+        is not a ServiceCIDR's shape."""
+        sc = decode_object(ServiceCIDR, "ServiceCIDR", SERVICECIDRS, key or _name_in(value), value)
         sc.resource_version = str(revision)
         if not sc.name:
             sc.name = str((value.get("metadata") or {}).get("name") or "")
@@ -408,8 +444,14 @@ class IndexedStore:
                 else:
                     self._unmark(ch.key)
             elif ch.kind == SERVICECIDRS:
+                sc = None
                 if ch.type == "PUT" and ch.value is not None:
-                    self._scs[ch.key] = self._cidr_from_record(ch.value, ch.revision)
+                    try:
+                        sc = self._cidr_from_record(ch.value, ch.revision, ch.key)
+                    except UnreadableRecordError as e:  # as at start-up: an unreadable one is not used
+                        self._store.note_unreadable(SERVICECIDRS, ch.key, e.reason_text)
+                if sc is not None:
+                    self._scs[ch.key] = sc
                 else:
                     self._scs.pop(ch.key, None)
                 cidrs_changed = True
@@ -554,13 +596,32 @@ class IndexedStore:
 
     @staticmethod
     def _ip_from_record(rec: Record) -> IPAddress:
-        obj = IPAddress.from_dict(rec.value)
+        obj = decode_object(IPAddress, "IPAddress", rec.kind, rec.key, rec.value)
         obj.resource_version = str(rec.revision)
         obj.name = obj.name or rec.key
         return obj
 
     @staticmethod
     def _svc_from_record(rec: Record) -> Service:
-        obj = Service.from_dict(rec.value)
+        obj = decode_object(Service, "Service", rec.kind, rec.key, rec.value)
         obj.resource_version = str(rec.revision)
         return obj
+
+    def _exists(self, kind: str, key: str) -> bool:
+        """Whether a record is at ``key``, readable or not: a damaged record still holds its
+        name (the controllers must not try to create it again)."""
+        try:
+            return self._store.get(kind, key) is not None
+        except UnreadableRecordError:
+            return True
+
+    def _readable(self, records: List[Record], decode: Callable[[Record], _Obj]) -> List[_Obj]:
+        """``decode`` of each record by key, leaving out (with a warning) those that cannot be
+        read: one damaged record must not hide every other object of its kind."""
+        out: List[_Obj] = []
+        for rec in sorted(records, key=lambda r: r.key):
+            try:
+                out.append(decode(rec))
+            except UnreadableRecordError as e:
+                self._store.note_unreadable(rec.kind, rec.key, e.reason_text)
+        return out

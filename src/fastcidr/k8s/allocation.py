@@ -463,7 +463,7 @@ class Allocation(ServiceCIDRLifecycle):
     def _ensure_default_service(self) -> None:
         """``default/kubernetes`` on the first usable address of the primary range."""
         rng = self._range
-        if not rng or self._store.get(SERVICES, "default/kubernetes") is not None:
+        if not rng or self._exists(SERVICES, "default/kubernetes"):
             return
         net = _net_of(rng[0])
         if net is None:

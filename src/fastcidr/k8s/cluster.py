@@ -34,7 +34,7 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from ..store.base import Change, Delete, Put, Store, TxnConflict
+from ..store.base import Change, Delete, Put, Store, TxnConflict, UnreadableRecordError
 from . import layout, namespaces, resources
 from . import validation as V
 from ._index import (
@@ -51,6 +51,7 @@ from ._index import (
     _locked,
     _parse_ip,
     _service_ips,
+    _shaped,
     _split_range,
 )
 from .layout import IPADDRESSES, META, RANGE_KEY, SERVICECIDRS, SERVICES
@@ -107,11 +108,16 @@ class Cluster(Repair):
                 self._closed = False
                 self._rebuild()
                 if rng is not None and rng != self._range:
+                    # (on a read-only store: ReadOnlyStoreError, rather than a range not kept)
                     self._write_range(rng)
-                self._controller_pass(None)
-                self._repair()  # before the default Service takes its address
+                # A read-only store is served as it stands: no controller, repair or
+                # default-object writes (each would only fail; docs/stores.md)
+                if not self._store.read_only:
+                    self._controller_pass(None)
+                    self._repair()  # before the default Service takes its address
                 self._ip_listing = None
-                self._ensure_default_service()
+                if not self._store.read_only:
+                    self._ensure_default_service()
         except BaseException:
             self._closed = True
             if self._owns_store:
@@ -160,12 +166,12 @@ class Cluster(Repair):
         rec = self._store.get(SERVICECIDRS, str(name))
         if rec is None:
             raise NotFoundError(RES_CIDR, str(name))
-        return self._cidr_from_record(rec.value, rec.revision)
+        return self._cidr_from_record(rec.value, rec.revision, rec.key)
 
     @_locked
     def list_service_cidrs(self) -> List[ServiceCIDR]:
         records, _ = self._store.list(SERVICECIDRS)
-        return [self._cidr_from_record(r.value, r.revision) for r in sorted(records, key=lambda r: r.key)]
+        return self._readable(records, lambda r: self._cidr_from_record(r.value, r.revision, r.key))
 
     @_locked
     def get_ip_address(self, ip: Any) -> IPAddress:
@@ -182,7 +188,7 @@ class Cluster(Repair):
     @_locked
     def list_ip_addresses(self) -> List[IPAddress]:
         records, _ = self._store.list(IPADDRESSES)
-        return [self._ip_from_record(r) for r in sorted(records, key=lambda r: r.key)]
+        return self._readable(records, self._ip_from_record)
 
     @_locked
     def get_service(self, name: str, namespace: str = "default") -> Service:
@@ -195,11 +201,9 @@ class Cluster(Repair):
     def list_services(self, namespace: Optional[str] = None) -> List[Service]:
         records, _ = self._store.list(SERVICES)
         prefix = None if namespace is None else f"{namespace}/"
-        return [
-            self._svc_from_record(r)
-            for r in sorted(records, key=lambda r: r.key)
-            if prefix is None or r.key.startswith(prefix)
-        ]
+        if prefix is not None:
+            records = [r for r in records if r.key.startswith(prefix)]
+        return self._readable(records, self._svc_from_record)
 
     @_locked
     def events(self) -> List[Event]:
@@ -284,9 +288,12 @@ class Cluster(Repair):
             raise NotFoundError(RES_CIDR, str(name))
         out = []
         for ip in self._blocking(sc, first_only=False):
-            rec = self._store.get(IPADDRESSES, ip)
-            if rec is not None:
-                out.append(self._ip_from_record(rec))
+            try:
+                rec = self._store.get(IPADDRESSES, ip)
+                if rec is not None:
+                    out.append(self._ip_from_record(rec))
+            except UnreadableRecordError as e:  # it blocks, but is no IPAddress to show
+                self._store.note_unreadable(IPADDRESSES, ip, e.reason_text)
         return out
 
     @_locked
@@ -638,7 +645,7 @@ class Cluster(Repair):
             prefix = layout.NAMESPACE_PREFIX
             return [(r.key[len(prefix):], r.value, r.revision) for r in records if r.key.startswith(prefix)]
         records, _ = self._store.list(res.plural)
-        return [(r.key, r.value, r.revision) for r in records]
+        return [(r.key, r.value, r.revision) for r in _shaped(records, self._store, res.kind)]
 
     def changes_since(self, revision: int) -> Tuple[List[Change], int]:
         """The writes after ``revision`` (every writer's, the controllers' included), and the

@@ -14,7 +14,7 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from ..store.base import Create, Delete, Put, TxnConflict
+from ..store.base import Create, Delete, Put, TxnConflict, UnreadableRecordError
 from . import meta_validation as MV
 from . import validation as V
 from ._index import (
@@ -34,6 +34,7 @@ from ._index import (
     _parse_ip,
 )
 from .layout import IPADDRESSES, SERVICECIDRS
+from .view import shape_problem
 from .objects import (
     FINALIZER,
     LABEL_MANAGED_BY,
@@ -55,7 +56,7 @@ class ServiceCIDRLifecycle(IndexedStore):
     def _create_cidr(self, obj: ServiceCIDR, *, dry_run: bool = False) -> ServiceCIDR:
         V.check(V.validate_service_cidr(obj) + MV.validate_object_meta(obj), "ServiceCIDR", obj.name)
         self._sync()
-        if obj.name in self._scs or self._store.get(SERVICECIDRS, obj.name) is not None:
+        if obj.name in self._scs or self._exists(SERVICECIDRS, obj.name):
             raise AlreadyExistsError(RES_CIDR, obj.name)
         now = self._now()
         new = ServiceCIDR(
@@ -173,12 +174,19 @@ class ServiceCIDRLifecycle(IndexedStore):
                     candidates.append(r.key)
                 candidates.sort(key=_ip_order)
             for ip in candidates:
-                rec = self._store.get(IPADDRESSES, ip)
+                try:
+                    rec = self._store.get(IPADDRESSES, ip)
+                except UnreadableRecordError:
+                    found.append(ip)  # a damaged record may hold a Service's address: it blocks
+                    if first_only:
+                        return found
+                    continue
                 if rec is None:
                     continue
-                labels = (rec.value.get("metadata") or {}).get("labels") or {}
-                if labels.get(LABEL_MANAGED_BY) != MANAGED_BY_ALLOCATOR:
-                    continue
+                if not shape_problem(rec.value):  # (a damaged one blocks, as above)
+                    labels = (rec.value.get("metadata") or {}).get("labels") or {}
+                    if labels.get(LABEL_MANAGED_BY) != MANAGED_BY_ALLOCATOR:
+                        continue
                 found.append(ip)
                 if first_only:
                     return found

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 from ..errors import (
     InvalidAddressError,
 )
-from ..store.base import Create, Delete, Put, Record, TxnConflict
+from ..store.base import Create, Delete, Put, Record, TxnConflict, UnreadableRecordError
 from ._index import (
     _ALLOCATOR_LABELS,
     _canonical,
@@ -94,6 +94,24 @@ def _single_cluster_ip(text: str) -> Optional[str]:
     return ip
 
 
+def _shape_problem(value: Any) -> str:
+    """What keeps repair from reading a stored value ("" when nothing does): the parts of the
+    projection it looks into must be objects (and lists) where Kubernetes has them."""
+    if type(value) is not dict:
+        return "value is not a JSON object"
+    for part in ("metadata", "spec"):
+        if type(value.get(part, {})) is not dict:
+            return f"{part} is not an object"
+    meta, spec = value.get("metadata") or {}, value.get("spec") or {}
+    if type(meta.get("labels") or {}) is not dict:
+        return "metadata.labels is not an object"
+    if type(spec.get("parentRef") or {}) is not dict:
+        return "spec.parentRef is not an object"
+    if type(spec.get("clusterIPs") or []) is not list:
+        return "spec.clusterIPs is not a list"
+    return ""
+
+
 class _LazyRecords:
     """Records of one kind by key for repair, each decoded from the store's raw projection
     (``Store.list_projection_raw``) only when something looks into it."""
@@ -111,7 +129,14 @@ class _LazyRecords:
             entry = self.raw.get(key)
             if entry is None:
                 return None
-            rec = self._decoded[key] = Record(self.kind, key, self._decode(entry[1]), entry[2])
+            try:
+                value = self._decode(entry[1])
+            except ValueError as e:  # the stored text is damaged (not UTF-8 / JSON / an object)
+                raise UnreadableRecordError(self.kind, key, str(e)) from None
+            problem = _shape_problem(value)
+            if problem:
+                raise UnreadableRecordError(self.kind, key, problem)
+            rec = self._decoded[key] = Record(self.kind, key, value, entry[2])
         return rec
 
     def __getitem__(self, key: str) -> Record:
@@ -226,6 +251,9 @@ class Repair(Allocation):
         return False
 
     def _repair_pass(self) -> None:
+        """One repair pass. A record that cannot be read (docs/stores.md) is left as it is, and so
+        is every decision that would need it: a damaged Service keeps its addresses, a damaged
+        IPAddress is neither rewritten nor deleted."""
         now = self._now()
         # Only the projected fields of each object are read below (store.project): no whole
         # objects are decoded, which is what makes start-up on a million objects fast.
@@ -250,6 +278,7 @@ class Repair(Allocation):
         # every address has its object, pointing back at it, correctly labelled) without sorting
         # or parsing; whatever it does not recognise gets the full treatment, in key order.
         verified: Set[str] = set()
+        damaged: Set[str] = set()  # Services whose records cannot be read
         suspects: List[str] = []
         add_verified = verified.add
         v4_labels, v6_labels = _ALLOCATOR_LABELS["IPv4"], _ALLOCATOR_LABELS["IPv6"]
@@ -264,9 +293,16 @@ class Repair(Allocation):
                     if _is_allocator_projection(entry[1], ns, name, "IPv6" if ":" in text else "IPv4"):
                         add_verified(text)
                         continue
-                value = services[key].value
+                try:
+                    value = services[key].value
+                except UnreadableRecordError:
+                    damaged.add(key)
+                    continue
             else:
                 value = service_raw
+                if type(value) is not dict:  # bytes that are not UTF-8 text
+                    damaged.add(key)
+                    continue
             # Fastest check first, for the single-stack Service the allocator wrote: its one
             # address's object holds exactly the expected reference and labels (dict equality runs
             # in C). Anything else (dual-stack, odd shapes) takes the general check just below;
@@ -283,7 +319,10 @@ class Repair(Allocation):
                         if _is_allocator_projection(v, ns, name, "IPv6" if ":" in text else "IPv4"):
                             add_verified(text)
                             continue
-                        v = ips[text].value
+                        try:
+                            v = ips[text].value
+                        except UnreadableRecordError:
+                            continue  # the address's record is damaged: leave both alone
                     try:
                         ok = v["spec"]["parentRef"] == {"resource": SERVICES, "namespace": ns, "name": name} \
                             and v["metadata"]["labels"] == (v6_labels if ":" in text else v4_labels)
@@ -298,7 +337,10 @@ class Repair(Allocation):
             ns, _, name = key.partition("/")
             good = []
             for text in listed:
-                rec = ips.get(text)
+                try:
+                    rec = ips.get(text)
+                except UnreadableRecordError:
+                    rec = None
                 if rec is None or not has(text):
                     break
                 v = rec.value
@@ -318,11 +360,17 @@ class Repair(Allocation):
 
         # the Service side
         for key in sorted(suspects):
-            value = services[key].value
+            try:
+                value = services[key].value
+            except UnreadableRecordError:
+                continue
             ns, name = key.split("/", 1) if "/" in key else ("default", key)
             regarding = f"services/{ns}/{name}"
             for text in _service_ips(value):
-                rec = ips.get(text)
+                try:
+                    rec = ips.get(text)
+                except UnreadableRecordError:
+                    continue  # a damaged IPAddress is left alone
                 if rec is not None and has(text):
                     # the usual case: a canonical address with its object, inside a CIDR
                     ip = text
@@ -340,7 +388,10 @@ class Repair(Allocation):
                                    f"Cluster IP [{fam}]: {ip} is not within any configured Service CIDR; "
                                    "please recreate service", regarding)
                         continue
-                    rec = ips.get(ip)
+                    try:
+                        rec = ips.get(ip)
+                    except UnreadableRecordError:
+                        continue
                 if rec is None:
                     self._emit("Warning", "ClusterIPNotAllocated",
                                f"Cluster IP [{fam}]: {ip} is not allocated; repairing", regarding)
@@ -356,7 +407,10 @@ class Repair(Allocation):
                 if ref.get("group", "") != "" or ref.get("resource") != SERVICES:
                     wrong = True
                 elif ref.get("name", "") != name or ref.get("namespace", "") != ns:
-                    other = services.get(f"{ref.get('namespace', '')}/{ref.get('name', '')}")
+                    try:
+                        other = services.get(f"{ref.get('namespace', '')}/{ref.get('name', '')}")
+                    except UnreadableRecordError:
+                        continue  # the other owner is damaged: leave the address as it is
                     if other is None:
                         wrong = True
                     else:
@@ -378,7 +432,10 @@ class Repair(Allocation):
         # the IPAddress side
         removed: List[str] = []
         for ip in sorted(ips.keys() - verified):
-            rec = ips[ip]
+            try:
+                rec = ips[ip]
+            except UnreadableRecordError:
+                continue  # a damaged IPAddress is left alone (fastcidr store inspect shows it)
             meta = rec.value.get("metadata") or {}
             labels = meta.get("labels") or {}
             if labels.get(LABEL_MANAGED_BY) != MANAGED_BY_ALLOCATOR:
@@ -386,7 +443,12 @@ class Repair(Allocation):
             ref = (rec.value.get("spec") or {}).get("parentRef")
             if isinstance(ref, dict) and ref.get("resource") == SERVICES and ref.get("group", "") == "":
                 ns, name = ref.get("namespace", ""), ref.get("name", "")
-                svc = services.get(f"{ns}/{name}")
+                if f"{ns}/{name}" in damaged:
+                    continue  # its Service cannot be read: nothing to judge by
+                try:
+                    svc = services.get(f"{ns}/{name}")
+                except UnreadableRecordError:
+                    continue
                 if svc is not None and ip in _service_ips(svc.value):
                     continue  # the usual case
             regarding = f"ipaddresses/{ip}"

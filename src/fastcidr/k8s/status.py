@@ -185,6 +185,11 @@ def from_exception(exc: BaseException, resource: Optional[ResourceType], name: s
         if creating_service and not message.startswith("failed to allocate"):
             message = f"failed to allocate a serviceIP: {message}"
         return internal_error(message)
+    if isinstance(exc, errors.StoreError) and exc.code != 500:
+        # a store that takes no writes (read-only: 503 ServiceUnavailable) or a write whose
+        # outcome is unknown (504 Timeout); an unreadable record stays 500 InternalError naming
+        # it, as kube-apiserver answers for a corrupt object in etcd (docs/stores.md)
+        return ApiError(exc.code, status_body(exc.code, exc.reason, str(exc)))
     if isinstance(exc, errors.FastCIDRError):
         return internal_error(str(exc))
     return internal_error(f"{type(exc).__name__}: {exc}")

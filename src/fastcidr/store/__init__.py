@@ -8,10 +8,13 @@ from .base import (  # noqa: F401
     Create,
     Delete,
     Put,
+    ReadOnlyStoreError,
     Record,
     Require,
     Store,
     TxnConflict,
+    UnknownOutcomeError,
+    UnreadableRecordError,
 )
 from .memory import MemoryStore  # noqa: F401
 from .urls import open_store  # noqa: F401

@@ -18,21 +18,27 @@ to re-list.
 from __future__ import annotations
 
 import abc
+import contextlib
+import json
+import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import (
     Any,
     Callable,
     Dict,
+    Iterator,
     List,
     Optional,
     Sequence,
+    Set,
     Tuple,
     TypeVar,
     Union,
 )
 
-from ..errors import Compacted, ConflictError
+from ..errors import Compacted, ConflictError, StoreError
 
 __all__ = [
     "ABSENT",
@@ -47,7 +53,15 @@ __all__ = [
     "Compacted",
     "Store",
     "Projector",
+    "UnreadableRecordError",
+    "ReadOnlyStoreError",
+    "UnknownOutcomeError",
+    "LOGGER_NAME",
 ]
+
+#: The logger that reports damage a reader stepped around (a record a listing skipped).
+LOGGER_NAME = "fastcidr.store"
+_log = logging.getLogger(LOGGER_NAME)
 
 #: ``projector(kind, value)``: the part of ``value`` a reader needs at start-up, in the value's own
 #: shape, or None for the whole value.
@@ -138,6 +152,64 @@ class TxnConflict(ConflictError):
 
 
 
+class UnreadableRecordError(StoreError):
+    """One stored record cannot be read back as an object: its value is not valid UTF-8 or JSON,
+    not a JSON object, or not the shape its kind needs. ``location`` names it as
+    ``<kind>/<key>`` (``meta/range``); ``reason_text`` says what is wrong. Listings skip
+    such a record (with a warning); reading it by key raises this. ``fastcidr store inspect``
+    lists them and ``fastcidr store remove`` deletes one (docs/stores.md)."""
+
+    def __init__(self, kind: str, key: str, reason: str) -> None:
+        self.store_kind = kind
+        self.key = key
+        self.location = f"{kind}/{key}"
+        self.reason_text = reason
+        super().__init__(f"unreadable record {self.location}: {reason}")
+
+
+class ReadOnlyStoreError(StoreError):
+    """A write to a store that is open read-only (a file or directory that is not writable, or
+    opened with ``?mode=ro``): reads still work, nothing was written. Served as 503
+    ServiceUnavailable, the answer of a server that cannot take writes just now."""
+
+    reason = "ServiceUnavailable"
+    code = 503
+
+
+class UnknownOutcomeError(StoreError):
+    """A write was sent, its answer was lost, and reading the store back could not tell whether
+    it was applied (the store stayed unreachable). It may or may not have been applied: read the
+    object before trying again. Served as 504 Timeout (the outcome of the request is unknown)."""
+
+    reason = "Timeout"
+    code = 504
+
+
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "a boolean", type(None): "null"}
+
+
+def decode_value(raw: Any, loads: Callable[[str], Any] = json.loads) -> Dict[str, Any]:
+    """The JSON object stored as ``raw`` (text, or bytes that should be UTF-8 text); raises
+    ``ValueError`` whose message says what is wrong, in words a user can act on (no exception
+    names): not UTF-8, not JSON, or JSON that is not an object."""
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        try:
+            raw = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"value is not valid UTF-8 (byte {e.start})") from None
+    if not isinstance(raw, str):
+        raise ValueError("value is not JSON text")
+    try:
+        value = loads(raw)
+    except RecursionError:
+        raise ValueError("value is not valid JSON (nested too deeply)") from None
+    except ValueError as e:  # json.JSONDecodeError, orjson's, UnicodeDecodeError
+        raise ValueError(f"value is not valid JSON ({e})") from None
+    if type(value) is not dict:
+        raise ValueError(f"value is {_JSON_TYPES.get(type(value), 'something else')}, not a JSON object")
+    return value  # type: ignore[no-any-return]
+
 
 def expected_of(op: Op) -> Any:
     """The condition an operation puts on its key (None = none)."""
@@ -156,6 +228,20 @@ def check_expect(expect: Any, actual: Optional[int]) -> bool:
 
 
 _S = TypeVar("_S", bound="Store")
+_note_lock = threading.Lock()
+_quiet = threading.local()
+
+
+@contextlib.contextmanager
+def quiet_unreadable() -> Iterator[None]:
+    """Within this block (this thread), skipped records are counted but not warned about: for
+    readers that report them themselves (``fastcidr store inspect``)."""
+    before = getattr(_quiet, "on", False)
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = before
 
 
 class Store(abc.ABC):
@@ -169,6 +255,34 @@ class Store(abc.ABC):
     #: writes; None: values are never cut down). A store that keeps projections apart computes
     #: them on write, so a value written without a projector is read back whole (still correct).
     projector: Optional[Projector] = None
+    #: True when the store only reads: every write raises :class:`ReadOnlyStoreError`.
+    read_only: bool = False
+    #: How many records listings have skipped as unreadable since the store was opened.
+    unreadable_skipped: int = 0
+
+    def note_unreadable(self, kind: str, key: str, reason: str) -> None:
+        """Count a record a reader skipped as unreadable and warn about it on the
+        ``fastcidr.store`` logger (once per record and reason: a server lists the same kinds
+        again and again, and one line per damaged record is what an operator needs)."""
+        warned: Set[Tuple[str, str, str]] = self.__dict__.setdefault("_unreadable_warned", set())
+        with _note_lock:
+            self.unreadable_skipped += 1
+            first = (kind, key, reason) not in warned
+            if first and len(warned) < 10_000:
+                warned.add((kind, key, reason))
+        if first and not getattr(_quiet, "on", False):
+            _log.warning("skipped unreadable record %s/%s: %s", kind, key, reason)
+
+    def unreadable(self) -> List[Tuple[str, str, str]]:
+        """Every record whose value cannot be read back as a JSON object, as ``(kind, key,
+        reason)``, by kind and key. Reads every record (maintenance, not a hot path); what the
+        values should look like beyond that is the layer above's business."""
+        return []
+
+    def remove_record(self, kind: str, key: str) -> int:
+        """Delete one record by key, whatever its value holds (the way to clear an unreadable
+        record); returns the new revision. Nothing happens to other records."""
+        return self.commit([Delete(kind, key)])
 
     @abc.abstractmethod
     def get(self, kind: str, key: str) -> Optional[Record]:

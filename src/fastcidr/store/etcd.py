@@ -22,8 +22,12 @@ etcd's history with a watch from ``revision + 1`` until it has seen that key's l
 Several endpoints give failover: a request that cannot reach a member, or that the member cannot
 serve (no leader, timeout), goes to the next one, until ``timeout`` seconds have passed; then
 :class:`StoreError` names every endpoint tried. A write whose outcome is unknown (the connection
-broke after sending it) is retried, and a retry that finds this writer's values already in place
-counts as done. ``ca_cert``, ``cert_cert`` and ``cert_key`` are passed to the HTTPS client (use
+broke, or no answer came, after sending it) is retried; when a retry's conditions fail, or no
+answer ever comes, etcd is read back: every commit writes its own id to the ``revision`` key, so
+its history says whether (and at which revision) the write was applied. The write is then
+reported as applied (its revision is returned), as not applied (:class:`StoreError` saying so),
+or, when etcd cannot be read back either, as :class:`UnknownOutcomeError`, never as a plain
+failure (docs/stores.md). ``ca_cert``, ``cert_cert`` and ``cert_key`` are passed to the HTTPS client (use
 ``https://`` endpoints or an ``etcds://`` URL). Connections to loopback addresses ignore proxy
 environment variables.
 """
@@ -53,7 +57,10 @@ from .base import (
     Require,
     Store,
     TxnConflict,
+    UnknownOutcomeError,
+    UnreadableRecordError,
     check_expect,
+    decode_value,
 )
 
 __all__ = ["EtcdStore", "MAX_TXN_OPS"]
@@ -85,6 +92,29 @@ class _Unavailable(Exception):
     def __init__(self, message: str, sent: bool) -> None:
         super().__init__(message)
         self.sent = sent
+
+
+_WORDS = (
+    ("refused", "connection refused"),
+    ("reset", "connection reset"),
+    ("Remote end closed", "connection closed before an answer"),
+    ("aborted", "connection closed before an answer"),
+    ("Name or s", "host name not found"),  # getaddrinfo's EAI_NONAME text
+    ("nodename nor servname", "host name not found"),
+    ("CERTIFICATE_VERIFY_FAILED", "the server's certificate was not verified"),
+    ("certificate", "certificate refused"),
+    ("Failed to establish", "cannot connect"),
+)
+
+
+def _in_words(error: BaseException) -> str:
+    """What went wrong with a request, in words: the HTTP client's own text is a chain of
+    Python exception reprs that tells a user nothing they can act on."""
+    text = str(error)
+    for needle, words in _WORDS:
+        if needle in text:
+            return words
+    return "the connection failed"
 
 
 def _normalise_endpoint(endpoint: str, tls: bool) -> str:
@@ -260,17 +290,17 @@ class EtcdStore(Store):
             response = client.session.post(
                 client.get_url(path), data=_dumps(payload), timeout=timeout, stream=stream
             )
-        except requests.exceptions.ConnectTimeout as e:
-            raise _Unavailable(f"{endpoint}: connect timeout ({e.__class__.__name__})", False) from None
+        except requests.exceptions.ConnectTimeout:
+            raise _Unavailable(f"{endpoint}: connect timeout", False) from None
         except requests.exceptions.SSLError as e:
-            raise StoreError(f"etcd {endpoint}: TLS error: {e}") from None
+            raise StoreError(f"etcd {endpoint}: TLS error: {_in_words(e)}") from None
         except requests.exceptions.ConnectionError as e:
             refused = "refused" in str(e) or "Failed to establish" in str(e)
-            raise _Unavailable(f"{endpoint}: {'connection refused' if refused else e}", not refused) from None
+            raise _Unavailable(f"{endpoint}: {_in_words(e)}", not refused) from None
         except requests.exceptions.Timeout:
             raise _Unavailable(f"{endpoint}: no answer within {self.timeout}s", True) from None
         except requests.exceptions.RequestException as e:
-            raise _Unavailable(f"{endpoint}: {e}", True) from None
+            raise _Unavailable(f"{endpoint}: {_in_words(e)}", True) from None
         if stream:
             if response.status_code != 200:
                 text = response.text
@@ -329,10 +359,12 @@ class EtcdStore(Store):
                 return result, maybe_applied
             now = time.monotonic()
             if now + delay > deadline or (refused_everywhere and now - started > min(1.0, self.timeout / 2)):
-                raise StoreError(
+                gave_up = StoreError(
                     f"etcd unreachable at {', '.join(self.endpoints)}: "
                     + "; ".join(failures.values())
                 )
+                gave_up.maybe_applied = maybe_applied  # type: ignore[attr-defined]
+                raise gave_up
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
             self._check_open()
@@ -346,20 +378,51 @@ class EtcdStore(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def _value(self, kv: Dict[str, Any]) -> Any:
+    @staticmethod
+    def _value(kv: Dict[str, Any]) -> Any:
+        """The JSON object stored in ``kv``; ``ValueError`` saying what is wrong with it."""
         try:
-            return json.loads(_unb64(kv.get("value", "")))
+            raw = base64.b64decode(kv.get("value", ""))
         except ValueError:
-            key = base64.b64decode(kv.get("key", "")).decode(errors="replace")
-            raise StoreError(f"store {self.url}: the value at {key} is not JSON") from None
+            raise ValueError("value is not valid base64 from etcd") from None
+        return decode_value(raw)
 
     def get(self, kind: str, key: str) -> Optional[Record]:
+        """The record at ``key``, or None; :class:`UnreadableRecordError` naming it when its value
+        cannot be read back (not UTF-8, not JSON, not an object)."""
         response = self._range(self._key(kind, key))
         kvs = response.get("kvs")
         if not kvs:
             return None
         kv = kvs[0]
-        return Record(kind, key, self._value(kv), int(kv["mod_revision"]), int(kv["create_revision"]))
+        try:
+            value = self._value(kv)
+        except ValueError as e:
+            raise UnreadableRecordError(kind, key, str(e)) from None
+        return Record(kind, key, value, int(kv["mod_revision"]), int(kv["create_revision"]))
+
+    def unreadable(self) -> List[Tuple[str, str, str]]:
+        """Every record under the prefix whose value cannot be read back, as (kind, key, reason)."""
+        found = []
+        start = self.prefix + "/"
+        end = _range_end(start)
+        key = start
+        while True:
+            response = self._range(key, end, limit=_PAGE)
+            kvs = response.get("kvs", [])
+            for kv in kvs:
+                full = base64.b64decode(kv["key"]).decode("utf-8", "replace")
+                split = self._split(full)
+                if split is None or full == self._revision_key:
+                    continue
+                try:
+                    self._value(kv)
+                except ValueError as e:
+                    found.append((split[0], split[1], str(e)))
+            if not response.get("more") or not kvs:
+                break
+            key = base64.b64decode(kvs[-1]["key"]).decode("utf-8", "replace") + "\x00"
+        return sorted(found)
 
     def list(self, kind: str) -> Tuple[List[Record], int]:
         start = self._key(kind, "")
@@ -380,8 +443,13 @@ class EtcdStore(Store):
                     cut = len(start)
                     for kv in kvs:
                         full = _unb64(kv["key"])
+                        try:
+                            value = self._value(kv)
+                        except ValueError as e:
+                            self.note_unreadable(kind, full[cut:], str(e))
+                            continue
                         records.append(Record(
-                            kind, full[cut:], self._value(kv),
+                            kind, full[cut:], value,
                             int(kv["mod_revision"]), int(kv["create_revision"]),
                         ))
                     if not response.get("more") or not kvs:
@@ -431,25 +499,34 @@ class EtcdStore(Store):
 
     def _change_of(self, event: Dict[str, Any]) -> Optional[Change]:
         """The Change for one watch event; None for keys that are not records (the revision key,
-        or something another program wrote under the prefix that is not JSON)."""
+        a key that is not text). A record whose value cannot be read is still a change (a
+        reader keyed on it, such as the allocation index, must see it), with no value."""
         try:
             return self._decode_event(event)
         except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
+            return None
+
+    def _event_value(self, kind: str, key: str, kv: Optional[Dict[str, Any]]) -> Any:
+        if not kv or "value" not in kv:
+            return None
+        try:
+            return self._value(kv)
+        except ValueError as e:
+            self.note_unreadable(kind, key, f"in a change: {e}")
             return None
 
     def _decode_event(self, event: Dict[str, Any]) -> Optional[Change]:
         kv = event["kv"]
         full = _unb64(kv["key"])
         split = self._split(full)
-        if split is None:
+        if split is None or full == self._revision_key:
             return None
         mod = int(kv.get("mod_revision", 0))
         if event.get("type") == "DELETE":
-            prev = event.get("prev_kv")
-            value = json.loads(_unb64(prev["value"])) if prev and "value" in prev else None
+            value = self._event_value(split[0], split[1], event.get("prev_kv"))
             return Change("DELETE", split[0], split[1], value, mod)
         return Change(
-            "PUT", split[0], split[1], json.loads(_unb64(kv.get("value", ""))), mod,
+            "PUT", split[0], split[1], self._event_value(split[0], split[1], kv), mod,
             created=int(kv.get("create_revision", 0)) == mod,
         )
 
@@ -547,13 +624,15 @@ class EtcdStore(Store):
                 self._log_floor = cut
             self._watch_cond.notify_all()
 
-    def _watch_events(self, start: int, until: int) -> Iterator[Dict[str, Any]]:
-        """etcd's history of the prefix from ``start``, up to and including the revision key's
-        write at ``until`` (every commit writes it, and a revision's events arrive together)."""
-        payload = {"create_request": {
+    def _watch_events(self, start: int, until: int, only_key: Optional[str] = None) -> Iterator[Dict[str, Any]]:
+        """etcd's history of the prefix (or of ``only_key``) from ``start``, up to and including
+        the revision key's write at ``until`` (every commit writes it, and a revision's events
+        arrive together)."""
+        request: Dict[str, Any] = {"key": _b64(only_key), "start_revision": start} if only_key else {
             "key": _b64(self.prefix + "/"), "range_end": _b64(_range_end(self.prefix + "/")),
             "start_revision": start, "prev_kv": True,
-        }}
+        }
+        payload = {"create_request": request}
         response = self._post("watch", payload, stream=True)
         try:
             for line in response.iter_lines():
@@ -576,7 +655,7 @@ class EtcdStore(Store):
                 if events and int(events[-1]["kv"].get("mod_revision", 0)) >= until:
                     return
         except self._requests.exceptions.RequestException as e:
-            raise StoreError(f"store {self.url}: watch interrupted: {e}") from None
+            raise StoreError(f"store {self.url}: watch interrupted: {_in_words(e)}") from None
         finally:
             response.close()
 
@@ -624,14 +703,79 @@ class EtcdStore(Store):
         success.append({"request_put": {"key": _b64(self._revision_key), "value": _b64(commit_id)}})
         failure = [{"request_range": {"key": compare["key"], "keys_only": True}} for compare in compares]
         txn = {"compare": compares, "success": success, "failure": failure}
-        response, maybe_applied = self._with_failover(lambda i: self._post_once(i, "kv/txn", txn))
+        # a revision this commit, if applied, comes after: where to look for it when the answer
+        # is lost (the background watch is at most a little behind etcd, never ahead)
+        before = self._watched_through
+        try:
+            response, maybe_applied = self._with_failover(lambda i: self._post_once(i, "kv/txn", txn))
+        except StoreError as e:
+            if not getattr(e, "maybe_applied", False):
+                raise  # no attempt ever reached etcd: certainly not applied
+            return self._resolve_unknown(commit_id, before, ops, keys, values, str(e))
         if response.get("succeeded"):
             return int(response["header"]["revision"])
         if maybe_applied:
-            done = self._already_applied(commit_id, ops, keys, values)
+            # an earlier attempt's answer was lost and this retry's conditions failed: perhaps
+            # because that attempt was applied (its own writes now fail the compares)
+            done = self._applied_at(commit_id, before, ops, keys, values)
             if done is not None:
                 return done
         raise self._conflict(ops, compared, response)
+
+    def _resolve_unknown(self, commit_id: str, before: int, ops: List[Op], keys: List[str],
+                         values: Dict[int, Any], why: str) -> int:
+        """A commit whose every answer was lost: read etcd back to learn whether it was applied.
+        Applied: its revision. Not applied: :class:`StoreError` saying so (nothing was written).
+        etcd still unreadable after ``timeout``: :class:`UnknownOutcomeError`."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.05
+        while True:
+            try:
+                done = self._applied_at(commit_id, before, ops, keys, values, certain=True)
+            except UnknownOutcomeError:
+                raise
+            except StoreError as e:
+                if self._closed or time.monotonic() + delay > deadline:
+                    raise UnknownOutcomeError(
+                        f"etcd write outcome unknown: the answer was lost ({why}) and etcd could not "
+                        f"be read back ({e}); it may or may not have been applied: read the objects "
+                        "before trying again"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+                continue
+            if done is not None:
+                return done
+            raise StoreError(
+                f"etcd write not applied: its answer was lost ({why}) and reading etcd back shows "
+                "it was not applied; nothing was written"
+            )
+
+    def _applied_at(self, commit_id: str, before: int, ops: List[Op], keys: List[str],
+                    values: Dict[int, Any], certain: bool = False) -> Optional[int]:
+        """The revision at which commit ``commit_id`` was applied (every commit writes its id to
+        the revision key), searched in etcd's history after ``before``; None when it was not.
+        Where that history is compacted, whether this writer's values are in place decides; if
+        even that cannot tell and ``certain`` is asked for, :class:`UnknownOutcomeError`."""
+        latest, value, _ = self._revision_kv()
+        if value == commit_id:
+            return latest
+        if latest <= before:
+            return None  # nothing at all was committed under the prefix since
+        try:
+            for event in self._watch_events(before + 1, latest, only_key=self._revision_key):
+                kv = event["kv"]
+                if event.get("type") != "DELETE" and _unb64(kv.get("value", "")) == commit_id:
+                    return int(kv["mod_revision"])
+            return None
+        except Compacted:
+            done = self._already_applied(commit_id, ops, keys, values)
+            if done is None and certain:
+                raise UnknownOutcomeError(
+                    "etcd write outcome unknown: its answer was lost, etcd's history of that time "
+                    "is compacted and the objects no longer show it; read them before trying again"
+                ) from None
+            return done
 
     def _check_only(self, ops: List[Op], keys: List[str], compares: List[Dict[str, Any]],
                     compared: List[int]) -> int:

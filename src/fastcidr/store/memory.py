@@ -172,6 +172,14 @@ class MemoryStore(Store):
                     hi = mid
             return [_as_change(entry) for entry in self._log[lo:]], self._revision
 
+    def unreadable(self) -> List[Tuple[str, str, str]]:
+        """Records whose value is not a dict (only a caller committing one can put it there)."""
+        with self._lock:
+            self._check_open()
+            return sorted((kind, key, f"value is a {type(rec.value).__name__}, not an object")
+                          for kind, table in self._data.items() for key, rec in table.items()
+                          if type(rec.value) is not dict)
+
     def current_revision(self) -> int:
         with self._lock:
             self._check_open()

@@ -30,15 +30,17 @@ file, and is never written to: it is inspected through a read-only connection be
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
 import threading
 import time
 import weakref
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreNotFoundError
+from ._sqlite_checks import _foreign, _inspect_header, _is_decode_error, _writable
 from .base import (
     ABSENT,
     Change,
@@ -48,10 +50,13 @@ from .base import (
     Op,
     Put,
     Record,
+    ReadOnlyStoreError,
     Require,
     Store,
     TxnConflict,
+    UnreadableRecordError,
     check_expect,
+    decode_value,
 )
 
 
@@ -71,7 +76,6 @@ __all__ = ["SQLiteStore", "SCHEMA_VERSION", "APPLICATION_ID"]
 SCHEMA_VERSION = 2
 #: ``PRAGMA application_id`` of a fastcidr database ("fCID").
 APPLICATION_ID = 0x66434944
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 _SCHEMA_V1 = (
@@ -148,41 +152,6 @@ def _loads(text: str) -> Any:
     return json.loads(text)
 
 
-def _foreign(path: str, why: str) -> StoreError:
-    return StoreError(f"{path}: not a fastcidr database ({why}); the file was left untouched")
-
-
-def _inspect_header(path: str) -> str:
-    """Check the file's bytes without SQLite: 'new' (absent/empty) or 'sqlite'. Raises StoreError."""
-    try:
-        with open(path, "rb") as f:
-            header = f.read(100)
-            size = os.fstat(f.fileno()).st_size
-    except FileNotFoundError:
-        return "new"
-    except IsADirectoryError:
-        raise StoreError(f"{path}: is a directory, not a fastcidr database") from None
-    except OSError as e:
-        raise StoreError(f"{path}: cannot read the store file: {e.strerror or e}") from None
-    if size == 0:
-        return "new"
-    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
-        raise _foreign(path, "not an SQLite file")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    if page_size < 512 or page_size & (page_size - 1):
-        raise _foreign(path, "corrupt SQLite header")
-    # The in-header page count is valid when its change counter matches (SQLite >= 3.7.0). Without
-    # a WAL holding newer pages the file must be at least that long; shorter means truncated.
-    pages = int.from_bytes(header[28:32], "big")
-    counter_valid = header[24:28] == header[92:96]
-    wal = path + "-wal"
-    wal_empty = not os.path.exists(wal) or os.path.getsize(wal) == 0
-    if counter_valid and wal_empty and pages * page_size > size:
-        raise _foreign(path, f"truncated: {size} bytes, header says {pages * page_size}")
-    return "sqlite"
-
-
 def _check_schema(con: sqlite3.Connection, path: str) -> int:
     """The schema version of a fastcidr database; StoreError for anything else."""
     tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -222,19 +191,55 @@ _PLAIN_RECORD = (
 )
 
 
-def _records(kind: str, rows: List[Tuple[str, str, int, int]]) -> List[Record]:
-    """Records from (key, value JSON, revision, create_revision) rows, fast: one json.loads over the
-    whole listing, and Records filled in directly (``Record`` is a plain frozen dataclass)."""
-    if not rows:
-        return []
-    joined = ",".join([row[1] for row in rows])
+_UNREADABLE: Any = object()  # the decoded value of a row that could not be decoded
+
+
+def _value_of(row: Any, note: Optional[Callable[[str, str], None]]) -> Any:
+    """The value of one (key, text, ...) row, or _UNREADABLE after ``note(key, reason)``."""
+    try:
+        return decode_value(row[1], _loads)
+    except ValueError as e:
+        if note is not None:
+            note(str(row[0]), str(e))
+        return _UNREADABLE
+
+
+def _values(rows: List[Any], note: Optional[Callable[[str, str], None]]) -> Tuple[List[Any], bool]:
+    """The decoded values of (key, JSON text, ...) rows, fast: one JSON parse over the whole
+    slice. A damaged row (not JSON, not an object, a BLOB) sends the slice to the per-row path,
+    where it becomes _UNREADABLE and ``note(key, reason)`` hears of it. Returns (values, whether
+    some row was unreadable)."""
+    try:
+        joined = ",".join([row[1] for row in rows])
+    except TypeError:  # a cell that is not text (a BLOB written by another program)
+        joined = " "
     # Text that needs the stdlib starts with a space (see _dumps), so shows up as ", " here
     # (or at the very start). Compact JSON has no other ", " outside strings: a string that
     # holds one only costs this slice the slower per-row path.
-    if joined[:1] == " " or ", " in joined:
-        values = [_loads(row[1]) for row in rows]
-    else:
-        values = _loads("[" + joined + "]")
+    if joined[:1] != " " and ", " not in joined:
+        try:
+            values = _loads("[" + joined + "]")
+        except ValueError:
+            pass
+        else:
+            # one value per row, every one an object: else some row is damaged
+            if type(values) is list and len(values) == len(rows) and set(map(type, values)) <= {dict}:
+                return values, False
+    values = [_value_of(row, note) for row in rows]
+    return values, any(v is _UNREADABLE for v in values)
+
+
+def _records(kind: str, rows: List[Tuple[str, str, int, int]],
+             note: Optional[Callable[[str, str], None]] = None) -> List[Record]:
+    """Records from (key, value JSON, revision, create_revision) rows, fast: one json.loads over the
+    whole listing, and Records filled in directly (``Record`` is a plain frozen dataclass). Rows
+    that cannot be read are left out, after ``note(key, reason)``."""
+    if not rows:
+        return []
+    values, damaged = _values(rows, note)
+    if damaged:
+        pairs = [(row, value) for row, value in zip(rows, values) if value is not _UNREADABLE]
+        rows, values = [p[0] for p in pairs], [p[1] for p in pairs]
     if not _PLAIN_RECORD:
         return [Record(kind, row[0], value, row[2], row[3]) for row, value in zip(rows, values)]
     out: List[Record] = []
@@ -270,6 +275,12 @@ class SQLiteStore(Store):
     power loss); see the module docstring. ``log_limit`` bounds the change log (older changes are
     compacted; readers that fall behind get :class:`Compacted` and re-list). ``busy_timeout`` is how
     long (seconds) a writer waits for another process's transaction before giving up.
+
+    ``read_only``: True opens the file for reading only (every write raises
+    :class:`ReadOnlyStoreError`, nothing is ever created or migrated); None (the default) does so
+    by itself when the file exists but this process may not write it or its directory (SQLite
+    writes its ``-wal`` and ``-shm`` files beside it). ``shown``: how messages name the store
+    (the URL or path as the user typed it; default: ``path`` as given).
     """
 
     shared = True
@@ -281,6 +292,8 @@ class SQLiteStore(Store):
         synchronous: str = "NORMAL",
         log_limit: int = 100_000,
         busy_timeout: float = 60.0,
+        read_only: Optional[bool] = None,
+        shown: Optional[str] = None,
     ) -> None:
         sync = str(synchronous).upper()
         if sync not in _SYNCHRONOUS:
@@ -289,6 +302,14 @@ class SQLiteStore(Store):
             raise ValueError(f"log_limit must be positive, got {log_limit}")
         self.path = os.path.abspath(os.fspath(path))
         self.url = "sqlite:///" + self.path
+        # error texts name the store as the user did: an absolute path tells a client of the
+        # server where this machine keeps its files
+        self._shown = shown or os.fspath(path)
+        self._want_read_only = read_only
+        self._read_only_why = "opened read-only"
+        # the column listings read projections from (version 1 files, opened read-only and so
+        # never migrated, have none)
+        self._projection = "coalesce(projection, value)"
         self.synchronous = sync
         self._log_limit = log_limit
         self._compact_every = max(1, min(64, log_limit // 4))  # commits between size checks
@@ -311,15 +332,22 @@ class SQLiteStore(Store):
     # -- connection management ------------------------------------------------------------------
 
     def _error(self, e: BaseException) -> StoreError:
-        return StoreError(f"store {self.path}: {e}")
+        text = str(e)
+        if "readonly" in text or "read-only" in text:  # SQLITE_READONLY: the file refused a write
+            return self._read_only_error(text.replace("attempt to write a readonly database",
+                                                      "the file refused a write"))
+        return StoreError(f"store {self._shown}: {text}")
 
-    def _connect(self, readonly: bool = False) -> sqlite3.Connection:
+    def _read_only_error(self, why: str) -> ReadOnlyStoreError:
+        return ReadOnlyStoreError(f"store is read-only: {self._shown} ({why}); nothing was written")
+
+    def _connect(self, readonly: bool = False, immutable: bool = False) -> sqlite3.Connection:
         if readonly:
             from urllib.parse import quote
 
             con = sqlite3.connect(
-                "file:" + quote(self.path) + "?mode=ro", uri=True, isolation_level=None,
-                check_same_thread=False, timeout=self._busy_ms / 1000,
+                "file:" + quote(self.path) + "?mode=ro" + ("&immutable=1" if immutable else ""),
+                uri=True, isolation_level=None, check_same_thread=False, timeout=self._busy_ms / 1000,
             )
         else:
             con = sqlite3.connect(
@@ -330,28 +358,41 @@ class SQLiteStore(Store):
         return con
 
     def _open(self) -> None:
-        kind = _inspect_header(self.path)
+        kind = _inspect_header(self.path, self._shown)
+        if self._want_read_only is None and kind == "sqlite" and not _writable(self.path):
+            self.read_only = True
+            self._read_only_why = "the file or its directory is not writable"
+        elif self._want_read_only:
+            self.read_only = True
+        if self.read_only:
+            if kind == "new":
+                missing = StoreNotFoundError(self.path)
+                missing.args = (f"no fastcidr store at {self._shown}",)
+                raise missing
+            self._con = self._open_read_only()
+            return
         if kind == "sqlite":
             # Validate through a read-only connection so that a foreign file is never written.
             try:
                 ro = self._connect(readonly=True)
                 try:
-                    _check_schema(ro, self.path)
+                    _check_schema(ro, self._shown)
                 finally:
                     ro.close()
             except sqlite3.DatabaseError as e:
-                raise _foreign(self.path, str(e)) from None
+                raise _foreign(self._shown, str(e)) from None
             except sqlite3.Error as e:
                 raise self._error(e) from None
         if kind == "new":
             try:  # a new store may live in a directory that does not exist yet
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)
             except OSError as e:
-                raise StoreError(f"{self.path}: cannot create the store's directory: {e}") from None
+                raise StoreError(f"{self._shown}: cannot create the store's directory: "
+                                 f"{e.strerror or e}") from None
         try:
             con = self._connect()
         except sqlite3.Error as e:
-            raise StoreError(f"{self.path}: cannot open the store file: {e}") from None
+            raise StoreError(f"{self._shown}: cannot open the store file: {e}") from None
         try:
             self._initialise(con)
             con.execute(f"PRAGMA synchronous = {self.synchronous}")
@@ -365,11 +406,48 @@ class SQLiteStore(Store):
             raise
         except sqlite3.DatabaseError as e:
             con.close()
-            raise _foreign(self.path, str(e)) from None
+            if "readonly" in str(e) and kind == "sqlite":
+                # writable by the look of it, yet the file refuses writes (a read-only mount,
+                # a lock-down access() cannot see): serve it read-only rather than not at all
+                self.read_only = True
+                self._read_only_why = "the file refused a write"
+                self._con = self._open_read_only()
+                return
+            raise _foreign(self._shown, str(e)) from None
         except sqlite3.Error as e:
             con.close()
             raise self._error(e) from None
         self._con = con
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A connection that never writes. In WAL mode SQLite must still create the ``-shm``
+        file to read; where it cannot (a read-only directory, no reader left it behind), the
+        file is opened as immutable: nobody can be writing it there anyway."""
+        last: Optional[BaseException] = None
+        for immutable in (False, True):
+            try:
+                con = self._connect(readonly=True, immutable=immutable)
+            except sqlite3.Error as e:
+                last = e
+                continue
+            try:
+                version = _check_schema(con, self._shown)
+                con.execute("SELECT value FROM fastcidr_state WHERE name = 'revision'").fetchone()
+            except StoreError:
+                con.close()
+                raise
+            except sqlite3.DatabaseError as e:
+                con.close()
+                if "unable to open" in str(e) or "readonly" in str(e):
+                    last = e
+                    continue
+                raise _foreign(self._shown, str(e)) from None
+            if version < 2:
+                self._projection = "value"
+            con.execute("PRAGMA cache_size = -65536")
+            con.execute("PRAGMA mmap_size = 1073741824")
+            return con
+        raise StoreError(f"{self._shown}: cannot open the store file for reading: {last}")
 
     def _initialise(self, con: sqlite3.Connection) -> None:
         """Create the schema in an empty file, or migrate an older one, in one transaction."""
@@ -377,7 +455,7 @@ class SQLiteStore(Store):
         try:
             has_tables = con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
             if has_tables:
-                version = _check_schema(con, self.path)
+                version = _check_schema(con, self._shown)
             else:
                 # Only a file that was absent or 0 bytes reaches here: anything else was checked
                 # read-only above. (A concurrent creator holds the write lock until it is done.)
@@ -399,7 +477,7 @@ class SQLiteStore(Store):
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed or self._con is None:
-            raise StoreError(f"store {self.url} is closed")
+            raise StoreError(f"store {self._shown} is closed")
         if os.getpid() != self._pid:
             # a forked child must not share the parent's SQLite connection
             self._pid = os.getpid()
@@ -424,24 +502,41 @@ class SQLiteStore(Store):
             self._changed.notify_all()
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({self.path!r}, synchronous={self.synchronous!r})"
+        ro = ", read_only=True" if self.read_only else ""
+        return f"SQLiteStore({self.path!r}, synchronous={self.synchronous!r}{ro})"
 
     # -- reads ----------------------------------------------------------------------------------
 
     def get(self, kind: str, key: str) -> Optional[Record]:
+        """The record at ``key``, or None; :class:`UnreadableRecordError` naming it when its value
+        cannot be read back (not UTF-8, not JSON, not an object)."""
         with self._lock:
             con = self._connection()
             try:
-                row = con.execute(
-                    "SELECT value, revision, create_revision FROM fastcidr_records"
-                    " WHERE kind = ? AND key = ?",
-                    (kind, key),
-                ).fetchone()
+                try:
+                    row = con.execute(
+                        "SELECT value, revision, create_revision FROM fastcidr_records"
+                        " WHERE kind = ? AND key = ?",
+                        (kind, key),
+                    ).fetchone()
+                except sqlite3.OperationalError as e:
+                    if not _is_decode_error(e):
+                        raise
+                    # text that is not UTF-8: read the bytes, and say so below
+                    row = con.execute(
+                        "SELECT CAST(value AS BLOB), revision, create_revision FROM fastcidr_records"
+                        " WHERE kind = ? AND key = ?",
+                        (kind, key),
+                    ).fetchone()
             except sqlite3.Error as e:
                 raise self._error(e) from None
         if row is None:
             return None
-        return Record(kind, key, _loads(row[0]), row[1], row[2])
+        try:
+            value = decode_value(row[0], _loads)
+        except ValueError as e:
+            raise UnreadableRecordError(kind, key, str(e)) from None
+        return Record(kind, key, value, row[1], row[2])
 
     def list(self, kind: str) -> Tuple[List[Record], int]:
         return self._list(kind, "value", kind)
@@ -449,7 +544,7 @@ class SQLiteStore(Store):
     def list_projection(self, kind: str) -> Tuple[List[Record], int]:
         """Records whose values are ``project(kind, value)`` where the row keeps it (the whole
         value otherwise): ~10x less JSON to decode at start-up."""
-        return self._list(kind, "coalesce(projection, value)", "projection:" + kind)
+        return self._list(kind, self._projection, "projection:" + kind)
 
     def list_projection_raw(self, kind: str) -> Tuple[List[Tuple[str, Any, int]], int]:
         """(key, projection JSON text, revision) rows as stored, no decoding at all: start-up
@@ -462,11 +557,13 @@ class SQLiteStore(Store):
                     revision = con.execute(
                         "SELECT value FROM fastcidr_state WHERE name = 'revision'"
                     ).fetchone()[0]
-                    rows = con.execute(
-                        "SELECT key, coalesce(projection, value), revision FROM fastcidr_records"
-                        " WHERE kind = ?",
-                        (kind,),
-                    ).fetchall()
+                    query = f"SELECT key, {self._projection}, revision FROM fastcidr_records WHERE kind = ?"
+                    try:
+                        rows = con.execute(query, (kind,)).fetchall()
+                    except sqlite3.OperationalError as e:
+                        if not _is_decode_error(e):
+                            raise
+                        rows = self._rows_as_bytes(con, kind, self._projection, 3)
                 finally:
                     con.execute("COMMIT")
             except sqlite3.Error as e:
@@ -474,7 +571,34 @@ class SQLiteStore(Store):
         return rows, revision
 
     def decode_projection(self, raw: Any) -> Any:
-        return _loads(raw) if isinstance(raw, str) else raw
+        """The value of a :meth:`list_projection_raw` item; ``ValueError`` saying what is wrong
+        when the stored text cannot be read (the caller knows the key)."""
+        return decode_value(raw, _loads) if isinstance(raw, (str, bytes)) else raw
+
+    def _rows_as_bytes(self, con: sqlite3.Connection, kind: str, column: str, width: int) -> List[Any]:
+        """The rows of one kind when some text in them is not UTF-8 (sqlite3 refuses to fetch
+        those): keys and values read as bytes, the keys decoded here, the values left for
+        :func:`_values`/:meth:`decode_projection` to judge. A row whose key is not text cannot
+        be named by key at all: it is reported and left out."""
+        extra = ", revision, create_revision" if width == 4 else ", revision"
+        rows = con.execute(
+            f"SELECT CAST(key AS BLOB), CAST({column} AS BLOB){extra} FROM fastcidr_records WHERE kind = ?",
+            (kind,),
+        ).fetchall()
+        out = []
+        for row in rows:
+            try:
+                key = bytes(row[0]).decode("utf-8")
+            except UnicodeDecodeError:
+                self.note_unreadable(kind, bytes(row[0]).decode("utf-8", "replace"), "the key is not valid UTF-8")
+                continue
+            value: Any = bytes(row[1])
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                pass  # judged (and reported) where the value is decoded
+            out.append((key, value) + tuple(row[2:]))
+        return out
 
     def _list(self, kind: str, column: str, cache_key: str) -> Tuple[List[Record], int]:
         cached = self._listing.get(cache_key)
@@ -494,6 +618,7 @@ class SQLiteStore(Store):
                     revision = con.execute(
                         "SELECT value FROM fastcidr_state WHERE name = 'revision'"
                     ).fetchone()[0]
+                    note = functools.partial(self.note_unreadable, kind)
                     cursor = con.execute(
                         f"SELECT key, {column}, revision, create_revision FROM fastcidr_records"
                         " WHERE kind = ?",
@@ -501,11 +626,17 @@ class SQLiteStore(Store):
                     )
                     # decoded in slices: the rows' JSON text need not all be alive at once
                     records: List[Record] = []
-                    while True:
-                        rows = cursor.fetchmany(_LIST_SLICE)
-                        if not rows:
-                            break
-                        records.extend(_records(kind, rows))
+                    try:
+                        while True:
+                            rows = cursor.fetchmany(_LIST_SLICE)
+                            if not rows:
+                                break
+                            records.extend(_records(kind, rows, note))
+                    except sqlite3.OperationalError as e:
+                        if not _is_decode_error(e):
+                            raise
+                        # some text is not UTF-8: list again from the bytes (same transaction)
+                        records = _records(kind, self._rows_as_bytes(con, kind, column, 4), note)
                 finally:
                     con.execute("COMMIT")
             except sqlite3.Error as e:
@@ -540,22 +671,31 @@ class SQLiteStore(Store):
                     state = dict(con.execute("SELECT name, value FROM fastcidr_state").fetchall())
                     if revision < state["compacted"]:
                         raise Compacted(
-                            f"store {self.url}: revision {revision} is compacted "
+                            f"store {self._shown}: revision {revision} is compacted "
                             f"(the change log starts after {state['compacted']})"
                         )
-                    rows = con.execute(
-                        "SELECT revision, type, kind, key, value, created FROM fastcidr_changes"
-                        " WHERE revision > ? ORDER BY revision, id",
-                        (revision,),
-                    ).fetchall()
+                    query = ("SELECT revision, type, kind, key, {}, created FROM fastcidr_changes"
+                             " WHERE revision > ? ORDER BY revision, id")
+                    try:
+                        rows = con.execute(query.format("value"), (revision,)).fetchall()
+                    except sqlite3.OperationalError as e:
+                        if not _is_decode_error(e):
+                            raise
+                        rows = con.execute(query.format("CAST(value AS BLOB)"), (revision,)).fetchall()
                 finally:
                     con.execute("COMMIT")
             except sqlite3.Error as e:
                 raise self._error(e) from None
-        changes = [
-            Change(t, kind, key, None if v is None else _loads(v), rev, created=bool(created))
-            for rev, t, kind, key, v, created in rows
-        ]
+        changes = []
+        for rev, t, kind, key, v, created in rows:
+            if v is not None:
+                try:
+                    v = decode_value(v, _loads)
+                except ValueError as e:
+                    # the change happened (a reader keyed on it must see it), its value is gone
+                    self.note_unreadable(kind, key, f"in the change log: {e}")
+                    v = None
+            changes.append(Change(t, kind, key, v, rev, created=bool(created)))
         return changes, state["revision"]
 
     def wait_for_change(self, revision: int, timeout: float) -> bool:
@@ -569,12 +709,15 @@ class SQLiteStore(Store):
                 return False
             with self._changed:
                 if self._closed:
-                    raise StoreError(f"store {self.url} is closed")
+                    raise StoreError(f"store {self._shown} is closed")
                 self._changed.wait(min(remaining, 0.02))
 
     # -- writes ---------------------------------------------------------------------------------
 
     def commit(self, ops: Sequence[Op]) -> int:
+        if self.read_only:
+            self._connection()  # a closed store says so first
+            raise self._read_only_error(self._read_only_why)
         ops = list(ops)
         texts: List[Optional[str]] = []
         projections: List[Optional[str]] = []
@@ -611,6 +754,65 @@ class SQLiteStore(Store):
         with self._changed:
             self._changed.notify_all()
         return revision
+
+    def unreadable(self) -> List[Tuple[str, str, str]]:
+        """Every record whose value cannot be read back, as (kind, key, reason), by kind and key."""
+        with self._lock:
+            con = self._connection()
+            try:
+                rows = con.execute(
+                    "SELECT kind, CAST(key AS BLOB), CAST(value AS BLOB) FROM fastcidr_records"
+                    " ORDER BY kind, key"
+                ).fetchall()
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+        found = []
+        for kind, key, value in rows:
+            try:
+                key_text = bytes(key).decode("utf-8")
+            except UnicodeDecodeError:
+                found.append((kind, bytes(key).decode("utf-8", "replace"), "the key is not valid UTF-8"))
+                continue
+            try:
+                decode_value(bytes(value), _loads)
+            except ValueError as e:
+                found.append((kind, key_text, str(e)))
+        return found
+
+    def remove_record(self, kind: str, key: str) -> int:
+        """Delete one record by key without reading its value (which may be unreadable): the
+        change log records the deletion with no last value. Returns the new revision (the
+        current one when there was no such record)."""
+        if self.read_only:
+            self._connection()
+            raise self._read_only_error(self._read_only_why)
+        with self._lock:
+            con = self._connection()
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    current = con.execute(
+                        "SELECT value FROM fastcidr_state WHERE name = 'revision'").fetchone()[0]
+                    gone = con.execute(
+                        "DELETE FROM fastcidr_records WHERE kind = ? AND key = ?", (kind, key)).rowcount
+                    revision = current
+                    if gone:
+                        revision = current + 1
+                        con.execute("UPDATE fastcidr_state SET value = ? WHERE name = 'revision'", (revision,))
+                        con.execute(
+                            "INSERT INTO fastcidr_changes (revision, type, kind, key, value, created)"
+                            " VALUES (?, 'DELETE', ?, ?, NULL, 0)", (revision, kind, key))
+                    con.execute("COMMIT")
+                except BaseException:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+        self._listing = {}
+        with self._changed:
+            self._changed.notify_all()
+        return revision  # type: ignore[no-any-return]
 
     def _first_conflict(self, con: sqlite3.Connection, ops: Sequence[Op]) -> TxnConflict:
         """The conflict memory semantics report: the first op whose condition fails."""

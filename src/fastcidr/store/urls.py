@@ -4,7 +4,8 @@
 ``None``, ``"memory:"``                :class:`MemoryStore` (nothing survives the process)
 ``"state.db"``, a ``PathLike``         :class:`SQLiteStore` on that file
 ``"sqlite:///relative/state.db"``      SQLite, relative path (SQLAlchemy's convention)
-``"sqlite:////abs/state.db"``          SQLite, absolute path; ``?synchronous=FULL`` for power-loss safety
+``"sqlite:////abs/state.db"``          SQLite, absolute path; ``?synchronous=FULL`` for power-loss safety,
+                                       ``?mode=ro`` to open it read-only (docs/stores.md)
 ``"etcd://h:2379[,h2:2379]/prefix"``   :class:`EtcdStore` over those endpoints (http), keys under ``/prefix``
 ``"etcds://h:2379/prefix?ca_cert=..."`` etcd over TLS; ``cert_cert``/``cert_key`` for client certs;
                                        also ``timeout=`` (s) and ``max_txn_ops=`` (the server's)
@@ -75,6 +76,14 @@ def _sqlite_path(url: str) -> Tuple[str, Dict[str, str]]:
     return unquote(rest[1:]), _query(query)
 
 
+def _not_found(path: str, shown: str) -> StoreNotFoundError:
+    """``.path`` is where the file was looked for; the message names it as the user typed it
+    (error texts reach clients that have no business knowing this machine's directories)."""
+    exc = StoreNotFoundError(os.path.abspath(path))
+    exc.args = (f"no fastcidr store at {shown}",)
+    return exc
+
+
 def open_store(store: Union[None, str, "os.PathLike[str]", Store] = None, *, create: bool = True) -> Store:
     """The store for a ``store=`` argument: None/``memory:`` → memory, a path or ``sqlite:`` URL →
     SQLite, ``etcd://``/``etcds://`` → etcd, a :class:`Store` as it is. ``ValueError`` for a URL
@@ -102,10 +111,15 @@ def open_store(store: Union[None, str, "os.PathLike[str]", Store] = None, *, cre
             raise ValueError(f"bad SQLite store URL {text!r}: sqlite:///relative or sqlite:////absolute")
         path, options = _sqlite_path(text)
         if not create and not os.path.exists(path):
-            raise StoreNotFoundError(os.path.abspath(path))
-        kwargs: Dict[str, Any] = {}
+            raise _not_found(path, text)
+        kwargs: Dict[str, Any] = {"shown": text}
         if "synchronous" in options:
             kwargs["synchronous"] = options.pop("synchronous")
+        if "mode" in options:
+            mode = options.pop("mode")
+            if mode not in ("ro", "rw", "rwc"):
+                raise ValueError(f"bad SQLite store option mode={mode!r} in {text!r}: use ro (read-only) or rw")
+            kwargs["read_only"] = True if mode == "ro" else None
         if options:
             raise ValueError(f"unknown SQLite store option(s) {sorted(options)} in {text!r}")
         return SQLiteStore(path, **kwargs)
@@ -134,5 +148,5 @@ def open_store(store: Union[None, str, "os.PathLike[str]", Store] = None, *, cre
     from .sqlite import SQLiteStore
 
     if not create and not os.path.exists(store):
-        raise StoreNotFoundError(os.path.abspath(store))
+        raise _not_found(store, store)
     return SQLiteStore(store)
