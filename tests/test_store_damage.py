@@ -182,6 +182,24 @@ def test_memory_store_values_of_the_wrong_shape(backend: types.ModuleType,
         assert [s.name for s in again.list_services()] == ["api", "kubernetes"]
 
 
+def test_repair_keeps_the_node_ports_of_a_damaged_service(backend: types.ModuleType) -> None:
+    """A NodePort Service whose record is damaged: its ports are unknown, so the node-port repair
+    at the next start-up must not take its port records for leaks (nor crash on the record)."""
+    store = MemoryStore()
+    with Cluster("10.96.0.0/24", store=store) as cluster:
+        svc = cluster.create_service("web", ports=[{"port": 80}], service_type="NodePort")
+        (port,) = [p["nodePort"] for p in svc.to_dict()["spec"]["ports"]]
+        store.commit([Put("services", "default/web",
+                          {"spec": {"type": "NodePort", "clusterIPs": 5}})])
+    with Cluster(store=store) as again:
+        assert [s.name for s in again.list_services()] == ["kubernetes"]
+        records, _ = store.list("meta")
+        assert f"nodeports/{port}" in {r.key for r in records}
+        with pytest.raises(Exception, match="provided port is already allocated"):
+            again.create_service("other", ports=[{"port": 80, "nodePort": port}],
+                                 service_type="NodePort")
+
+
 # -- the command line and the server, as subprocesses --------------------------------------------
 
 

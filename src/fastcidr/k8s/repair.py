@@ -188,6 +188,7 @@ class Repair(Allocation):
         holders: Dict[int, str] = {}
         first, last = self._node_port_range
         ops: List[Any] = []
+        damaged = False
         for key, raw, _rev in rows:
             text = raw.decode() if isinstance(raw, (bytes, bytearray)) else raw
             if isinstance(text, str) and "NodePort" not in text and "LoadBalancer" not in text:
@@ -195,7 +196,11 @@ class Repair(Allocation):
             rec = self._store.get(SERVICES, key)
             if rec is None:
                 continue
-            svc = self._svc_from_record(rec)
+            try:
+                svc = self._svc_from_record(rec)
+            except UnreadableRecordError:
+                damaged = True  # its ports are unknown: no record may be taken for a leak
+                continue
             regarding = f"services/{key}"
             for port in sorted(held_node_ports(svc)):
                 if not first <= port <= last:
@@ -214,7 +219,7 @@ class Repair(Allocation):
                 elif (owner.value or {}).get("service") != key:
                     ops.append(Put(META, node_port_key(port), {"service": key}, expect=owner.revision))
         for port, rec in recorded.items():
-            if port not in holders:
+            if port not in holders and not damaged:
                 ops.append(Delete(META, rec.key, expect=rec.revision))  # leaked: nobody holds it
         if ops and self._repair_commit(ops):
             self._np = None
