@@ -330,11 +330,13 @@ class Cluster(Repair):
                 raise NotFoundError(RES_SVC, str(name))
             ops: List[Any] = [Delete(SERVICES, key, expect=rec.revision)]
             released = []
+            held: List[str] = []  # taken in the index with no object (see delete_ip_address)
             for text in _service_ips(rec.value):
                 parsed = _parse_ip(text)
                 ip = _canonical(*parsed) if parsed else text
                 ip_rec = self._store.get(IPADDRESSES, ip)
                 if ip_rec is None:
+                    held.append(ip)
                     continue
                 ref = (ip_rec.value.get("spec") or {}).get("parentRef") or {}
                 if ref.get("group", "") == "" and ref.get("resource") == SERVICES and \
@@ -347,9 +349,9 @@ class Cluster(Repair):
                 continue
             if not self._shared:
                 self._rev = rev
-            for ip in released:
+            for ip in released + held:
                 self._unmark(ip)
-            self._sync_holding(released)
+            self._sync_holding(released + held)
             if key == _DEFAULT_SERVICE_KEY:
                 self._ensure_default_service()  # the apiserver recreates it, on its first address
             return None
@@ -357,7 +359,9 @@ class Cluster(Repair):
 
     @_locked
     def delete_ip_address(self, ip: Any) -> None:
-        """Delete an IPAddress object (the address becomes free)."""
+        """Delete an IPAddress object. The address becomes free, unless a live Service still
+        lists it: then the index keeps it taken, so that no other Service gets it before the
+        repair controller recreates the object (docs/serve.md "Controllers")."""
         key = self._ip_key(ip)
         for _ in range(_MAX_RETRIES):
             self._sync()
@@ -370,10 +374,19 @@ class Cluster(Repair):
                 continue
             if not self._shared:
                 self._rev = rev
-            self._unmark(key)
-            self._sync_holding([key])
+            if not self._listed_by_parent(key, rec.value):
+                self._unmark(key)
+                self._sync_holding([key])
             return None
         raise _conflict(RES_IP, key)
+
+    def _listed_by_parent(self, ip: str, value: Dict[str, Any]) -> bool:
+        """Whether the Service an IPAddress object (``value``) names lists ``ip``."""
+        ref = (value.get("spec") or {}).get("parentRef") or {}
+        if ref.get("group", "") != "" or ref.get("resource") != SERVICES:
+            return False
+        svc = self._store.get(SERVICES, f"{ref.get('namespace', '')}/{ref.get('name', '')}")
+        return svc is not None and self._lists_ip(svc.value, ip)
 
     @_locked
     def create(self, obj_or_dict: Any, *, dry_run: bool = False) -> Any:

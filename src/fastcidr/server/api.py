@@ -57,6 +57,15 @@ _FIELD_SELECTABLE = {
     IPADDRESSES.plural: ("metadata.name",),
     SERVICES.plural: ("metadata.name", "metadata.namespace", "spec.clusterIP", "spec.type"),
     NAMESPACES.plural: ("metadata.name", "status.phase"),
+    # core/v1 and events.k8s.io/v1 Events (one plural): the fields of both versions
+    "events": ("metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.namespace",
+               "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion",
+               "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "type",
+               "reportingComponent", "source", "regarding.kind", "regarding.namespace",
+               "regarding.name", "regarding.uid", "regarding.apiVersion", "regarding.resourceVersion",
+               "regarding.fieldPath", "reportingController"),
+    "selfsubjectaccessreviews": (),
+    "selfsubjectreviews": (),
 }
 
 _PATCH_TYPES = {

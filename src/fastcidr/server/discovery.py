@@ -13,7 +13,8 @@ import json
 from typing import Any, Dict, List, Optional
 
 from .. import __version__
-from .resources import IPADDRESSES, NAMESPACES, SERVICECIDRS, SERVICES, ResourceType
+from .resources import EVENTS, EVENTS_V1, IPADDRESSES, NAMESPACES, SELF_SUBJECT_ACCESS_REVIEWS, \
+    SELF_SUBJECT_REVIEWS, SERVICECIDRS, SERVICES, ResourceType
 
 __all__ = ["AGGREGATED_CONTENT_TYPE", "wants_aggregated", "aggregated", "legacy_root",
            "legacy_resource_list", "version_info", "openapi_root", "openapi_group_version",
@@ -23,7 +24,10 @@ AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGro
 
 #: (group, version) -> the resources served there, in discovery order
 GROUP_VERSIONS: Dict[tuple, List[ResourceType]] = {
-    ("", "v1"): [NAMESPACES, SERVICES],
+    ("", "v1"): [EVENTS, NAMESPACES, SERVICES],
+    ("authentication.k8s.io", "v1"): [SELF_SUBJECT_REVIEWS],
+    ("authorization.k8s.io", "v1"): [SELF_SUBJECT_ACCESS_REVIEWS],
+    ("events.k8s.io", "v1"): [EVENTS_V1],
     ("networking.k8s.io", "v1"): [IPADDRESSES, SERVICECIDRS],
 }
 

@@ -86,6 +86,9 @@ class ApiHTTPServer(ThreadingHTTPServer):
                  limits: Optional[ServerLimits] = None,
                  policy: Optional[AccessPolicy] = None) -> None:
         self.api = api
+        #: resources served by another handler than ``api`` (Events, the auth reviews), each
+        #: with ResourceApi's verbs
+        self.apis: Dict[ResourceType, Any] = {}
         self.ssl_context = ssl_context
         self.verbose = verbose
         self.limits = limits if limits is not None else ServerLimits()
@@ -605,7 +608,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         namespace: Optional[str] = None
         if not rest:
             raise status.not_found_path()
-        if rest[0] == NAMESPACES.plural and len(rest) >= 3 and group == "":
+        if rest[0] == NAMESPACES.plural and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
             resource = find(group, rest[0])
             if resource is None or not resource.namespaced:
@@ -620,7 +623,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         subresource = rest[2] if len(rest) >= 3 else ""
         if len(rest) > 3 or (subresource and (subresource != "status" or not resource.has_status)):
             raise status.not_found_path()
-        api = self.server.api
+        api = self.server.apis.get(resource, self.server.api)
+        if name is None and method == "GET" and "list" not in resource.verbs:
+            raise status.method_not_allowed()
+        if name is not None and "get" not in resource.verbs:
+            raise status.method_not_allowed()
         dry_run = query.get("dryRun") == "All"
         field_validation = query.get("fieldValidation") or "Warn"
         if field_validation not in ("Strict", "Warn", "Ignore"):
@@ -707,7 +714,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _list(self, resource: ResourceType, namespace: Optional[str], query: Dict[str, str],
               accept: str) -> None:
-        api = self.server.api
+        api = self.server.apis.get(resource, self.server.api)
         options = ListOptions(resource, query)
         items, revision, continue_token, remaining = api.list(resource, namespace, options)
         if wants_table(accept):
@@ -745,7 +752,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _watch(self, resource: ResourceType, namespace: Optional[str], query: Dict[str, str],
                accept: str) -> None:
-        api = self.server.api
+        api = self.server.apis.get(resource, self.server.api)
         options = ListOptions(resource, query)
         timeout_text = query.get("timeoutSeconds") or ""
         if timeout_text and not timeout_text.isdigit():
@@ -771,7 +778,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _stream(self, resource: ResourceType, events: Any, as_table: bool,
                 include_object: str) -> None:
-        api = self.server.api
+        api = self.server.apis.get(resource, self.server.api)
         first = next(events, None)
         self.send_response(200)
         self.send_header("Content-Type", JSON)
