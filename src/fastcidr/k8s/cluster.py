@@ -569,6 +569,14 @@ class Cluster(Repair):
                                            labels, annotations, dry_run)
 
     @_locked
+    def update_namespace(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
+        """Replace a Namespace's labels, annotations and finalizers from its wire dict
+        (``NotFoundError``, ``ConflictError`` for a stale ``resourceVersion``); its wire dict."""
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        current = self.get(resources.NAMESPACES, name)
+        return namespaces.update_namespace(self._store, current, obj, dry_run)
+
+    @_locked
     def delete_namespace(self, name: str, *, dry_run: bool = False) -> Dict[str, Any]:
         """Delete a Namespace and, first, its Services (``ForbiddenError`` for the system ones);
         returns it as it was, marked Terminating."""

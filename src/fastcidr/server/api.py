@@ -319,9 +319,13 @@ class ResourceApi:
     def update(self, resource: ResourceType, namespace: Optional[str], name: str, body: Any, *,
                subresource: str = "", dry_run: bool = False,
                field_validation: str = "Warn") -> Tuple[Dict[str, Any], List[str]]:
-        if resource is NAMESPACES:
-            raise status.method_not_allowed()
         body, warnings = self._check_body(resource, namespace, body, name, field_validation)
+        if resource is NAMESPACES:
+            if subresource:
+                raise status.not_found_path()
+            updated = self._call(resource, name,
+                                 lambda: self.cluster.update_namespace(body, dry_run=dry_run))
+            return updated, warnings
         current = self.get(resource, namespace, name)
         if subresource == "status":
             merged = copy.deepcopy(current)

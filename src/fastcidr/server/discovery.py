@@ -1,4 +1,5 @@
-"""Discovery (aggregated v2 and legacy), ``/version`` and the minimal ``/openapi/v3`` documents.
+"""Discovery (aggregated v2 and legacy), ``/version`` and the ``/openapi/v3`` documents (their
+schemas come from :mod:`fastcidr.server.openapi`).
 
 kubectl picks aggregated discovery when the reply carries the exact content type
 :data:`AGGREGATED_CONTENT_TYPE`; sent as plain JSON the same body reads as "no groups".
@@ -13,6 +14,7 @@ import json
 from typing import Any, Dict, List, Optional
 
 from .. import __version__
+from . import openapi
 from .resources import EVENTS, EVENTS_V1, IPADDRESSES, NAMESPACES, SELF_SUBJECT_ACCESS_REVIEWS, \
     SELF_SUBJECT_REVIEWS, SERVICECIDRS, SERVICES, ResourceType
 
@@ -156,8 +158,9 @@ def _openapi_path(group: str, version: str) -> str:
 
 
 def openapi_group_version(group: str, version: str) -> Optional[Dict[str, Any]]:
-    """The OpenAPI v3 document of one group/version: only PATCH operations with an
-    operation-level ``fieldValidation`` parameter, which is all ``kubectl apply`` looks for."""
+    """The OpenAPI v3 document of one group/version: the schemas of the served kinds
+    (``kubectl explain``) and PATCH operations with an operation-level ``fieldValidation``
+    parameter, which is what ``kubectl apply`` looks for."""
     resources = GROUP_VERSIONS.get((group, version))
     if resources is None:
         return None
@@ -177,7 +180,7 @@ def openapi_group_version(group: str, version: str) -> Optional[Dict[str, Any]]:
         }
     return {"openapi": "3.0.0",
             "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION["gitVersion"]},
-            "components": {"schemas": {}}, "paths": paths}
+            "components": {"schemas": openapi.schemas("v3")}, "paths": paths}
 
 
 def _hash(document: Dict[str, Any]) -> str:

@@ -22,13 +22,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qsl, urlsplit, unquote
 
-from . import discovery, status, tables
+from . import discovery, openapi, status, tables
 from .api import ListOptions, ResourceApi
 from .limits import ServerLimits, check_nesting, check_numeric_query, check_object_types, \
     object_size, too_large, too_many_requests
 from .security import AccessPolicy
 from .protobuf import ProtobufError, decode_object
-from .resources import NAMESPACES, SERVICES, ResourceType, find
+from .resources import NAMESPACES, SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS, SERVICES, \
+    ResourceType, find
 
 __all__ = ["ApiHTTPServer", "ApiRequestHandler"]
 
@@ -414,7 +415,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             # a browser's "simple" cross-site POST is text/plain or a form: never parsed as JSON
             raise status.unsupported_media_type(content_type or "no Content-Type")
         if media == PROTOBUF:
-            if resource is not SERVICES and resource is not NAMESPACES:
+            if resource not in (SERVICES, NAMESPACES, SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS):
                 raise status.unsupported_media_type(media)
             try:
                 return decode_object(raw)
@@ -533,7 +534,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         accept = self.headers.get("Accept", "") or ""
         if not parts:
             return self._send_json(200, {"paths": ["/api", "/api/v1", "/apis",
-                                                   "/apis/networking.k8s.io/v1", "/openapi/v3",
+                                                   "/apis/networking.k8s.io/v1", "/openapi/v2", "/openapi/v3",
                                                    "/version", "/healthz", "/metrics"]})
         head = parts[0]
         if head in ("healthz", "readyz", "livez") and method == "GET":
@@ -587,6 +588,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         self._send_json(200, document)
 
     def _openapi(self, parts: List[str], method: str) -> None:
+        if method == "GET" and parts[1:] == ["v2"]:
+            document = openapi.v2_document(discovery.KUBERNETES_VERSION["gitVersion"])
+            if openapi.V2_PROTOBUF_TYPE in (self.headers.get("Accept") or ""):
+                return self._send(200, openapi.v2_protobuf(document), openapi.V2_PROTOBUF_REPLY_TYPE)
+            return self._send_json(200, document)
         if method != "GET" or len(parts) < 2 or parts[1] != "v3":
             raise status.not_found_path()
         if len(parts) == 2:
