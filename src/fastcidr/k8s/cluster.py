@@ -129,6 +129,11 @@ class Cluster(Repair):
         return self._store
 
     @property
+    def leak_grace_period(self) -> float:
+        """Seconds an orphaned IPAddress must exist before ``repair()`` deletes it."""
+        return self._leak_grace
+
+    @property
     def service_cluster_ip_range(self) -> List[str]:
         """The configured range (recorded in the store, else the ``kubernetes`` ServiceCIDR's)."""
         with self._lock:

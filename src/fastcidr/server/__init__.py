@@ -163,7 +163,8 @@ class ApiServer:
         self.controllers: Optional[Controllers] = None
         if controllers:
             self.controllers = Controllers(cluster, self.events, repair_interval=repair_interval,
-                                           kubernetes_service_interval=kubernetes_service_interval)
+                                           kubernetes_service_interval=kubernetes_service_interval,
+                                           event_expiry_interval=min(60.0, event_ttl))
         bound_host = str(self._httpd.server_address[0])
         bound_port = int(self._httpd.server_address[1])
         self._httpd.policy = AccessPolicy(bound_host, bound_port, remote=remote,
@@ -271,6 +272,10 @@ def _parser() -> argparse.ArgumentParser:
                         type=float, default=KUBERNETES_SERVICE_INTERVAL, metavar="SECONDS",
                         help="how often the ServiceCIDR controllers, the default/kubernetes "
                              f"Service and leak detection run (default {KUBERNETES_SERVICE_INTERVAL:g})")
+    parser.add_argument("--ip-leak-grace-period", dest="leak_grace_period", type=float,
+                        default=60.0, metavar="SECONDS",
+                        help="the age an IPAddress without its Service must reach before repair "
+                             "deletes it (default 60, as kube-apiserver)")
     parser.add_argument("--event-ttl", dest="event_ttl", type=float, default=EVENT_TTL,
                         metavar="SECONDS", help=f"how long Events are kept (default {EVENT_TTL:g})")
     parser.add_argument("--no-controllers", dest="controllers", action="store_false",
@@ -298,6 +303,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     for flag, value in (("--repair-interval", args.repair_interval),
                         ("--kubernetes-service-interval", args.kubernetes_service_interval),
                         ("--event-ttl", args.event_ttl)):
+        if not args.leak_grace_period >= 0:
+            parser.error(f"--ip-leak-grace-period must not be negative, got {args.leak_grace_period:g}")
         if not value > 0 or value != value or value == float("inf"):
             parser.error(f"{flag} must be a positive number of seconds, got {value:g}")
     token = None
@@ -311,7 +318,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from ..k8s.cluster import Cluster
 
     try:
-        cluster = Cluster(args.service_cluster_ip_range, store=args.store)
+        cluster = Cluster(args.service_cluster_ip_range, store=args.store,
+                          leak_grace_period=args.leak_grace_period)
     except FastCIDRError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

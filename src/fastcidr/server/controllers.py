@@ -23,7 +23,8 @@ import time
 from typing import Any, Callable, List, Optional
 
 from ..k8s.events import EventLog
-from ..k8s.objects import Event
+from ..k8s.layout import IPADDRESSES, SERVICES
+from ..k8s.objects import LABEL_MANAGED_BY, MANAGED_BY_ALLOCATOR, Event
 
 __all__ = ["Controllers", "REPAIR_INTERVAL", "KUBERNETES_SERVICE_INTERVAL"]
 
@@ -55,6 +56,7 @@ class Controllers:
         self.repair_interval = float(repair_interval)
         self.kubernetes_service_interval = float(kubernetes_service_interval)
         self.event_expiry_interval = float(event_expiry_interval)
+        self.leak_grace_period = float(getattr(cluster, "leak_grace_period", 60.0))
         self._clock = clock
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -115,27 +117,38 @@ class Controllers:
         for event in fresh:
             self.events.record(event)
 
-    def _lone_ip_deletions(self, revision: int) -> "tuple[bool, int]":
-        """Whether an IPAddress a live Service still lists was deleted after ``revision``; and
-        the revision read up to."""
+    def _parent_lists(self, value: Any, ip: str) -> Optional[bool]:
+        """Whether the Service an IPAddress names lists ``ip`` (None: no such Service, or the
+        object is not a Service's address)."""
+        ref = (value.get("spec") or {}).get("parentRef") or {}
+        if ref.get("resource") != SERVICES or ref.get("group"):
+            return None
+        try:
+            service = self.cluster.get_service(ref.get("name", ""), ref.get("namespace", ""))
+        except Exception:
+            return None
+        return ip in (service.cluster_ips or [])
+
+    def _scan(self, revision: int) -> "tuple[bool, bool, int]":
+        """Look at the writes after ``revision``, as upstream's informers do: (an IPAddress a
+        live Service still lists was deleted, an allocator-managed IPAddress without its Service
+        was created, the revision read up to)."""
         try:
             changes, current = self.cluster.changes_since(revision)
         except Exception:  # compacted: the periodic pass covers it
-            return False, self.cluster.current_revision()
-        found = False
+            return False, False, self.cluster.current_revision()
+        deleted = orphaned = False
         for change in changes:
-            if change.kind != "ipaddresses" or change.type != "DELETE" or not change.value:
+            if change.kind != IPADDRESSES or not change.value:
                 continue
-            ref = (change.value.get("spec") or {}).get("parentRef") or {}
-            if ref.get("resource") != "services" or ref.get("group"):
-                continue
-            try:
-                service = self.cluster.get_service(ref.get("name", ""), ref.get("namespace", ""))
-            except Exception:
-                continue  # the Service went too: nothing to repair
-            if change.key in (service.cluster_ips or []):
-                found = True
-        return found, max([current] + [c.revision for c in changes])
+            if change.type == "DELETE":
+                deleted = deleted or bool(self._parent_lists(change.value, change.key))
+            elif change.created:
+                labels = (change.value.get("metadata") or {}).get("labels") or {}
+                if labels.get(LABEL_MANAGED_BY) == MANAGED_BY_ALLOCATOR and \
+                        self._parent_lists(change.value, change.key) is None:
+                    orphaned = True
+        return deleted, orphaned, max([current] + [c.revision for c in changes])
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -174,9 +187,11 @@ class Controllers:
                                 "expire": self.event_expiry_interval}[name]
                     due[name] = clock() + interval
             try:
-                deleted, revision = self._lone_ip_deletions(revision)
+                deleted, orphaned, revision = self._scan(revision)
             except Exception:
-                deleted = False
+                deleted = orphaned = False
+            if orphaned:  # a leak candidate: looked at again once its grace has passed
+                due["repair"] = min(due["repair"], clock() + self.leak_grace_period + 0.5)
             if deleted:
                 wait = last_reactive + _REACTIVE_SPACING - clock()
                 if wait > 0 and self._stop.wait(wait):
