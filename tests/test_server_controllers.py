@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Optional
 
 import pytest
 
@@ -37,7 +37,8 @@ def wait_for(predicate: Callable[[], Any], timeout: float = WAIT, what: str = ""
         time.sleep(0.1)
 
 
-def kubectl(server: ServeProcess, tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def kubectl(server: ServeProcess, tmp_path: Path, *args: str, check: bool = True,
+            stdin: Optional[str] = None) -> subprocess.CompletedProcess:
     binary = shutil.which("kubectl")
     if binary is None:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
@@ -47,7 +48,7 @@ def kubectl(server: ServeProcess, tmp_path: Path, *args: str, check: bool = True
     env["HOME"] = str(tmp_path)
     result = subprocess.run([binary, "--kubeconfig", str(server.kubeconfig), "--cache-dir",
                              str(tmp_path / "kube-cache"), *args],
-                            capture_output=True, text=True, timeout=60, env=env)
+                            input=stdin, capture_output=True, text=True, timeout=60, env=env)
     if check:
         assert result.returncode == 0, (args, result.stdout, result.stderr)
     return result

@@ -83,8 +83,18 @@ def to_v1(obj: Dict[str, Any]) -> Dict[str, Any]:
     for core_name, v1_name in core_to_v1.items():
         if obj.get(core_name) is not None:
             out[v1_name] = obj[core_name]
+    if not out.get("eventTime"):
+        # required in this version: an Event posted without one (core/v1 allows that) gets the
+        # time it was first seen, so that typed clients can read it (fastcidr decision)
+        first = obj.get("firstTimestamp") or (obj.get("metadata") or {}).get("creationTimestamp")
+        if first:
+            out["eventTime"] = _micro_from_time(first)
     out["apiVersion"] = EVENTS_V1.api_version
     return out
+
+
+def _micro_from_time(text: str) -> str:
+    return text[:-1] + ".000000Z" if text.endswith("Z") and "." not in text else text
 
 
 def _time(now: _dt.datetime) -> str:
