@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ..errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
 from ..store.base import Create, Delete, Put, TxnConflict
 from .objects import Event as ControllerEvent
-from .resources import EVENTS, EVENTS_V1
+from .resources import EVENTS, EVENTS_V1, IPADDRESSES, SERVICECIDRS, SERVICES
 
 __all__ = ["EventLog", "to_core", "to_v1", "STORE_KIND", "EVENT_TTL", "MAX_EVENTS"]
 
@@ -44,11 +44,7 @@ _V1_TO_CORE = (
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 #: where a controller event's ``regarding`` text (``services/ns/name``) points
-_REGARDING = {
-    "services": ("Service", "v1"),
-    "servicecidrs": ("ServiceCIDR", "networking.k8s.io/v1"),
-    "ipaddresses": ("IPAddress", "networking.k8s.io/v1"),
-}
+_REGARDING = {r.plural: (r.kind, r.api_version) for r in (SERVICES, SERVICECIDRS, IPADDRESSES)}
 #: the controller that writes each reason (kube-apiserver's recorders)
 _REPORTERS = {
     "ClusterIPNotValid": ("ipallocator-repair-controller", "ClusterIPValidation"),
@@ -292,7 +288,7 @@ class EventLog:
         involved: Dict[str, Any] = {"kind": kind, "apiVersion": api_version}
         namespace = ""
         name = rest
-        if resource == "services":
+        if resource == SERVICES.plural:
             namespace, _, name = rest.partition("/")
             involved["namespace"] = namespace
         involved["name"] = name

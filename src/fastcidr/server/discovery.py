@@ -27,10 +27,10 @@ AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGro
 #: (group, version) -> the resources served there, in discovery order
 GROUP_VERSIONS: Dict[tuple, List[ResourceType]] = {
     ("", "v1"): [EVENTS, NAMESPACES, SERVICES],
+    ("networking.k8s.io", "v1"): [IPADDRESSES, SERVICECIDRS],
     ("authentication.k8s.io", "v1"): [SELF_SUBJECT_REVIEWS],
     ("authorization.k8s.io", "v1"): [SELF_SUBJECT_ACCESS_REVIEWS],
     ("events.k8s.io", "v1"): [EVENTS_V1],
-    ("networking.k8s.io", "v1"): [IPADDRESSES, SERVICECIDRS],
 }
 
 #: The Kubernetes version this server speaks (ServiceCIDR v1 is GA in 1.33).
@@ -167,6 +167,10 @@ def openapi_group_version(group: str, version: str) -> Optional[Dict[str, Any]]:
     paths: Dict[str, Any] = {}
     for resource in resources:
         if "patch" not in resource.verbs:
+            # a create-only kind (the reviews): its POST, as kube-apiserver documents it
+            paths[f"{resource.base_path()}/{resource.plural}"] = {
+                "post": {"x-kubernetes-group-version-kind": _gvk(resource), "responses": {},
+                         "parameters": [{"name": "dryRun", "in": "query", "schema": {"type": "string"}}]}}
             continue
         paths[resource.object_path()] = {
             "patch": {
