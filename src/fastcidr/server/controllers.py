@@ -36,6 +36,8 @@ KUBERNETES_SERVICE_INTERVAL = 10.0
 EVENT_EXPIRY_INTERVAL = 60.0
 #: the least time between two repairs triggered by deletions (a burst of deletions: one pass)
 _REACTIVE_SPACING = 0.5
+#: the least time between two looks at the change log
+_PACE = 0.05
 
 
 class Controllers:
@@ -140,16 +142,20 @@ class Controllers:
         except Exception:  # compacted: the periodic pass covers it
             return False, False, self.cluster.current_revision()
         deleted = orphaned = False
+        # a Service and its addresses are written together: those need no lookup
+        written = {change.key for change in changes if change.kind == SERVICES and change.type == "PUT"}
         for change in changes:
             if change.kind != IPADDRESSES or not change.value:
                 continue
             if change.type == "DELETE":
                 deleted = deleted or bool(self._parent_lists(change.value, change.key))
-            elif change.created:
+            elif change.created and not orphaned:
                 labels = (change.value.get("metadata") or {}).get("labels") or {}
-                if labels.get(LABEL_MANAGED_BY) == MANAGED_BY_ALLOCATOR and \
-                        self._parent_lists(change.value, change.key) is None:
-                    orphaned = True
+                ref = (change.value.get("spec") or {}).get("parentRef") or {}
+                if labels.get(LABEL_MANAGED_BY) != MANAGED_BY_ALLOCATOR or \
+                        f"{ref.get('namespace', '')}/{ref.get('name', '')}" in written:
+                    continue
+                orphaned = self._parent_lists(change.value, change.key) is None
         return deleted, orphaned, max([current] + [c.revision for c in changes])
 
     # -- the loop ------------------------------------------------------------------------------
@@ -179,6 +185,7 @@ class Controllers:
         except Exception:
             return
         last_reactive = -1e9
+        next_publish = clock() + 1.0
         while not self._stop.is_set():
             now = clock()
             for name, when in due.items():
@@ -201,11 +208,15 @@ class Controllers:
                 last_reactive = clock()
                 self._guarded("repair", self.repair)
                 due["repair"] = clock() + self.repair_interval
-            # events written by API-driven writes (e.g. an inconsistent default ServiceCIDR)
-            self._guarded("events", self.publish_events)
-            timeout = max(0.0, min(min(due.values()) - clock(), 1.0))
-            if self._stop.is_set():
+            # events written by API-driven writes (e.g. an inconsistent default ServiceCIDR),
+            # looked for once a second
+            if clock() >= next_publish:
+                self._guarded("events", self.publish_events)
+                next_publish = clock() + 1.0
+            # under a stream of writes the loop wakes at most every _PACE seconds
+            if self._stop.wait(_PACE):
                 return
+            timeout = max(0.0, min(min(due.values()) - clock(), next_publish - clock(), 1.0))
             try:
                 self.cluster.wait_for_change(revision, timeout)
             except Exception:
