@@ -20,7 +20,7 @@ from kubernetes import watch as k8s_watch  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
 
 
-def _core_event(name: str, reason: str = "Started", **extra: object) -> k8s_client.CoreV1Event:
+def _core_event(name: str, reason: str = "Started") -> k8s_client.CoreV1Event:
     now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     return k8s_client.CoreV1Event(
         metadata=k8s_client.V1ObjectMeta(name=name),
@@ -28,7 +28,7 @@ def _core_event(name: str, reason: str = "Started", **extra: object) -> k8s_clie
                                                      api_version="v1"),
         reason=reason, message=f"{reason} the thing", type="Normal",
         source=k8s_client.V1EventSource(component="my-operator"),
-        first_timestamp=now, last_timestamp=now, count=1, **extra)
+        first_timestamp=now, last_timestamp=now, count=1)
 
 
 def test_core_events_round_trip_and_read_as_events_k8s_io(serve):

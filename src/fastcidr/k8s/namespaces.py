@@ -119,13 +119,12 @@ def update_namespace(store: Store, current: Dict[str, Any], new: Dict[str, Any],
     if wanted and str(wanted) != str(meta_now.get("resourceVersion")):
         raise ConflictError(f'Operation cannot be fulfilled on {NAMESPACES.qualified} "{name}": the object '
                             "has been modified; please apply your changes to the latest version and try again")
-    obj = {
-        "apiVersion": NAMESPACES.api_version, "kind": NAMESPACES.kind,
-        "metadata": {k: v for k, v in meta_now.items() if k != "resourceVersion"},
-        "spec": dict(current.get("spec") or {}),
-        "status": dict(current.get("status") or {}),
+    metadata: Dict[str, Any] = {k: v for k, v in meta_now.items() if k != "resourceVersion"}
+    spec_now: Dict[str, Any] = dict(current.get("spec") or {})
+    obj: Dict[str, Any] = {
+        "apiVersion": NAMESPACES.api_version, "kind": NAMESPACES.kind, "metadata": metadata,
+        "spec": spec_now, "status": dict(current.get("status") or {}),
     }
-    metadata = obj["metadata"]
     labels = dict(meta_new.get("labels") or {})
     labels["kubernetes.io/metadata.name"] = name  # the apiserver always sets it
     metadata["labels"] = labels
@@ -140,7 +139,7 @@ def update_namespace(store: Store, current: Dict[str, Any], new: Dict[str, Any],
             metadata.pop(field, None)
     spec = new.get("spec")
     if isinstance(spec, dict) and isinstance(spec.get("finalizers"), list):
-        obj["spec"]["finalizers"] = list(spec["finalizers"])
+        spec_now["finalizers"] = list(spec["finalizers"])
     if dry_run:
         return with_revision(obj, int(meta_now.get("resourceVersion") or 0))
     key = layout.namespace_key(name)

@@ -589,10 +589,10 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _openapi(self, parts: List[str], method: str) -> None:
         if method == "GET" and parts[1:] == ["v2"]:
-            document = openapi.v2_document(discovery.KUBERNETES_VERSION["gitVersion"])
+            v2 = openapi.v2_document(discovery.KUBERNETES_VERSION["gitVersion"])
             if openapi.V2_PROTOBUF_TYPE in (self.headers.get("Accept") or ""):
-                return self._send(200, openapi.v2_protobuf(document), openapi.V2_PROTOBUF_REPLY_TYPE)
-            return self._send_json(200, document)
+                return self._send(200, openapi.v2_protobuf(v2), openapi.V2_PROTOBUF_REPLY_TYPE)
+            return self._send_json(200, v2)
         if method != "GET" or len(parts) < 2 or parts[1] != "v3":
             raise status.not_found_path()
         if len(parts) == 2:

@@ -15,7 +15,6 @@ client-side validation and the server never disagree. Definition names follow ku
 """
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -181,18 +180,24 @@ class _Builder:
         self.definitions[name] = body
 
 
-@functools.lru_cache(maxsize=None)
+_CACHE: Dict[str, Dict[str, Dict[str, Any]]] = {}
+
+
 def schemas(version: str = "v3") -> Dict[str, Dict[str, Any]]:
     """Every definition of the served kinds (``version``: "v3" wraps references in ``allOf``
     as kube-apiserver's v3 documents do; "v2" uses plain ``$ref``). Computed once and shared:
     do not change it."""
+    cached = _CACHE.get(version)
+    if cached is not None:
+        return cached
     builder = _Builder(version)
     for resource in RESOURCES.values():
         if not resource.schema:
             continue
         gvk = [{"group": resource.group, "kind": resource.kind, "version": resource.version}]
         builder.object(resource, definition_name(resource), resource.schema, gvk)
-    return dict(sorted(builder.definitions.items()))
+    _CACHE[version] = dict(sorted(builder.definitions.items()))
+    return _CACHE[version]
 
 
 def v2_document(info_version: str) -> Dict[str, Any]:
