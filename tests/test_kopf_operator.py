@@ -94,10 +94,11 @@ def test_kopf_handlers_run_and_the_finalizer_holds_deletion(operator):
 
         wait_for(gone, 30, "the Service to go once the finalizer is removed")
         assert ip not in [i.metadata.name for i in k8s_client.NetworkingV1Api(api).list_ip_address().items]
-        # kopf posted its events through core/v1
-        events = core.list_namespaced_event("default", field_selector="involvedObject.name=web").items
-    assert any(e.source and e.source.component == "kopf" for e in events), [e.message for e in events]
-    assert any("created" in (e.message or "") and "succeeded" in (e.message or "") for e in events)
+        # kopf posted its event through core/v1
+        events = wait_for(lambda: [e for e in core.list_namespaced_event(
+            "default", field_selector="involvedObject.name=web,reason=Tracked").items], 20, "kopf's event")
+    assert events[0].message == f"tracking web at {ip}" and events[0].source.component == "kopf"
+    assert events[0].involved_object.kind == "Service" and events[0].type == "Normal"
 
 
 def test_a_foreign_finalizer_keeps_a_deleted_service_and_its_address(serve):

@@ -14,15 +14,16 @@ SELECTOR = {"tracked": "yes"}
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: object) -> None:
-    settings.posting.level = 0  # post every event (core/v1 Events) to the server
     settings.watching.server_timeout = 10
     settings.persistence.finalizer = "tracker.example.com/finalizer"
 
 
 @kopf.on.create("v1", "services", labels=SELECTOR)
-def created(name: str, spec: kopf.Spec, logger: kopf.Logger, **_: object) -> None:
+def created(name: str, spec: kopf.Spec, body: kopf.Body, logger: kopf.Logger, **_: object) -> None:
     (OUT / f"created-{name}").write_text(str(spec.get("clusterIP", "")))
     logger.info(f"tracking {name}")
+    # a core/v1 Event about the Service, posted by kopf in the background
+    kopf.info(body, reason="Tracked", message=f"tracking {name} at {spec.get('clusterIP')}")
 
 
 @kopf.on.update("v1", "services", labels=SELECTOR, field="metadata.labels")
