@@ -78,7 +78,8 @@ class EventsApi(ResourceApi):
 
     def update(self, resource: ResourceType, namespace: Optional[str], name: str, body: Any, *,
                subresource: str = "", dry_run: bool = False,
-               field_validation: str = "Warn") -> Tuple[Dict[str, Any], List[str]]:
+               field_validation: str = "Warn", **options: Any) -> Tuple[Dict[str, Any], List[str]]:
+        # (options: what newer callers pass, e.g. whether the body is a patch's result)
         if subresource:
             raise status.not_found_path()
         body, warnings = self._check_body(resource, namespace, body, name, field_validation)
@@ -88,7 +89,14 @@ class EventsApi(ResourceApi):
         return self._form(resource, updated), warnings
 
     def delete(self, resource: ResourceType, namespace: Optional[str], name: str, *,
-               dry_run: bool = False) -> Dict[str, Any]:
+               dry_run: bool = False, preconditions: Optional[Dict[str, Any]] = None,
+               **options: Any) -> Dict[str, Any]:
+        for field, wanted in (preconditions or {}).items():
+            if field in ("uid", "resourceVersion") and wanted:
+                current = self.get(resource, namespace, name)["metadata"].get(field)
+                if str(wanted) != str(current):
+                    raise status.conflict(resource, name, f"Precondition failed: {field} in precondition: "
+                                                          f"{wanted}, {field} in object meta: {current}")
         gone = self._events_call(resource, name,
                                  lambda: self.log.delete(namespace or "default", name, dry_run=dry_run))
         return self._form(resource, gone)
