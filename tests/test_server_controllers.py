@@ -217,3 +217,14 @@ def test_controllers_in_process_stop_with_the_server(fc):
         server.close()
     assert not server.controllers.running
     cluster.close()
+
+
+def test_closing_the_cluster_first_ends_the_controllers_quietly(fc, capfd):
+    cluster = fc.Cluster("10.96.0.0/24")
+    server = fc.serve(cluster, repair_interval=0.1, kubernetes_service_interval=0.1)
+    try:
+        cluster.close()
+        wait_for(lambda: not server.controllers.running, what="the controllers to end")
+    finally:
+        server.close()
+    assert "controller failed" not in capfd.readouterr().err

@@ -22,6 +22,7 @@ import threading
 import time
 from typing import Any, Callable, List, Optional
 
+from ..errors import StoreError
 from ..k8s.events import EventLog
 from ..k8s.layout import IPADDRESSES, SERVICES
 from ..k8s.objects import LABEL_MANAGED_BY, MANAGED_BY_ALLOCATOR, Event
@@ -166,6 +167,9 @@ class Controllers:
             self._reported.discard(name)
         except Exception as exc:  # a closed Cluster at shutdown, a store error: retried later
             if self._stop.is_set():
+                return
+            if isinstance(exc, StoreError) and "closed" in str(exc):
+                self._stop.set()  # its owner closed the Cluster first: nothing left to control
                 return
             if name not in self._reported:
                 self._reported.add(name)
