@@ -204,7 +204,7 @@ class Controllers:
             except Exception:
                 deleted = orphaned = False
             if orphaned:  # a leak candidate: looked at again once its grace has passed
-                due["repair"] = min(due["repair"], clock() + self.leak_grace_period + 0.5)
+                due["repair"] = min(due["repair"], clock() + self.leak_grace_period + 1.5)  # (whole-second timestamps)
             if deleted:
                 wait = last_reactive + _REACTIVE_SPACING - clock()
                 if wait > 0 and self._stop.wait(wait):
