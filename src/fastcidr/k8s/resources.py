@@ -18,7 +18,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from . import printers
 
 __all__ = ["ResourceType", "Column", "SERVICECIDRS", "IPADDRESSES", "SERVICES", "NAMESPACES", "RESOURCES",
-           "EVENTS", "EVENTS_V1", "SELF_SUBJECT_ACCESS_REVIEWS", "SELF_SUBJECT_REVIEWS", "OBJECT_KINDS", "unknown_fields", "find", "lookup", "by_kind"]
+           "EVENTS", "EVENTS_V1", "SELF_SUBJECT_ACCESS_REVIEWS", "SELF_SUBJECT_REVIEWS", "OBJECT_KINDS",
+           "unknown_fields", "find", "lookup", "by_kind"]
 
 NETWORKING = "networking.k8s.io"
 
@@ -245,7 +246,8 @@ EVENTS_V1 = ResourceType(
 )
 #: the reviews ``kubectl auth can-i`` and ``kubectl auth whoami`` create (never stored)
 SELF_SUBJECT_ACCESS_REVIEWS = ResourceType(
-    "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", "authorization.k8s.io", "v1", False,
+    "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", "authorization.k8s.io",
+    "v1", False,
     verbs=("create",), schema={"apiVersion": ANY, "kind": ANY, "metadata": OBJECT_META, "spec": ANY,
                                "status": ANY},
 )

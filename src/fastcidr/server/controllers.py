@@ -203,8 +203,9 @@ class Controllers:
                 deleted, orphaned, revision = self._scan(revision)
             except Exception:
                 deleted = orphaned = False
-            if orphaned:  # a leak candidate: looked at again once its grace has passed
-                due["repair"] = min(due["repair"], clock() + self.leak_grace_period + 1.5)  # (whole-second timestamps)
+            if orphaned:  # a leak candidate: looked at again once its grace has passed (plus
+                # a little: timestamps are whole seconds)
+                due["repair"] = min(due["repair"], clock() + self.leak_grace_period + 1.5)
             if deleted:
                 wait = last_reactive + _REACTIVE_SPACING - clock()
                 if wait > 0 and self._stop.wait(wait):
