@@ -228,3 +228,26 @@ def test_closing_the_cluster_first_ends_the_controllers_quietly(fc, capfd):
     finally:
         server.close()
     assert "controller failed" not in capfd.readouterr().err
+
+
+def test_a_held_address_is_freed_by_the_repair_once_its_service_is_gone(fc):
+    from fastcidr.errors import AlreadyAllocatedError
+
+    with fc.Cluster("10.96.0.0/24") as cluster:
+        ip = cluster.create_service("web").cluster_ip
+        cluster.delete_ip_address(ip)
+        with pytest.raises(AlreadyAllocatedError):
+            cluster.create_service("thief", cluster_ip=ip)
+        cluster.delete_service("web")  # before any repair: the address is still held
+        with pytest.raises(AlreadyAllocatedError):
+            cluster.create_service("thief", cluster_ip=ip)
+        cluster.repair()
+        assert cluster.create_service("after", cluster_ip=ip).cluster_ip == ip
+        # the IPAddress of a Service that does not list it any more is simply freed
+        orphan = "10.96.0.200"
+        cluster.create({"apiVersion": "networking.k8s.io/v1", "kind": "IPAddress",
+                        "metadata": {"name": orphan},
+                        "spec": {"parentRef": {"resource": "services", "namespace": "default",
+                                               "name": "after"}}})
+        cluster.delete_ip_address(orphan)
+        assert cluster.create_service("free", cluster_ip=orphan).cluster_ip == orphan

@@ -28,7 +28,7 @@ import functools
 import gc
 import weakref
 from dataclasses import replace
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import (
     NotFoundError,
@@ -93,6 +93,9 @@ class Cluster(Repair):
         super().__init__(store=store, seed=seed, clock=clock, deletion_grace_period=deletion_grace_period,
                          leak_grace_period=leak_grace_period, policy=policy)
         self._started = _dt.datetime.now(UTC).replace(microsecond=0)  # when Namespaces have no other time
+        # addresses kept taken in the index after their IPAddress object was deleted while a live
+        # Service listed them (delete_ip_address), until repair() has recreated the object
+        self._held: Set[str] = set()
         try:
             # (the cyclic collector stays as the host application set it: applications that
             # build or load very large states may pause it around the call, see paused_collector)
@@ -335,13 +338,11 @@ class Cluster(Repair):
                 raise NotFoundError(RES_SVC, str(name))
             ops: List[Any] = [Delete(SERVICES, key, expect=rec.revision)]
             released = []
-            held: List[str] = []  # taken in the index with no object (see delete_ip_address)
             for text in _service_ips(rec.value):
                 parsed = _parse_ip(text)
                 ip = _canonical(*parsed) if parsed else text
                 ip_rec = self._store.get(IPADDRESSES, ip)
                 if ip_rec is None:
-                    held.append(ip)
                     continue
                 ref = (ip_rec.value.get("spec") or {}).get("parentRef") or {}
                 if ref.get("group", "") == "" and ref.get("resource") == SERVICES and \
@@ -354,9 +355,9 @@ class Cluster(Repair):
                 continue
             if not self._shared:
                 self._rev = rev
-            for ip in released + held:
+            for ip in released:
                 self._unmark(ip)
-            self._sync_holding(released + held)
+            self._sync_holding(released)
             if key == _DEFAULT_SERVICE_KEY:
                 self._ensure_default_service()  # the apiserver recreates it, on its first address
             return None
@@ -379,7 +380,9 @@ class Cluster(Repair):
                 continue
             if not self._shared:
                 self._rev = rev
-            if not self._listed_by_parent(key, rec.value):
+            if self._listed_by_parent(key, rec.value):
+                self._held.add(key)
+            else:
                 self._unmark(key)
                 self._sync_holding([key])
             return None
@@ -495,7 +498,20 @@ class Cluster(Repair):
         """Check every Service IP against the IPAddress objects and the other way round, fix what
         can be fixed, and return the events (docs/behaviour.md §6)."""
         self._sync()
-        return self._repair()
+        events = self._repair()
+        self._release_held()
+        return events
+
+    def _release_held(self) -> None:
+        """After a repair pass: an address held for a Service (see delete_ip_address) whose
+        object is still missing has no Service listing it any more (the pass would have
+        recreated the object): it becomes free."""
+        held, self._held = self._held, set()
+        gone = [ip for ip in held if self._store.get(IPADDRESSES, ip) is None]
+        for ip in gone:
+            self._unmark(ip)
+        if gone:
+            self._sync_holding(gone)
 
 
     # ------------------------------------------------------------------------------------------
