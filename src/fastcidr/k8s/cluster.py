@@ -28,7 +28,7 @@ import functools
 import gc
 import weakref
 from dataclasses import replace
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import (
     NotFoundError,
@@ -101,6 +101,9 @@ class Cluster(Repair):
         super().__init__(store=store, seed=seed, clock=clock, deletion_grace_period=deletion_grace_period,
                          leak_grace_period=leak_grace_period, policy=policy)
         self._started = _dt.datetime.now(UTC).replace(microsecond=0)  # when Namespaces have no other time
+        # addresses kept taken in the index after their IPAddress object was deleted while a live
+        # Service listed them (delete_ip_address), until repair() has recreated the object
+        self._held: Set[str] = set()
         try:
             # (the cyclic collector stays as the host application set it: applications that
             # build or load very large states may pause it around the call, see paused_collector)
@@ -140,6 +143,11 @@ class Cluster(Repair):
     def store(self) -> Store:
         """The store holding this Cluster's objects (the truth)."""
         return self._store
+
+    @property
+    def leak_grace_period(self) -> float:
+        """Seconds an orphaned IPAddress must exist before ``repair()`` deletes it."""
+        return self._leak_grace
 
     @property
     def service_cluster_ip_range(self) -> List[str]:
@@ -373,8 +381,10 @@ class Cluster(Repair):
 
     @_locked
     def delete_ip_address(self, ip: Any) -> Optional[IPAddress]:
-        """Delete an IPAddress object (the address becomes free). One with finalizers is only
-        marked (``deletionTimestamp``) and returned; None when it is gone."""
+        """Delete an IPAddress object. The address becomes free, unless a live Service still
+        lists it: then the index keeps it taken, so that no other Service gets it before the
+        repair controller recreates the object (docs/serve.md "Controllers"). One with finalizers
+        is only marked (``deletionTimestamp``) and returned; None when it is gone."""
         key = self._ip_key(ip)
         for _ in range(_MAX_RETRIES):
             self._sync()
@@ -400,10 +410,21 @@ class Cluster(Repair):
                 continue
             if not self._shared:
                 self._rev = rev
-            self._unmark(key)
-            self._sync_holding([key])
+            if self._listed_by_parent(key, rec.value):
+                self._held.add(key)
+            else:
+                self._unmark(key)
+                self._sync_holding([key])
             return None
         raise _conflict(RES_IP, key)
+
+    def _listed_by_parent(self, ip: str, value: Dict[str, Any]) -> bool:
+        """Whether the Service an IPAddress object (``value``) names lists ``ip``."""
+        ref = (value.get("spec") or {}).get("parentRef") or {}
+        if ref.get("group", "") != "" or ref.get("resource") != SERVICES:
+            return False
+        svc = self._store.get(SERVICES, f"{ref.get('namespace', '')}/{ref.get('name', '')}")
+        return svc is not None and self._lists_ip(svc.value, ip)
 
     @_locked
     def create(self, obj_or_dict: Any, *, dry_run: bool = False) -> Any:
@@ -521,7 +542,20 @@ class Cluster(Repair):
         """Check every Service IP against the IPAddress objects and the other way round, fix what
         can be fixed, and return the events (docs/behaviour.md §6)."""
         self._sync()
-        return self._repair()
+        events = self._repair()
+        self._release_held()
+        return events
+
+    def _release_held(self) -> None:
+        """After a repair pass: an address held for a Service (see delete_ip_address) whose
+        object is still missing has no Service listing it any more (the pass would have
+        recreated the object): it becomes free."""
+        held, self._held = self._held, set()
+        gone = [ip for ip in held if self._store.get(IPADDRESSES, ip) is None]
+        for ip in gone:
+            self._unmark(ip)
+        if gone:
+            self._sync_holding(gone)
 
 
     # ------------------------------------------------------------------------------------------
@@ -598,6 +632,14 @@ class Cluster(Repair):
         existing = [item["metadata"]["name"] for item in self.list_namespaces()]
         return namespaces.create_namespace(self._store, existing, str(name), format_time(self._now()) or "",
                                            labels, annotations, dry_run)
+
+    @_locked
+    def update_namespace(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
+        """Replace a Namespace's labels, annotations and finalizers from its wire dict
+        (``NotFoundError``, ``ConflictError`` for a stale ``resourceVersion``); its wire dict."""
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        current = self.get(resources.NAMESPACES, name)
+        return namespaces.update_namespace(self._store, current, obj, dry_run)
 
     @_locked
     def delete_namespace(self, name: str, *, dry_run: bool = False) -> Dict[str, Any]:

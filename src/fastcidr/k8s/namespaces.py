@@ -15,11 +15,12 @@ import uuid
 from typing import Any, Dict, List, Optional
 
 from ..errors import AlreadyExistsError, ConflictError, ForbiddenError, ValidationError
-from ..store.base import Create, Delete, Store
+from ..store.base import Create, Delete, Put, Store, TxnConflict
 from . import layout
 from .resources import NAMESPACES
 
-__all__ = ["SYSTEM_NAMESPACES", "namespace_object", "stored_namespaces", "create_namespace", "delete_namespace"]
+__all__ = ["SYSTEM_NAMESPACES", "namespace_object", "stored_namespaces", "create_namespace", "update_namespace",
+           "delete_namespace"]
 
 #: The namespaces that always exist (kube-apiserver creates them at start).
 SYSTEM_NAMESPACES = ("default", "kube-system")
@@ -102,6 +103,56 @@ def create_namespace(store: Store, existing: List[str], name: str, created: str,
         revision = store.commit([Create(layout.META, layout.namespace_key(name), obj)])
     except ConflictError:
         raise AlreadyExistsError(NAMESPACES.qualified, name) from None
+    return with_revision(obj, revision)
+
+
+def update_namespace(store: Store, current: Dict[str, Any], new: Dict[str, Any],
+                     dry_run: bool = False) -> Dict[str, Any]:
+    """Replace a Namespace's labels, annotations and finalizers (what ``kubectl label ns`` and
+    ``annotate ns`` change); name, uid, creation time and status stay. A ``resourceVersion``
+    that is not the current one raises ``ConflictError``. A Namespace that existed only
+    implicitly (a system one, or one of Services) is stored from now on."""
+    meta_now = current.get("metadata") or {}
+    name = str(meta_now.get("name") or "")
+    meta_new = new.get("metadata") or {}
+    wanted = meta_new.get("resourceVersion")
+    if wanted and str(wanted) != str(meta_now.get("resourceVersion")):
+        raise ConflictError(f'Operation cannot be fulfilled on {NAMESPACES.qualified} "{name}": the object '
+                            "has been modified; please apply your changes to the latest version and try again")
+    metadata: Dict[str, Any] = {k: v for k, v in meta_now.items() if k != "resourceVersion"}
+    spec_now: Dict[str, Any] = dict(current.get("spec") or {})
+    obj: Dict[str, Any] = {
+        "apiVersion": NAMESPACES.api_version, "kind": NAMESPACES.kind, "metadata": metadata,
+        "spec": spec_now, "status": dict(current.get("status") or {}),
+    }
+    labels = dict(meta_new.get("labels") or {})
+    labels["kubernetes.io/metadata.name"] = name  # the apiserver always sets it
+    metadata["labels"] = labels
+    if meta_new.get("annotations"):
+        metadata["annotations"] = dict(meta_new["annotations"])
+    else:
+        metadata.pop("annotations", None)
+    for field in ("finalizers", "ownerReferences"):
+        if meta_new.get(field):
+            metadata[field] = list(meta_new[field])
+        else:
+            metadata.pop(field, None)
+    spec = new.get("spec")
+    if isinstance(spec, dict) and isinstance(spec.get("finalizers"), list):
+        spec_now["finalizers"] = list(spec["finalizers"])
+    if dry_run:
+        return with_revision(obj, int(meta_now.get("resourceVersion") or 0))
+    key = layout.namespace_key(name)
+    record = store.get(layout.META, key)
+    try:
+        if record is None:
+            revision = store.commit([Create(layout.META, key, obj)])
+        else:
+            revision = store.commit([Put(layout.META, key, obj, expect=record.revision)])
+    except (TxnConflict, ConflictError):
+        raise ConflictError(f'Operation cannot be fulfilled on {NAMESPACES.qualified} "{name}": the object '
+                            "has been modified; please apply your changes to the latest version and "
+                            "try again") from None
     return with_revision(obj, revision)
 
 

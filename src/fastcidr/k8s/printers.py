@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 __all__ = ["human_duration", "parse_timestamp", "age", "format_labels", "parent_ref_text",
            "external_ip_text", "port_text", "servicecidr_cells", "ipaddress_cells",
-           "service_cells", "namespace_cells"]
+           "service_cells", "namespace_cells", "event_cells"]
 
 # getServiceExternalIP cuts the load balancers' addresses to this many characters unless wide
 LOAD_BALANCER_WIDTH = 16
@@ -191,3 +191,40 @@ def namespace_cells(obj: Dict[str, Any], now: Optional[datetime] = None, wide: b
     """NAME, STATUS, AGE."""
     phase = (obj.get("status") or {}).get("phase") or ""
     return [_name_of(obj), phase, _age_of(obj, now)]
+
+
+def _event_source(event: Dict[str, Any]) -> str:
+    """formatEventSource: ``component, host``, else the reporting controller."""
+    source = event.get("source") or {}
+    component = source.get("component") or event.get("reportingComponent") or ""
+    host = source.get("host") or ""
+    return f"{component}, {host}" if host else component
+
+
+def event_cells(obj: Dict[str, Any], now: Optional[datetime] = None, wide: bool = True) -> List[str]:
+    """A core/v1 Event: LAST SEEN, TYPE, REASON, OBJECT, SUBOBJECT, SOURCE, MESSAGE, FIRST SEEN,
+    COUNT, NAME (the apiserver's printEvent; the fifth, sixth and last three are wide)."""
+    meta = obj.get("metadata") or {}
+    involved = obj.get("involvedObject") or {}
+    series = obj.get("series") or {}
+    first = obj.get("firstTimestamp") or obj.get("eventTime") or meta.get("creationTimestamp")
+    last = obj.get("lastTimestamp") or series.get("lastObservedTime") or obj.get("eventTime") or first
+    count = obj.get("count") or series.get("count") or 1
+    last_seen = age(last, now) if last else "<unknown>"
+    if series:
+        last_seen = f"{age(series.get('lastObservedTime') or last, now)} (x{count} over {age(first, now)})"
+    elif int(count) > 1:
+        last_seen = f"{age(last, now)} (x{count} over {age(first, now)})"
+    kind = str(involved.get("kind") or "").lower()
+    return [
+        last_seen,
+        str(obj.get("type") or ""),
+        str(obj.get("reason") or ""),
+        f"{kind}/{involved.get('name') or ''}",
+        str(involved.get("fieldPath") or ""),
+        _event_source(obj),
+        str(obj.get("message") or "").strip(),
+        age(first, now) if first else "<unknown>",
+        str(count),
+        _name_of(obj),
+    ]

@@ -18,7 +18,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from . import printers
 
 __all__ = ["ResourceType", "Column", "SERVICECIDRS", "IPADDRESSES", "SERVICES", "NAMESPACES", "RESOURCES",
-           "OBJECT_KINDS", "unknown_fields", "find", "lookup", "by_kind"]
+           "EVENTS", "EVENTS_V1", "SELF_SUBJECT_ACCESS_REVIEWS", "SELF_SUBJECT_REVIEWS", "OBJECT_KINDS",
+           "unknown_fields", "find", "lookup", "by_kind"]
 
 NETWORKING = "networking.k8s.io"
 
@@ -195,19 +196,75 @@ SERVICES = ResourceType(
 )
 NAMESPACES = ResourceType(
     "namespaces", "namespace", "Namespace", "", "v1", False, short_names=("ns",),
-    verbs=("create", "delete", "get", "list", "watch"),
+    verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
     schema=_object_schema({"finalizers": ANY}, {"phase": ANY, "conditions": ANY}),
     columns=(_NAME, Column("Status", "The status of the namespace"), _AGE),
     row_cells=printers.namespace_cells,
 )
 
+_OBJECT_REFERENCE = {k: ANY for k in ("kind", "namespace", "name", "uid", "apiVersion",
+                                      "resourceVersion", "fieldPath")}
+_EVENT_COLUMNS = (
+    Column("Last Seen", "Time when this Event was last observed."),
+    Column("Type", "Type of this event (Normal, Warning), new types could be added in the future."),
+    Column("Reason", "This should be a short, machine understandable string that gives the reason "
+                     "for this event being generated."),
+    Column("Object", "The object that this event is about."),
+    Column("Subobject", "The subobject that this event is about.", priority=1),
+    Column("Source", "The component reporting this event.", priority=1),
+    Column("Message", "A human-readable description of the status of this operation."),
+    Column("First Seen", "The time at which the event was first recorded.", priority=1),
+    Column("Count", "The number of times this event has occurred.", priority=1),
+    Column("Name", _NAME_DOC, format="name", priority=1),
+)
+def _v1_event_cells(obj: Dict[str, Any], now: Optional[datetime], wide: bool) -> List[str]:
+    from .events import to_core  # (events imports this module)
+
+    return printers.event_cells(to_core(obj), now, wide)
+
+
+#: core/v1 Events and events.k8s.io/v1 Events are one object in two versions (one storage)
+EVENTS = ResourceType(
+    "events", "event", "Event", "", "v1", True, short_names=("ev",),
+    schema={"apiVersion": ANY, "kind": ANY, "metadata": OBJECT_META,
+            "involvedObject": _OBJECT_REFERENCE, "related": _OBJECT_REFERENCE, "reason": ANY,
+            "message": ANY, "source": {"component": ANY, "host": ANY}, "firstTimestamp": ANY,
+            "lastTimestamp": ANY, "count": ANY, "type": ANY, "eventTime": ANY,
+            "series": {"count": ANY, "lastObservedTime": ANY, "state": ANY}, "action": ANY,
+            "reportingComponent": ANY, "reportingInstance": ANY},
+    columns=_EVENT_COLUMNS, row_cells=printers.event_cells,
+)
+EVENTS_V1 = ResourceType(
+    "events", "event", "Event", "events.k8s.io", "v1", True, short_names=("ev",),
+    schema={"apiVersion": ANY, "kind": ANY, "metadata": OBJECT_META, "eventTime": ANY,
+            "series": {"count": ANY, "lastObservedTime": ANY}, "reportingController": ANY,
+            "reportingInstance": ANY, "action": ANY, "reason": ANY, "regarding": _OBJECT_REFERENCE,
+            "related": _OBJECT_REFERENCE, "note": ANY, "type": ANY,
+            "deprecatedSource": {"component": ANY, "host": ANY}, "deprecatedFirstTimestamp": ANY,
+            "deprecatedLastTimestamp": ANY, "deprecatedCount": ANY},
+    columns=_EVENT_COLUMNS, row_cells=lambda obj, now, wide: _v1_event_cells(obj, now, wide),
+)
+#: the reviews ``kubectl auth can-i`` and ``kubectl auth whoami`` create (never stored)
+SELF_SUBJECT_ACCESS_REVIEWS = ResourceType(
+    "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", "authorization.k8s.io",
+    "v1", False,
+    verbs=("create",), schema={"apiVersion": ANY, "kind": ANY, "metadata": OBJECT_META, "spec": ANY,
+                               "status": ANY},
+)
+SELF_SUBJECT_REVIEWS = ResourceType(
+    "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", "authentication.k8s.io", "v1", False,
+    verbs=("create",), schema={"apiVersion": ANY, "kind": ANY, "metadata": OBJECT_META, "status": ANY},
+)
+
 RESOURCES: Dict[Tuple[str, str], ResourceType] = {
-    (r.group, r.plural): r for r in (SERVICECIDRS, IPADDRESSES, SERVICES, NAMESPACES)
+    (r.group, r.plural): r for r in (SERVICECIDRS, IPADDRESSES, SERVICES, NAMESPACES, EVENTS, EVENTS_V1,
+                                     SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS)
 }
 #: the kinds of object a Cluster keeps (what the command line creates, gets and deletes)
 OBJECT_KINDS: Tuple[ResourceType, ...] = (SERVICECIDRS, IPADDRESSES, SERVICES)
 _BY_NAME: Dict[str, ResourceType] = {name: r for r in OBJECT_KINDS for name in r.names}
-_BY_KIND: Dict[str, ResourceType] = {r.kind: r for r in RESOURCES.values()}
+# (a manifest's ``kind: Event`` means the core/v1 one)
+_BY_KIND: Dict[str, ResourceType] = {r.kind: r for r in RESOURCES.values() if r is not EVENTS_V1}
 
 
 def unknown_fields(obj: Any, schema: Any, path: str = "") -> List[str]:

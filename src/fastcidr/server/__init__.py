@@ -11,8 +11,9 @@ The real ``kubectl`` and the official client libraries work against it unchanged
 
 Command line: ``fastcidr serve [--store URL] [--service-cluster-ip-range CIDR[,CIDR]]
 [--address 127.0.0.1] [--port N] [--kubeconfig-out FILE] [--tls-cert F --tls-key F]
-[--allow-remote] [--allow-host NAME] [--tls-client-ca F]`` and the limits of docs/serve.md
-("Limits and security").
+[--allow-remote] [--allow-host NAME] [--tls-client-ca F] [--repair-interval S]
+[--kubernetes-service-interval S] [--event-ttl S] [--no-controllers]`` and the limits of
+docs/serve.md ("Limits and security").
 """
 from __future__ import annotations
 
@@ -28,7 +29,12 @@ import tempfile
 import threading
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence, cast
 
+from ..k8s.events import EVENT_TTL, EventLog
 from .api import ResourceApi
+from .controllers import KUBERNETES_SERVICE_INTERVAL, REPAIR_INTERVAL, Controllers
+from .events import EventsApi
+from .resources import EVENTS, EVENTS_V1, SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS
+from .reviews import ReviewsApi
 from .http import ApiHTTPServer
 from .limits import ServerLimits, SizeLimitedCluster
 from .security import AccessPolicy, is_loopback, new_token
@@ -112,7 +118,11 @@ class ApiServer:
                  verbose: bool = False, allow_remote: bool = False,
                  allow_hosts: Sequence[str] = (), token: Optional[str] = None,
                  tls_client_ca: Optional[str] = None,
-                 limits: Optional[ServerLimits] = None) -> None:
+                 limits: Optional[ServerLimits] = None,
+                 controllers: bool = True,
+                 repair_interval: float = REPAIR_INTERVAL,
+                 kubernetes_service_interval: float = KUBERNETES_SERVICE_INTERVAL,
+                 event_ttl: float = EVENT_TTL) -> None:
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("--tls-cert and --tls-key go together")
         if tls_client_ca is not None and tls_cert is None:
@@ -141,8 +151,20 @@ class ApiServer:
         self.cluster = cluster
         # The wrapper checks object sizes on writes and hands every other attribute to the Cluster.
         self.api = ResourceApi(cast("Cluster", SizeLimitedCluster(cluster, self.limits.max_object_bytes)))
+        #: the Events of this server's Cluster (what clients post and the controllers write)
+        self.events = EventLog(cluster, ttl=event_ttl)
         self._httpd = ApiHTTPServer((host, port), self.api, context, verbose=verbose,
                                     limits=self.limits)
+        events_api = EventsApi(cluster, self.events, self.limits.max_object_bytes)
+        reviews = ReviewsApi()
+        self._httpd.apis.update({EVENTS: events_api, EVENTS_V1: events_api,
+                                 SELF_SUBJECT_ACCESS_REVIEWS: reviews, SELF_SUBJECT_REVIEWS: reviews})
+        #: the background controllers (None when started with ``controllers=False``)
+        self.controllers: Optional[Controllers] = None
+        if controllers:
+            self.controllers = Controllers(cluster, self.events, repair_interval=repair_interval,
+                                           kubernetes_service_interval=kubernetes_service_interval,
+                                           event_expiry_interval=min(60.0, event_ttl))
         bound_host = str(self._httpd.server_address[0])
         bound_port = int(self._httpd.server_address[1])
         self._httpd.policy = AccessPolicy(bound_host, bound_port, remote=remote,
@@ -160,6 +182,8 @@ class ApiServer:
                                         kwargs={"poll_interval": 0.2},
                                         name=f"fastcidr-serve-{bound_port}", daemon=True)
         self._thread.start()
+        if self.controllers is not None:
+            self.controllers.start()
 
     def kubeconfig(self, path: str) -> str:
         """Write a kubeconfig for this server to ``path`` (atomically); return the path."""
@@ -177,6 +201,8 @@ class ApiServer:
         if self._closed:
             return
         self._closed = True
+        if self.controllers is not None:
+            self.controllers.stop()
         self._httpd.closing.set()
         self._httpd.shutdown()
         self._httpd.close_connections()
@@ -240,6 +266,22 @@ def _parser() -> argparse.ArgumentParser:
     ):
         parser.add_argument(flag, dest=field, type=kind, default=getattr(defaults, field),
                             help=f"limit: {text} (default {getattr(defaults, field)})")
+    parser.add_argument("--repair-interval", dest="repair_interval", type=float,
+                        default=REPAIR_INTERVAL, metavar="SECONDS",
+                        help=f"how often the ClusterIP/IPAddress repair loop runs (default "
+                             f"{REPAIR_INTERVAL:g}, as kube-apiserver)")
+    parser.add_argument("--kubernetes-service-interval", dest="kubernetes_service_interval",
+                        type=float, default=KUBERNETES_SERVICE_INTERVAL, metavar="SECONDS",
+                        help="how often the ServiceCIDR controllers, the default/kubernetes "
+                             f"Service and leak detection run (default {KUBERNETES_SERVICE_INTERVAL:g})")
+    parser.add_argument("--ip-leak-grace-period", dest="leak_grace_period", type=float,
+                        default=60.0, metavar="SECONDS",
+                        help="the age an IPAddress without its Service must reach before repair "
+                             "deletes it (default 60, as kube-apiserver)")
+    parser.add_argument("--event-ttl", dest="event_ttl", type=float, default=EVENT_TTL,
+                        metavar="SECONDS", help=f"how long Events are kept (default {EVENT_TTL:g})")
+    parser.add_argument("--no-controllers", dest="controllers", action="store_false",
+                        help="do not run the background controllers")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
 
@@ -260,6 +302,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         limits = _limits(args)
     except ValueError as exc:
         parser.error(str(exc))
+    for flag, value in (("--repair-interval", args.repair_interval),
+                        ("--kubernetes-service-interval", args.kubernetes_service_interval),
+                        ("--event-ttl", args.event_ttl)):
+        if not args.leak_grace_period >= 0:
+            parser.error(f"--ip-leak-grace-period must not be negative, got {args.leak_grace_period:g}")
+        if not value > 0 or value != value or value == float("inf"):
+            parser.error(f"{flag} must be a positive number of seconds, got {value:g}")
     token = None
     if args.token_file:
         try:
@@ -276,7 +325,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ValueError as exc:
         parser.error(f"--service-node-port-range: {exc}")
     try:
-        cluster = Cluster(args.service_cluster_ip_range, store=args.store, service_node_port_range=node_ports)
+        cluster = Cluster(args.service_cluster_ip_range, store=args.store, service_node_port_range=node_ports,
+                          leak_grace_period=args.leak_grace_period)
     except FastCIDRError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -285,7 +335,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         server = ApiServer(cluster, args.address, args.port, tls_cert=args.tls_cert,
                            tls_key=args.tls_key, verbose=args.verbose,
                            allow_remote=args.allow_remote, allow_hosts=args.allow_hosts,
-                           token=token, tls_client_ca=args.tls_client_ca, limits=limits)
+                           token=token, tls_client_ca=args.tls_client_ca, limits=limits,
+                           controllers=args.controllers, repair_interval=args.repair_interval,
+                           kubernetes_service_interval=args.kubernetes_service_interval,
+                           event_ttl=args.event_ttl)
     except (OSError, ssl.SSLError, ValueError) as exc:
         cluster.close()
         print(f"error: {exc}", file=sys.stderr)

@@ -57,6 +57,15 @@ _FIELD_SELECTABLE = {
     IPADDRESSES.plural: ("metadata.name",),
     SERVICES.plural: ("metadata.name", "metadata.namespace", "spec.clusterIP", "spec.type"),
     NAMESPACES.plural: ("metadata.name", "status.phase"),
+    # core/v1 and events.k8s.io/v1 Events (one plural): the fields of both versions
+    "events": ("metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.namespace",
+               "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion",
+               "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "type",
+               "reportingComponent", "source", "regarding.kind", "regarding.namespace",
+               "regarding.name", "regarding.uid", "regarding.apiVersion", "regarding.resourceVersion",
+               "regarding.fieldPath", "reportingController"),
+    "selfsubjectaccessreviews": (),
+    "selfsubjectreviews": (),
 }
 
 _PATCH_TYPES = {
@@ -319,9 +328,13 @@ class ResourceApi:
     def update(self, resource: ResourceType, namespace: Optional[str], name: str, body: Any, *,
                subresource: str = "", dry_run: bool = False,
                field_validation: str = "Warn", patched: bool = False) -> Tuple[Dict[str, Any], List[str]]:
-        if resource is NAMESPACES:
-            raise status.method_not_allowed()
         body, warnings = self._check_body(resource, namespace, body, name, field_validation)
+        if resource is NAMESPACES:
+            if subresource:
+                raise status.not_found_path()
+            updated = self._call(resource, name,
+                                 lambda: self.cluster.update_namespace(body, dry_run=dry_run))
+            return updated, warnings
         current = self.get(resource, namespace, name)
         sent_uid = body["metadata"].get("uid")
         if not patched and sent_uid and sent_uid != current["metadata"].get("uid"):

@@ -1,4 +1,5 @@
-"""Discovery (aggregated v2 and legacy), ``/version`` and the minimal ``/openapi/v3`` documents.
+"""Discovery (aggregated v2 and legacy), ``/version`` and the ``/openapi/v3`` documents (their
+schemas come from :mod:`fastcidr.server.openapi`).
 
 kubectl picks aggregated discovery when the reply carries the exact content type
 :data:`AGGREGATED_CONTENT_TYPE`; sent as plain JSON the same body reads as "no groups".
@@ -13,7 +14,9 @@ import json
 from typing import Any, Dict, List, Optional
 
 from .. import __version__
-from .resources import IPADDRESSES, NAMESPACES, SERVICECIDRS, SERVICES, ResourceType
+from . import openapi
+from .resources import EVENTS, EVENTS_V1, IPADDRESSES, NAMESPACES, SELF_SUBJECT_ACCESS_REVIEWS, \
+    SELF_SUBJECT_REVIEWS, SERVICECIDRS, SERVICES, ResourceType
 
 __all__ = ["AGGREGATED_CONTENT_TYPE", "wants_aggregated", "aggregated", "legacy_root",
            "legacy_resource_list", "version_info", "openapi_root", "openapi_group_version",
@@ -23,8 +26,11 @@ AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGro
 
 #: (group, version) -> the resources served there, in discovery order
 GROUP_VERSIONS: Dict[tuple, List[ResourceType]] = {
-    ("", "v1"): [NAMESPACES, SERVICES],
+    ("", "v1"): [EVENTS, NAMESPACES, SERVICES],
     ("networking.k8s.io", "v1"): [IPADDRESSES, SERVICECIDRS],
+    ("authentication.k8s.io", "v1"): [SELF_SUBJECT_REVIEWS],
+    ("authorization.k8s.io", "v1"): [SELF_SUBJECT_ACCESS_REVIEWS],
+    ("events.k8s.io", "v1"): [EVENTS_V1],
 }
 
 #: The Kubernetes version this server speaks (ServiceCIDR v1 is GA in 1.33).
@@ -152,14 +158,19 @@ def _openapi_path(group: str, version: str) -> str:
 
 
 def openapi_group_version(group: str, version: str) -> Optional[Dict[str, Any]]:
-    """The OpenAPI v3 document of one group/version: only PATCH operations with an
-    operation-level ``fieldValidation`` parameter, which is all ``kubectl apply`` looks for."""
+    """The OpenAPI v3 document of one group/version: the schemas of the served kinds
+    (``kubectl explain``) and PATCH operations with an operation-level ``fieldValidation``
+    parameter, which is what ``kubectl apply`` looks for."""
     resources = GROUP_VERSIONS.get((group, version))
     if resources is None:
         return None
     paths: Dict[str, Any] = {}
     for resource in resources:
         if "patch" not in resource.verbs:
+            # a create-only kind (the reviews): its POST, as kube-apiserver documents it
+            paths[f"{resource.base_path()}/{resource.plural}"] = {
+                "post": {"x-kubernetes-group-version-kind": _gvk(resource), "responses": {},
+                         "parameters": [{"name": "dryRun", "in": "query", "schema": {"type": "string"}}]}}
             continue
         paths[resource.object_path()] = {
             "patch": {
@@ -173,7 +184,7 @@ def openapi_group_version(group: str, version: str) -> Optional[Dict[str, Any]]:
         }
     return {"openapi": "3.0.0",
             "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION["gitVersion"]},
-            "components": {"schemas": {}}, "paths": paths}
+            "components": {"schemas": openapi.schemas("v3")}, "paths": paths}
 
 
 def _hash(document: Dict[str, Any]) -> str:

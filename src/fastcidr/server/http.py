@@ -22,13 +22,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qsl, urlsplit, unquote
 
-from . import discovery, status, tables
+from . import discovery, openapi, status, tables
 from .api import ListOptions, ResourceApi
 from .limits import ServerLimits, check_nesting, check_numeric_query, check_object_types, \
     object_size, too_large, too_many_requests
 from .security import AccessPolicy
 from .protobuf import ProtobufError, decode_object
-from .resources import NAMESPACES, SERVICES, ResourceType, find
+from .resources import NAMESPACES, SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS, SERVICES, \
+    ResourceType, find
 
 __all__ = ["ApiHTTPServer", "ApiRequestHandler"]
 
@@ -86,6 +87,9 @@ class ApiHTTPServer(ThreadingHTTPServer):
                  limits: Optional[ServerLimits] = None,
                  policy: Optional[AccessPolicy] = None) -> None:
         self.api = api
+        #: resources served by another handler than ``api`` (Events, the auth reviews), each
+        #: with ResourceApi's verbs
+        self.apis: Dict[ResourceType, Any] = {}
         self.ssl_context = ssl_context
         self.verbose = verbose
         self.limits = limits if limits is not None else ServerLimits()
@@ -411,7 +415,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             # a browser's "simple" cross-site POST is text/plain or a form: never parsed as JSON
             raise status.unsupported_media_type(content_type or "no Content-Type")
         if media == PROTOBUF:
-            if resource is not SERVICES and resource is not NAMESPACES:
+            if resource not in (SERVICES, NAMESPACES, SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS):
                 raise status.unsupported_media_type(media)
             try:
                 return decode_object(raw)
@@ -530,7 +534,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         accept = self.headers.get("Accept", "") or ""
         if not parts:
             return self._send_json(200, {"paths": ["/api", "/api/v1", "/apis",
-                                                   "/apis/networking.k8s.io/v1", "/openapi/v3",
+                                                   "/apis/networking.k8s.io/v1", "/openapi/v2", "/openapi/v3",
                                                    "/version", "/healthz", "/metrics"]})
         head = parts[0]
         if head in ("healthz", "readyz", "livez") and method == "GET":
@@ -584,6 +588,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         self._send_json(200, document)
 
     def _openapi(self, parts: List[str], method: str) -> None:
+        if method == "GET" and parts[1:] == ["v2"]:
+            v2 = openapi.v2_document(discovery.KUBERNETES_VERSION["gitVersion"])
+            if openapi.V2_PROTOBUF_TYPE in (self.headers.get("Accept") or ""):
+                return self._send(200, openapi.v2_protobuf(v2), openapi.V2_PROTOBUF_REPLY_TYPE)
+            return self._send_json(200, v2)
         if method != "GET" or len(parts) < 2 or parts[1] != "v3":
             raise status.not_found_path()
         if len(parts) == 2:
@@ -605,7 +614,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         namespace: Optional[str] = None
         if not rest:
             raise status.not_found_path()
-        if rest[0] == NAMESPACES.plural and len(rest) >= 3 and group == "":
+        if rest[0] == NAMESPACES.plural and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
             resource = find(group, rest[0])
             if resource is None or not resource.namespaced:
@@ -620,7 +629,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         subresource = rest[2] if len(rest) >= 3 else ""
         if len(rest) > 3 or (subresource and (subresource != "status" or not resource.has_status)):
             raise status.not_found_path()
-        api = self.server.api
+        api = self.server.apis.get(resource, self.server.api)
+        if name is None and method == "GET" and "list" not in resource.verbs:
+            raise status.method_not_allowed()
+        if name is not None and "get" not in resource.verbs:
+            raise status.method_not_allowed()
         dry_run = query.get("dryRun") == "All"
         field_validation = query.get("fieldValidation") or "Warn"
         if field_validation not in ("Strict", "Warn", "Ignore"):
@@ -709,7 +722,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _list(self, resource: ResourceType, namespace: Optional[str], query: Dict[str, str],
               accept: str) -> None:
-        api = self.server.api
+        api = self.server.apis.get(resource, self.server.api)
         options = ListOptions(resource, query)
         items, revision, continue_token, remaining = api.list(resource, namespace, options)
         if wants_table(accept):
@@ -747,7 +760,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _watch(self, resource: ResourceType, namespace: Optional[str], query: Dict[str, str],
                accept: str) -> None:
-        api = self.server.api
+        api = self.server.apis.get(resource, self.server.api)
         options = ListOptions(resource, query)
         timeout_text = query.get("timeoutSeconds") or ""
         if timeout_text and not timeout_text.isdigit():
@@ -773,7 +786,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _stream(self, resource: ResourceType, events: Any, as_table: bool,
                 include_object: str) -> None:
-        api = self.server.api
+        api = self.server.apis.get(resource, self.server.api)
         first = next(events, None)
         self.send_response(200)
         self.send_header("Content-Type", JSON)

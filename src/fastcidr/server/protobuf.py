@@ -158,10 +158,24 @@ _SERVICE_SPEC: Schema = {
 _SERVICE: Schema = {1: ("metadata", (_OBJECT_META, False)), 2: ("spec", (_SERVICE_SPEC, False))}
 _NAMESPACE: Schema = {1: ("metadata", (_OBJECT_META, False))}
 
-# Kinds this server accepts in protobuf (kubectl's typed clientset commands).
+_RESOURCE_ATTRIBUTES: Schema = {
+    1: ("namespace", "str"), 2: ("verb", "str"), 3: ("group", "str"), 4: ("version", "str"),
+    5: ("resource", "str"), 6: ("subresource", "str"), 7: ("name", "str"),
+}
+_SELF_SUBJECT_ACCESS_REVIEW: Schema = {
+    1: ("metadata", (_OBJECT_META, False)),
+    2: ("spec", ({1: ("resourceAttributes", (_RESOURCE_ATTRIBUTES, False)),
+                  2: ("nonResourceAttributes", ({1: ("path", "str"), 2: ("verb", "str")}, False))},
+                 False)),
+}
+
+# Kinds this server accepts in protobuf (kubectl's typed clientset commands: create service,
+# create namespace, auth can-i, auth whoami).
 _SCHEMAS: Dict[Tuple[str, str], Schema] = {
     ("v1", "Service"): _SERVICE,
     ("v1", "Namespace"): _NAMESPACE,
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): _SELF_SUBJECT_ACCESS_REVIEW,
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): {1: ("metadata", (_OBJECT_META, False))},
 }
 
 def _int_or_string(value: Any) -> Any:

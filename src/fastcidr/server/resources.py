@@ -3,6 +3,10 @@ for the server's modules."""
 from __future__ import annotations
 
 from ..k8s.resources import (  # noqa: F401
+    EVENTS,
+    EVENTS_V1,
+    SELF_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_REVIEWS,
     IPADDRESSES,
     NAMESPACES,
     RESOURCES,
@@ -14,4 +18,5 @@ from ..k8s.resources import (  # noqa: F401
 )
 
 __all__ = ["ResourceType", "SERVICECIDRS", "IPADDRESSES", "SERVICES", "NAMESPACES", "RESOURCES",
+           "EVENTS", "EVENTS_V1", "SELF_SUBJECT_ACCESS_REVIEWS", "SELF_SUBJECT_REVIEWS",
            "unknown_fields", "find"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Dict, Iterable, List, Optional
 
-from .resources import IPADDRESSES, NAMESPACES, SERVICECIDRS, SERVICES, ResourceType
+from .resources import RESOURCES, ResourceType
 
 __all__ = ["table", "row_cells", "COLUMNS"]
 
 COLUMNS: Dict[str, List[Dict[str, Any]]] = {
-    r.plural: [c.definition() for c in r.columns] for r in (SERVICECIDRS, IPADDRESSES, SERVICES, NAMESPACES)
+    r.plural: [c.definition() for c in r.columns] for r in RESOURCES.values() if r.columns
 }
 
 
