@@ -43,7 +43,7 @@ from .describe import (
     describe_service,
     describe_service_cidr,
 )
-from .jsonpath import JSONPathError, jsonpath
+from .jsonpath import render as render_jsonpath
 from .kubectl_errors import (
     CommandError,
     _field_errors,
@@ -482,10 +482,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         elif document is not None and output == "yaml":
             _out(to_yaml(document))
         elif document is not None:
-            try:
-                _out(jsonpath(output.split("=", 1)[1], document))
-            except JSONPathError as exc:
-                raise CommandError(f"error executing jsonpath {output.split('=', 1)[1]!r}: {exc}") from None
+            _out(render_jsonpath(output.split("=", 1)[1], document))
     elif output == "name":
         for res, obj in found:
             _out(f"{res.qualified_singular}/{obj['metadata']['name']}\n")
@@ -611,10 +608,7 @@ def _print_written(res: Resource, obj: Dict[str, Any], output: Optional[str], ve
     elif output == "name":
         _out(f"{res.qualified_singular}/{name}\n")
     elif output and output.startswith("jsonpath="):
-        try:
-            _out(jsonpath(output.split("=", 1)[1], obj))
-        except JSONPathError as exc:
-            raise CommandError(f"error executing jsonpath {output.split('=', 1)[1]!r}: {exc}") from None
+        _out(render_jsonpath(output.split("=", 1)[1], obj))
     else:
         _out(f"{res.qualified_singular}/{name} {verb}\n")
 
