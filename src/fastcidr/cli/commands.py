@@ -43,6 +43,7 @@ from .describe import (
     describe_service,
     describe_service_cidr,
 )
+from .columns import custom_columns_table, parse_custom_columns, parse_custom_columns_file, sort_objects
 from .jsonpath import render as render_jsonpath
 from .kubectl_errors import (
     CommandError,
@@ -129,13 +130,15 @@ _OUTPUTS = ("json", "yaml", "name", "wide")
 
 def _output_format(value: str) -> str:
     value = value[1:] if value.startswith("=") else value  # `-o=json`, as kubectl's flag parser allows
-    if value in _OUTPUTS or value.startswith("jsonpath="):
+    if value in _OUTPUTS or value.startswith(("jsonpath=", "custom-columns=", "custom-columns-file=")):
         return value
     if value == "jsonpath":
         raise argparse.ArgumentTypeError("template format specified but no template given")
+    if value in ("custom-columns", "custom-columns-file"):
+        return value + "="  # kubectl's error comes from the printer, not from the flag parser
     raise argparse.ArgumentTypeError(
         f'unable to match a printer suitable for the output format "{value}", '
-        f"allowed formats are: json,jsonpath,name,wide,yaml")
+        f"allowed formats are: custom-columns,custom-columns-file,json,jsonpath,name,wide,yaml")
 
 
 def _bool_flag(value: str) -> bool:
@@ -190,6 +193,14 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
                        help="label selector: key=value, key!=value, key, !key, key in (a,b), key notin (a,b) "
                        "(comma-separated, ANDed)")
         p.add_argument("--show-labels", action="store_true", help="add a LABELS column")
+        p.add_argument("--sort-by", default=None, metavar="JSONPATH",
+                       help="sort by the value of a field, e.g. '{.metadata.name}' or .spec.clusterIP")
+        p.add_argument("-w", "--watch", action="store_true",
+                       help="after listing, watch for changes and print them until interrupted")
+        p.add_argument("--watch-only", action="store_true",
+                       help="print only the changes, not the current objects")
+        p.add_argument("--output-watch-events", action="store_true",
+                       help="with -o json/yaml, print each change as a watch event")
         p.set_defaults(func=cmd_get)
 
     if only in (None, "create"):
@@ -445,8 +456,13 @@ def cmd_get(args: argparse.Namespace) -> int:
     if args.selector and any(name is not None for _, name in targets):
         raise CommandError("name cannot be provided when a selector is specified")
     output = args.output
+    columns = custom_columns(output)  # a bad spec fails before anything is read, as in kubectl
     namespace = _namespace(args)
     all_namespaces = bool(args.all_namespaces)
+    if args.watch or args.watch_only:
+        from .watch import watch_get
+
+        return watch_get(args, targets, selector, columns)
     now = datetime.now(timezone.utc)
     errors: List[str] = []
     found: List[Tuple[Resource, Dict[str, Any]]] = []
@@ -468,7 +484,13 @@ def cmd_get(args: argparse.Namespace) -> int:
                     exc = _not_found(res, name)
                 errors.append(server_error_text(exc))
 
-    if output in ("json", "yaml") or (output or "").startswith("jsonpath="):
+    if args.sort_by:
+        found = sort_objects(found, args.sort_by, key=lambda pair: pair[1])
+    if columns is not None:
+        if found or not named:  # an empty list still prints the header, as kubectl does
+            no_headers = args.no_headers and not output.startswith("custom-columns-file=")  # (kubectl's quirk)
+            _out(custom_columns_table([obj for _, obj in found], columns, no_headers))
+    elif output in ("json", "yaml") or (output or "").startswith("jsonpath="):
         single = len(targets) == 1 and named
         if single and found:
             document: Any = found[0][1]
@@ -497,6 +519,15 @@ def cmd_get(args: argparse.Namespace) -> int:
             if not initialised:
                 _err(_EMPTY_STORE_HINT)
     return _exit_status(errors)
+
+
+def custom_columns(output: Optional[str]) -> Optional[List[Any]]:
+    """The columns of ``-o custom-columns=SPEC`` / ``-o custom-columns-file=FILE``, else None."""
+    if output and output.startswith("custom-columns="):
+        return parse_custom_columns(output.split("=", 1)[1])
+    if output and output.startswith("custom-columns-file="):
+        return parse_custom_columns_file(output.split("=", 1)[1])
+    return None
 
 
 def _print_tables(found: Sequence[Tuple[Resource, Dict[str, Any]]],
