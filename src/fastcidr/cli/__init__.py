@@ -55,7 +55,8 @@ __all__ = ["main", "human_duration", "tabwrite", "table", "default_store_path", 
            "to_json", "to_yaml", "jsonpath"]
 
 
-_COMMANDS = ("init", "get", "create", "apply", "delete", "describe", "import", "version", "bench", "serve")
+_COMMANDS = ("init", "get", "create", "apply", "delete", "describe", "import", "version", "bench", "serve",
+             "top", "label", "annotate", "completion", "explain")
 
 
 def _command_word(argv: Sequence[str]) -> Optional[str]:

@@ -271,6 +271,15 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         p.add_argument("-f", "--filename", required=True, metavar="DUMP.json|-")
         p.set_defaults(func=cmd_import)
 
+    if only in (None, "top"):
+        from .top import cmd_top
+
+        p = add("top", "Show how many addresses each ServiceCIDR has in use and free.")
+        p.add_argument("resource", metavar="servicecidr|scidr")
+        p.add_argument("name", nargs="*", help="only these ServiceCIDRs")
+        p.add_argument("--no-headers", action="store_true", help="omit the table header")
+        p.set_defaults(func=cmd_top)
+
     if only in (None, "version"):
         p = add("version", "Print the fastcidr version and which core is in use.")
         p.set_defaults(func=cmd_version)
@@ -446,7 +455,9 @@ def parse_selector(text: Optional[str]) -> List[Requirement]:
     """``-l``: kubectl's label selector (equality- and set-based), or a CommandError."""
     try:
         return parse_label_selector(text)
-    except SelectorError:
+    except SelectorError as exc:
+        if str(exc).startswith("values["):  # a Gt/Lt value that is no integer: the apiserver's words
+            raise CommandError(f"unable to parse requirement: {exc}") from None
         raise CommandError(f'unable to parse requirement: invalid label selector "{text}"') from None
 
 
@@ -830,7 +841,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 if res is SERVICECIDRS:
                     blocking.sort(key=_address_order)
                     mine = [e for e in events if _regards(e, f"servicecidrs/{one}")]
-                    chunks.append(describe_service_cidr(obj, blocking, mine))
+                    chunks.append(describe_service_cidr(obj, blocking, mine, stats=cluster.stats(one)))
                 elif res is IPADDRESSES:
                     mine = [e for e in events if _regards(e, f"ipaddresses/{one}")]
                     chunks.append(describe_ip_address(obj, mine))
