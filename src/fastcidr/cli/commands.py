@@ -271,6 +271,11 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         p.add_argument("-f", "--filename", required=True, metavar="DUMP.json|-")
         p.set_defaults(func=cmd_import)
 
+    if only in (None, "label", "annotate"):
+        from .labels import add_parsers
+
+        add_parsers(add, namespace_flag)
+
     if only in (None, "top"):
         from .top import cmd_top
 
