@@ -104,7 +104,7 @@ def test_top_and_describe_show_the_figures(backend: types.ModuleType, tmp_path: 
         "extra        10.97.0.0/29,fd00::/124   0      21     0%",
         "kubernetes   10.96.0.0/28              2      12     14%",
     ]
-    assert run("top", "scidr", "kubernetes", "--no-headers")[1] == "kubernetes   10.96.0.0/28   2      12     14%\n"
+    assert run("top", "scidr", "kubernetes", "--no-headers")[1] == "kubernetes   10.96.0.0/28   2     12    14%\n"
     assert run("top", "pods")[0] == 1
     status, out, _ = run("describe", "servicecidr", "extra")
     assert status == 0
