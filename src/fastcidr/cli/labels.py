@@ -35,7 +35,7 @@ def parse_pairs(words: List[str], what: str) -> Tuple[List[str], Dict[str, str],
     pairs = [w for w in words if _is_pair(w)]
     noun = "a label" if what == "label" else "an annotation"
     if not pairs:
-        raise CommandError(f"at least one {what} update is required")
+        raise CommandError(f"at least one {'label' if what == 'label' else 'annotation'} update is required")
     add: Dict[str, str] = {}
     remove: List[str] = []
     for pair in pairs:
@@ -45,7 +45,7 @@ def parse_pairs(words: List[str], what: str) -> Tuple[List[str], Dict[str, str],
                 detail = "must be no more than 63 characters" if len(value) > 63 else _LABEL_VALUE_MESSAGE
                 raise CommandError(f'invalid label value: "{pair}": {detail}')
             if not key:
-                raise CommandError(f"invalid {what} spec: {pair}")
+                raise CommandError(f"invalid {'label' if what == 'label' else 'annotation'} spec: {pair}")
             add[key] = value
         else:
             remove.append(pair[:-1])
