@@ -276,6 +276,13 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
 
         add_parsers(add, namespace_flag)
 
+    if only in (None, "completion"):
+        from .completion import cmd_completion
+
+        p = add("completion", "Print a shell completion script: source <(fastcidr completion bash).")
+        p.add_argument("shell", metavar="bash|zsh")
+        p.set_defaults(func=cmd_completion)
+
     if only in (None, "top"):
         from .top import cmd_top
 
