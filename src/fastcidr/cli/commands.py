@@ -283,6 +283,15 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         p.add_argument("shell", metavar="bash|zsh")
         p.set_defaults(func=cmd_completion)
 
+    if only in (None, "explain"):
+        from .explain import cmd_explain
+
+        p = add("explain", "Describe the fields of a kind: explain servicecidr, explain svc.spec.ports.")
+        p.add_argument("target", metavar="TYPE[.FIELD.PATH]")
+        p.add_argument("--recursive", action="store_true", help="print every field below, names and types only")
+        p.add_argument("--api-version", default=None, help="the group/version to explain (only v1 is served)")
+        p.set_defaults(func=cmd_explain)
+
     if only in (None, "top"):
         from .top import cmd_top
 
