@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..k8s.resources import OBJECT_KINDS
 from .kubectl_errors import CommandError
 
 __all__ = ["bash_script", "zsh_script", "cmd_completion"]
 
 COMMANDS = ("init", "get", "create", "apply", "delete", "describe", "label", "annotate", "top",
             "explain", "import", "completion", "version", "bench", "serve")
-RESOURCES = ("servicecidrs", "ipaddresses", "services", "servicecidr", "ipaddress", "service", "svc", "ip")
+RESOURCES = tuple(name for res in OBJECT_KINDS for name in (res.plural, res.singular) + res.short_names)
 FLAGS = {
     "get": "-o --output --no-headers -n --namespace -A --all-namespaces -l --selector --show-labels "
            "--sort-by -w --watch --watch-only --output-watch-events --store",

@@ -16,8 +16,8 @@ from .output import table
 
 __all__ = ["percent", "top_table", "cmd_top"]
 
-TOP_RESOURCES = ("servicecidr", "servicecidrs", "scidr", "servicecidr.networking.k8s.io",
-                 "servicecidrs.networking.k8s.io")
+#: ``top`` shows ServiceCIDRs, by any of their names, or ``scidr``
+SHORT_NAME = "scidr"
 
 
 def percent(utilisation: float) -> str:
@@ -40,7 +40,9 @@ def top_table(stats: Dict[str, Dict[str, Any]], no_headers: bool = False) -> str
 def cmd_top(args: argparse.Namespace) -> int:
     from .commands import open_cluster
 
-    if args.resource.lower() not in TOP_RESOURCES:
+    from ..k8s.resources import SERVICECIDRS, lookup
+
+    if args.resource.lower() != SHORT_NAME and lookup(args.resource) is not SERVICECIDRS:
         raise CommandError(f'unknown command "{args.resource}" for "fastcidr top": only servicecidr '
                            f"(scidr) usage is shown")
     with open_cluster(args, read_only=True) as cluster:
