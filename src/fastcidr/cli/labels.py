@@ -118,8 +118,10 @@ def _run(args: argparse.Namespace, what: str) -> int:
     from .commands import _namespace, open_cluster
 
     field = "labels" if what == "label" else "annotations"
+    add: Dict[str, str] = {}
+    remove: List[str] = []
     if args.list:
-        resources, add, remove = [w for w in args.args if not _is_pair(w)], {}, []
+        resources = [w for w in args.args if not _is_pair(w)]
     else:
         resources, add, remove = parse_pairs(list(args.args), what)
     namespace = _namespace(args)

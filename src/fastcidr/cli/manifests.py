@@ -135,8 +135,9 @@ def _kubernetes_loader() -> Any:
 
     yaml = _yaml_module()
 
-    class KubernetesLoader(yaml.SafeLoader):  # type: ignore[misc,name-defined]
-        pass
+    # (made with type(): PyYAML is imported on first use only, and a class statement here would
+    # look like a module attribute to stubtest)
+    KubernetesLoader: Any = type("KubernetesLoader", (yaml.SafeLoader,), {})
 
     KubernetesLoader.yaml_implicit_resolvers = {}
     for tag, pattern, first in (
