@@ -2,6 +2,9 @@
 checked against kubectl 1.32 ``create --dry-run=client``), and label selectors with ``>``/``<``."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Iterator
+
 import pytest
 
 from fastcidr.cli.kubectl_errors import CommandError
@@ -67,3 +70,37 @@ def test_gt_lt_selectors() -> None:
     for bad in ("n>a", "n<1.5", "n>", "n>99999999999999999999"):
         with pytest.raises(SelectorError, match="for 'Gt', 'Lt' operators, the value must be an integer"):
             parse_label_selector(bad)
+
+
+# -- the API server's YAML bodies go through the same loader --------------------------------------
+
+SERVICES_PATH = "/api/v1/namespaces/default/services"
+
+
+@pytest.fixture(params=[False, True], ids=["compiled", "pure"])
+def served(request: pytest.FixtureRequest, tmp_path: "Path") -> "Iterator[Any]":
+    from tests.serve_process import ServeProcess
+
+    process = ServeProcess(tmp_path, pure=request.param)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def test_the_server_reads_yaml_bodies_as_kubectl_does(served: Any) -> None:
+    body = b"metadata:\n  name: from-yaml\n  annotations: {n: '0777', d: 2024-01-01}\nspec:\n  ports: [{port: 0x50}]\n"
+    code, _, obj = served.request("POST", SERVICES_PATH, body, content_type="application/yaml")
+    assert code == 201, obj
+    # the key n is the boolean false in YAML 1.1, so the annotation is "false" (as with kubectl)
+    assert obj["metadata"]["annotations"] == {"false": "0777", "d": "2024-01-01"}
+    assert obj["spec"]["ports"][0]["port"] == 80
+    duplicate = b"metadata:\n  name: twice\n  name: again\nspec:\n  ports: [{port: 80}]\n"
+    code, _, status = served.request("POST", SERVICES_PATH, duplicate, content_type="application/yaml")
+    assert code == 400 and 'key "name" already set in map' in status["message"], status
+    two = b"metadata: {name: a}\n---\nmetadata: {name: b}\n"
+    assert served.request("POST", SERVICES_PATH, two, content_type="application/yaml")[0] == 400
+    boolean = b"metadata:\n  name: flagged\n  labels: {enabled: yes}\nspec:\n  ports: [{port: 80}]\n"
+    code, _, status = served.request("POST", SERVICES_PATH, boolean, content_type="application/yaml")
+    assert code in (400, 422), status  # a boolean label value is refused, never stored as "True"
+    assert served.request("GET", SERVICES_PATH + "/flagged")[0] == 404

@@ -448,6 +448,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             from ..cli.manifests import load_yaml  # YAML read as Kubernetes reads it (one loader)
 
             documents = load_yaml(raw)
+            if len(documents) > 1:
+                raise yaml.YAMLError("expected a single document in the stream")
             return documents[0] if documents else None
         except RecursionError:
             raise status.bad_request(
