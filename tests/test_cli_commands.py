@@ -528,7 +528,8 @@ def test_names_may_follow_flags_and_labels_select(run: Run) -> None:
     assert run(["get", "svc", "-A", "-l", "app in (web, db)", "-o", "name"]).out == "service/web\n"
     assert run(["get", "svc", "-A", "-l", "provider notin (kubernetes)", "-o", "name"]).out == "service/web\n"
     assert run(["get", "svc", "-A", "-l", "app=web=x"]) == (
-        1, "", 'error: unable to parse requirement: invalid label selector "app=web=x"\n')
+        1, "", 'Error from server (BadRequest): Unable to find "/v1, Resource=services" that match label '
+               'selector "app=web=x", field selector "": found \'=\', expected: \',\' or \'end of string\'\n')
     r = run("get svc -A --show-labels")
     assert r.lines[0].split() == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)",
                                   "AGE", "LABELS"]

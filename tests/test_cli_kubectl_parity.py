@@ -135,6 +135,15 @@ GET_CASES = [
     "get svc -l n>0,app -o name",
 ]
 
+# label selectors, kubectl's 400 for a bad one included (the server parses them as the apiserver)
+SELECTOR_CASES = [
+    ["get", "svc", "-l", "n>a"], ["get", "svc", "-l", "n>"], ["get", "svc", "-l", "app=web=x"],
+    ["get", "svc", "-l", "a,"], ["get", "svc", "-l", "(a)"], ["get", "svc", "-l", "a!"],
+    ["get", "servicecidr", "-l", "x>1.5"], ["get", "svc", "-l", "a=$"], ["get", "svc", "-l", "bad key=1"],
+    ["get", "svc", "-l", "app in (web,db)", "-o", "name"], ["get", "svc", "-l", "app notin (web)", "-o", "name"],
+    ["get", "svc", "-l", "!app", "-o", "name"], ["get", "svc", "-l", "n>2,app", "-o", "name"],
+]
+
 
 def _kubectl() -> str:
     path = shutil.which("kubectl")
@@ -200,6 +209,10 @@ def test_custom_columns_sort_by_and_selectors_print_what_kubectl_prints(both: An
         theirs, mine = both(args)
         if theirs != mine:
             mismatches.append((case, theirs, mine))
+    for args in SELECTOR_CASES:
+        theirs, mine = both(args)
+        if theirs != mine:
+            mismatches.append((" ".join(args), theirs, mine))
     assert mismatches == []
 
 

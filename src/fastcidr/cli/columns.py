@@ -17,8 +17,7 @@ from .jsonpath import JSONPath, JSONPathError, _go_v, relaxed_expression
 from .kubectl_errors import CommandError
 from .output import table
 
-__all__ = ["parse_custom_columns", "parse_custom_columns_file", "custom_columns_table", "sort_objects",
-           "natural_less"]
+__all__ = ["parse_custom_columns", "parse_custom_columns_file", "custom_columns_table", "sort_objects"]
 
 Column = Tuple[str, JSONPath]
 
@@ -106,38 +105,6 @@ def custom_columns_table(objects: Sequence[Dict[str, Any]], columns: Sequence[Co
     return table(rows)
 
 
-def natural_less(a: str, b: str) -> bool:
-    """``sortorder.NaturalLess``: digit runs compare as numbers, digits before other characters."""
-    i = j = 0
-    while i < len(a) and j < len(b):
-        c1, c2 = a[i], b[j]
-        d1, d2 = c1.isdigit(), c2.isdigit()
-        if d1 != d2:
-            return d1
-        if not d1:
-            if c1 != c2:
-                return c1.encode() < c2.encode()
-            i += 1
-            j += 1
-            continue
-        while i < len(a) and a[i] == "0":
-            i += 1
-        while j < len(b) and b[j] == "0":
-            j += 1
-        nz1, nz2 = i, j
-        while i < len(a) and a[i].isdigit():
-            i += 1
-        while j < len(b) and b[j].isdigit():
-            j += 1
-        if i - nz1 != j - nz2:
-            return i - nz1 < j - nz2
-        if a[nz1:i] != b[nz2:j]:
-            return a[nz1:i] < b[nz2:j]
-        if nz1 != nz2:
-            return nz1 < nz2
-    return len(a) < len(b)
-
-
 def _less(x: Any, y: Any, expression: str) -> bool:
     if isinstance(x, bool) or isinstance(y, bool) or type(x) is not type(y) and not (
             isinstance(x, (int, float)) and isinstance(y, (int, float))):
@@ -146,7 +113,7 @@ def _less(x: Any, y: Any, expression: str) -> bool:
         raise CommandError(f"Field {expression} in [][][]reflect.Value is an unsortable type: "
                            f"interface, err: unsortable type: {_go_kind(x)}")
     if isinstance(x, str):
-        return natural_less(x, y)
+        return bool(x.encode() < y.encode())  # byte order, as kubectl: 10.96.0.21 before 10.96.0.9
     if isinstance(x, (int, float)):
         return bool(x < y)
     raise CommandError(f"Field {expression} in [][][]reflect.Value is an unsortable type: interface, "
@@ -163,7 +130,7 @@ def _go_kind(value: Any) -> str:
 
 def sort_objects(objects: Sequence[Any], expression: str, key: Any = None) -> List[Any]:
     """``--sort-by=EXPR``: by the first value the expression finds in each object, ascending
-    (strings in natural order, numbers by value); objects where it finds nothing go first.
+    (strings in byte order, numbers by value); objects where it finds nothing go first.
     ``key`` picks the object out of each item (default: the item itself). The sort is stable."""
     try:
         path = JSONPath(relaxed_expression(expression))

@@ -47,6 +47,7 @@ from .columns import custom_columns_table, parse_custom_columns, parse_custom_co
 from .jsonpath import render as render_jsonpath
 from .kubectl_errors import (
     CommandError,
+    ServerSideError,
     _field_errors,
     server_error_text,
     status_message,
@@ -472,19 +473,22 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_selector(text: Optional[str]) -> List[Requirement]:
-    """``-l``: kubectl's label selector (equality- and set-based), or a CommandError."""
+def parse_selector(text: Optional[str], res: Optional[Resource] = None) -> List[Requirement]:
+    """``-l``: a label selector as the apiserver parses it. kubectl leaves the parsing to the
+    server and prints its 400 with the resource it listed, so a bad selector prints
+    ``Error from server (BadRequest): Unable to find "/v1, Resource=services" that match label
+    selector "...", field selector "": <apimachinery's message>``."""
     try:
         return parse_label_selector(text)
     except SelectorError as exc:
-        if str(exc).startswith("values["):  # a Gt/Lt value that is no integer: the apiserver's words
-            raise CommandError(f"unable to parse requirement: {exc}") from None
-        raise CommandError(f'unable to parse requirement: invalid label selector "{text}"') from None
+        gvr = f"{res.group}/{res.version}, Resource={res.plural}" if res is not None else "resources"
+        raise ServerSideError(f'Error from server (BadRequest): Unable to find "{gvr}" that match label '
+                              f'selector "{text}", field selector "": {exc}') from None
 
 
 def cmd_get(args: argparse.Namespace) -> int:
     targets = _parse_targets(args.args)
-    selector = parse_selector(args.selector)
+    selector = parse_selector(args.selector, targets[0][0])
     if args.selector and any(name is not None for _, name in targets):
         raise CommandError("name cannot be provided when a selector is specified")
     output = args.output

@@ -91,7 +91,7 @@ def _targets(args: argparse.Namespace, words: List[str], cluster: Any,
     if not words:
         raise CommandError("one or more resources must be specified as <resource> <name> or <resource>/<name>")
     targets = _parse_targets(words)
-    selector = parse_selector(args.selector)
+    selector = parse_selector(args.selector, targets[0][0])
     out: List[Tuple[Any, Dict[str, Any]]] = []
     errors: List[str] = []
     for res, name in targets:

@@ -26,10 +26,6 @@ class SelectorError(ValueError):
 # ">" and "<" (apimachinery's Gt and Lt: one integer value, matched against labels read as integers).
 Requirement = Tuple[str, str, Tuple[str, ...]]
 
-_SET_RE = re.compile(r"^\s*([^\s!=(),]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
-_EQ_RE = re.compile(r"^\s*([^\s!=(),]+)\s*(==|!=|=)\s*([^\s!=(),]*)\s*$")
-_EXISTS_RE = re.compile(r"^\s*(!?)\s*([^\s!=(),<>]+)\s*$")
-_ORDER_RE = re.compile(r"^\s*([^\s!=(),<>]+)\s*([<>])\s*([^\s!=(),<>]*)\s*$")
 _INT64_RE = re.compile(r"^[+-]?[0-9]+$")
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -42,52 +38,17 @@ def _int64(text: str) -> Optional[int]:
     return value if _INT64_MIN <= value <= _INT64_MAX else None
 
 
-def _split_top_level(text: str) -> List[str]:
-    parts: List[str] = []
-    current: List[str] = []
-    depth = 0
-    for char in text:
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        if char == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return [p for p in parts if p.strip()]
-
-
 def parse_label_selector(text: Optional[str]) -> List[Requirement]:
+    """The requirements of a label selector, read by apimachinery's grammar (``labels.Parse``);
+    a selector it refuses raises :class:`SelectorError` with its message."""
     if not text:
         return []
-    requirements: List[Requirement] = []
-    for part in _split_top_level(text):
-        match = _SET_RE.match(part)
-        if match:
-            values = tuple(v.strip() for v in match.group(3).split(",") if v.strip())
-            requirements.append((match.group(1), match.group(2), values))
-            continue
-        match = _ORDER_RE.match(part)
-        if match:
-            if _int64(match.group(3)) is None:
-                raise SelectorError(f'values[0]: Invalid value: "{match.group(3)}": for \'Gt\', \'Lt\' '
-                                    f"operators, the value must be an integer")
-            requirements.append((match.group(1), match.group(2), (match.group(3),)))
-            continue
-        match = _EQ_RE.match(part)
-        if match:
-            op = "!=" if match.group(2) == "!=" else "="
-            requirements.append((match.group(1), op, (match.group(3),)))
-            continue
-        match = _EXISTS_RE.match(part)
-        if match:
-            requirements.append((match.group(2), "!" if match.group(1) else "exists", ()))
-            continue
-        raise SelectorError(f"unable to parse requirement: {part.strip()!r}")
-    return requirements
+    from ._label_parser import parse
+
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise SelectorError(str(exc)) from None
 
 
 def matches_labels(requirements: List[Requirement], labels: Optional[Dict[str, str]]) -> bool:
