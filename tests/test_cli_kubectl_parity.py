@@ -133,6 +133,14 @@ GET_CASES = [
     "get svc -l n>2 -o name",
     "get svc -l n<2 -o name",
     "get svc -l n>0,app -o name",
+    "get svc -o jsonpath-as-json={.items[0].metadata.name}",
+    "get svc -o jsonpath-as-json={.items[*].metadata.name}{.kind}",
+    "get svc -o jsonpath-as-json={.items[0].spec.ports}",
+    "get svc -o jsonpath-as-json={.items[9]}",
+    "get svc -o jsonpath-as-json=x{.kind}y",
+    "get svc web -o jsonpath-as-json={.metadata.labels}",
+    "get svc -o jsonpath-file={dir}/template.txt",
+    "get svc -o jsonpath-file={dir}/missing.txt",
 ]
 
 # label selectors, kubectl's 400 for a bad one included (the server parses them as the apiserver)
@@ -170,6 +178,7 @@ def both(fc: Any, backend: types.ModuleType, tmp_path: Path, monkeypatch: pytest
     (tmp_path / "cc.txt").write_text("NAME   IP\n.metadata.name  {.spec.clusterIP}\n")
     (tmp_path / "cc2.txt").write_text("NAME   IP\n")
     (tmp_path / "cc3.txt").write_text("NAME   IP\n.a\n")
+    (tmp_path / "template.txt").write_text('{range .items[*]}{.metadata.name}{"\\n"}{end}\n')
     created = subprocess.run(base + ["apply", "-f", str(tmp_path / "objs.yaml")], capture_output=True,
                              text=True, env=env, timeout=60)
     assert created.returncode == 0, created.stderr

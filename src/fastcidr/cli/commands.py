@@ -44,7 +44,7 @@ from .describe import (
     describe_service_cidr,
 )
 from .columns import custom_columns_table, parse_custom_columns, parse_custom_columns_file, sort_objects
-from .jsonpath import render as render_jsonpath
+from .jsonpath import is_template, render_output
 from .kubectl_errors import (
     CommandError,
     ServerSideError,
@@ -131,7 +131,8 @@ _OUTPUTS = ("json", "yaml", "name", "wide")
 
 def _output_format(value: str) -> str:
     value = value[1:] if value.startswith("=") else value  # `-o=json`, as kubectl's flag parser allows
-    if value in _OUTPUTS or value.startswith(("jsonpath=", "custom-columns=", "custom-columns-file=")):
+    if value in _OUTPUTS or value.startswith(("jsonpath=", "jsonpath-as-json=", "jsonpath-file=",
+                                              "custom-columns=", "custom-columns-file=")):
         return value
     if value == "jsonpath":
         raise argparse.ArgumentTypeError("template format specified but no template given")
@@ -139,7 +140,8 @@ def _output_format(value: str) -> str:
         return value + "="  # kubectl's error comes from the printer, not from the flag parser
     raise argparse.ArgumentTypeError(
         f'unable to match a printer suitable for the output format "{value}", '
-        f"allowed formats are: custom-columns,custom-columns-file,json,jsonpath,name,wide,yaml")
+        f"allowed formats are: custom-columns,custom-columns-file,json,jsonpath,jsonpath-as-json,"
+        f"jsonpath-file,name,wide,yaml")
 
 
 def _bool_flag(value: str) -> bool:
@@ -526,7 +528,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         if found or not named:  # an empty list still prints the header, as kubectl does
             no_headers = args.no_headers and not output.startswith("custom-columns-file=")  # (kubectl's quirk)
             _out(custom_columns_table([obj for _, obj in found], columns, no_headers))
-    elif output in ("json", "yaml") or (output or "").startswith("jsonpath="):
+    elif output in ("json", "yaml") or is_template(output):
         single = len(targets) == 1 and named
         if single and found:
             document: Any = found[0][1]
@@ -540,7 +542,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         elif document is not None and output == "yaml":
             _out(to_yaml(document))
         elif document is not None:
-            _out(render_jsonpath(output.split("=", 1)[1], document))
+            _out(render_output(output, document))
     elif output == "name":
         for res, obj in found:
             _out(f"{res.qualified_singular}/{obj['metadata']['name']}\n")
@@ -674,8 +676,8 @@ def _print_written(res: Resource, obj: Dict[str, Any], output: Optional[str], ve
         _out(to_yaml(obj))
     elif output == "name":
         _out(f"{res.qualified_singular}/{name}\n")
-    elif output and output.startswith("jsonpath="):
-        _out(render_jsonpath(output.split("=", 1)[1], obj))
+    elif is_template(output):
+        _out(render_output(str(output), obj))
     else:
         _out(f"{res.qualified_singular}/{name} {verb}\n")
 

@@ -25,7 +25,7 @@ from typing import Any, List, Tuple
 from .kubectl_errors import CommandError
 
 __all__ = ["JSONPath", "JSONPathError", "JSONPathParseError", "jsonpath", "relaxed_expression",
-           "parse_error_text", "execute_error_text", "go_sharp_v"]
+           "parse_error_text", "execute_error_text", "go_sharp_v", "render", "render_output", "is_template"]
 
 
 class JSONPathError(CommandError):
@@ -692,3 +692,41 @@ def render(template: str, document: Any) -> str:
         return path.execute(document)
     except JSONPathError as exc:
         raise CommandError(execute_error_text(template, exc, document)) from None
+
+
+TEMPLATE_OUTPUTS = ("jsonpath=", "jsonpath-as-json=", "jsonpath-file=")
+
+
+def is_template(output: Any) -> bool:
+    """Whether ``-o`` names a JSONPath template (``jsonpath=`` or ``jsonpath-as-json=``)."""
+    return isinstance(output, str) and output.startswith(TEMPLATE_OUTPUTS)
+
+
+def render_output(output: str, document: Any) -> str:
+    """``-o jsonpath=T``, ``-o jsonpath-file=FILE`` or ``-o jsonpath-as-json=T`` (each node's
+    results as an indented JSON array, as kubectl prints them)."""
+    kind, _, template = output.partition("=")
+    if kind == "jsonpath-file":  # the template is the file's text, as it is
+        try:
+            with open(template, encoding="utf-8") as handle:
+                kind, template = "jsonpath", handle.read()
+        except OSError as exc:
+            why = "no such file or directory" if isinstance(exc, FileNotFoundError) else exc.strerror
+            raise CommandError(f"error reading --template {template}, open {template}: {why}") from None
+    if kind == "jsonpath":
+        return render(template, document)
+    try:
+        path = JSONPath(template)
+    except JSONPathError as exc:
+        raise CommandError(parse_error_text(template, exc)) from None
+    try:
+        results = path.find(document)
+    except JSONPathError as exc:
+        raise CommandError(execute_error_text(template, exc, document)) from None
+    out = []
+    for values in results:
+        text = json.dumps(_json_floats(values), indent=4, sort_keys=True, ensure_ascii=False)
+        for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+            text = text.replace(char, escape)
+        out.append(text + "\n")
+    return "".join(out)

@@ -54,7 +54,7 @@ def _wire(res: Any, change: Any) -> Dict[str, Any]:
 def watch_get(args: argparse.Namespace, targets: Sequence[Tuple[Any, Optional[str]]],
               selector: Any, columns: Optional[List[Any]]) -> int:
     from .commands import _namespace, _objects_of, open_cluster
-    from .jsonpath import render
+    from .jsonpath import is_template, render_output
 
     kinds: List[Any] = []
     for res, _ in targets:
@@ -105,8 +105,8 @@ def watch_get(args: argparse.Namespace, targets: Sequence[Tuple[Any, Optional[st
                 sys.stdout.write(to_yaml(obj) + "---\n")
             elif output == "name":
                 sys.stdout.write(f"{res.qualified_singular}/{obj['metadata']['name']}\n")
-            elif output.startswith("jsonpath="):
-                sys.stdout.write(render(output.split("=", 1)[1], obj))
+            elif is_template(output):
+                sys.stdout.write(render_output(output, obj))
         if output and not output.startswith("custom-columns") and output != "wide":
             sys.stdout.flush()
             return
