@@ -125,3 +125,31 @@ def test_watch_only_json_events_and_name_output(store: Any) -> None:
     finally:
         assert _stop(events, signal.SIGINT, event_lines)[0] in (0, 130)
         assert _stop(names, signal.SIGTERM, name_lines) == (0, "")
+
+
+def test_a_compacted_log_relists(backend: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """When the change log no longer reaches back (410 Gone for kubectl) the watch re-lists and
+    goes on; the objects are printed again without a header."""
+    from fastcidr import cli
+    from fastcidr.errors import Compacted
+    from fastcidr.k8s.cluster import Cluster
+
+    store = str(tmp_path / "c.db")
+    assert cli.main(["--store", store, "init", "--service-cluster-ip-range", "10.96.0.0/28"]) == 0
+    calls = {"wait": 0}
+
+    def wait(self: Any, revision: int, timeout: float) -> bool:
+        calls["wait"] += 1
+        if calls["wait"] > 1:
+            raise KeyboardInterrupt  # Ctrl-C ends the watch
+        return True
+
+    def changes(self: Any, revision: int) -> Any:
+        raise Compacted("compacted")
+
+    monkeypatch.setattr(Cluster, "wait_for_change", wait)
+    monkeypatch.setattr(Cluster, "changes_since", changes)
+    capsys.readouterr()
+    assert cli.main(["--store", store, "get", "svc", "-w", "-o", "name"]) == 0
+    assert capsys.readouterr().out == "service/kubernetes\nservice/kubernetes\n"

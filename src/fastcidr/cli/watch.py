@@ -13,6 +13,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..errors import Compacted
 from ..k8s.selectors import matches_labels
 from .jsonpath import _go_json
 from .kubectl_errors import CommandError
@@ -143,7 +144,17 @@ def watch_get(args: argparse.Namespace, targets: Sequence[Tuple[Any, Optional[st
             while True:
                 if not cluster.wait_for_change(revision, _POLL_SECONDS):
                     continue
-                changes, revision = cluster.changes_since(revision)
+                try:
+                    changes, revision = cluster.changes_since(revision)
+                except Compacted:
+                    # the log no longer reaches back that far: re-list, as kubectl does on 410 Gone
+                    revision = cluster.current_revision()
+                    relisted = [(obj, "MODIFIED") for obj in _objects_of(
+                        cluster, res, None if (all_namespaces or not res.namespaced) else namespace)
+                        if wanted(obj)]
+                    emit(relisted, first)
+                    first = first and not relisted
+                    continue
                 for change in changes:
                     if change.kind != res.plural or change.value is None:
                         continue
