@@ -10,11 +10,9 @@ compared as sorted lists. Both backends.
 """
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
-import sys
 import types
 from pathlib import Path
 from typing import Any, Iterator, List, Tuple

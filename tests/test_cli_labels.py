@@ -2,8 +2,6 @@
 --all / -l, --list, and the write going through the Cluster (the object changes in the store)."""
 from __future__ import annotations
 
-import io
-import sys
 import types
 from pathlib import Path
 from typing import Any, Callable

@@ -2,10 +2,8 @@
 IPAddress objects, on both backends, and the ``top servicecidr`` / ``describe`` figures built on it."""
 from __future__ import annotations
 
-import io
 import ipaddress
 import random
-import sys
 import types
 from pathlib import Path
 from typing import Any, Dict, List
