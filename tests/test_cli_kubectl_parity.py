@@ -153,6 +153,23 @@ SELECTOR_CASES = [
     ["get", "svc", "-l", "!app", "-o", "name"], ["get", "svc", "-l", "n>2,app", "-o", "name"],
 ]
 
+GO_TEMPLATES = [
+    "{{.kind}}", "{{.nope}}", "{{(index .items 0).metadata.name}}", '{{index .items 0 "metadata" "name"}}',
+    "{{len .items}}", "{{range .items}}{{with .metadata.labels}}{{.app}}{{end}},{{end}}",
+    '{{printf "%s-%d" .kind 5}}', "{{range .items}}{{.spec.ports}}{{end}}", "{{.items | len}}",
+    '{{range .items}}{{if eq .metadata.name "db"}}yes{{end}}{{end}}', "{{.metadata}}",
+    "{{range .items}}{{.spec.clusterIP}},{{end}}", "{{.kind", "{{.items.foo}}",
+    "{{range .items}}{{.spec.ports.x}}{{end}}", '{{range .items}}{{index .metadata.labels "app"}},{{end}}',
+    "{{/* c */}}a", "{{$x := .kind}}{{$x}}", "{{range .items}}{{.spec.ports | len}}{{end}}", "{{- .kind -}}  x",
+    '{{range $i, $s := .items}}{{$i}}:{{$s.metadata.name}} {{end}}', "{{len 5}}", "{{index .items 9}}",
+    "{{range 3}}x{{end}}", '{{range $k, $v := (index .items 0).spec}}{{$k}} {{end}}',
+    '{{printf "%s %d %v %q" .kind 1 .metadata "x"}}', '{{print .kind 1 2 "a" "b"}}', "{{println .kind}}",
+    "{{and .kind 0 1}}", '{{or 0 "" .kind}}', "{{not .kind}}", '{{eq .kind "List" "x"}}', "{{lt 1 2}}",
+    "{{lt 1 2.5}}", "{{if .nope}}a{{else if .kind}}b{{end}}", "A{{.items.x.y}}", "{{nope}}", "{{.kind}}{{end}}",
+    '{{base64decode "YWJj"}}', '{{exists . "items"}}', '{{"\\x41"}}', "{{range .nope}}x{{else}}none{{end}}",
+    "{{with .nope}}x{{else}}none{{end}}", "{{true}} {{1.5}} {{nil}}",
+]
+
 
 def _kubectl() -> str:
     path = shutil.which("kubectl")
@@ -220,6 +237,10 @@ def test_custom_columns_sort_by_and_selectors_print_what_kubectl_prints(both: An
         theirs, mine = both(args)
         if theirs != mine:
             mismatches.append((case, theirs, mine))
+    for template in GO_TEMPLATES:
+        theirs, mine = both(["get", "svc", "-o", f"go-template={template}"])
+        if theirs != mine:
+            mismatches.append((template, theirs, mine))
     for args in SELECTOR_CASES:
         theirs, mine = both(args)
         if theirs != mine:

@@ -132,7 +132,7 @@ _OUTPUTS = ("json", "yaml", "name", "wide")
 def _output_format(value: str) -> str:
     value = value[1:] if value.startswith("=") else value  # `-o=json`, as kubectl's flag parser allows
     if value in _OUTPUTS or value.startswith(("jsonpath=", "jsonpath-as-json=", "jsonpath-file=",
-                                              "custom-columns=", "custom-columns-file=")):
+                                              "custom-columns=", "custom-columns-file=", "go-template=")):
         return value
     if value == "jsonpath":
         raise argparse.ArgumentTypeError("template format specified but no template given")
@@ -140,8 +140,8 @@ def _output_format(value: str) -> str:
         return value + "="  # kubectl's error comes from the printer, not from the flag parser
     raise argparse.ArgumentTypeError(
         f'unable to match a printer suitable for the output format "{value}", '
-        f"allowed formats are: custom-columns,custom-columns-file,json,jsonpath,jsonpath-as-json,"
-        f"jsonpath-file,name,wide,yaml")
+        f"allowed formats are: custom-columns,custom-columns-file,go-template,json,jsonpath,"
+        f"jsonpath-as-json,jsonpath-file,name,wide,yaml")
 
 
 def _bool_flag(value: str) -> bool:
@@ -528,7 +528,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         if found or not named:  # an empty list still prints the header, as kubectl does
             no_headers = args.no_headers and not output.startswith("custom-columns-file=")  # (kubectl's quirk)
             _out(custom_columns_table([obj for _, obj in found], columns, no_headers))
-    elif output in ("json", "yaml") or is_template(output):
+    elif output in ("json", "yaml") or is_template(output) or output.startswith("go-template="):
         single = len(targets) == 1 and named
         if single and found:
             document: Any = found[0][1]
@@ -541,6 +541,10 @@ def cmd_get(args: argparse.Namespace) -> int:
             _out(to_json(document))
         elif document is not None and output == "yaml":
             _out(to_yaml(document))
+        elif document is not None and output.startswith("go-template="):
+            from .gotemplate import render_output as render_go_template
+
+            render_go_template(output.split("=", 1)[1], document, sys.stdout)
         elif document is not None:
             _out(render_output(output, document))
     elif output == "name":
