@@ -528,7 +528,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         if found or not named:  # an empty list still prints the header, as kubectl does
             no_headers = args.no_headers and not output.startswith("custom-columns-file=")  # (kubectl's quirk)
             _out(custom_columns_table([obj for _, obj in found], columns, no_headers))
-    elif output in ("json", "yaml") or is_template(output) or output.startswith("go-template="):
+    elif output in ("json", "yaml") or is_template(output) or (output or "").startswith("go-template="):
         single = len(targets) == 1 and named
         if single and found:
             document: Any = found[0][1]
