@@ -88,8 +88,8 @@ def _cell(path: JSONPath, obj: Dict[str, Any]) -> str:
     if not values or not values[0]:
         return "<none>"
     # fmt.Sprint of each value (maps as map[k:v]), terminal escapes neutralised as kubectl does
-    return ",".join(_CONTROL.sub(lambda m: repr(m.group(0))[1:-1], v if isinstance(v, str) else _go_v(v))
-                    for results in values for v in results)
+    text = ",".join(v if isinstance(v, str) else _go_v(v) for results in values for v in results)
+    return text if text.isprintable() else _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
 
 
 def custom_columns_table(objects: Sequence[Dict[str, Any]], columns: Sequence[Column],

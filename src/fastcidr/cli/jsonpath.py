@@ -543,13 +543,17 @@ class JSONPath:
         kind = node[0]
         if kind == "list":
             for sub in node[1]:
-                values = self._walk(values, sub)
+                if sub[0] == "field":  # (the common step, inlined: custom-columns walk every row)
+                    name = sub[1]
+                    values = [v[name] for v in values if isinstance(v, dict) and name in v]
+                else:
+                    values = self._walk(values, sub)
             return values
-        if kind == "text":
-            return [node[1]]
         if kind == "field":
             name = node[1]
             return [v[name] for v in values if isinstance(v, dict) and name in v]
+        if kind == "text":
+            return [node[1]]
         if kind in ("int", "float", "bool"):
             return [node[1]] * len(values)
         if kind == "wildcard":
