@@ -378,12 +378,13 @@ LIST = {"apiVersion": "v1", "kind": "List", "items": [
     ("{range .nothing[*]}x{end}done", "done"),
     ("name: {.items[0].metadata.name} missing: {.items[0].nope}.", "name: kubernetes missing: ."),
     ("{.kind}", "List"),
+    ("{range .items[*]}{.x}", ""),  # a range without {end} runs to the end, as in kubectl
 ])
 def test_jsonpath(template: str, text: str) -> None:
     assert cli.jsonpath(template, LIST) == text
 
 
-@pytest.mark.parametrize("template", ["{range .items[*]}{.x}", "{end}", "{.items[9]}", "{.items", "{\"x}"])
+@pytest.mark.parametrize("template", ["{end}", "{.items[9]}", "{.items", "{\"x}"])
 def test_jsonpath_errors(template: str) -> None:
     with pytest.raises(cli.CommandError):
         cli.jsonpath(template, LIST)

@@ -44,6 +44,7 @@ from .describe import describe_ip_address, describe_service, describe_service_ci
 from .jsonpath import JSONPathError, jsonpath  # noqa: F401
 from .kubectl_errors import (  # noqa: F401
     CommandError,
+    ServerSideError,
     go_aggregate,
     server_error_text,
     status_message,
@@ -55,7 +56,8 @@ __all__ = ["main", "human_duration", "tabwrite", "table", "default_store_path", 
            "to_json", "to_yaml", "jsonpath"]
 
 
-_COMMANDS = ("init", "get", "create", "apply", "delete", "describe", "import", "version", "bench", "serve")
+_COMMANDS = ("init", "get", "create", "apply", "delete", "describe", "import", "version", "bench", "serve",
+             "top", "label", "annotate", "completion", "explain")
 
 
 def _command_word(argv: Sequence[str]) -> Optional[str]:
@@ -111,7 +113,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(args.func(args))
     except CommandError as exc:
-        _err(f"error: {exc}")
+        _err(str(exc) if isinstance(exc, ServerSideError) else f"error: {exc}")
         return 1
     except FastCIDRError as exc:
         _err(server_error_text(exc))

@@ -43,9 +43,11 @@ from .describe import (
     describe_service,
     describe_service_cidr,
 )
-from .jsonpath import JSONPathError, jsonpath
+from .columns import custom_columns_table, parse_custom_columns, parse_custom_columns_file, sort_objects
+from .jsonpath import is_template, render_output
 from .kubectl_errors import (
     CommandError,
+    ServerSideError,
     _field_errors,
     server_error_text,
     status_message,
@@ -129,13 +131,17 @@ _OUTPUTS = ("json", "yaml", "name", "wide")
 
 def _output_format(value: str) -> str:
     value = value[1:] if value.startswith("=") else value  # `-o=json`, as kubectl's flag parser allows
-    if value in _OUTPUTS or value.startswith("jsonpath="):
+    if value in _OUTPUTS or value.startswith(("jsonpath=", "jsonpath-as-json=", "jsonpath-file=",
+                                              "custom-columns=", "custom-columns-file=", "go-template=")):
         return value
     if value == "jsonpath":
         raise argparse.ArgumentTypeError("template format specified but no template given")
+    if value in ("custom-columns", "custom-columns-file"):
+        return value + "="  # kubectl's error comes from the printer, not from the flag parser
     raise argparse.ArgumentTypeError(
         f'unable to match a printer suitable for the output format "{value}", '
-        f"allowed formats are: json,jsonpath,name,wide,yaml")
+        f"allowed formats are: custom-columns,custom-columns-file,go-template,json,jsonpath,"
+        f"jsonpath-as-json,jsonpath-file,name,wide,yaml")
 
 
 def _bool_flag(value: str) -> bool:
@@ -190,6 +196,14 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
                        help="label selector: key=value, key!=value, key, !key, key in (a,b), key notin (a,b) "
                        "(comma-separated, ANDed)")
         p.add_argument("--show-labels", action="store_true", help="add a LABELS column")
+        p.add_argument("--sort-by", default=None, metavar="JSONPATH",
+                       help="sort by the value of a field, e.g. '{.metadata.name}' or .spec.clusterIP")
+        p.add_argument("-w", "--watch", action="store_true",
+                       help="after listing, watch for changes and print them until interrupted")
+        p.add_argument("--watch-only", action="store_true",
+                       help="print only the changes, not the current objects")
+        p.add_argument("--output-watch-events", action="store_true",
+                       help="with -o json/yaml, print each change as a watch event")
         p.set_defaults(func=cmd_get)
 
     if only in (None, "create"):
@@ -259,6 +273,36 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         p = add("import", "Load what 'kubectl get servicecidr,ipaddress,services -A -o json' printed.")
         p.add_argument("-f", "--filename", required=True, metavar="DUMP.json|-")
         p.set_defaults(func=cmd_import)
+
+    if only in (None, "label", "annotate"):
+        from .labels import add_parsers
+
+        add_parsers(add, namespace_flag)
+
+    if only in (None, "completion"):
+        from .completion import cmd_completion
+
+        p = add("completion", "Print a shell completion script: source <(fastcidr completion bash).")
+        p.add_argument("shell", metavar="bash|zsh")
+        p.set_defaults(func=cmd_completion)
+
+    if only in (None, "explain"):
+        from .explain import cmd_explain
+
+        p = add("explain", "Describe the fields of a kind: explain servicecidr, explain svc.spec.ports.")
+        p.add_argument("target", metavar="TYPE[.FIELD.PATH]")
+        p.add_argument("--recursive", action="store_true", help="print every field below, names and types only")
+        p.add_argument("--api-version", default=None, help="the group/version to explain (only v1 is served)")
+        p.set_defaults(func=cmd_explain)
+
+    if only in (None, "top"):
+        from .top import cmd_top
+
+        p = add("top", "Show how many addresses each ServiceCIDR has in use and free.")
+        p.add_argument("resource", metavar="servicecidr|scidr")
+        p.add_argument("name", nargs="*", help="only these ServiceCIDRs")
+        p.add_argument("--no-headers", action="store_true", help="omit the table header")
+        p.set_defaults(func=cmd_top)
 
     if only in (None, "version"):
         p = add("version", "Print the fastcidr version and which core is in use.")
@@ -437,22 +481,32 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_selector(text: Optional[str]) -> List[Requirement]:
-    """``-l``: kubectl's label selector (equality- and set-based), or a CommandError."""
+def parse_selector(text: Optional[str], res: Optional[Resource] = None) -> List[Requirement]:
+    """``-l``: a label selector as the apiserver parses it. kubectl leaves the parsing to the
+    server and prints its 400 with the resource it listed, so a bad selector prints
+    ``Error from server (BadRequest): Unable to find "/v1, Resource=services" that match label
+    selector "...", field selector "": <apimachinery's message>``."""
     try:
         return parse_label_selector(text)
-    except SelectorError:
-        raise CommandError(f'unable to parse requirement: invalid label selector "{text}"') from None
+    except SelectorError as exc:
+        gvr = f"{res.group}/{res.version}, Resource={res.plural}" if res is not None else "resources"
+        raise ServerSideError(f'Error from server (BadRequest): Unable to find "{gvr}" that match label '
+                              f'selector "{text}", field selector "": {exc}') from None
 
 
 def cmd_get(args: argparse.Namespace) -> int:
     targets = _parse_targets(args.args)
-    selector = parse_selector(args.selector)
+    selector = parse_selector(args.selector, targets[0][0])
     if args.selector and any(name is not None for _, name in targets):
         raise CommandError("name cannot be provided when a selector is specified")
     output = args.output
+    columns = custom_columns(output)  # a bad spec fails before anything is read, as in kubectl
     namespace = _namespace(args)
     all_namespaces = bool(args.all_namespaces)
+    if args.watch or args.watch_only:
+        from .watch import watch_get
+
+        return watch_get(args, targets, selector, columns)
     now = datetime.now(timezone.utc)
     errors: List[str] = []
     found: List[Tuple[Resource, Dict[str, Any]]] = []
@@ -474,7 +528,13 @@ def cmd_get(args: argparse.Namespace) -> int:
                     exc = _not_found(res, name)
                 errors.append(server_error_text(exc))
 
-    if output in ("json", "yaml") or (output or "").startswith("jsonpath="):
+    if args.sort_by:
+        found = sort_objects(found, args.sort_by, key=lambda pair: pair[1])
+    if columns is not None:
+        if found or not named:  # an empty list still prints the header, as kubectl does
+            no_headers = args.no_headers and not output.startswith("custom-columns-file=")  # (kubectl's quirk)
+            _out(custom_columns_table([obj for _, obj in found], columns, no_headers))
+    elif output in ("json", "yaml") or is_template(output) or (output or "").startswith("go-template="):
         single = len(targets) == 1 and named
         if single and found:
             document: Any = found[0][1]
@@ -487,11 +547,12 @@ def cmd_get(args: argparse.Namespace) -> int:
             _out(to_json(document))
         elif document is not None and output == "yaml":
             _out(to_yaml(document))
+        elif document is not None and output.startswith("go-template="):
+            from .gotemplate import render_output as render_go_template
+
+            render_go_template(output.split("=", 1)[1], document, sys.stdout)
         elif document is not None:
-            try:
-                _out(jsonpath(output.split("=", 1)[1], document))
-            except JSONPathError as exc:
-                raise CommandError(f"error executing jsonpath {output.split('=', 1)[1]!r}: {exc}") from None
+            _out(render_output(output, document))
     elif output == "name":
         for res, obj in found:
             _out(f"{res.qualified_singular}/{obj['metadata']['name']}\n")
@@ -506,6 +567,15 @@ def cmd_get(args: argparse.Namespace) -> int:
             if not initialised:
                 _err(_EMPTY_STORE_HINT)
     return _exit_status(errors)
+
+
+def custom_columns(output: Optional[str]) -> Optional[List[Any]]:
+    """The columns of ``-o custom-columns=SPEC`` / ``-o custom-columns-file=FILE``, else None."""
+    if output and output.startswith("custom-columns="):
+        return parse_custom_columns(output.split("=", 1)[1])
+    if output and output.startswith("custom-columns-file="):
+        return parse_custom_columns_file(output.split("=", 1)[1])
+    return None
 
 
 def _print_tables(found: Sequence[Tuple[Resource, Dict[str, Any]]],
@@ -616,11 +686,8 @@ def _print_written(res: Resource, obj: Dict[str, Any], output: Optional[str], ve
         _out(to_yaml(obj))
     elif output == "name":
         _out(f"{res.qualified_singular}/{name}\n")
-    elif output and output.startswith("jsonpath="):
-        try:
-            _out(jsonpath(output.split("=", 1)[1], obj))
-        except JSONPathError as exc:
-            raise CommandError(f"error executing jsonpath {output.split('=', 1)[1]!r}: {exc}") from None
+    elif is_template(output):
+        _out(render_output(str(output), obj))
     else:
         _out(f"{res.qualified_singular}/{name} {verb}\n")
 
@@ -811,7 +878,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 if res is SERVICECIDRS:
                     blocking.sort(key=_address_order)
                     mine = [e for e in events if _regards(e, f"servicecidrs/{one}")]
-                    chunks.append(describe_service_cidr(obj, blocking, mine))
+                    chunks.append(describe_service_cidr(obj, blocking, mine, stats=cluster.stats(one)))
                 elif res is IPADDRESSES:
                     mine = [e for e in events if _regards(e, f"ipaddresses/{one}")]
                     chunks.append(describe_ip_address(obj, mine))

@@ -20,9 +20,11 @@ DESCRIBE_ADDRESS_LIMIT = 50
 
 
 def describe_service_cidr(obj: Dict[str, Any], blocking: Sequence[Dict[str, Any]],
-                          events: Sequence[Dict[str, Any]], now: Optional[datetime] = None) -> str:
-    """kubectl's ServiceCIDR describer, plus the finalizers, the deletion time and the IPAddresses
-    (with their Services) that keep the ServiceCIDR from going away."""
+                          events: Sequence[Dict[str, Any]], now: Optional[datetime] = None,
+                          stats: Optional[Dict[str, Any]] = None) -> str:
+    """kubectl's ServiceCIDR describer, plus the finalizers, the deletion time, the addresses
+    used and free per CIDR (``stats``: ``Cluster.stats(name)``, the figures of ``fastcidr top``)
+    and the IPAddresses (with their Services) that keep the ServiceCIDR from going away."""
     now = now or datetime.now(timezone.utc)
     meta = obj.get("metadata") or {}
     lines = [f"Name:\t{meta.get('name', '')}"]
@@ -46,6 +48,14 @@ def describe_service_cidr(obj: Dict[str, Any], blocking: Sequence[Dict[str, Any]
                 f"{cond.get('message', '')}")
     text = tabwrite("\n".join(lines) + "\n", minwidth=0, padding=2)
     # New sections flush the writer, as DescribeEvents does, so their columns stand alone.
+    if stats is not None:
+        from .top import percent
+
+        rows = ["Addresses:", "  CIDR\tUsed\tFree\tSize\tUsed%", "  ----\t----\t----\t----\t-----"]
+        for cidr, figures in stats["per_cidr"].items():
+            rows.append(f"  {cidr}\t{figures['used']}\t{figures['free']}\t{figures['size']}\t"
+                        f"{percent(float(figures['utilisation']))}")
+        text += tabwrite("\n".join(rows) + "\n", minwidth=0, padding=2)
     if blocking:
         rows = ["Blocking IPAddresses:", "  IP\tService"  , "  --\t-------"]
         for ip in blocking[:DESCRIBE_ADDRESS_LIMIT]:

@@ -11,6 +11,11 @@ class CommandError(Exception):
     """A client-side error: printed as ``error: <message>``, exit status 1."""
 
 
+class ServerSideError(CommandError):
+    """An error kubectl would have had from the apiserver: printed as it is (``Error from server
+    (BadRequest): ...``), exit status 1."""
+
+
 def _field_errors(exc: BaseException) -> List[str]:
     errors = getattr(exc, "errors", None)
     if not errors:

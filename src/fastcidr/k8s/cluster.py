@@ -718,6 +718,45 @@ class Cluster(Repair):
         """The same metrics in Prometheus' text exposition format."""
         return AllocatorMetrics.text(self.metrics())
 
+    @_locked
+    def stats(self, name: Optional[str] = None) -> Dict[str, Any]:
+        """Utilisation per ServiceCIDR (``fastcidr top servicecidr``): for each ServiceCIDR by name,
+        ``{"cidrs", "size", "used", "free", "utilisation", "per_cidr": {cidr: {size, used, free,
+        utilisation}}}`` from the allocation index's own counters (O(CIDRs), never O(addresses)).
+        ``size`` counts usable addresses (docs/behaviour.md §1); a CIDR nothing can be allocated
+        from (an IPv6 prefix shorter than /64) reports its size with nothing used. With ``name``,
+        that one ServiceCIDR's dict (``NotFoundError`` if there is none).
+
+        >>> with Cluster("10.96.0.0/28") as c:
+        ...     s = c.stats("kubernetes")
+        >>> s["size"], s["used"], s["free"]
+        (14, 1, 13)
+        """
+        self._sync()
+        from .._rules import usable_size
+
+        def one(sc: ServiceCIDR) -> Dict[str, Any]:
+            per_cidr: Dict[str, Dict[str, Any]] = {}
+            for cidr in sc.cidrs:
+                if cidr in self._alloc_cidrs:
+                    figures = dict(self._alloc.stats(cidr))
+                else:
+                    net, _, plen = cidr.partition("/")
+                    size = usable_size(6 if ":" in net else 4, int(plen))
+                    figures = {"size": size, "used": 0, "free": size, "utilisation": 0.0}
+                per_cidr[cidr] = {k: figures[k] for k in ("size", "used", "free", "utilisation")}
+            size = sum(int(f["size"]) for f in per_cidr.values())
+            used = sum(int(f["used"]) for f in per_cidr.values())
+            return {"cidrs": list(sc.cidrs), "size": size, "used": used, "free": size - used,
+                    "utilisation": used / size if size else 0.0, "per_cidr": per_cidr}
+
+        if name is not None:
+            sc = self._scs.get(name)
+            if sc is None:
+                raise NotFoundError(resources.SERVICECIDRS.qualified, name)
+            return one(sc)
+        return {key: one(self._scs[key]) for key in sorted(self._scs)}
+
 
 @contextlib.contextmanager
 def paused_collector() -> Iterator[None]:

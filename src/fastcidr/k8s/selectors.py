@@ -6,6 +6,8 @@ accept (one parser, so both read ``key in (a,b)`` the same way). Pure functions 
 True
 >>> matches_labels(match, {"app": "web", "tier": "c"})
 False
+>>> matches_labels(parse_label_selector("n>1"), {"n": "2"}), matches_labels(parse_label_selector("n<1"), {"n": "x"})
+(True, False)
 """
 from __future__ import annotations
 
@@ -20,53 +22,33 @@ class SelectorError(ValueError):
     """A selector that cannot be parsed (HTTP 400)."""
 
 
-# A requirement is (key, operator, values); operators: "=", "!=", "in", "notin", "exists", "!".
+# A requirement is (key, operator, values); operators: "=", "!=", "in", "notin", "exists", "!",
+# ">" and "<" (apimachinery's Gt and Lt: one integer value, matched against labels read as integers).
 Requirement = Tuple[str, str, Tuple[str, ...]]
 
-_SET_RE = re.compile(r"^\s*([^\s!=(),]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
-_EQ_RE = re.compile(r"^\s*([^\s!=(),]+)\s*(==|!=|=)\s*([^\s!=(),]*)\s*$")
-_EXISTS_RE = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*$")
+_INT64_RE = re.compile(r"^[+-]?[0-9]+$")
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
-def _split_top_level(text: str) -> List[str]:
-    parts: List[str] = []
-    current: List[str] = []
-    depth = 0
-    for char in text:
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        if char == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return [p for p in parts if p.strip()]
+def _int64(text: str) -> Optional[int]:
+    """Go's ``strconv.ParseInt(text, 10, 64)``, None when it fails."""
+    if not _INT64_RE.match(text):
+        return None
+    value = int(text)
+    return value if _INT64_MIN <= value <= _INT64_MAX else None
 
 
 def parse_label_selector(text: Optional[str]) -> List[Requirement]:
+    """The requirements of a label selector, read by apimachinery's grammar (``labels.Parse``);
+    a selector it refuses raises :class:`SelectorError` with its message."""
     if not text:
         return []
-    requirements: List[Requirement] = []
-    for part in _split_top_level(text):
-        match = _SET_RE.match(part)
-        if match:
-            values = tuple(v.strip() for v in match.group(3).split(",") if v.strip())
-            requirements.append((match.group(1), match.group(2), values))
-            continue
-        match = _EQ_RE.match(part)
-        if match:
-            op = "!=" if match.group(2) == "!=" else "="
-            requirements.append((match.group(1), op, (match.group(3),)))
-            continue
-        match = _EXISTS_RE.match(part)
-        if match:
-            requirements.append((match.group(2), "!" if match.group(1) else "exists", ()))
-            continue
-        raise SelectorError(f"unable to parse requirement: {part.strip()!r}")
-    return requirements
+    from ._label_parser import parse
+
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise SelectorError(str(exc)) from None
 
 
 def matches_labels(requirements: List[Requirement], labels: Optional[Dict[str, str]]) -> bool:
@@ -85,6 +67,13 @@ def matches_labels(requirements: List[Requirement], labels: Optional[Dict[str, s
             return False
         if op == "!" and present:
             return False
+        if op in (">", "<"):
+            have = _int64(labels[key]) if present else None
+            if have is None:
+                return False
+            want = int(values[0])
+            if (op == ">" and not have > want) or (op == "<" and not have < want):
+                return False
     return True
 
 

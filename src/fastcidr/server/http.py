@@ -449,7 +449,12 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             raise status.ApiError(415, status.status_body(
                 415, "UnsupportedMediaType", "YAML bodies need PyYAML on the server")) from None
         try:
-            return yaml.safe_load(raw)
+            from ..cli.manifests import load_yaml  # YAML read as Kubernetes reads it (one loader)
+
+            documents = load_yaml(raw)
+            if len(documents) > 1:
+                raise yaml.YAMLError("expected a single document in the stream")
+            return documents[0] if documents else None
         except RecursionError:
             raise status.bad_request(
                 "the request body nests objects and arrays deeper than "
