@@ -146,3 +146,31 @@ def test_cli_and_server_do_not_read_or_write_the_store() -> None:
                     "store.memory" not in absolute and "store.etcd" not in absolute, \
                     f"{path.relative_to(SRC)}:{node.lineno} imports {absolute}"
         assert ".store." not in source.replace("cluster.store", ""), path
+
+
+def _all_imports(path: Path) -> Set[str]:
+    """Every fastcidr module ``path`` names in an import, at any depth (function-level included)."""
+    package = _name(path) if path.name == "__init__.py" else _name(path).rpartition(".")[0]
+    found: Set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("fastcidr"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                found.add(".".join(base + ([node.module] if node.module else [])))
+            elif (node.module or "").startswith("fastcidr"):
+                found.add(node.module or "")
+    return found
+
+
+def test_layers_import_only_downwards() -> None:
+    """CLI and server above the k8s layer, the k8s layer above the stores and the core: no
+    module reaches up, not even inside a function (the server reads YAML through k8s, not cli)."""
+    upward = {"k8s": ("fastcidr.cli", "fastcidr.server"), "server": ("fastcidr.cli",),
+              "store": ("fastcidr.k8s", "fastcidr.cli", "fastcidr.server")}
+    for layer, forbidden in upward.items():
+        for path in _modules(layer):
+            bad = {m for m in _all_imports(path) if m.startswith(forbidden)}
+            assert not bad, (str(path.relative_to(SRC)), bad)

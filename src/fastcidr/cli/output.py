@@ -115,7 +115,7 @@ def _yaml_module() -> Any:
     try:
         import yaml  # type: ignore[import-untyped]  # only the YAML paths pay for PyYAML
     except ImportError:
-        raise CommandError("YAML needs PyYAML: pip install 'fastcidr[yaml]' (JSON works without it)") from None
+        raise CommandError("YAML needs PyYAML, a dependency of fastcidr: pip install PyYAML") from None
     return yaml
 
 

@@ -449,7 +449,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             raise status.ApiError(415, status.status_body(
                 415, "UnsupportedMediaType", "YAML bodies need PyYAML on the server")) from None
         try:
-            from ..cli.manifests import load_yaml  # YAML read as Kubernetes reads it (one loader)
+            from ..k8s.yaml_reader import load_yaml  # YAML read as Kubernetes reads it (one loader)
 
             documents = load_yaml(raw)
             if len(documents) > 1:
