@@ -151,6 +151,11 @@ def check_install(python: str, scratch: str) -> None:
     if not probe.stdout.startswith("compiled "):
         raise CheckFailed(f"installed backend is {probe.stdout.strip()!r}, not compiled")
     print(f"  backend, version: {probe.stdout.strip()}")
+    plugin = run([python, "-c", "from importlib.metadata import entry_points; "
+                  "print([e.value for e in entry_points(group='pytest11') if e.name == 'fastcidr.testing'])"],
+                 cwd=scratch, env=env)
+    if plugin.stdout.strip() != "['fastcidr.testing']":
+        raise CheckFailed(f"the pytest11 entry point of fastcidr.testing is missing: {plugin.stdout!r}")
 
     fastcidr = os.path.join(os.path.dirname(python), "fastcidr")
     store = "sqlite:///" + os.path.join(scratch, "walkthrough.db")
