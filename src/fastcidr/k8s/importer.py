@@ -6,7 +6,8 @@ Two parts, both made for dumps of 100,000s of objects (docs/observability.md "Im
   the elements of a top-level array) are decoded one at a time from a bounded buffer, so a
   200 MB dump never exists as one string nor as one tree of dicts.
 * :func:`import_into` (``Cluster.import_objects``) reads every object into its class once (the
-  same normalisation as before: defaults, canonical wire form), keeps only its compact JSON text,
+  same normalisation as before: defaults, canonical wire form), keeps only its compact JSON text
+  (in a temporary file),
   and only when *all* objects were read (a bad one raises before anything is written) writes them
   in batches of :data:`BATCH` objects, each one store transaction. The caches are rebuilt once,
   at the end, then the controllers and ``repair()`` run.
@@ -24,6 +25,8 @@ running it again.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -45,21 +48,22 @@ log = get_logger(__name__)
 #: objects per store transaction while importing
 BATCH = 10_000
 
+_orjson: Any
 try:  # the store's own optional fast JSON (a dependency of nothing here: the stdlib does the same)
     import orjson as _orjson
 
-    def _encode(value: Any) -> str:
-        # as text: orjson's bytes keep their (4 KiB) output buffer, a str is exactly its size
-        return _orjson.dumps(value).decode()
+    def _encode(value: Any) -> bytes:
+        return _orjson.dumps(value)
 
     _decode: Callable[[Any], Any] = _orjson.loads
 except ImportError:  # pragma: no cover - orjson is optional
     _stdlib_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
-    def _encode(value: Any) -> str:
-        return _stdlib_encode(value)  # type: ignore[no-any-return]
+    def _encode(value: Any) -> bytes:
+        return _stdlib_encode(value).encode()  # type: ignore[no-any-return]
 
     _decode = json.loads
+    _orjson = None
 
 _WHITESPACE = " \t\n\r"
 _decoder = json.JSONDecoder()
@@ -177,13 +181,62 @@ def iter_json_documents(handle: IO[str], *, chunk_size: int = 1 << 20, prefix: s
 
 
 def _stream_array(reader: _Reader) -> Iterator[Any]:
+    """The elements of the array whose ``[`` was just consumed.
+
+    The first two are decoded one by one (``json``). If they are objects, the text between them
+    (``"\\n    },\\n    {"`` in kubectl's output) marks where one element ends and the next begins,
+    and from then on :func:`_bulk` decodes a whole buffer of elements at once with ``orjson``."""
     if reader.peek() == "]":
         reader.pos += 1
         return
+    separator: Optional[str] = None
+    failures = 0
+    first = True
     while True:
-        yield reader.value()
+        if separator is not None and failures < 3:
+            elements = _bulk(reader, separator)
+            if elements is None:
+                failures += 1
+            else:
+                yield from elements
+                if reader.expect(",]") == "]":
+                    return
+                continue
+        start = reader.pos
+        value = reader.value()
+        end = reader.pos
+        yield value
         if reader.expect(",]") == "]":
             return
+        if first and _orjson is not None and isinstance(value, dict):
+            first = False
+            if reader.peek() == "{" and reader.buf[end - 1] == "}" and start >= 0:
+                # the closing brace's own line (its indentation), the brace, what follows it
+                line = reader.buf.rfind("\n", start, end - 1)
+                indent = reader.buf[line:end - 1] if line >= 0 and not reader.buf[line:end - 1].strip() else ""
+                separator = indent + reader.buf[end - 1:reader.pos + 1]
+
+
+def _bulk(reader: _Reader, separator: str) -> Optional[List[Any]]:
+    """The elements from here to the last ``separator`` in the buffer, decoded at once, or None
+    (nothing consumed) if there is no such stretch or it does not decode.
+
+    Safe wherever the separator text appears: the stretch is decoded as ``[stretch]``, which is
+    valid JSON only if it ends exactly at the end of a whole element (no valid element is a
+    proper prefix of another, and the stretch ends with a closing brace)."""
+    if len(reader.buf) - reader.pos < reader.chunk_size:
+        reader.more()
+    buf = reader.buf
+    cut = buf.rfind(separator, reader.pos)
+    if cut < 0:
+        return None
+    brace = buf.index("}", cut)
+    try:
+        elements = _orjson.loads("[" + buf[reader.pos:brace + 1] + "]")
+    except (_orjson.JSONDecodeError, UnicodeEncodeError):  # not whole elements, or orjson's limits
+        return None
+    reader.pos = brace + 1
+    return elements  # type: ignore[no-any-return]
 
 
 def flatten_lists(documents: Iterable[Any]) -> Iterator[Any]:
@@ -204,7 +257,7 @@ def flatten_lists(documents: Iterable[Any]) -> Iterator[Any]:
 _CLASSES = {"ServiceCIDR": ServiceCIDR, "IPAddress": IPAddress, "Service": Service}
 
 
-def _record(cluster: "Cluster", item: Any) -> Optional[Tuple[str, str, str, Optional[List[str]]]]:
+def _record(cluster: "Cluster", item: Any) -> Optional[Tuple[str, str, bytes, Optional[List[str]]]]:
     """(store kind, key, compact JSON, the CIDRs if it is the ``kubernetes`` ServiceCIDR) of one
     object, or None for another kind. The object is read once into its class and written back in
     its canonical wire form; the item is the caller's and is not changed."""
@@ -231,50 +284,73 @@ def _record(cluster: "Cluster", item: Any) -> Optional[Tuple[str, str, str, Opti
     return SERVICECIDRS, obj.name, text, (list(obj.cidrs) if obj.name == DEFAULT_NAME else None)
 
 
-def import_into(cluster: "Cluster", items: Any, *, progress: Optional[Callable[[str, int], None]] = None) -> int:
-    """``Cluster.import_objects``: read every object, then write them in batches, then rebuild
-    the caches and run the controllers and ``repair()``. ``progress(phase, count)`` is called
-    now and then with phase ``"reading"`` or ``"writing"``. Returns the number imported. The
-    caller holds the Cluster's lock."""
-    started = time.perf_counter()
-    if isinstance(items, dict):
-        items = items.get("items", []) if items.get("kind", "").endswith("List") or "items" in items else [items]
-    records: List[Tuple[str, str, str]] = []
+def _read_all(cluster: "Cluster", items: Iterable[Any], spool: IO[bytes],
+              progress: Optional[Callable[[str, int], None]]) -> Tuple[List[Tuple[str, str, int, int]], Optional[List[str]]]:
+    """Every object read and checked, its text in ``spool``: ((store kind, key, offset, length)
+    of each, the CIDRs of the ``kubernetes`` ServiceCIDR if there is one)."""
+    records: List[Tuple[str, str, int, int]] = []
     default_cidrs: Optional[List[str]] = None
+    offset = 0
+    write = spool.write
     for item in items:
         rec = _record(cluster, item)
         if rec is None:
             continue
         store_kind, key, text, cidrs = rec
-        records.append((store_kind, key, text))
+        write(text)
+        records.append((store_kind, key, offset, len(text)))
+        offset += len(text)
         if cidrs is not None:
             default_cidrs = cidrs
         if progress is not None and not len(records) % 1000:
             progress("reading", len(records))
-    read = time.perf_counter()
-    cluster._sync()
-    extra: List[Any] = []
-    if not cluster._range and default_cidrs:
-        extra.append(Put(META, RANGE_KEY, {"cidrs": default_cidrs}))
-    total = len(records)
+    spool.flush()
+    return records, default_cidrs
+
+
+def _write_all(cluster: "Cluster", records: List[Tuple[str, str, int, int]], spool: IO[bytes],
+               extra: List[Any], progress: Optional[Callable[[str, int], None]]) -> None:
+    """Write the spooled objects in batches of :data:`BATCH` (``extra`` goes with the first)."""
+    # in key order (a key given twice: the later one last): each batch then fills its own
+    # stretch of the store's key index, and SQLite writes far fewer pages per transaction
+    records.sort()
+    fd = spool.fileno()
     written = 0
-    # the first batch also records the range, so that a range is never missing for objects written
-    for start in range(0, max(total, 1 if extra else 0), BATCH):
+    for start in range(0, max(len(records), 1 if extra else 0), BATCH):
         chunk = records[start:start + BATCH]
-        values = [_decode(text) for _, _, text in chunk]
+        values = [_decode(os.pread(fd, length, at)) for _, _, at, length in chunk]
         try:
             # into an empty store (the usual case) every object is new: creates are checked by
             # the key's absence in one statement, where a put reads each old row first
-            cluster._commit(extra + [Create(kind, key, value) for (kind, key, _), value in zip(chunk, values)])
+            cluster._commit(extra + [Create(kind, key, value) for (kind, key, _, _), value in zip(chunk, values)])
         except TxnConflict:  # some exist: they are replaced
-            cluster._commit(extra + [Put(kind, key, value) for (kind, key, _), value in zip(chunk, values)])
+            cluster._commit(extra + [Put(kind, key, value) for (kind, key, _, _), value in zip(chunk, values)])
         extra = []
-        # the texts are written: let them go, so that the memory peak is one batch of dicts
-        records[start:start + BATCH] = [None] * len(chunk)  # type: ignore[list-item]
         written += len(chunk)
         if progress is not None:
             progress("writing", written)
-    del records
+
+
+def import_into(cluster: "Cluster", items: Any, *, progress: Optional[Callable[[str, int], None]] = None) -> int:
+    """``Cluster.import_objects``: read every object, then write them in batches, then rebuild
+    the caches and run the controllers and ``repair()``. ``progress(phase, count)`` is called
+    now and then with phase ``"reading"``, ``"writing"`` or ``"rebuilding"``. Returns the number
+    imported. The caller holds the Cluster's lock."""
+    started = time.perf_counter()
+    if isinstance(items, dict):
+        items = items.get("items", []) if items.get("kind", "").endswith("List") or "items" in items else [items]
+    # The compact texts wait in a temporary file, not in memory: freed, they would leave the
+    # process's heap as large as they were, under the caches that the rebuild then makes.
+    with tempfile.TemporaryFile(prefix="fastcidr-import-") as spool:
+        records, default_cidrs = _read_all(cluster, items, spool, progress)
+        read = time.perf_counter()
+        cluster._sync()
+        extra: List[Any] = []
+        if not cluster._range and default_cidrs:
+            extra.append(Put(META, RANGE_KEY, {"cidrs": default_cidrs}))
+        total = len(records)
+        _write_all(cluster, records, spool, extra, progress)
+        del records
     wrote = time.perf_counter()
     if progress is not None:
         progress("rebuilding", total)
