@@ -41,15 +41,18 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(name)
 
 
-def configure_cli(verbosity: int, *, stream: Optional[IO[str]] = None, prefix: str = "fastcidr") -> logging.Logger:
+def configure_cli(verbosity: int, *, stream: Optional[IO[str]] = None, prefix: str = "fastcidr",
+                  detailed: Optional[bool] = None) -> logging.Logger:
     """Send the ``fastcidr`` records to stderr for a command: ``verbosity`` 0 = warnings and errors,
-    1 = also INFO, 2 or more = also DEBUG. The records do not propagate to the root logger (a
-    command has no other handler to reach; it also keeps pytest's capture from seeing them twice)."""
+    1 = also INFO, 2 or more = also DEBUG; each line starts with ``prefix:``, and (``detailed``,
+    by default from -vv on) the level and logger name follow."""
     global _cli_handler
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    if detailed is None:
+        detailed = verbosity >= 2
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(logging.Formatter(f"{prefix}: %(levelname)s %(name)s: %(message)s"
-                                           if verbosity >= 2 else f"{prefix}: %(message)s"))
+                                           if detailed else f"{prefix}: %(message)s"))
     if _cli_handler is not None:
         _root.removeHandler(_cli_handler)
     _root.addHandler(handler)

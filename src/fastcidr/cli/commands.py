@@ -165,6 +165,8 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     parser.add_argument("--store", default=None, metavar="URL",
                         help=f"store URL (default: ${ENV_STORE}, else {default_store_path()})")
     parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log to stderr what the library does: -v for INFO, -vv for DEBUG")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -837,18 +839,28 @@ def _import_documents(path: str) -> Tuple[Iterator[Any], str, Any]:
     if head.lstrip()[:1] in ("{", "["):
         return iter_json_documents(handle, prefix=head), source, handle
     text = head + handle.read()
-    return iter(parse_manifests(text, source)), source, handle
+    if handle is not sys.stdin:
+        handle.close()
+    return iter(parse_manifests(text, source)), source, sys.stdin
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Load a ``kubectl get servicecidr,ipaddress,services -A -o json`` dump as it is
     (``Cluster.import_objects``); objects of other kinds are skipped and counted. A progress
     line is shown on a terminal's stderr while it runs."""
+    documents, source, handle = _import_documents(args.filename)
+    try:
+        return _import(args, documents, source)
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def _import(args: argparse.Namespace, documents: Iterator[Any], source: str) -> int:
     from .._log import Progress
     from ..k8s.cluster import paused_collector
     from ..k8s.importer import DumpError, flatten_lists
 
-    documents, source, handle = _import_documents(args.filename)
     try:
         # the first document is read before the store is opened: input that is not a dump at
         # all fails without creating a store
@@ -904,8 +916,6 @@ def cmd_import(args: argparse.Namespace) -> int:
                 return 1
     finally:
         progress.done()
-        if handle is not sys.stdin:
-            handle.close()
     detail = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
     line = f"imported {imported} object{'' if imported == 1 else 's'} from {source}"
     line += f" ({detail})" if detail else ""
@@ -936,6 +946,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     global_store = getattr(args, "store", None)
     if global_store and not any(a == "--store" or a.startswith("--store=") for a in rest):
         rest = ["--store", global_store] + rest
+    if getattr(args, "verbose", 0):  # `fastcidr -v serve`
+        rest = ["-v"] + rest
     try:
         from .. import server
     except ImportError as exc:

@@ -26,10 +26,12 @@ import contextlib
 import datetime as _dt
 import functools
 import gc
+import time
 import weakref
 from dataclasses import replace
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from .._log import get_logger
 from ..errors import NotFoundError
 from ..store.base import Change, Delete, Store, TxnConflict
 from . import importer, layout, namespaces, resources
@@ -57,6 +59,8 @@ from .repair import Repair
 from .resources import ResourceType
 
 __all__ = ["Cluster", "paused_collector"]
+
+log = get_logger(__name__)
 
 
 class Cluster(Repair):
@@ -90,6 +94,7 @@ class Cluster(Repair):
         super().__init__(store=store, seed=seed, clock=clock, deletion_grace_period=deletion_grace_period,
                          leak_grace_period=leak_grace_period, policy=policy)
         self._started = _dt.datetime.now(UTC).replace(microsecond=0)  # when Namespaces have no other time
+        began = time.perf_counter()
         try:
             # (the cyclic collector stays as the host application set it: applications that
             # build or load very large states may pause it around the call, see paused_collector)
@@ -107,6 +112,8 @@ class Cluster(Repair):
             if self._owns_store:
                 self._store.close()
             raise
+        log.info("started on %s in %.3f s: range %s, %d ServiceCIDRs", self._store.url or type(self._store).__name__,
+                 time.perf_counter() - began, ",".join(self._range or []) or "(none)", len(self._scs))
         # close() also runs at exit; a weak reference, so that the registration keeps nothing alive
         self._at_exit = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._at_exit)

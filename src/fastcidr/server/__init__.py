@@ -28,10 +28,13 @@ import tempfile
 import threading
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence, cast
 
+from .._log import get_logger
 from .api import ResourceApi
 from .http import ApiHTTPServer
 from .limits import ServerLimits, SizeLimitedCluster
 from .security import AccessPolicy, is_loopback, new_token
+
+log = get_logger(__name__)
 
 if TYPE_CHECKING:
     from ..k8s.cluster import Cluster
@@ -238,7 +241,8 @@ def _parser() -> argparse.ArgumentParser:
     ):
         parser.add_argument(flag, dest=field, type=kind, default=getattr(defaults, field),
                             help=f"limit: {text} (default {getattr(defaults, field)})")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log every request (and what the library does) to stderr")
     return parser
 
 
@@ -265,14 +269,21 @@ def main(argv: Optional[List[str]] = None) -> int:
                 token = handle.read().strip()
         except OSError as exc:
             parser.error(f"--token-file: {exc.strerror}")
+    from .._log import Progress, configure_cli
     from ..errors import FastCIDRError
     from ..k8s.cluster import Cluster
 
+    # warnings (internal errors) always reach stderr; -v adds every request (DEBUG)
+    configure_cli(2 if args.verbose else 0, prefix="fastcidr serve", detailed=False)
+    progress = Progress("fastcidr serve: starting (loading the store, rebuilding the index)", delay=0.5).ticking()
     try:
         cluster = Cluster(args.service_cluster_ip_range, store=args.store)
     except FastCIDRError as exc:
+        progress.done()
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        progress.done()
     stop = threading.Event()
     try:
         server = ApiServer(cluster, args.address, args.port, tls_cert=args.tls_cert,
@@ -290,9 +301,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         server.wait_until_accepting()
         if server.token is not None and args.tls_cert is None:
-            print("warning: the bearer token travels over plain HTTP, readable on the network, "
-                  "and kubectl sends tokens only over HTTPS: serve with --tls-cert/--tls-key",
-                  file=sys.stderr, flush=True)
+            log.warning("warning: the bearer token travels over plain HTTP, readable on the network, "
+                        "and kubectl sends tokens only over HTTPS: serve with --tls-cert/--tls-key")
         if args.kubeconfig_out:
             server.kubeconfig(args.kubeconfig_out)
         print(server.url, flush=True)
