@@ -394,6 +394,9 @@ _SERVICE_SPEC_KEYS = frozenset(
 )
 
 
+_DEFAULT_STATUS: Dict[str, Any] = {"loadBalancer": {}}
+
+
 @dataclass
 class Service:
     """A core ``v1`` Service as far as Service IPs are concerned.
@@ -476,15 +479,15 @@ class Service:
         cluster_ips = spec.get("clusterIPs") or []
         families = spec.get("ipFamilies") or []
         # deep copies: the object must not share mutable parts with the dict it was read from
-        extra = {k: copy.deepcopy(v) for k, v in spec.items() if k not in _SERVICE_SPEC_KEYS}
+        extra = {k: copy.deepcopy(v) if isinstance(v, (dict, list)) else v
+                 for k, v in spec.items() if k not in _SERVICE_SPEC_KEYS}
         # defaults the apiserver fills in are not "extra": they are re-emitted by to_dict()
         if extra.get("sessionAffinity") == "None":
             del extra["sessionAffinity"]
         if extra.get("internalTrafficPolicy") == "Cluster":
             del extra["internalTrafficPolicy"]
-        status_copy = copy.deepcopy(status) if status else {}
-        if status_copy == {"loadBalancer": {}}:
-            status_copy = {}
+        # (the usual status, {"loadBalancer": {}}, is the default: nothing to copy)
+        status_copy = copy.deepcopy(status) if status and status != _DEFAULT_STATUS else {}
         return cls(
             name=str(meta.get("name") or ""),
             namespace=str(meta.get("namespace") or "default"),
