@@ -254,7 +254,7 @@ def flatten_lists(documents: Iterable[Any]) -> Iterator[Any]:
         yield doc
 
 
-_CLASSES = {"ServiceCIDR": ServiceCIDR, "IPAddress": IPAddress, "Service": Service}
+_CLASSES: Dict[str, Any] = {"ServiceCIDR": ServiceCIDR, "IPAddress": IPAddress, "Service": Service}
 
 
 def _record(cluster: "Cluster", item: Any) -> Optional[Tuple[str, str, bytes, Optional[List[str]]]]:
