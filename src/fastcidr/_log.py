@@ -23,7 +23,7 @@ import threading
 import time
 from typing import IO, Any, Optional
 
-__all__ = ["ROOT", "get_logger", "configure_cli", "Progress"]
+__all__ = ["ROOT", "get_logger", "configure_cli", "unconfigure_cli", "Progress"]
 
 ROOT = "fastcidr"
 
@@ -50,7 +50,7 @@ def configure_cli(verbosity: int, *, stream: Optional[IO[str]] = None, prefix: s
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     if detailed is None:
         detailed = verbosity >= 2
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(logging.Formatter(f"{prefix}: %(levelname)s %(name)s: %(message)s"
                                            if detailed else f"{prefix}: %(message)s"))
     if _cli_handler is not None:
@@ -59,6 +59,32 @@ def configure_cli(verbosity: int, *, stream: Optional[IO[str]] = None, prefix: s
     _cli_handler = handler
     _root.setLevel(level)
     return _root
+
+
+def unconfigure_cli() -> None:
+    """Undo :func:`configure_cli` (a command run inside a longer-lived process, e.g. a test,
+    leaves the ``fastcidr`` logger as it found it)."""
+    global _cli_handler
+    if _cli_handler is not None:
+        _root.removeHandler(_cli_handler)
+        _cli_handler = None
+        _root.setLevel(logging.NOTSET)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes (not the one it was made with,
+    which a caller may have replaced and closed since)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 class Progress:

@@ -116,10 +116,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 args.args.extend(extras)
             else:
                 parser.error(f"unrecognized arguments: {' '.join(extras)}")
-    if getattr(args, "verbose", 0):
+    verbose = getattr(args, "verbose", 0)
+    if verbose:
         from .._log import configure_cli
 
-        configure_cli(args.verbose)
+        configure_cli(verbose)
     try:
         return int(args.func(args))
     except CommandError as exc:
@@ -137,6 +138,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    finally:
+        if verbose:
+            from .._log import unconfigure_cli
+
+            unconfigure_cli()
 
 
 

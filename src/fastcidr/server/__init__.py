@@ -269,25 +269,33 @@ def main(argv: Optional[List[str]] = None) -> int:
                 token = handle.read().strip()
         except OSError as exc:
             parser.error(f"--token-file: {exc.strerror}")
-    from .._log import Progress, configure_cli
-    from ..errors import FastCIDRError
-    from ..k8s.cluster import Cluster
+    from .._log import Progress, configure_cli, unconfigure_cli
 
     # warnings (internal errors) always reach stderr; -v adds every request (DEBUG)
     configure_cli(2 if args.verbose else 0, prefix="fastcidr serve", detailed=False)
     progress = Progress("fastcidr serve: starting (loading the store, rebuilding the index)", delay=0.5).ticking()
+    try:
+        return _serve(args, limits, token, progress)
+    finally:
+        progress.done()
+        unconfigure_cli()
+
+
+def _serve(args: argparse.Namespace, limits: ServerLimits, token: Optional[str], progress: Any) -> int:
+    from ..errors import FastCIDRError
+    from ..k8s.cluster import Cluster
+
     try:
         cluster = Cluster(args.service_cluster_ip_range, store=args.store)
     except FastCIDRError as exc:
         progress.done()
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        progress.done()
+    progress.done()
     stop = threading.Event()
     try:
         server = ApiServer(cluster, args.address, args.port, tls_cert=args.tls_cert,
-                           tls_key=args.tls_key, verbose=args.verbose,
+                           tls_key=args.tls_key, verbose=bool(args.verbose),
                            allow_remote=args.allow_remote, allow_hosts=args.allow_hosts,
                            token=token, tls_client_ca=args.tls_client_ca, limits=limits)
     except (OSError, ssl.SSLError, ValueError) as exc:
