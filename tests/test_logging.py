@@ -100,6 +100,9 @@ def test_cli_verbose(backend: types.ModuleType, tmp_path: Path, monkeypatch: pyt
     assert any(line.startswith("fastcidr: imported 9 objects in ") for line in lines), lines
     assert cli.main(["-vv", "--store", store, "get", "servicecidr", "-o", "name"]) == 0
     assert capsys.readouterr().out == "servicecidr.networking.k8s.io/kubernetes\n"
+    # the command's handler is gone with the command: later records reach no stale stream
+    root = logging.getLogger("fastcidr")
+    assert [type(h).__name__ for h in root.handlers] == ["NullHandler"] and root.level == logging.NOTSET
 
 
 def test_serve_logs_requests_with_v_and_errors_always(backend: types.ModuleType, tmp_path: Path) -> None:
