@@ -74,3 +74,45 @@ def bench_create_services_fastcidr(benchmark, n):
 
     benchmark.pedantic(run, setup=lambda: (([{"name": name} for name in _fresh_names()],), {}),
                        rounds=15, warmup_rounds=1)
+
+
+# ------------------------------------------------------------------------------------------------
+# import of a kubectl dump (docs/observability.md "Import"): the streaming reader, the objects read
+# once, the batched writes, the rebuild and repair, per object. scripts/import_scale.py measures the
+# whole command (100,000 Services, wall time and peak RSS) in a subprocess.
+
+IMPORT_SERVICES = 10_000
+
+
+@pytest.fixture(scope="module")
+def dump_text() -> str:
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import import_scale
+
+    return json.dumps(import_scale.dump(IMPORT_SERVICES), indent=4)
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def bench_import_fastcidr(benchmark, dump_text, tmp_path, store):
+    """``Cluster.import_objects`` of a 10,000-Service dump read from its text (20,003 objects)."""
+    import io
+
+    from fastcidr.k8s.importer import flatten_lists, iter_json_documents
+
+    benchmark.group = "Cluster.import_objects, 10,000-Service kubectl dump, per round"
+    benchmark.extra_info["ops"] = 2 * (IMPORT_SERVICES + 1) + 1
+    rounds = itertools.count()
+
+    def setup():
+        url = None if store == "memory" else str(tmp_path / f"import-{next(rounds)}.db")
+        return (Cluster(store=url),), {}
+
+    def run(cluster: Cluster) -> None:
+        with cluster:
+            cluster.import_objects(flatten_lists(iter_json_documents(io.StringIO(dump_text))))
+
+    benchmark.pedantic(run, setup=setup, rounds=5, warmup_rounds=1)

@@ -68,7 +68,7 @@ def _command_word(argv: Sequence[str]) -> Optional[str]:
         word = argv[i]
         if word == "--store":
             i += 2
-        elif word.startswith("--store="):
+        elif word.startswith("--store=") or _is_verbose_flag(word):
             i += 1
         elif word in _COMMANDS:
             return word
@@ -77,10 +77,15 @@ def _command_word(argv: Sequence[str]) -> Optional[str]:
     return None
 
 
+def _is_verbose_flag(word: str) -> bool:
+    return word == "--verbose" or (len(word) > 1 and word[0] == "-" and set(word[1:]) == {"v"})
+
+
 def _serve_argv(argv: Sequence[str]) -> Optional[argparse.Namespace]:
     """``[--store URL] serve ARGS...``: everything after ``serve`` belongs to the server's own
     parser (argparse would otherwise claim ``--help`` and other options for itself)."""
     store = None
+    verbose = 0
     i = 0
     while i < len(argv):
         word = argv[i]
@@ -88,8 +93,11 @@ def _serve_argv(argv: Sequence[str]) -> Optional[argparse.Namespace]:
             store, i = argv[i + 1], i + 2
         elif word.startswith("--store="):
             store, i = word.split("=", 1)[1], i + 1
+        elif _is_verbose_flag(word):
+            verbose, i = verbose + (word.count("v") if word.startswith("-v") else 1), i + 1
         elif word == "serve":
-            return argparse.Namespace(func=cmd_serve, store=store, serve_args=list(argv[i + 1:]))
+            return argparse.Namespace(func=cmd_serve, store=store, verbose=verbose,
+                                      serve_args=list(argv[i + 1:]))
         else:
             return None
     return None
@@ -110,6 +118,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 args.args.extend(extras)
             else:
                 parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    verbose = getattr(args, "verbose", 0)
+    if verbose:
+        from .._log import configure_cli
+
+        configure_cli(verbose)
     try:
         return int(args.func(args))
     except CommandError as exc:
@@ -127,6 +140,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    finally:
+        if verbose:
+            from .._log import unconfigure_cli
+
+            unconfigure_cli()
 
 
 

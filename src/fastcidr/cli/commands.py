@@ -170,6 +170,8 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     parser.add_argument("--store", default=None, metavar="URL",
                         help=f"store URL (default: ${ENV_STORE}, else {default_store_path()})")
     parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log to stderr what the library does: -v for INFO, -vv for DEBUG")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -890,35 +892,11 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Load a ``kubectl get servicecidr,ipaddress,services -A -o json`` dump as it is
-    (``Cluster.import_objects``); objects of other kinds are skipped and counted."""
-    text, source = _read_source(args.filename)
-    items = parse_manifests(text, source)
-    counts: Dict[str, int] = {}
-    skipped: Dict[str, int] = {}
-    for doc in items:
-        res = _resource_of_kind(str(doc.get("kind")))
-        if res is None:
-            skipped[str(doc.get("kind"))] = skipped.get(str(doc.get("kind")), 0) + 1
-        else:
-            counts[res.plural] = counts.get(res.plural, 0) + 1
-    known = [doc for doc in items if _resource_of_kind(str(doc.get("kind"))) is not None]
-    with open_cluster(args) as cluster:
-        try:
-            from ..k8s.cluster import paused_collector
+    """Load a ``kubectl get servicecidr,ipaddress,services -A -o json`` dump as it is (see
+    :mod:`fastcidr.cli.import_command`)."""
+    from .import_command import cmd_import as run
 
-            with paused_collector():
-                imported = cluster.import_objects(known)
-        except FastCIDRError as exc:
-            _err(server_error_text(exc, source=source, verb="importing"))
-            return 1
-    detail = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-    line = f"imported {imported} object{'' if imported == 1 else 's'} from {source}"
-    line += f" ({detail})" if detail else ""
-    if skipped:
-        line += "; skipped " + ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()))
-    _out(line + "\n")
-    return 0
+    return run(args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -942,6 +920,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     global_store = getattr(args, "store", None)
     if global_store and not any(a == "--store" or a.startswith("--store=") for a in rest):
         rest = ["--store", global_store] + rest
+    if getattr(args, "verbose", 0):  # `fastcidr -v serve`
+        rest = ["-v"] + rest
     try:
         from .. import server
     except ImportError as exc:

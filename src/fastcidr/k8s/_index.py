@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import logging
 import os
 import threading
 import time
@@ -19,6 +20,7 @@ from dataclasses import replace
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, TypeVar, cast
 
 from .. import _backend
+from .._log import get_logger
 from ..errors import (
     AllocationError,
     AlreadyAllocatedError,
@@ -46,6 +48,8 @@ from .objects import (
 )
 
 __all__ = ["IndexedStore"]
+
+log = get_logger(__name__)
 
 # how error messages name the resources
 RES_CIDR = _resources.SERVICECIDRS.qualified
@@ -340,6 +344,8 @@ class IndexedStore:
 
     def _emit(self, type_: str, reason: str, message: str, regarding: str) -> Event:
         event = Event(type_, reason, message, regarding, self._now())
+        log.log(logging.WARNING if type_ == "Warning" else logging.INFO, "%s %s %s: %s",
+                type_, reason, regarding, message)
         self._events.append(event)
         for sink in self._collectors:
             sink.append(event)

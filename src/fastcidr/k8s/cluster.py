@@ -26,16 +26,15 @@ import contextlib
 import datetime as _dt
 import functools
 import gc
+import time
 import weakref
 from dataclasses import replace
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
-from ..errors import (
-    NotFoundError,
-    ValidationError,
-)
+from .._log import get_logger
+from ..errors import NotFoundError
 from ..store.base import Change, Delete, Put, Store, TxnConflict, UnreadableRecordError
-from . import layout, namespaces, resources
+from . import importer, layout, namespaces, resources
 from . import validation as V
 from ._index import (
     _DEFAULT_SERVICE_KEY,
@@ -50,19 +49,19 @@ from ._index import (
     _conflict,
     _locked,
     _parse_ip,
-    _service_ips,
     _shaped,
     _split_range,
 )
-from .layout import IPADDRESSES, META, RANGE_KEY, SERVICECIDRS, SERVICES
+from .layout import IPADDRESSES, META, SERVICECIDRS, SERVICES
 from .metrics import AllocatorMetrics
-from .allocation import held_node_ports
-from .nodeports import node_port_key, parse_port_range
+from .nodeports import parse_port_range
 from .objects import UTC, Event, IPAddress, Service, ServiceCIDR, format_time
 from .repair import Repair
 from .resources import ResourceType
 
 __all__ = ["Cluster", "paused_collector"]
+
+log = get_logger(__name__)
 
 
 class Cluster(Repair):
@@ -104,6 +103,7 @@ class Cluster(Repair):
         # addresses kept taken in the index after their IPAddress object was deleted while a live
         # Service listed them (delete_ip_address), until repair() has recreated the object
         self._held: Set[str] = set()
+        began = time.perf_counter()
         try:
             # (the cyclic collector stays as the host application set it: applications that
             # build or load very large states may pause it around the call, see paused_collector)
@@ -126,6 +126,8 @@ class Cluster(Repair):
             if self._owns_store:
                 self._store.close()
             raise
+        log.info("started on %s in %.3f s: range %s, %d ServiceCIDRs", self._store.url or type(self._store).__name__,
+                 time.perf_counter() - began, ",".join(self._range or []) or "(none)", len(self._scs))
         # close() also runs at exit; a weak reference, so that the registration keeps nothing alive
         self._at_exit = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._at_exit)
@@ -478,64 +480,15 @@ class Cluster(Repair):
         return self._update_service(obj, check_rv=True, dry_run=dry_run)
 
     @_locked
-    def import_objects(self, items: Any) -> int:
-        """Restore objects as they are (a kubectl ``List`` or its items): uid, timestamps,
-        finalizers and conditions kept, cluster IPs not reallocated, same-named objects replaced.
-        If no range is recorded, the ``kubernetes`` ServiceCIDR's CIDRs become it. ``repair()``
-        runs after. Returns the number of objects imported."""
-        if isinstance(items, dict):
-            items = items.get("items", []) if items.get("kind", "").endswith("List") or "items" in items else [items]
-        ops: List[Any] = []
-        count = 0
-        default_cidrs: Optional[List[str]] = None
-        for item in items:
-            if isinstance(item, (ServiceCIDR, IPAddress, Service)):
-                item = item.to_dict()
-            if not isinstance(item, dict):
-                raise TypeError(f"cannot import {item!r}")
-            kind = item.get("kind")
-            if kind == "ServiceCIDR":
-                obj = ServiceCIDR.from_dict(item)
-                if not obj.name:
-                    raise ValidationError([V.required("metadata.name", "name or generateName is required")],
-                                          kind="ServiceCIDR", name="")
-                obj.uid = obj.uid or self._uid()
-                obj.creation_timestamp = obj.creation_timestamp or self._now()
-                ops.append(Put(SERVICECIDRS, obj.name, replace(obj, resource_version="").to_dict()))
-                if obj.name == DEFAULT_NAME:
-                    default_cidrs = list(obj.cidrs)
-            elif kind == "IPAddress":
-                obj2 = IPAddress.from_dict(item)
-                if not obj2.name:
-                    raise ValidationError([V.required("metadata.name", "name or generateName is required")],
-                                          kind="IPAddress", name="")
-                obj2.uid = obj2.uid or self._uid()
-                obj2.creation_timestamp = obj2.creation_timestamp or self._now()
-                ops.append(Put(IPADDRESSES, obj2.name, replace(obj2, resource_version="").to_dict()))
-            elif kind == "Service":
-                obj3 = Service.from_dict(item)
-                if not obj3.name:
-                    raise ValidationError([V.required("metadata.name", "name or generateName is required")],
-                                          kind="Service", name="")
-                obj3.uid = obj3.uid or self._uid()
-                obj3.creation_timestamp = obj3.creation_timestamp or self._now()
-                ops.append(Put(SERVICES, obj3.key, replace(obj3, resource_version="").to_dict()))
-                # restored with their node ports, as the bitmap would be
-                ops.extend(Put(META, node_port_key(p), {"service": obj3.key}) for p in held_node_ports(obj3)
-                           if self._node_port_range[0] <= p <= self._node_port_range[1])
-            else:
-                continue
-            count += 1
-        self._sync()
-        if not self._range and default_cidrs:
-            ops.append(Put(META, RANGE_KEY, {"cidrs": default_cidrs}))
-        if ops:
-            self._commit(ops)
-        self._rebuild_without_sync()
-        self._controller_pass(None)
-        self._ensure_default_service()
-        self._repair()
-        return count
+    def import_objects(self, items: Any, *, progress: Optional[Callable[[str, int], None]] = None) -> int:
+        """Restore objects as they are (a kubectl ``List``, its items, or any iterable of them):
+        uid, timestamps, finalizers and conditions kept, cluster IPs not reallocated, same-named
+        objects replaced, Services with their node ports. Every object is read before the first
+        write (a bad one changes nothing); they are then written in batches (see
+        :mod:`fastcidr.k8s.importer`). If no range is recorded, the ``kubernetes`` ServiceCIDR's
+        CIDRs become it. ``repair()`` runs after. ``progress(phase, count)``, if given, hears how
+        far it got. Returns the number imported."""
+        return importer.import_into(self, items, progress=progress)
 
     @_locked
     def repair(self) -> List[Event]:

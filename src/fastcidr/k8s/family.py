@@ -34,6 +34,9 @@ def resolve_families(name: str, requested: Sequence[str], ip_families: Sequence[
                      has_selector: bool, configured: Sequence[str]) -> Families:
     """The policy, families and canonical requested addresses of a (validated) non-ExternalName
     Service named ``name`` on a cluster configured for ``configured`` (range order)."""
+    if not requested and not ip_families and policy is None and configured:
+        # the usual Service asks for nothing: single stack on the first configured family
+        return Families("SingleStack", [configured[0]], [])
     headless = bool(requested) and requested[0] == "None"
     selectorless = not has_selector
     if policy is None:

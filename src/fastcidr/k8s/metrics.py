@@ -3,13 +3,17 @@
 Gauges (allocated / available) are read from the index when asked, so they exist from the moment
 a CIDR is added (upstream forgets to seed them, kubernetes/kubernetes#140613). Counters and the
 latency histogram are kept here.
+
+:class:`PrometheusCollector` hands the same metrics (names, labels, help texts) to a host
+application's ``prometheus_client`` registry (docs/observability.md "Metrics"); prometheus_client
+is imported only when one is made (``pip install 'fastcidr[prometheus]'``).
 """
 from __future__ import annotations
 
 import bisect
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-__all__ = ["AllocatorMetrics", "PREFIX", "BUCKETS"]
+__all__ = ["AllocatorMetrics", "PrometheusCollector", "PREFIX", "BUCKETS"]
 
 PREFIX = "kube_apiserver_clusterip_allocator"
 ALLOCATED = f"{PREFIX}_allocated_ips"
@@ -114,3 +118,65 @@ class AllocatorMetrics:
 def _fmt(value: float) -> str:
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
+
+
+def _prometheus_client() -> Any:
+    try:
+        import prometheus_client.core as core
+    except ImportError:
+        raise ImportError("fastcidr.k8s.metrics.PrometheusCollector needs prometheus_client: "
+                          "pip install 'fastcidr[prometheus]' (or prometheus-client)") from None
+    return core
+
+
+class PrometheusCollector:
+    """A ``prometheus_client`` collector of a Cluster's allocator metrics: the names, labels
+    (``cidr``, ``scope``, ``le``) and help texts of the server's ``/metrics``, read from
+    ``cluster.metrics()`` at every scrape.
+
+    >>> from prometheus_client import CollectorRegistry, generate_latest  # doctest: +SKIP
+    >>> registry = CollectorRegistry()                                   # doctest: +SKIP
+    >>> PrometheusCollector(cluster, registry)  # or REGISTRY.register(PrometheusCollector(cluster))  # doctest: +SKIP
+
+    ``source``: anything with a ``metrics()`` method returning :meth:`AllocatorMetrics.snapshot`'s
+    dict (a Cluster). ``registry``, if given, is registered with at once. Raises ImportError (one
+    line, naming the extra) when prometheus_client is not installed.
+    """
+
+    def __init__(self, source: Any, registry: Optional[Any] = None) -> None:
+        self._core = _prometheus_client()
+        self._metrics: Callable[[], Dict[str, Any]] = source.metrics
+        if registry is not None:
+            registry.register(self)
+
+    def describe(self) -> List[Any]:
+        """The families without samples: registering reads no metrics."""
+        return list(self._families({}))
+
+    def collect(self) -> Iterator[Any]:
+        return self._families(self._metrics())
+
+    def _families(self, snapshot: Dict[str, Any]) -> Iterator[Any]:
+        core = self._core
+        for name in (ALLOCATED, AVAILABLE, TOTAL, ERRORS, DURATION):
+            kind, help_text = _HELP[name]
+            documentation = f"[ALPHA] {help_text}"
+            values = snapshot.get(name, {})
+            if kind == "gauge":
+                gauge = core.GaugeMetricFamily(name, documentation, labels=["cidr"])
+                for cidr in sorted(values):
+                    gauge.add_metric([cidr], values[cidr])
+                yield gauge
+            elif kind == "counter":
+                # (prometheus_client names the family without its "_total"; the samples keep it)
+                counter = core.CounterMetricFamily(name, documentation, labels=["cidr", "scope"])
+                for cidr in sorted(values):
+                    for scope in SCOPES:
+                        counter.add_metric([cidr, scope], values[cidr].get(scope, 0))
+                yield counter
+            else:
+                histogram = core.HistogramMetricFamily(name, documentation, labels=["cidr"])
+                for cidr in sorted(values):
+                    value = values[cidr]
+                    histogram.add_metric([cidr], list(value["buckets"].items()), value["sum"])
+                yield histogram

@@ -73,6 +73,12 @@ def format_time(value: Optional[_dt.datetime]) -> Optional[str]:
     return text
 
 
+# Objects read in bulk (an import, a store listing) mostly carry a few distinct timestamps, in
+# runs: the last text read and its datetime are kept (datetimes are immutable, so one object can
+# be shared, and format_time then knows it by identity).
+_last_parsed: List[Any] = [(None, None)]
+
+
 def parse_time(value: Any) -> Optional[_dt.datetime]:
     """Reads an RFC 3339 timestamp (``Z`` or an offset, fractional seconds allowed) as aware UTC.
 
@@ -81,6 +87,9 @@ def parse_time(value: Any) -> Optional[_dt.datetime]:
     """
     if value is None or value == "":
         return None
+    last = _last_parsed[0]
+    if value == last[0] and type(value) is str:
+        return last[1]  # type: ignore[no-any-return]
     if isinstance(value, _dt.datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     text = str(value).strip()
@@ -92,7 +101,10 @@ def parse_time(value: Any) -> Optional[_dt.datetime]:
         raise ValueError(f"invalid RFC 3339 timestamp {value!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    parsed = parsed.astimezone(UTC)
+    if type(value) is str:
+        _last_parsed[0] = (value, parsed)  # one tuple, replaced whole (threads see a matching pair)
+    return parsed
 
 
 def _meta(d: Dict[str, Any]) -> Dict[str, Any]:
@@ -434,6 +446,9 @@ _SERVICE_SPEC_KEYS = frozenset(
 )
 
 
+_DEFAULT_STATUS: Dict[str, Any] = {"loadBalancer": {}}
+
+
 @dataclass
 class Service:
     """A core ``v1`` Service as far as Service IPs are concerned.
@@ -524,15 +539,15 @@ class Service:
         cluster_ips = spec.get("clusterIPs") or []
         families = spec.get("ipFamilies") or []
         # deep copies: the object must not share mutable parts with the dict it was read from
-        extra = {k: copy.deepcopy(v) for k, v in spec.items() if k not in _SERVICE_SPEC_KEYS}
+        extra = {k: copy.deepcopy(v) if isinstance(v, (dict, list)) else v
+                 for k, v in spec.items() if k not in _SERVICE_SPEC_KEYS}
         # defaults the apiserver fills in are not "extra": they are re-emitted by to_dict()
         if extra.get("sessionAffinity") == "None":
             del extra["sessionAffinity"]
         if extra.get("internalTrafficPolicy") == "Cluster":
             del extra["internalTrafficPolicy"]
-        status_copy = copy.deepcopy(status) if status else {}
-        if status_copy == {"loadBalancer": {}}:
-            status_copy = {}
+        # (the usual status, {"loadBalancer": {}}, is the default: nothing to copy)
+        status_copy = copy.deepcopy(status) if status and status != _DEFAULT_STATUS else {}
         return cls(
             name=str(meta.get("name") or ""),
             namespace=str(meta.get("namespace") or "default"),

@@ -29,6 +29,7 @@ import tempfile
 import threading
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence, cast
 
+from .._log import get_logger
 from ..k8s.events import EVENT_TTL, EventLog
 from .api import ResourceApi
 from .controllers import KUBERNETES_SERVICE_INTERVAL, REPAIR_INTERVAL, Controllers
@@ -38,6 +39,8 @@ from .reviews import ReviewsApi
 from .http import ApiHTTPServer
 from .limits import ServerLimits, SizeLimitedCluster
 from .security import AccessPolicy, is_loopback, new_token
+
+log = get_logger(__name__)
 
 if TYPE_CHECKING:
     from ..k8s.cluster import Cluster
@@ -282,7 +285,8 @@ def _parser() -> argparse.ArgumentParser:
                         metavar="SECONDS", help=f"how long Events are kept (default {EVENT_TTL:g})")
     parser.add_argument("--no-controllers", dest="controllers", action="store_false",
                         help="do not run the background controllers")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log every request (and what the library does) to stderr")
     return parser
 
 
@@ -302,11 +306,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         limits = _limits(args)
     except ValueError as exc:
         parser.error(str(exc))
+    from ..k8s.nodeports import parse_port_range
+
+    try:
+        args.node_ports = parse_port_range(args.service_node_port_range)
+    except ValueError as exc:
+        parser.error(f"--service-node-port-range: {exc}")
+    if not args.leak_grace_period >= 0:
+        parser.error(f"--ip-leak-grace-period must not be negative, got {args.leak_grace_period:g}")
     for flag, value in (("--repair-interval", args.repair_interval),
                         ("--kubernetes-service-interval", args.kubernetes_service_interval),
                         ("--event-ttl", args.event_ttl)):
-        if not args.leak_grace_period >= 0:
-            parser.error(f"--ip-leak-grace-period must not be negative, got {args.leak_grace_period:g}")
         if not value > 0 or value != value or value == float("inf"):
             parser.error(f"{flag} must be a positive number of seconds, got {value:g}")
     token = None
@@ -316,24 +326,35 @@ def main(argv: Optional[List[str]] = None) -> int:
                 token = handle.read().strip()
         except OSError as exc:
             parser.error(f"--token-file: {exc.strerror}")
+    from .._log import Progress, configure_cli, unconfigure_cli
+
+    # warnings (internal errors) always reach stderr; -v adds every request (DEBUG)
+    configure_cli(2 if args.verbose else 0, prefix="fastcidr serve", detailed=False)
+    progress = Progress("fastcidr serve: starting (loading the store, rebuilding the index)", delay=0.5).ticking()
+    try:
+        return _serve(args, limits, token, progress)
+    finally:
+        progress.done()
+        unconfigure_cli()
+
+
+def _serve(args: argparse.Namespace, limits: ServerLimits, token: Optional[str], progress: Any) -> int:
     from ..errors import FastCIDRError
     from ..k8s.cluster import Cluster
-    from ..k8s.nodeports import parse_port_range
 
     try:
-        node_ports = parse_port_range(args.service_node_port_range)
-    except ValueError as exc:
-        parser.error(f"--service-node-port-range: {exc}")
-    try:
-        cluster = Cluster(args.service_cluster_ip_range, store=args.store, service_node_port_range=node_ports,
+        cluster = Cluster(args.service_cluster_ip_range, store=args.store,
+                          service_node_port_range=args.node_ports,
                           leak_grace_period=args.leak_grace_period)
     except FastCIDRError as exc:
+        progress.done()
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    progress.done()
     stop = threading.Event()
     try:
         server = ApiServer(cluster, args.address, args.port, tls_cert=args.tls_cert,
-                           tls_key=args.tls_key, verbose=args.verbose,
+                           tls_key=args.tls_key, verbose=bool(args.verbose),
                            allow_remote=args.allow_remote, allow_hosts=args.allow_hosts,
                            token=token, tls_client_ca=args.tls_client_ca, limits=limits,
                            controllers=args.controllers, repair_interval=args.repair_interval,
@@ -350,9 +371,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         server.wait_until_accepting()
         if server.token is not None and args.tls_cert is None:
-            print("warning: the bearer token travels over plain HTTP, readable on the network, "
-                  "and kubectl sends tokens only over HTTPS: serve with --tls-cert/--tls-key",
-                  file=sys.stderr, flush=True)
+            log.warning("warning: the bearer token travels over plain HTTP, readable on the network, "
+                        "and kubectl sends tokens only over HTTPS: serve with --tls-cert/--tls-key")
         if args.kubeconfig_out:
             server.kubeconfig(args.kubeconfig_out)
         print(server.url, flush=True)

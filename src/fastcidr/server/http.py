@@ -15,13 +15,13 @@ import re
 import select
 import socket
 import ssl
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qsl, urlsplit, unquote
 
+from .._log import get_logger
 from . import discovery, openapi, status, tables
 from .api import ListOptions, ResourceApi
 from .limits import ServerLimits, check_nesting, check_numeric_query, check_object_types, \
@@ -30,6 +30,9 @@ from .security import AccessPolicy
 from .protobuf import ProtobufError, decode_object
 from .resources import NAMESPACES, SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_REVIEWS, SERVICES, \
     ResourceType, find
+
+# requests at DEBUG, failures at WARNING (``fastcidr serve -v`` shows both; docs/observability.md)
+log = get_logger(__name__)
 
 __all__ = ["ApiHTTPServer", "ApiRequestHandler"]
 
@@ -213,8 +216,9 @@ class ApiHTTPServer(ThreadingHTTPServer):
                 self.shutdown_request(wrapped)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        if self.verbose:
-            super().handle_error(request, client_address)
+        # a connection that failed outside a request (a TLS handshake, a reset): not the
+        # server's fault, so only at DEBUG
+        log.debug("error on the connection from %s", client_address, exc_info=True)
 
     def watch_started(self) -> bool:
         """Count a new watch; False (and not counted) past ``max_watches``."""
@@ -303,8 +307,9 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        if self.server.verbose:
-            super().log_message(format, *args)
+        # the standard library's request line ("GET /api HTTP/1.1" 200 -), through logging
+        if log.isEnabledFor(10):  # logging.DEBUG
+            log.debug("%s - %s", self.address_string(), format % args)
 
     def send_error(self, code: int, message: Optional[str] = None,
                    explain: Optional[str] = None) -> None:
@@ -508,13 +513,9 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug must become a 500, not a dropped connection
             # the client learns that it failed, not the server's internals (exception
             # names, paths): those go to the server's own log
-            if self.server.verbose:
-                import traceback
-
-                traceback.print_exc()
-            else:
-                print(f"fastcidr serve: internal error on {self.command} "
-                      f"{self.path[:200]}: {type(exc).__name__}: {exc}"[:2000], file=sys.stderr)
+            log.warning("internal error on %s %s: %s", self.command, self.path[:200],
+                        f"{type(exc).__name__}: {exc}"[:2000],
+                        exc_info=self.server.verbose or log.isEnabledFor(10))
             self.close_connection = True
             self._send_error(status.internal_error(
                 "the server could not handle the request (details are in the server's log)"))
