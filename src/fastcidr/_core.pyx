@@ -22,7 +22,6 @@ from libc.string cimport memcpy, memset
 
 import ipaddress as _ipaddress
 import os as _os
-import zlib as _zlib
 
 from fastcidr import _freespace
 
@@ -90,6 +89,14 @@ from fastcidr._fc cimport (
     fc_space_set_range,
     fc_space_take_first_free,
     fc_space_test,
+    fc_crc32,
+    fc_platform_init,
+    fc_snap_bound,
+    fc_snap_check_v1,
+    fc_snap_encode,
+    fc_snap_error_text,
+    fc_snap_read,
+    fc_snap_load_v1,
 )
 
 # Small C helpers that need the Python API: ASCII str from a buffer without a decode step.
@@ -125,22 +132,44 @@ cdef extern from *:
     {
         PyList_SET_ITEM(list, i, item); /* steals the new reference */
     }
+    /* an uninitialised bytes object of n bytes, owned by the caller as a raw reference */
+    static PyObject *fc_bytes_new(Py_ssize_t n) { return PyBytes_FromStringAndSize(NULL, n); }
+    static void fc_bytes_drop(PyObject *b) { Py_DECREF(b); }
+    /* shrinks b (sole owner) to n bytes and hands the reference over */
+    static PyObject *fc_bytes_finish(PyObject *b, Py_ssize_t n)
+    {
+        unsigned char *p;
+        uint32_t crc;
+        if (_PyBytes_Resize(&b, n) < 0) return NULL;
+        p = (unsigned char *)PyBytes_AS_STRING(b);
+        crc = fc_crc32(p, (size_t)(n - 4));
+        p[n - 4] = (unsigned char)crc;
+        p[n - 3] = (unsigned char)(crc >> 8);
+        p[n - 2] = (unsigned char)(crc >> 16);
+        p[n - 1] = (unsigned char)(crc >> 24);
+        return b;
+    }
     """
     PyObject *fc_py_ascii(const char *buf, Py_ssize_t n) except NULL
     const char *fc_py_ascii_data(object s, Py_ssize_t *n)
     void fc_list_set_new(object lst, Py_ssize_t i, PyObject *item)
+    PyObject *fc_bytes_new(Py_ssize_t n) except NULL
+    void fc_bytes_drop(PyObject *b)
+    PyObject *fc_bytes_finish(PyObject *b, Py_ssize_t n) except NULL
     object PyList_New(Py_ssize_t n)
     bint PyUnicode_Check(object o)
     bint PyLong_Check(object o)
     Py_ssize_t PY_SSIZE_T_MAX
 
+fc_platform_init()
+
 cdef uint64_t _M64 = 0xFFFFFFFFFFFFFFFF
 cdef object _MAPPED_MSG = "overlaps the IPv4-mapped range ::ffff:0:0/96"
 
-# Snapshot layout (docs/ALGORITHMS.md): little-endian, version 1.
+# Snapshot layout (docs/ALGORITHMS.md): little-endian; versions 1 (runs) and 2 (blocks).
 cdef enum:
     SNAP_HEADER = 73   # magic 4, version 2, family 1, prefix 1, network 16, strategy 1,
-                       # rng 32, used 8, nruns 8
+                       # rng 32, used 8, nruns (v1) or body length (v2) 8
     SNAP_RUN = 16
     SNAP_CRC = 4
 
@@ -930,75 +959,56 @@ cdef class CIDRAllocator:
     # -------------------------------------------------------------- snapshots and copies
 
     def snapshot(self):
-        """A versioned, checksummed bytes image (docs/ALGORITHMS.md); ``restore`` reads it."""
-        cdef uint64_t nruns = 0, cap = 0, pos = 0, start = 0, end = 0, used
-        cdef uint64_t *runs = NULL
-        cdef uint64_t *grown
-        cdef unsigned char header[SNAP_HEADER]
+        """A versioned, checksummed bytes image (docs/ALGORITHMS.md "Snapshot format", version 2:
+        per 64 Ki-address block a bitmap, a run list or a one-byte tag); ``restore`` reads it."""
+        cdef size_t cap
+        cdef int64_t body = -1
         cdef unsigned char *p
-        cdef Py_ssize_t total
+        cdef PyObject *buf = NULL
+        # The bytes object is made outside the critical section (making it may run Python code);
+        # if the state grew past the bound meanwhile, measure again.
+        while body < 0:
+            with cython.critical_section(self):
+                cap = fc_snap_bound(&self.space)
+            buf = fc_bytes_new(<Py_ssize_t>(SNAP_HEADER + cap + SNAP_CRC))
+            p = <unsigned char *>PyBytes_AS_STRING(<object>buf)
+            with cython.critical_section(self):
+                body = fc_snap_encode(&self.space, p + SNAP_HEADER, cap)
+                if body >= 0:
+                    self._put_header(p, 2, <uint64_t>body)
+            if body < 0:
+                fc_bytes_drop(buf)
+                if body == -2:
+                    raise MemoryError()
+        buf = fc_bytes_finish(buf, SNAP_HEADER + <Py_ssize_t>body + SNAP_CRC)
+        result = <object>buf  # a reference of its own; the raw one is dropped
+        fc_bytes_drop(buf)
+        return result
+
+    @cython.final
+    cdef void _put_header(self, unsigned char *p, uint16_t version, uint64_t last) noexcept:
         cdef int i
-        cdef bint nomem = False
-        # Read the whole state into C memory first: creating the bytes object may run Python code.
-        with cython.critical_section(self):
-            while pos < self.size and fc_space_next_run(&self.space, pos, &start, &end):
-                if nruns == cap:
-                    cap = cap * 2 if cap else 64
-                    grown = <uint64_t *>realloc(runs, <size_t>cap * 2 * sizeof(uint64_t))
-                    if grown == NULL:
-                        nomem = True
-                        break
-                    runs = grown
-                runs[2 * nruns] = start
-                runs[2 * nruns + 1] = end - start + 1
-                nruns += 1
-                if end >= self.size - 1:
-                    break
-                pos = end + 1
-            memcpy(header, b"FCAL", 4)
-            _put_u16(header + 4, 1)
-            header[6] = <unsigned char>self.family
-            header[7] = <unsigned char>self.prefix
-            fc_addr_to_be16(self.net, header + 8)
-            header[24] = <unsigned char>self.strategy
-            for i in range(4):
-                _put_u64(header + 25 + 8 * i, self.rng.s[i])
-            used = fc_space_count(&self.space)
-            _put_u64(header + 57, used)
-            _put_u64(header + 65, nruns)
-        if nomem:
-            free(runs)
-            raise MemoryError()
-        try:
-            total = SNAP_HEADER + <Py_ssize_t>nruns * SNAP_RUN + SNAP_CRC
-            data = PyBytes_FromStringAndSize(NULL, total)
-        except BaseException:
-            free(runs)
-            raise
-        p = <unsigned char *>PyBytes_AS_STRING(data)
-        memcpy(p, header, SNAP_HEADER)
-        p += SNAP_HEADER
-        for pos in range(2 * nruns):
-            _put_u64(p + 8 * pos, runs[pos])
-        free(runs)
-        crc = _zlib.crc32(memoryview(data)[: total - SNAP_CRC])
-        p = <unsigned char *>PyBytes_AS_STRING(data) + total - SNAP_CRC
-        p[0] = <unsigned char>(crc & 0xFF)
-        p[1] = <unsigned char>((crc >> 8) & 0xFF)
-        p[2] = <unsigned char>((crc >> 16) & 0xFF)
-        p[3] = <unsigned char>((crc >> 24) & 0xFF)
-        return data
+        memcpy(p, b"FCAL", 4)
+        _put_u16(p + 4, version)
+        p[6] = <unsigned char>self.family
+        p[7] = <unsigned char>self.prefix
+        fc_addr_to_be16(self.net, p + 8)
+        p[24] = <unsigned char>self.strategy
+        for i in range(4):
+            _put_u64(p + 25 + 8 * i, self.rng.s[i])
+        _put_u64(p + 57, fc_space_count(&self.space))
+        _put_u64(p + 65, last)
 
     @classmethod
     def restore(cls, data):
-        """A ``CIDRAllocator`` from ``snapshot()`` bytes (bytes, bytearray or memoryview).
-        Everything is validated before use; any defect raises ``SnapshotError`` (a ValueError)."""
+        """A ``CIDRAllocator`` from ``snapshot()`` bytes (bytes, bytearray or memoryview) of
+        format version 2 or 1. Everything is validated before use; any defect raises
+        ``SnapshotError`` (a ValueError)."""
         cdef const unsigned char *p
         cdef Py_ssize_t n
-        cdef int family, prefix, strategy, i
+        cdef int family, prefix, strategy, i, version, r
         cdef fc_addr net
-        cdef uint64_t used, nruns, size, k, start, length, prev_end = 0, total = 0
-        cdef bint have_prev = False
+        cdef uint64_t used, last, size, counted = 0
         cdef CIDRAllocator self
         if isinstance(data, (str, int)) or data is None:
             raise TypeError(f"a snapshot is bytes-like, not {type(data).__name__}")
@@ -1021,13 +1031,16 @@ cdef class CIDRAllocator:
             raise SnapshotError("not a fastcidr CIDRAllocator snapshot (bad magic)")
         if n < SNAP_HEADER + SNAP_CRC:
             raise SnapshotError(f"snapshot truncated: {n} bytes")
-        if _get_u16(p + 4) != 1:
-            raise SnapshotError(f"snapshot: unsupported version {_get_u16(p + 4)}")
-        nruns = _get_u64(p + 65)
-        if nruns > <uint64_t>((n - SNAP_HEADER - SNAP_CRC) // SNAP_RUN) or \
-                <uint64_t>n != SNAP_HEADER + nruns * SNAP_RUN + SNAP_CRC:
+        version = _get_u16(p + 4)
+        if version != 1 and version != 2:
+            raise SnapshotError(f"snapshot: unsupported version {version}")
+        last = _get_u64(p + 65)  # version 1: the run count; version 2: the body length
+        if version == 1 and (last > <uint64_t>((n - SNAP_HEADER - SNAP_CRC) // SNAP_RUN) or
+                             <uint64_t>n != SNAP_HEADER + last * SNAP_RUN + SNAP_CRC):
             raise SnapshotError("snapshot: length does not match its run count")
-        if <uint32_t>(_zlib.crc32(memoryview(raw)[: n - SNAP_CRC]) & 0xFFFFFFFF) != _get_u32(p + n - SNAP_CRC):
+        if version == 2 and last != <uint64_t>(n - SNAP_HEADER - SNAP_CRC):
+            raise SnapshotError("snapshot: length does not match its body length")
+        if fc_crc32(p, <size_t>(n - SNAP_CRC)) != _get_u32(p + n - SNAP_CRC):
             raise SnapshotError("snapshot: checksum mismatch")
         family = p[6]
         prefix = p[7]
@@ -1054,32 +1067,25 @@ cdef class CIDRAllocator:
         size = fc_size(family, prefix)
         if used > size:
             raise SnapshotError("snapshot: more addresses used than the range holds")
-        for k in range(nruns):
-            start = _get_u64(p + SNAP_HEADER + k * SNAP_RUN)
-            length = _get_u64(p + SNAP_HEADER + k * SNAP_RUN + 8)
-            if length == 0:
-                raise SnapshotError("snapshot: empty run")
-            if start >= size or length > size - start:
-                raise SnapshotError("snapshot: run outside the range")
-            if have_prev and start <= prev_end + 1:
-                raise SnapshotError("snapshot: runs not ascending, disjoint and non-adjacent")
-            prev_end = start + length - 1
-            have_prev = True
-            if length > size - total:
-                raise SnapshotError("snapshot: run lengths exceed the range")
-            total += length
-        if total != used:
-            raise SnapshotError("snapshot: used count does not match the runs")
-        # valid: build
+        if version == 1:
+            r = fc_snap_check_v1(p + SNAP_HEADER, last, size, &counted)
+            if r != 0:
+                raise SnapshotError(f"snapshot: {(<bytes>fc_snap_error_text(r)).decode('ascii')}")
         self = cls.__new__(cls)
         self._setup(family, net, prefix, strategy)
         for i in range(4):
             self.rng.s[i] = _get_u64(p + 25 + 8 * i)
-        for k in range(nruns):
-            start = _get_u64(p + SNAP_HEADER + k * SNAP_RUN)
-            length = _get_u64(p + SNAP_HEADER + k * SNAP_RUN + 8)
-            if fc_space_set_range(&self.space, start, length) < 0:
-                raise MemoryError()
+        # version 2 is checked while it is read into the new allocator, which is dropped on error
+        if version == 1:
+            r = fc_snap_load_v1(&self.space, p + SNAP_HEADER, last)
+        else:
+            r = fc_snap_read(&self.space, p + SNAP_HEADER, <size_t>last, &counted)
+        if r < 0:
+            raise MemoryError()
+        if r > 0:
+            raise SnapshotError(f"snapshot: {(<bytes>fc_snap_error_text(r)).decode('ascii')}")
+        if counted != used:
+            raise SnapshotError("snapshot: used count does not match the runs")
         if self.band:
             self.used_static = fc_space_count_range(&self.space, 0, self.band)
         return self

@@ -37,12 +37,14 @@ from bisect import bisect_right
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from . import _freespace
+from ._snapshot_twin import decode_body, encode_body
 from ._rules import (
     CRC,
     FCAL_HEADER,
     FCAL_MAGIC,
     FCAL_RUN,
     FCAL_VERSION,
+    FCAL_VERSION_RUNS,
     FCMA_MAGIC,
     band_offset,
     check_allocatable,
@@ -1111,26 +1113,20 @@ class CIDRAllocator:
     # -- snapshots ---------------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
-        """The allocator as bytes (ALGORITHMS.md format v1); ``restore`` reads it back."""
+        """The allocator as bytes (docs/ALGORITHMS.md "Snapshot format", version 2: per 64 Ki
+        block a bitmap, a run list or a one-byte tag); ``restore`` reads it back."""
         with self._lock:
             runs = list(self._store.runs())
-            head = _HEADER.pack(
-                _MAGIC,
-                _VERSION,
-                self._family,
-                self._prefix,
-                self._network.to_bytes(16, "big"),
-                self._strategy,
-                *self._rng.state,
-                self._store.count,
-                len(runs),
-            )
-        body = b"".join([head] + [_RUN.pack(start, length) for start, length in runs])
-        return body + _CRC.pack(zlib.crc32(body))
+            state = self._rng.state
+            used = self._store.count
+        body = encode_body(self._size, runs)
+        head = _HEADER.pack(_MAGIC, _VERSION, self._family, self._prefix,
+                            self._network.to_bytes(16, "big"), self._strategy, *state, used, len(body))
+        return head + body + _CRC.pack(zlib.crc32(body, zlib.crc32(head)))
 
     @classmethod
     def restore(cls, data: Any) -> "CIDRAllocator":
-        """Rebuild an allocator from ``snapshot()`` bytes of either backend.
+        """Rebuild an allocator from ``snapshot()`` bytes of either backend, format version 2 or 1.
 
         Everything is validated before anything is built; any defect → ``SnapshotError``
         (a ``ValueError``); input that is not bytes-like → ``TypeError``.
@@ -1156,13 +1152,13 @@ class CIDRAllocator:
             s2,
             s3,
             used,
-            nruns,
+            last,  # version 1: the run count; version 2: the body length
         ) = _HEADER.unpack_from(raw, 0)
-        if version != _VERSION:
+        if version not in (FCAL_VERSION_RUNS, _VERSION):
             raise SnapshotError(f"unsupported snapshot version {version}")
-        expected = _HEADER.size + nruns * _RUN.size + _CRC.size
-        if len(raw) != expected:
-            raise SnapshotError(f"snapshot length {len(raw)} does not match its {nruns} runs")
+        body_size = last * _RUN.size if version == FCAL_VERSION_RUNS else last
+        if len(raw) != _HEADER.size + body_size + _CRC.size:
+            raise SnapshotError(f"snapshot length {len(raw)} does not match its header")
         (crc,) = _CRC.unpack_from(raw, len(raw) - _CRC.size)
         if zlib.crc32(raw[: len(raw) - _CRC.size]) != crc:
             raise SnapshotError("snapshot checksum mismatch")
@@ -1184,7 +1180,12 @@ class CIDRAllocator:
         if not (s0 | s1 | s2 | s3):
             raise SnapshotError("snapshot has an all-zero random generator state")
         size = usable_size(family, prefix)
-        runs = list(_RUN.iter_unpack(raw[_HEADER.size: len(raw) - _CRC.size]))
+        if used > size:
+            raise SnapshotError("snapshot: more addresses used than the range holds")
+        if version == FCAL_VERSION_RUNS:
+            runs = list(_RUN.iter_unpack(raw[_HEADER.size: len(raw) - _CRC.size]))
+        else:
+            runs = decode_body(raw[_HEADER.size: len(raw) - _CRC.size], size)
         total = 0
         next_allowed = 0  # runs are ascending, disjoint and non-adjacent
         for start, length in runs:

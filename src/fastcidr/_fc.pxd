@@ -17,6 +17,8 @@ cdef extern from "fc_platform.h" nogil:
     size_t FC_HUGE
     void *fc_big_calloc(size_t nbytes)
     void fc_big_free(void *p, size_t nbytes)
+    void fc_platform_init()
+    uint32_t fc_crc32(const void *p, size_t n)
 
 cdef extern from "fc_addr.h" nogil:
     ctypedef struct fc_addr:
@@ -77,3 +79,11 @@ cdef extern from "fc_space.h" nogil:
     uint64_t fc_space_count_range(const fc_space *sp, uint64_t a, uint64_t b)
     size_t fc_space_memory(const fc_space *sp)
     void fc_space_prefetch(const fc_space *sp, uint64_t i)
+
+cdef extern from "fc_snapshot.h" nogil:
+    size_t fc_snap_bound(const fc_space *sp)
+    int64_t fc_snap_encode(const fc_space *sp, unsigned char *out, size_t cap)
+    int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, uint64_t *used)
+    int fc_snap_check_v1(const unsigned char *b, uint64_t nruns, uint64_t size, uint64_t *used)
+    int fc_snap_load_v1(fc_space *sp, const unsigned char *b, uint64_t nruns)
+    const char *fc_snap_error_text(int code)

@@ -109,9 +109,10 @@ def format_cidr(family: int, value: int, prefix: int) -> str:
 
 FCAL_MAGIC = b"FCAL"
 FCMA_MAGIC = b"FCMA"
-FCAL_VERSION = 1
+FCAL_VERSION = 2  # per-block bitmaps or runs (fc_snapshot.h, _snapshot_twin.py)
+FCAL_VERSION_RUNS = 1  # one run list, still restorable
 FCMA_VERSION = 2
-FCAL_HEADER = struct.Struct("<4sHBB16sB4QQQ")
+FCAL_HEADER = struct.Struct("<4sHBB16sB4QQQ")  # ... used, run count (v1) / body length (v2)
 FCAL_RUN = struct.Struct("<QQ")
 CRC = struct.Struct("<I")
 FCMA_CIDR_RECORD = 23  # family, prefix, network, ready, position
