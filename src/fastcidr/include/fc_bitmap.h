@@ -32,6 +32,7 @@
  *   int      fc_bm_load_page(fc_bitmap *bm, uint64_t page, const unsigned char *le_words)
  *                                        fills page `page` (absent so far) from its words in
  *                                        little-endian bytes (bits past nbits zero): 0 or -1
+ *   int      fc_bm_fill_page(fc_bitmap *bm, uint64_t page)   page `page` (absent so far) all ones
  *
  * Not thread safe by itself: the caller serialises (the GIL / a critical section).
  */
@@ -471,6 +472,35 @@ static inline int fc_bm_load_page(fc_bitmap *bm, uint64_t page, const unsigned c
     ch->count += ones;
     if (ch->count == ch->nbits) fc__mask_set(bm->full, c);
     bm->count += ones;
+    return 0;
+}
+
+static inline int fc_bm_fill_page(fc_bitmap *bm, uint64_t page)
+{
+    uint32_t c = (uint32_t)(page >> 8), pi = (uint32_t)page & (FC_BM_CHUNK_PAGES - 1), nbits, nw;
+    fc_bm_chunk *ch = fc__bm_get_chunk(bm, c);
+    fc_bm_page *pg;
+    size_t bytes;
+    if (!ch) return -1;
+    nbits = fc__bm_page_nbits(bm, c, pi);
+    nw = fc__page_nwords(nbits);
+    bytes = fc__page_bytes(nbits);
+    pg = (fc_bm_page *)malloc(bytes);
+    if (!pg) return -1;
+    memset(pg, 0xFF, bytes); /* every summary bit set too: words, l1 and l2 all say "full" */
+    if (nbits & 63) pg->words[nw - 1] = ~0ULL >> (64 - (nbits & 63)); /* padding stays zero */
+    if (nbits & 63) {
+        pg->l1[(nw - 1) >> 6] &= ~(1ULL << ((nw - 1) & 63));
+        pg->l2 &= ~(1ULL << ((nw - 1) >> 6));
+    }
+    pg->count = nbits;
+    pg->nbits = nbits;
+    ch->pages[pi] = pg;
+    bm->mem += bytes;
+    fc__mask_set(ch->full, pi);
+    ch->count += nbits;
+    if (ch->count == ch->nbits) fc__mask_set(bm->full, c);
+    bm->count += nbits;
     return 0;
 }
 

@@ -352,6 +352,19 @@ static inline int64_t fc_snap_encode(const fc_space *sp, unsigned char *out, siz
 
 /* ------------------------------------------------------------------ reading */
 
+/* blocks [blk, blk + cnt) all allocated: whole pages of a bitmap are filled, not set bit by bit */
+static inline int fc__snap_fill(fc_space *sp, uint64_t blk, uint64_t cnt)
+{
+    uint64_t start = blk << FC_SNAP_BLOCK_SHIFT, end, b;
+    if (sp->sparse) {
+        end = blk + cnt == fc__snap_nblocks(sp->size) ? sp->size : (blk + cnt) << FC_SNAP_BLOCK_SHIFT;
+        return fc_space_set_range(sp, start, end - start) < 0 ? -1 : 0;
+    }
+    for (b = blk; b < blk + cnt; b++)
+        if (fc_bm_fill_page(&sp->bm, b) < 0) return -1;
+    return 0;
+}
+
 /* every record is checked before it is applied, so a damaged body leaves a partly filled space
    that the caller throws away (it was never visible to anyone) */
 static inline int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, uint64_t *used)
@@ -371,7 +384,7 @@ static inline int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, u
             blk++;
             break;
         case FC_SNAP_FULL:
-            if (fc_space_set_range(sp, bstart, bits) < 0) return -1;
+            if (fc__snap_fill(sp, blk, 1) < 0) return -1;
             total += bits;
             blk++;
             break;
@@ -381,9 +394,8 @@ static inline int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, u
             if (cnt < 2) return FC_SNAP_ECOUNT;
             if (cnt > nblocks - blk) return FC_SNAP_EBLOCKS;
             if (tag == FC_SNAP_FULL_N) {
-                uint64_t len = blk + cnt == nblocks ? size - bstart : cnt << FC_SNAP_BLOCK_SHIFT;
-                if (fc_space_set_range(sp, bstart, len) < 0) return -1;
-                total += len;
+                if (fc__snap_fill(sp, blk, cnt) < 0) return -1;
+                total += blk + cnt == nblocks ? size - bstart : cnt << FC_SNAP_BLOCK_SHIFT;
             }
             blk += cnt;
             break;
