@@ -4,6 +4,7 @@
 A ``.pxd`` without a ``.pyx``: it only declares, so ``cimport`` costs nothing at run time. Keep
 each declaration exactly as the header defines it (the headers document the semantics).
 """
+from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 cdef extern from "fc_platform.h" nogil:
@@ -87,3 +88,11 @@ cdef extern from "fc_snapshot.h" nogil:
     int fc_snap_check_v1(const unsigned char *b, uint64_t nruns, uint64_t size, uint64_t *used)
     int fc_snap_load_v1(fc_space *sp, const unsigned char *b, uint64_t nruns)
     const char *fc_snap_error_text(int code)
+
+cdef extern from "fc_pyapi.h":
+    PyObject *fc_py_ascii(const char *buf, Py_ssize_t n) except NULL
+    const char *fc_py_ascii_data(object s, Py_ssize_t *n)
+    void fc_list_set_new(object lst, Py_ssize_t i, PyObject *item)
+    PyObject *fc_bytes_new(Py_ssize_t n) except NULL
+    void fc_bytes_drop(PyObject *b)
+    PyObject *fc_bytes_finish(PyObject *b, Py_ssize_t n) except NULL

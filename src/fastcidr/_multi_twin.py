@@ -23,7 +23,9 @@ from .errors import (
     SnapshotError,
 )
 from . import _freespace
-from ._core_twin import Xoshiro256, new_storage, parse_cidr, parse_ip
+from ._addr_twin import parse_cidr, parse_ip
+from ._core_twin import Xoshiro256
+from ._space_twin import new_storage
 from ._rules import (
     FCMA_VERSION as _FCMA_VERSION,
     NO_POSITION as _NO_POSITION,
