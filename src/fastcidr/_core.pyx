@@ -24,6 +24,8 @@ from libc.string cimport memcpy, memset
 import os as _os
 
 from fastcidr import _freespace
+from fastcidr._rules import OUTPUTS as _OUTPUTS, output_code as _output_code
+from fastcidr._rules import output_formatter as _output_formatter, output_maker as _output_maker
 from fastcidr._addr import canonical_cidr, canonical_ip, format_cidr, format_ip, parse_cidr, parse_ip
 
 from fastcidr.errors import (
@@ -206,6 +208,11 @@ cdef class CIDRAllocator:
     cdef bint ready
     @cython.final
     cdef object _cidr_text
+    cdef int out               # output type: 0 str, 1 int, 2 ipaddress, 3 netaddr (_rules.OUTPUTS)
+    @cython.final
+    cdef object _maker         # int -> address object (out 2, 3)
+    @cython.final
+    cdef object _formatter     # (family, int) -> output, for the free-space calls
     @cython.final
     cdef object __weakref__
 
@@ -218,17 +225,35 @@ cdef class CIDRAllocator:
             fc_space_free(&self.space)
             self.ready = False
 
-    def __init__(self, cidr, *, seed=None, strategy="random"):
-        cdef int family = 0, prefix = 0, strat
+    def __init__(self, cidr, *, seed=None, strategy="random", output="str"):
+        cdef int family = 0, prefix = 0, strat, out
         cdef fc_addr net
         cdef uint64_t seed64
         if self.ready:
             raise TypeError("CIDRAllocator is already initialised")
         strat = _strategy_code(strategy)
         seed64 = _seed_value(seed)
+        out = _output_code(output)
         _parse_any_cidr(cidr, &family, &net, &prefix)
         self._setup(family, net, prefix, strat)
+        self._set_output(out)
         fc_rng_seed(&self.rng, seed64)
+
+    @cython.final
+    cdef int _set_output(self, int out) except -1:
+        self.out = out
+        self._maker = _output_maker(out, self.family)
+        self._formatter = _output_formatter(out)
+        return 0
+
+    @cython.final
+    cdef inline object _out_at(self, uint64_t off):
+        """The address at offset ``off`` in the output type."""
+        if self.out == 0:
+            return self._text_at(off)
+        if self.out == 1:
+            return self._int_at(off)
+        return self._maker(self._int_at(off))
 
     @cython.final
     cdef int _setup(self, int family, fc_addr net, int prefix, int strategy) except -1:
@@ -371,14 +396,14 @@ cdef class CIDRAllocator:
         """First usable address, or None when the range is empty."""
         if self.size == 0:
             return None
-        return self._text_at(0)
+        return self._out_at(0)
 
     @property
     def last(self):
         """Last usable address, or None when the range is empty."""
         if self.size == 0:
             return None
-        return self._text_at(self.size - 1)
+        return self._out_at(self.size - 1)
 
     @property
     def band_offset(self):
@@ -400,15 +425,21 @@ cdef class CIDRAllocator:
         """``"random"`` or ``"sequential"``."""
         return "random" if self.strategy == STRATEGY_RANDOM else "sequential"
 
+    @property
+    def output(self):
+        """What the calls return for an address: ``"str"``, ``"int"``, ``"ipaddress"``, ``"netaddr"``."""
+        return _OUTPUTS[self.out]
+
     @cython.binding(False)
     def allocate_next(self):
-        """The next address by the strategy, as canonical text; ``RangeFullError`` when full."""
+        """The next address by the strategy (canonical text, or the output type); ``RangeFullError``
+        when full."""
         cdef uint64_t off = 0
         cdef int r
         with cython.critical_section(self):
             r = self._take_next(&off)
         if r == 0:
-            return self._text_at(off)
+            return self._out_at(off)
         if r > 0:
             raise RangeFullError()
         raise MemoryError()
@@ -481,6 +512,10 @@ cdef class CIDRAllocator:
         if count == 0:
             return []
         try:
+            if self.out != 0:
+                result = [self._out_at(offs[i]) for i in range(count)]
+                free(offs)
+                return result
             result = PyList_New(count)
             for i in range(count):
                 item = self._text_at_new(offs[i])
@@ -534,6 +569,8 @@ cdef class CIDRAllocator:
             if r == 1 and off < self.band:
                 self.used_static += 1
         if r == 1:
+            if self.out != 0:
+                return self._out_at(off)
             if family == 4 and type(ip) is str:
                 return ip  # strict IPv4 text is canonical: no new string needed
             return self._text_at(off)
@@ -630,15 +667,15 @@ cdef class CIDRAllocator:
         """Maximal runs of free usable addresses, ``(first, last)`` canonical text, in address
         order; at most ``limit`` runs. O(runs), not O(addresses). ``cidr``: this allocator's CIDR
         or None (anything else: ``KeyError``)."""
-        return _freespace.free_ranges(self, cidr, limit, format_ip)
+        return _freespace.free_ranges(self, cidr, limit, self._formatter)
 
     def iter_free(self, cidr=None):
         """The free usable addresses, lazily, in address order."""
-        return _freespace.iter_free(self, cidr, format_ip)
+        return _freespace.iter_free(self, cidr, self._formatter)
 
     def first_free(self, n, cidr=None):
         """The first ``n`` free usable addresses in address order (fewer if fewer are free); O(n)."""
-        return _freespace.first_free(self, n, cidr, format_ip)
+        return _freespace.first_free(self, n, cidr, self._formatter)
 
     def stats(self):
         """``{"size", "used", "free", "utilisation"}`` (utilisation = used / size, 0.0 if size is 0)."""
@@ -701,16 +738,18 @@ cdef class CIDRAllocator:
         _put_u64(p + 65, last)
 
     @classmethod
-    def restore(cls, data):
+    def restore(cls, data, *, output="str"):
         """A ``CIDRAllocator`` from ``snapshot()`` bytes (bytes, bytearray or memoryview) of
         format version 2 or 1. Everything is validated before use; any defect raises
-        ``SnapshotError`` (a ValueError)."""
+        ``SnapshotError`` (a ValueError). A snapshot holds state only: ``output`` is chosen here
+        (pickle and ``copy()`` keep the allocator's own)."""
         cdef const unsigned char *p
         cdef Py_ssize_t n
         cdef int family, prefix, strategy, i, version, r
         cdef fc_addr net
         cdef uint64_t used, last, size, counted = 0
         cdef CIDRAllocator self
+        cdef int out = _output_code(output)
         if isinstance(data, (str, int)) or data is None:
             raise TypeError(f"a snapshot is bytes-like, not {type(data).__name__}")
         if type(data) is bytes:
@@ -774,6 +813,7 @@ cdef class CIDRAllocator:
                 raise SnapshotError(f"snapshot: {(<bytes>fc_snap_error_text(r)).decode('ascii')}")
         self = cls.__new__(cls)
         self._setup(family, net, prefix, strategy)
+        self._set_output(out)
         for i in range(4):
             self.rng.s[i] = _get_u64(p + 25 + 8 * i)
         # version 2 is checked while it is read into the new allocator, which is dropped on error
@@ -792,7 +832,10 @@ cdef class CIDRAllocator:
         return self
 
     def __reduce__(self):
-        return (type(self).restore, (self.snapshot(),))
+        return (type(self).restore, (self.snapshot(),), _OUTPUTS[self.out])
+
+    def __setstate__(self, state):
+        self._set_output(_output_code(state))
 
     def copy(self):
         """An independent copy (same addresses, same random sequence ahead)."""
@@ -813,6 +856,9 @@ cdef class CIDRAllocator:
             other.prefix = self.prefix
             other.strategy = self.strategy
             other._cidr_text = self._cidr_text
+            other.out = self.out
+            other._maker = self._maker
+            other._formatter = self._formatter
         return other
 
     def __copy__(self):
@@ -823,8 +869,9 @@ cdef class CIDRAllocator:
 
     def __repr__(self):
         name = "random" if self.strategy == STRATEGY_RANDOM else "sequential"
+        shown = f", output={_OUTPUTS[self.out]!r}" if self.out else ""
         return (
-            f"CIDRAllocator({self._cidr_text!r}, strategy={name!r}, "
+            f"CIDRAllocator({self._cidr_text!r}, strategy={name!r}{shown}, "
             f"used={fc_space_count(&self.space)}, size={self.size})"
         )
 
@@ -862,7 +909,7 @@ cdef class _AllocatorIterator:
             self.done = True
         else:
             self.pos = off + 1
-        return self.owner._text_at(off)
+        return self.owner._out_at(off)
 
 
 cdef int _strategy_code(object strategy) except -1:

@@ -47,10 +47,14 @@ from ._rules import (
     FCAL_VERSION,
     FCAL_VERSION_RUNS,
     FCMA_MAGIC,
+    OUTPUTS,
     band_offset,
     check_allocatable,
     format_cidr,
     format_ip,
+    output_code,
+    output_formatter,
+    output_maker,
     snapshot_bytes,
     usable_size,
 )
@@ -183,10 +187,15 @@ class CIDRAllocator:
         "_used_static",
         "_lock",
         "_cidr_text",
+        "_out",
+        "_maker",
+        "_formatter",
         "__weakref__",
     )
 
-    def __init__(self, cidr: Any, *, seed: Optional[int] = None, strategy: str = "random") -> None:
+    def __init__(self, cidr: Any, *, seed: Optional[int] = None, strategy: str = "random",
+                 output: str = "str") -> None:
+        out = output_code(output)
         if strategy not in _STRATEGIES:
             raise ValueError(f"strategy must be 'random' or 'sequential', got {strategy!r}")
         if seed is not None and not isinstance(seed, int):
@@ -194,6 +203,12 @@ class CIDRAllocator:
         family, network, prefix = parse_cidr(cidr)
         check_allocatable(family, network, prefix)
         self._setup(family, network, prefix, _STRATEGIES[strategy], Xoshiro256(seed))
+        self._set_output(out)
+
+    def _set_output(self, out: int) -> None:
+        self._out = out
+        self._maker = output_maker(out, self._family)
+        self._formatter = output_formatter(out)
 
     def _setup(self, family: int, network: int, prefix: int, strategy: int, rng: Xoshiro256) -> None:
         self._family = family
@@ -224,11 +239,11 @@ class CIDRAllocator:
 
     @property
     def first(self) -> Optional[str]:
-        return format_ip(self._family, self._network + 1) if self._size else None
+        return self._text(0) if self._size else None
 
     @property
     def last(self) -> Optional[str]:
-        return format_ip(self._family, self._network + self._size) if self._size else None
+        return self._text(self._size - 1) if self._size else None
 
     @property
     def band_offset(self) -> int:
@@ -237,6 +252,10 @@ class CIDRAllocator:
     @property
     def strategy(self) -> str:
         return _STRATEGY_NAMES[self._strategy]
+
+    @property
+    def output(self) -> str:
+        return OUTPUTS[self._out]
 
     @property
     def used(self) -> int:
@@ -263,8 +282,13 @@ class CIDRAllocator:
         offset = value - self._network - 1
         return offset if 0 <= offset < self._size else -1
 
-    def _text(self, offset: int) -> str:
-        return format_ip(self._family, self._network + 1 + offset)
+    def _text(self, offset: int) -> Any:
+        """The address at ``offset`` in the output type (canonical text by default)."""
+        if self._out == 0:
+            return format_ip(self._family, self._network + 1 + offset)
+        if self._out == 1:
+            return self._network + 1 + offset
+        return self._maker(self._network + 1 + offset)  # type: ignore[misc]
 
     # -- allocation --------------------------------------------------------------------------
 
@@ -304,7 +328,7 @@ class CIDRAllocator:
             if self._store.test(offset):
                 raise AlreadyAllocatedError()
             self._take(offset)
-        return format_ip(family, value)
+        return self._text(offset)
 
     def allocate_next(self) -> str:
         """The next address by the strategy; ``RangeFullError`` when nothing is free."""
@@ -404,15 +428,15 @@ class CIDRAllocator:
         """Maximal runs of free usable addresses, ``(first, last)`` canonical text, in address
         order; at most ``limit`` runs. O(runs), not O(addresses). ``cidr``: this allocator's CIDR
         or None (anything else: ``KeyError``)."""
-        return _freespace.free_ranges(self, cidr, limit)
+        return _freespace.free_ranges(self, cidr, limit, self._formatter)
 
     def iter_free(self, cidr: Any = None) -> Iterator[str]:
         """The free usable addresses, lazily, in address order."""
-        return _freespace.iter_free(self, cidr)
+        return _freespace.iter_free(self, cidr, self._formatter)
 
     def first_free(self, n: int, cidr: Any = None) -> List[str]:
         """The first ``n`` free usable addresses in address order (fewer if fewer are free); O(n)."""
-        return _freespace.first_free(self, n, cidr)
+        return _freespace.first_free(self, n, cidr, self._formatter)
 
     def stats(self) -> Dict[str, Any]:
         """``{"size", "used", "free", "utilisation"}`` (utilisation = used / size, 0.0 if size is 0)."""
@@ -431,8 +455,9 @@ class CIDRAllocator:
             position = offset + 1
 
     def __repr__(self) -> str:
+        shown = f", output={self.output!r}" if self._out else ""
         return (
-            f"CIDRAllocator({self._cidr_text!r}, strategy={self.strategy!r}, "
+            f"CIDRAllocator({self._cidr_text!r}, strategy={self.strategy!r}{shown}, "
             f"used={self._store.count}, size={self._size})"
         )
 
@@ -454,12 +479,14 @@ class CIDRAllocator:
         return head + body + _CRC.pack(zlib.crc32(body, zlib.crc32(head)))
 
     @classmethod
-    def restore(cls, data: Any) -> "CIDRAllocator":
+    def restore(cls, data: Any, *, output: str = "str") -> "CIDRAllocator":
         """Rebuild an allocator from ``snapshot()`` bytes of either backend, format version 2 or 1.
 
         Everything is validated before anything is built; any defect → ``SnapshotError``
-        (a ``ValueError``); input that is not bytes-like → ``TypeError``.
+        (a ``ValueError``); input that is not bytes-like → ``TypeError``. A snapshot holds state
+        only: ``output`` is chosen here (pickle and ``copy()`` keep the allocator's own).
         """
+        out = output_code(output)
         raw = snapshot_bytes(data)
         if raw[:4] == _MULTI_MAGIC:
             raise SnapshotError("not a CIDRAllocator snapshot (it is a MultiCIDRAllocator one)")
@@ -530,6 +557,7 @@ class CIDRAllocator:
             raise SnapshotError(f"snapshot counts {used} used addresses but its runs hold {total}")
         self = cls.__new__(cls)
         self._setup(family, network, prefix, strategy, Xoshiro256.from_state((s0, s1, s2, s3)))
+        self._set_output(out)
         band = self._band
         for start, length in runs:
             self._store.set_run(start, length)
@@ -537,12 +565,15 @@ class CIDRAllocator:
                 self._used_static += min(start + length, band) - start
         return self
 
-    def __reduce__(self) -> Tuple[Any, Tuple[bytes]]:
-        return (self.__class__.restore, (self.snapshot(),))
+    def __reduce__(self) -> Tuple[Any, Tuple[bytes], str]:
+        return (self.__class__.restore, (self.snapshot(),), self.output)
+
+    def __setstate__(self, state: str) -> None:
+        self._set_output(output_code(state))
 
     def copy(self) -> "CIDRAllocator":
-        """An independent copy (same addresses, same generator state)."""
-        return self.restore(self.snapshot())
+        """An independent copy (same addresses, same generator state, same output type)."""
+        return self.restore(self.snapshot(), output=self.output)
 
     def __copy__(self) -> "CIDRAllocator":
         return self.copy()

@@ -12,11 +12,13 @@ changed here changes in both at once. It imports nothing of either backend.
 """
 from __future__ import annotations
 
+import functools
+import ipaddress
 import struct
 import zlib
-from typing import Any, List, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
-from .errors import InvalidAddressError, SnapshotError
+from .errors import InvalidAddressError, MissingDependencyError, SnapshotError
 
 __all__ = [
     "usable_size",
@@ -26,6 +28,12 @@ __all__ = [
     "format_cidr",
     "snapshot_bytes",
     "parse_fcma",
+    "OUTPUTS",
+    "OutputDependencyError",
+    "output_code",
+    "output_maker",
+    "output_formatter",
+    "text_converter",
 ]
 
 MASK64 = (1 << 64) - 1
@@ -101,6 +109,79 @@ def format_ip(family: int, value: int) -> str:
 def format_cidr(family: int, value: int, prefix: int) -> str:
     """``format_ip(family, value) + "/" + prefix``."""
     return f"{format_ip(family, value)}/{prefix}"
+
+
+# --------------------------------------------------------------------------------------------
+# Output types of the allocators (docs/api.md): what a call returns for an address
+# --------------------------------------------------------------------------------------------
+
+OUTPUTS = ("str", "int", "ipaddress", "netaddr")
+OUT_STR, OUT_INT, OUT_IPADDRESS, OUT_NETADDR = range(4)
+
+
+class OutputDependencyError(MissingDependencyError, ImportError):
+    """``output="netaddr"`` without netaddr installed (an ImportError too, so ``except
+    ImportError`` sees it)."""
+
+
+def output_code(output: Any) -> int:
+    """0-3 for ``"str"``, ``"int"``, ``"ipaddress"``, ``"netaddr"``; ``ValueError`` otherwise.
+
+    >>> output_code("int")
+    1
+    """
+    if isinstance(output, str) and output in OUTPUTS:
+        if output == "netaddr":
+            _netaddr()
+        return OUTPUTS.index(output)
+    raise ValueError(f"output must be 'str', 'int', 'ipaddress' or 'netaddr', got {output!r}")
+
+
+def _netaddr() -> Any:
+    try:
+        import netaddr
+    except ImportError:
+        raise OutputDependencyError('output="netaddr" needs netaddr: pip install netaddr') from None
+    return netaddr
+
+
+def output_maker(code: int, family: int) -> Optional[Callable[[int], Any]]:
+    """The class that makes an address object of ``family`` from its int (ipaddress, netaddr);
+    None for ``"str"`` and ``"int"``, which the allocators build themselves."""
+    if code == OUT_IPADDRESS:
+        return ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
+    if code == OUT_NETADDR:
+        return functools.partial(_netaddr().IPAddress, version=family)
+    return None
+
+
+def _same_int(family: int, value: int) -> int:
+    return value
+
+
+def output_formatter(code: int) -> Callable[[int, int], Any]:
+    """``(family, value) -> address`` in the output type (for the free-space calls).
+
+    >>> output_formatter(2)(6, 1)
+    IPv6Address('::1')
+    """
+    if code == OUT_STR:
+        return format_ip
+    if code == OUT_INT:
+        return _same_int
+    makers = {4: output_maker(code, 4), 6: output_maker(code, 6)}
+    return lambda family, value: makers[family](value)  # type: ignore[misc]
+
+
+def text_converter(code: int) -> Optional[Callable[[str], Any]]:
+    """Canonical address text -> the output type; None for ``"str"`` (nothing to do)."""
+    if code == OUT_INT:
+        return lambda text: int(ipaddress.ip_address(text))
+    if code == OUT_IPADDRESS:
+        return ipaddress.ip_address
+    if code == OUT_NETADDR:
+        return _netaddr().IPAddress  # type: ignore[no-any-return]
+    return None
 
 
 # --------------------------------------------------------------------------------------------
