@@ -50,6 +50,7 @@ from ._rules import check_allocatable as _py_check_allocatable, parse_fcma as _p
 from ._rules import snapshot_bytes as _snapshot_bytes
 from . import _freespace
 from ._addr import format_ip as _format_ip
+from ._rules import OUTPUTS as _OUTPUTS, output_code as _output_code, output_formatter as _output_formatter
 
 __all__ = ["MultiCIDRAllocator"]
 
@@ -83,6 +84,8 @@ cdef class MultiCIDRAllocator:
     cdef fc_rng rng
     cdef int _policy
     cdef int first_family
+    cdef int out          # output type (_rules.OUTPUTS): 0 str, 1 int, 2 ipaddress, 3 netaddr
+    cdef object _formatter  # (family, int) -> address in the output type
     cdef dict _order      # canonical CIDR -> None, in insertion order
     cdef entry_t root4    # owner of the one IPv4 storage (offset = address - 1), not a CIDR
     cdef block_pool pool  # where the entries live
@@ -108,10 +111,12 @@ cdef class MultiCIDRAllocator:
         self._policy = 0
         self.f4.arrays = self.f6.arrays = 1
         fc_rng_seed(&self.rng, 0)
+        self._formatter = _format_ip
 
-    def __init__(self, cidrs=(), *, seed=None, policy="weighted"):
+    def __init__(self, cidrs=(), *, seed=None, policy="weighted", output="str"):
         if not isinstance(policy, str) or policy not in ("weighted", "random", "ordered"):
             raise ValueError(f"policy must be 'weighted', 'random' or 'ordered', got {policy!r}")
+        self._set_output(_output_code(output))
         self._policy = ("weighted", "random", "ordered").index(policy)
         self.f4.arrays = self.f6.arrays = self._policy != 2
         if seed is None:
@@ -121,6 +126,21 @@ cdef class MultiCIDRAllocator:
             cidrs = [cidrs]
         for cidr in cidrs:
             self.add(cidr)
+
+    cdef int _set_output(self, int out) except -1:
+        self.out = out
+        self._formatter = _output_formatter(out)
+        return 0
+
+    cdef inline object _addr_out(self, int family, fc_addr a):
+        if self.out == 0:
+            return format_ip_str(family, a)
+        return self._formatter(family, addr_to_int(a))
+
+    @property
+    def output(self):
+        """What the calls return for an address: ``"str"``, ``"int"``, ``"ipaddress"``, ``"netaddr"``."""
+        return _OUTPUTS[self.out]
 
     def __dealloc__(self):
         fam_free(&self.f4)
@@ -173,35 +193,6 @@ cdef class MultiCIDRAllocator:
             else:
                 f.ready_free += 1
         return 0
-
-    cdef fc_u128 ready_free(self, fam_t *f) noexcept:
-        """Free addresses in the union of the ready CIDRs: sum over maximal ready CIDRs."""
-        cdef tnode *stack[260]
-        cdef int sp = 0
-        cdef tnode *node
-        cdef entry_t *e
-        cdef fc_u128 total = 0
-        if f.ready_dirty:
-            if f.trie.root != NULL:
-                stack[0] = f.trie.root
-                sp = 1
-            while sp:
-                sp -= 1
-                node = stack[sp]
-                if node.has:
-                    e = <entry_t*>node.value
-                    if e.ready:
-                        total += e.size - e.used
-                        continue
-                if node.child[1] != NULL:
-                    stack[sp] = node.child[1]
-                    sp += 1
-                if node.child[0] != NULL:
-                    stack[sp] = node.child[0]
-                    sp += 1
-            f.ready_free = total
-            f.ready_dirty = 0
-        return f.ready_free
 
     cdef int rebase(self, tnode *node, entry_t *top) except -1:
         """Every CIDR under node now lives in top's storage."""
@@ -409,7 +400,7 @@ cdef class MultiCIDRAllocator:
                 self.first_family = 6 if ":" in next(iter(self._order)) else 4
             else:
                 self.first_family = 0
-            return [format_ip_str(family, addr_plus(base, orphans.data[i])) for i in range(orphans.n)]
+            return [self._addr_out(family, addr_plus(base, orphans.data[i])) for i in range(orphans.n)]
         finally:
             free(orphans.data)
 
@@ -467,7 +458,7 @@ cdef class MultiCIDRAllocator:
         if fc_space_set(top.storage, off) < 0:
             raise MemoryError()
         self.account(f, hs, n, off, 1)
-        return format_ip_str(family, a)
+        return self._addr_out(family, a)
 
     cdef int _next(self, fam_t *f, int family, fc_addr *out) except -1:
         cdef uint64_t r, start, off, size, band, shift
@@ -546,7 +537,7 @@ cdef class MultiCIDRAllocator:
         cdef fc_addr a
         cdef int fam = self.resolve_family(family)
         self._next(self.fam(fam), fam, &a)
-        return format_ip_str(fam, a)
+        return self._addr_out(fam, a)
 
     @cython.critical_section
     def allocate_many(self, n, family=None):
@@ -560,7 +551,7 @@ cdef class MultiCIDRAllocator:
             return []
         cdef int fam = self.resolve_family(family)
         cdef fam_t *f = self.fam(fam)
-        cdef fc_u128 avail = self.ready_free(f)
+        cdef fc_u128 avail = ready_free(f)
         if n > _u128(avail):
             raise RangeFullError()
         if n > 0x7FFFFFFFFFFF // sizeof(fc_addr):
@@ -574,7 +565,7 @@ cdef class MultiCIDRAllocator:
         try:
             for i in range(count):
                 self._next(f, fam, &values[i])
-            return [format_ip_str(fam, values[i]) for i in range(count)]
+            return [self._addr_out(fam, values[i]) for i in range(count)]
         finally:
             free(values)
 
@@ -655,7 +646,7 @@ cdef class MultiCIDRAllocator:
                 return []  # an ancestor holds every host of e
             family = e.family
             net = e.top.net
-            return [format_ip_str(family, addr_plus(net, out.data[i])) for i in range(out.n)]
+            return [self._addr_out(family, addr_plus(net, out.data[i])) for i in range(out.n)]
         finally:
             free(ign_keys)
             free(ign_meta)
@@ -789,15 +780,15 @@ cdef class MultiCIDRAllocator:
         """Maximal runs of free usable addresses, ``(first, last)`` canonical text, in address
         order; at most ``limit`` runs. ``cidr=None``: every ready CIDR, merged; a CIDR: only its
         usable addresses (``KeyError`` if unknown). O(runs), not O(addresses)."""
-        return _freespace.free_ranges(self, cidr, limit, _format_ip)
+        return _freespace.free_ranges(self, cidr, limit, self._formatter)
 
     def iter_free(self, cidr=None):
         """The free usable addresses, lazily, in address order (``cidr`` as for free_ranges)."""
-        return _freespace.iter_free(self, cidr, _format_ip)
+        return _freespace.iter_free(self, cidr, self._formatter)
 
     def first_free(self, n, cidr=None):
         """The first ``n`` free usable addresses in address order (fewer if fewer are free); O(n)."""
-        return _freespace.first_free(self, n, cidr, _format_ip)
+        return _freespace.first_free(self, n, cidr, self._formatter)
 
     @cython.critical_section
     def __iter__(self):
@@ -813,7 +804,7 @@ cdef class MultiCIDRAllocator:
             for i in range(fams.n):
                 a.hi = his.data[i]
                 a.lo = los.data[i]
-                out.append(format_ip_str(<int>fams.data[i], a))
+                out.append(self._addr_out(<int>fams.data[i], a))
         finally:
             free(fams.data)
             free(his.data)
@@ -825,7 +816,8 @@ cdef class MultiCIDRAllocator:
         return self.f4.used + self.f6.used
 
     def __repr__(self):
-        return f"MultiCIDRAllocator({self.cidrs!r}, policy={self.policy!r}, used={len(self)})"
+        shown = f", output={_OUTPUTS[self.out]!r}" if self.out else ""
+        return f"MultiCIDRAllocator({self.cidrs!r}, policy={self.policy!r}{shown}, used={len(self)})"
 
     @cython.critical_section
     def __sizeof__(self):
@@ -913,8 +905,10 @@ cdef class MultiCIDRAllocator:
             free(runs.data)
 
     @classmethod
-    def restore(cls, data):
-        """Rebuild from snapshot(); any defect raises SnapshotError."""
+    def restore(cls, data, *, output="str"):
+        """Rebuild from snapshot(); any defect raises SnapshotError. A snapshot holds state only:
+        ``output`` is chosen here (pickle and ``copy()`` keep the allocator's own)."""
+        out = _output_code(output)
         buf = _snapshot_bytes(data)
         policy, state, cidrs, runs = _parse_fcma(buf)
         cdef MultiCIDRAllocator self = cls.__new__(cls)
@@ -928,6 +922,7 @@ cdef class MultiCIDRAllocator:
         cdef Py_ssize_t nn, j
         cdef entry_t *e
         self._policy = policy
+        self._set_output(out)
         self.f4.arrays = self.f6.arrays = policy != 2
         for i in range(4):
             self.rng.s[i] = state[i]
@@ -967,10 +962,13 @@ cdef class MultiCIDRAllocator:
         return self
 
     def __reduce__(self):
-        return (type(self).restore, (self.snapshot(),))
+        return (type(self).restore, (self.snapshot(),), _OUTPUTS[self.out])
+
+    def __setstate__(self, state):
+        self._set_output(_output_code(state))
 
     def copy(self):
-        return type(self).restore(self.snapshot())
+        return type(self).restore(self.snapshot(), output=_OUTPUTS[self.out])
 
     def __copy__(self):
         return self.copy()

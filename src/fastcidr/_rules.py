@@ -33,7 +33,6 @@ __all__ = [
     "output_code",
     "output_maker",
     "output_formatter",
-    "text_converter",
 ]
 
 MASK64 = (1 << 64) - 1
@@ -171,17 +170,6 @@ def output_formatter(code: int) -> Callable[[int, int], Any]:
         return _same_int
     makers = {4: output_maker(code, 4), 6: output_maker(code, 6)}
     return lambda family, value: makers[family](value)  # type: ignore[misc]
-
-
-def text_converter(code: int) -> Optional[Callable[[str], Any]]:
-    """Canonical address text -> the output type; None for ``"str"`` (nothing to do)."""
-    if code == OUT_INT:
-        return lambda text: int(ipaddress.ip_address(text))
-    if code == OUT_IPADDRESS:
-        return ipaddress.ip_address
-    if code == OUT_NETADDR:
-        return _netaddr().IPAddress  # type: ignore[no-any-return]
-    return None
 
 
 # --------------------------------------------------------------------------------------------

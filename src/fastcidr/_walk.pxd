@@ -218,7 +218,7 @@ cdef inline int collect_all(fam_t *f4, fam_t *f6, u64buf *fams, u64buf *his, u64
     cdef fam_t *f
     cdef int family
     for family in (4, 6):
-        f = self.fam(family)
+        f = f6 if family == 6 else f4
         trie_preorder(f.trie.root, True, &nodes, &n)
         try:
             for i in range(n):
@@ -236,3 +236,33 @@ cdef inline int collect_all(fam_t *f4, fam_t *f6, u64buf *fams, u64buf *his, u64
         finally:
             free(nodes)
     return 0
+
+
+cdef inline fc_u128 ready_free(fam_t *f) noexcept:
+    """Free addresses in the union of the ready CIDRs: sum over maximal ready CIDRs."""
+    cdef tnode *stack[260]
+    cdef int sp = 0
+    cdef tnode *node
+    cdef entry_t *e
+    cdef fc_u128 total = 0
+    if f.ready_dirty:
+        if f.trie.root != NULL:
+            stack[0] = f.trie.root
+            sp = 1
+        while sp:
+            sp -= 1
+            node = stack[sp]
+            if node.has:
+                e = <entry_t*>node.value
+                if e.ready:
+                    total += e.size - e.used
+                    continue
+            if node.child[1] != NULL:
+                stack[sp] = node.child[1]
+                sp += 1
+            if node.child[0] != NULL:
+                stack[sp] = node.child[0]
+                sp += 1
+        f.ready_free = total
+        f.ready_dirty = 0
+    return f.ready_free
