@@ -138,7 +138,7 @@ def output_code(output: Any) -> int:
 
 def _netaddr() -> Any:
     try:
-        import netaddr
+        import netaddr  # type: ignore[import-untyped]
     except ImportError:
         raise OutputDependencyError('output="netaddr" needs netaddr: pip install netaddr') from None
     return netaddr
