@@ -13,11 +13,11 @@ shared bit for bit with the pure-Python twin ``_core_twin.py``.
 '10.96.0.1'
 """
 cimport cython
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING
 from cpython.long cimport PyLong_AsUnsignedLongLong, PyLong_FromUnsignedLongLong
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memset
 
@@ -58,31 +58,19 @@ from fastcidr._addr cimport (
 )
 from fastcidr._fc cimport (
     FC_ADDR_BUFSIZE,
-    FC_CIDR_BUFSIZE,
-    FC_ERR_MAPPED,
     FC_ERR_NON_ASCII,
-    FC_ERR_NOT_ADDRESS,
-    FC_ERR_ZONE,
     FC_NONE,
     FC_OK,
     fc_addr,
     fc_addr_at,
     fc_addr_from_be16,
-    fc_addr_make,
     fc_addr_to_be16,
     fc_band_offset,
-    fc_format_cidr,
     fc_format_ip,
     fc_format_ipv4,
     fc_has_host_bits,
-    fc_holds_host,
-    fc_is_v4mapped,
-    fc_last_of,
-    fc_offset_of,
     fc_overlaps_v4mapped,
-    fc_parse_cidr,
     fc_parse_ip,
-    fc_reason_text,
     fc_rng,
     fc_rng_bounded,
     fc_rng_seed,
@@ -92,14 +80,12 @@ from fastcidr._fc cimport (
     fc_space_copy,
     fc_space_count,
     fc_space_count_range,
-    fc_space_first_free,
     fc_space_first_used,
     fc_space_free,
     fc_space_init,
     fc_space_memory,
     fc_space_next_run,
     fc_space_set,
-    fc_space_set_range,
     fc_space_take_first_free,
     fc_space_test,
     fc_bytes_drop,
@@ -126,7 +112,6 @@ cdef extern from "Python.h":
 
 fc_platform_init()
 
-cdef uint64_t _M64 = 0xFFFFFFFFFFFFFFFF
 cdef object _MAPPED_MSG = "overlaps the IPv4-mapped range ::ffff:0:0/96"
 
 # Snapshot layout (docs/ALGORITHMS.md): little-endian; versions 1 (runs) and 2 (blocks).
