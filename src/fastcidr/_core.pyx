@@ -228,7 +228,8 @@ cdef class CIDRAllocator:
     cdef int _set_output(self, int out) except -1:
         self.out = out
         self._maker = _output_maker(out, self.family)
-        self._formatter = _output_formatter(out)
+        # text through the compiled formatter (_rules' is the twin's, in Python)
+        self._formatter = format_ip if out == 0 else _output_formatter(out)
         return 0
 
     @cython.final

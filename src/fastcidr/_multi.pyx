@@ -129,7 +129,8 @@ cdef class MultiCIDRAllocator:
 
     cdef int _set_output(self, int out) except -1:
         self.out = out
-        self._formatter = _output_formatter(out)
+        # text through the compiled formatter (_rules' is the twin's, in Python)
+        self._formatter = _format_ip if out == 0 else _output_formatter(out)
         return 0
 
     cdef inline object _addr_out(self, int family, fc_addr a):
