@@ -37,7 +37,7 @@ from ._addr_twin import (  # noqa: F401 - re-exported: the twins import their pa
     parse_cidr,
     parse_ip,
 )
-from ._snapshot_twin import decode_body, encode_body
+from ._snapshot_twin import decode_body, decode_body_parts, encode_body, encode_body_dense
 from ._space_twin import DenseBitmap, RunSet, new_storage  # noqa: F401 - re-exported too
 from ._rules import (
     CRC,
@@ -470,10 +470,12 @@ class CIDRAllocator:
         """The allocator as bytes (docs/ALGORITHMS.md "Snapshot format", version 2: per 64 Ki
         block a bitmap, a run list or a one-byte tag); ``restore`` reads it back."""
         with self._lock:
-            runs = list(self._store.runs())
+            if isinstance(self._store, DenseBitmap):  # block by block from the words
+                body = encode_body_dense(self._size, self._store.block_bits)
+            else:
+                body = encode_body(self._size, self._store.runs())
             state = self._rng.state
             used = self._store.count
-        body = encode_body(self._size, runs)
         head = _HEADER.pack(_MAGIC, _VERSION, self._family, self._prefix,
                             self._network.to_bytes(16, "big"), self._strategy, *state, used, len(body))
         return head + body + _CRC.pack(zlib.crc32(body, zlib.crc32(head)))
@@ -538,11 +540,14 @@ class CIDRAllocator:
         size = usable_size(family, prefix)
         if used > size:
             raise SnapshotError("snapshot: more addresses used than the range holds")
+        bitmaps: List[Tuple[int, int, int]] = []
         if version == FCAL_VERSION_RUNS:
             runs = list(_RUN.iter_unpack(raw[_HEADER.size: len(raw) - _CRC.size]))
+        elif size <= 1 << 32:  # a DenseBitmap takes the bitmap blocks whole
+            runs, bitmaps = decode_body_parts(raw[_HEADER.size: len(raw) - _CRC.size], size)
         else:
             runs = decode_body(raw[_HEADER.size: len(raw) - _CRC.size], size)
-        total = 0
+        total = sum(value.bit_count() for _, _, value in bitmaps)
         next_allowed = 0  # runs are ascending, disjoint and non-adjacent
         for start, length in runs:
             if length < 1:
@@ -561,8 +566,9 @@ class CIDRAllocator:
         band = self._band
         for start, length in runs:
             self._store.set_run(start, length)
-            if start < band:
-                self._used_static += min(start + length, band) - start
+        for first_word, nwords, value in bitmaps:
+            self._store.load_bits(first_word, nwords, value)
+        self._used_static = sum(1 for offset in range(band) if self._store.test(offset))  # band <= 256
         return self
 
     def __reduce__(self) -> Tuple[Any, Tuple[bytes], str]:

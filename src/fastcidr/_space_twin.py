@@ -11,6 +11,7 @@ first clear / set offset in ``[p, limit)``, or ``-1``), ``count`` (number of set
 """
 from __future__ import annotations
 
+import struct
 import sys
 from bisect import bisect_right
 from typing import Any, Iterator, List, Tuple
@@ -27,6 +28,7 @@ _ALL_ONES_WORD = _MASK64
 _PAGE_SHIFT = 8  # 256 words (16384 offsets) per page; a page is a list of ints
 _PAGE_WORDS = 1 << _PAGE_SHIFT
 _PAGE_MASK = _PAGE_WORDS - 1
+_PAGE_STRUCT = struct.Struct(f"<{_PAGE_WORDS}Q")
 
 
 def _ctz(x: int) -> int:
@@ -249,6 +251,36 @@ class DenseBitmap:
                 full_words.put(parent, full_bits)
                 any_words.put(parent, any_bits)
             lo, hi = lo >> 6, hi >> 6
+
+    def block_bits(self, first_word: int, nwords: int) -> int:
+        """Level-0 words ``[first_word, first_word + nwords)`` as one int (bit i = offset
+        ``64 * first_word + i``), for the snapshot's bitmap blocks; page-aligned."""
+        pages = self._full[0].pages
+        parts = []
+        for w in range(first_word, first_word + nwords, _PAGE_WORDS):
+            page = pages.get(w >> _PAGE_SHIFT)
+            count = min(_PAGE_WORDS, first_word + nwords - w)
+            parts.append(bytes(8 * count) if page is None else _PAGE_STRUCT.pack(*page)[:8 * count])
+        return int.from_bytes(b"".join(parts), "little")
+
+    def load_bits(self, first_word: int, nwords: int, value: int) -> None:
+        """Set the bits of ``value`` into clear words from ``first_word`` on (restore)."""
+        if not value:
+            return
+        data = value.to_bytes(8 * nwords, "little")
+        pages = self._full[0].pages
+        for w in range(first_word, first_word + nwords, _PAGE_WORDS):
+            count = min(_PAGE_WORDS, first_word + nwords - w)
+            chunk = data[8 * (w - first_word):8 * (w - first_word + count)]
+            if not any(chunk):
+                continue
+            words = list(struct.unpack(f"<{count}Q", chunk))
+            page = pages.get(w >> _PAGE_SHIFT)
+            if page is None:
+                page = pages[w >> _PAGE_SHIFT] = [0] * _PAGE_WORDS
+            page[(w & _PAGE_MASK):(w & _PAGE_MASK) + count] = words
+        self.count += value.bit_count()
+        self._refresh(first_word, first_word + nwords - 1)
 
     def runs(self) -> Iterator[Tuple[int, int]]:
         p = 0
