@@ -7,7 +7,8 @@ they prove that snapshots written by earlier releases still restore)::
 
 Version 1 of the single-CIDR format is no longer written by ``snapshot()``; its files are encoded
 here from the documented layout (docs/ALGORITHMS.md "Snapshot format") out of the same
-allocators' addresses. Each manifest entry records what a restore must find: the CIDR, the
+allocators' addresses. Files of a version that nothing writes any more (FCMA version 2) are kept
+as they are, with their manifest entries. Each manifest entry records what a restore must find: the CIDR, the
 strategy, the count, a digest of every allocated address in order, the first few of them, and
 the address the next ``allocate_next()`` returns (the random generator's state travels too).
 """
@@ -79,7 +80,8 @@ def entry(kind: str, a, next_address: str) -> dict:
 
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
-    manifest = {}
+    old = OUT / "manifest.json"
+    manifest = json.loads(old.read_text()) if old.exists() else {}
     for name, a in singles().items():
         images = {"fcal-v2": a.snapshot()}
         if a.used < 1000:  # version 1 spends 16 bytes a run: the bitmap block would take 0.5 MB
@@ -91,7 +93,7 @@ def main() -> int:
     multi = MultiCIDRAllocator(["10.96.0.0/24", "fd00:20::/120"], seed=14)
     multi.allocate("10.96.0.7")
     multi.allocate_many(30)
-    file = "fcma-v2-dual.bin"
+    file = "fcma-v3-dual.bin"
     (OUT / file).write_bytes(multi.snapshot())
     manifest[file] = entry("MultiCIDRAllocator", multi,
                            MultiCIDRAllocator.restore(multi.snapshot()).allocate_next())

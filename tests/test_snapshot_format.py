@@ -24,7 +24,7 @@ MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
 
 def test_every_format_version_has_golden_files():
     assert {name.split("-")[0] + "-" + name.split("-")[1] for name in MANIFEST} >= {
-        "fcal-v1", "fcal-v2", "fcma-v2"}
+        "fcal-v1", "fcal-v2", "fcma-v2", "fcma-v3"}
     assert sorted(p.name for p in GOLDEN.glob("*.bin")) == sorted(MANIFEST)
 
 
@@ -48,9 +48,10 @@ def test_golden_snapshot_restores_with_its_contents(fc, name):
 
 
 def test_current_snapshots_of_the_golden_states_are_byte_stable(fc):
-    """Restoring a version-2 golden file and snapshotting again gives the very same bytes."""
+    """Restoring a golden file of the current versions and snapshotting again gives the very same
+    bytes."""
     for name in MANIFEST:
-        if name.startswith("fcal-v2") or name.startswith("fcma-v2"):
+        if name.startswith("fcal-v2") or name.startswith("fcma-v3"):
             data = (GOLDEN / name).read_bytes()
             assert getattr(fc, MANIFEST[name]["kind"]).restore(data).snapshot() == data, name
 
@@ -141,3 +142,90 @@ def test_the_twins_two_writers_agree_and_read_back(size, spans, dense_block):
     for first_word, nwords, value in bitmaps:
         restored.load_bits(first_word, nwords, value)
     assert list(restored.runs()) == runs and restored.count == bits.count
+
+
+MULTI_CASES = [
+    (["10.0.0.0/24", "10.0.0.0/28", "fd00::/64", "10.1.0.0/16"], 100, 50),
+    (["10.96.0.0/14"], 2**17, 0),  # bitmap blocks inside the one IPv4 storage
+    (["10.0.0.0/24", "10.0.1.0/24", "fd00::/120", "fd01::/64"], 300, 200),  # tops sharing a page
+    ([], 0, 0),
+]
+
+
+@pytest.mark.parametrize("case", range(len(MULTI_CASES)))
+def test_both_backends_write_byte_identical_multi_snapshots(case):
+    cidrs, n4, n6 = MULTI_CASES[case]
+    made = [module.MultiCIDRAllocator(cidrs, seed=case) for module in (_backend.compiled, _backend.pure)]
+    for m in made:
+        if n4:
+            m.allocate_many(n4, family=4)
+        if n6:
+            m.allocate_many(n6, family=6)
+    data = made[0].snapshot()
+    assert data[4:6] == b"\x03\x00" and made[1].snapshot() == data
+    for module in (_backend.compiled, _backend.pure):
+        restored = module.MultiCIDRAllocator.restore(data)
+        assert restored.snapshot() == data and list(restored) == list(made[0])
+
+
+def test_multi_snapshot_of_a_half_full_slash12_is_compact(fc):
+    m = fc.MultiCIDRAllocator(["10.96.0.0/12"], seed=1)
+    m.allocate_many(2**19)
+    assert len(m.snapshot()) <= 200_000  # version 2 took 25 bytes a run: about 5 MB
+
+
+def _fcma_v3(cidrs_records: bytes, ncidrs: int, tops: bytes, ntops: int) -> bytes:
+    import struct
+    import zlib
+
+    # policy ordered: no candidate positions, so only the block bodies can be wrong
+    head = b"FCMA" + struct.pack("<HB4QI", 3, 2, 1, 2, 3, 4, ncidrs) + cidrs_records
+    body = head + struct.pack("<I", ntops) + tops
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _cidr_record(family: int, network: int, prefix: int) -> bytes:
+    import struct
+
+    return bytes([family, prefix]) + network.to_bytes(16, "big") + b"\x01" + struct.pack("<I", 0xFFFFFFFF)
+
+
+def _top(family: int, network: int, prefix: int, body: bytes) -> bytes:
+    import struct
+
+    return bytes([family]) + network.to_bytes(16, "big") + struct.pack("<BQ", prefix, len(body)) + body
+
+
+NET24, NET28 = 0x0A000000, 0x0A000000
+FORGED_FCMA_V3 = {
+    "top not listed": ([(4, NET24, 24)], [(4, 0x0B000000, 24, b"\x00")]),
+    "nested CIDR as a top": ([(4, NET24, 24), (4, NET28, 28)], [(4, NET28, 28, b"\x00")]),
+    "tops out of order": ([(4, NET24, 24), (4, 0x0B000000, 24)],
+                          [(4, 0x0B000000, 24, b"\x00"), (4, NET24, 24, b"\x00")]),
+    "top twice": ([(4, NET24, 24)], [(4, NET24, 24, b"\x00"), (4, NET24, 24, b"\x00")]),
+    "body with an unknown tag": ([(4, NET24, 24)], [(4, NET24, 24, b"\x09")]),
+    "body too short": ([(4, NET24, 24)], [(4, NET24, 24, b"")]),
+    "body too long": ([(4, NET24, 24)], [(4, NET24, 24, b"\x00\x00")]),
+    "run past the CIDR": ([(4, NET24, 24)], [(4, NET24, 24, b"\x03\x01\xfd\x01\x01")]),
+    "empty CIDR with a body": ([(4, 0x0A000001, 32)], [(4, 0x0A000001, 32, b"\x00")]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORGED_FCMA_V3))
+def test_forged_fcma_version_3_is_refused(fc, case):
+    from fastcidr import SnapshotError
+
+    cidrs, tops = FORGED_FCMA_V3[case]
+    good_records = b"".join(_cidr_record(*c) for c in cidrs)
+    data = _fcma_v3(good_records, len(cidrs), b"".join(_top(*t) for t in tops), len(tops))
+    with pytest.raises(SnapshotError):
+        fc.MultiCIDRAllocator.restore(data)
+
+
+def test_hand_encoded_fcma_version_3_restores(fc):
+    cidrs = [(4, NET24, 24), (4, NET28, 28)]
+    records = b"".join(_cidr_record(*c) for c in cidrs)
+    data = _fcma_v3(records, 2, _top(4, NET24, 24, b"\x03\x02\x00\x00\x03\x01"), 1)
+    m = fc.MultiCIDRAllocator.restore(data)
+    assert list(m) == ["10.0.0.1", "10.0.0.6", "10.0.0.7"] and m.policy == "ordered"  # gaps 0, 3
+    assert m.stats("10.0.0.0/28")["used"] == 3

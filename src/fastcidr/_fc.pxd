@@ -85,6 +85,11 @@ cdef extern from "fc_snapshot.h" nogil:
     size_t fc_snap_bound(const fc_space *sp)
     int64_t fc_snap_encode(const fc_space *sp, unsigned char *out, size_t cap)
     int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, uint64_t *used)
+    size_t fc_snap_bound_window(const fc_space *sp, uint64_t base, uint64_t size)
+    int64_t fc_snap_encode_window(const fc_space *sp, uint64_t base, uint64_t size, unsigned char *out,
+                                  size_t cap)
+    int fc_snap_read_window(fc_space *sp, uint64_t base, uint64_t size, const unsigned char *b, size_t n,
+                            uint64_t *used)
     int fc_snap_check_v1(const unsigned char *b, uint64_t nruns, uint64_t size, uint64_t *used)
     int fc_snap_load_v1(fc_space *sp, const unsigned char *b, uint64_t nruns)
     const char *fc_snap_error_text(int code)

@@ -845,22 +845,20 @@ cdef class MultiCIDRAllocator:
     # -- snapshot ---------------------------------------------------------------------------
     @cython.critical_section
     def snapshot(self):
-        """FCMA version 2 (docs/ALGORITHMS.md); includes the random generator's state and the
+        """FCMA version 3 (docs/ALGORITHMS.md); includes the random generator's state and the
         order of the candidate arrays."""
         cdef int family, plen
         cdef fc_addr net
         cdef tnode *node
-        cdef tnode **tops
-        cdef Py_ssize_t ntops, i, pos = 0
-        cdef entry_t *top
-        cdef uint64_t lo, hi, start, end
+        cdef Py_ssize_t pos = 0
         cdef PyObject *k
         cdef PyObject *v
         cdef u64buf cidrs  # (family, prefix, hi, lo, ready, position) per CIDR, insertion order
         cdef entry_t *e
-        cdef u64buf runs   # (family, hi, lo, length) per run, ascending
+        cdef bytebuf tops  # the block bodies of the top-level CIDRs
+        cdef uint32_t ntops = 0
         memset(&cidrs, 0, sizeof(u64buf))
-        memset(&runs, 0, sizeof(u64buf))
+        memset(&tops, 0, sizeof(bytebuf))
         try:
             # Everything is read into C buffers first (no Python object is created meanwhile,
             # so no other thread can change the allocator half-way through).
@@ -876,34 +874,11 @@ cdef class MultiCIDRAllocator:
                 e = <entry_t*>node.value
                 buf_push(&cidrs, e.ready)
                 buf_push(&cidrs, <uint64_t>e.pos if self._policy != 2 and e.cls >= 0 else FC_NO_POSITION)
-            for family in (4, 6):
-                trie_preorder(self.fam(family).trie.root, True, &tops, &ntops)
-                try:
-                    for i in range(ntops):
-                        top = <entry_t*>tops[i].value
-                        if top.top.storage == NULL:
-                            continue
-                        lo = top.shift
-                        hi = top.shift + top.size
-                        while lo < hi and fc_space_next_run(top.top.storage, lo, &start, &end):
-                            if start >= hi:
-                                break
-                            if end >= hi:
-                                end = hi - 1
-                            net = addr_plus(top.top.net, start)
-                            buf_push(&runs, family)
-                            buf_push(&runs, net.hi)
-                            buf_push(&runs, net.lo)
-                            buf_push(&runs, end - start + 1)
-                            if end == FC_NONE:
-                                break
-                            lo = end + 1
-                finally:
-                    free(tops)
-            return fcma_bytes(self._policy, &self.rng, &cidrs, &runs)
+            fcma_tops(&self.f4, &self.f6, &tops, &ntops)
+            return fcma_bytes(self._policy, &self.rng, &cidrs, &tops, ntops)
         finally:
             free(cidrs.data)
-            free(runs.data)
+            free(tops.data)
 
     @classmethod
     def restore(cls, data, *, output="str"):
@@ -911,7 +886,7 @@ cdef class MultiCIDRAllocator:
         ``output`` is chosen here (pickle and ``copy()`` keep the allocator's own)."""
         out = _output_code(output)
         buf = _snapshot_bytes(data)
-        policy, state, cidrs, runs = _parse_fcma(buf)
+        policy, state, cidrs, runs, tops = _parse_fcma(buf)
         cdef MultiCIDRAllocator self = cls.__new__(cls)
         cdef int i, n
         cdef fc_addr a
@@ -943,6 +918,13 @@ cdef class MultiCIDRAllocator:
                 raise SnapshotError("damaged snapshot: an allocated run leaves its CIDR")
             if fc_space_set_range(top.storage, off, length) < 0:
                 raise MemoryError()
+        for family, net_int, plen, body in tops:  # version 3
+            int_to_addr(net_int, &a)
+            n = read_top(self.fam(family), family, a, plen, <const unsigned char*>PyBytes_AS_STRING(body),
+                         <size_t>len(body))
+            if n:
+                raise SnapshotError("damaged snapshot: " + ("a block body for a CIDR that is not top-level"
+                                    if n == -2 else (<bytes>fc_snap_error_text(n)).decode("ascii")))
         for family in (4, 6):
             f = self.fam(family)
             trie_preorder(f.trie.root, False, &nodes, &nn)

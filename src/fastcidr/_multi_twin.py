@@ -25,8 +25,10 @@ from .errors import (
 from . import _freespace
 from ._addr_twin import parse_cidr, parse_ip
 from ._core_twin import Xoshiro256
-from ._space_twin import new_storage
+from ._snapshot_twin import decode_body, decode_body_parts, encode_body, encode_body_dense
+from ._space_twin import DenseBitmap, new_storage
 from ._rules import (
+    FCMA_TOP,
     FCMA_VERSION as _FCMA_VERSION,
     NO_POSITION as _NO_POSITION,
     OUTPUTS,
@@ -718,7 +720,7 @@ class MultiCIDRAllocator:
 
     # -- snapshot ---------------------------------------------------------------------------
     def snapshot(self) -> bytes:
-        """FCMA version 2 (docs/ALGORITHMS.md); includes the random generator's state and the
+        """FCMA version 3 (docs/ALGORITHMS.md); includes the random generator's state and the
         order of the candidate arrays."""
         with self._lock:
             parts = [b"FCMA", struct.pack("<HB4QI", _FCMA_VERSION, self._policy, *self._rng.state,
@@ -729,15 +731,20 @@ class MultiCIDRAllocator:
                 parts.append(b"\x01" if e.ready else b"\x00")
                 parts.append(struct.pack("<I", e.pos if e.pos >= 0 and self._policy != 2
                                          else _NO_POSITION))
-            runs = []
+            tops = []  # version 3: per top-level CIDR the block body of its usable addresses
             for family in (4, 6):
                 for node in _Trie.preorder(self._fams[family].trie.root, stop_at_value=True):
                     top: _Entry = node.value
-                    for start, end in _runs(top.storage, 0, top.size):
-                        runs.append(struct.pack("<B", family) + (top.net + 1 + start).to_bytes(16, "big")
-                                    + struct.pack("<Q", end - start))
-            parts.append(struct.pack("<Q", len(runs)))
-            parts.extend(runs)
+                    if top.size == 0:
+                        continue
+                    if isinstance(top.storage, DenseBitmap):
+                        body = encode_body_dense(top.size, top.storage.block_bits)
+                    else:
+                        body = encode_body(top.size, ((start, end - start) for start, end
+                                                      in _runs(top.storage, 0, top.size)))
+                    tops.append(FCMA_TOP.pack(family, top.net.to_bytes(16, "big"), top.plen, len(body)) + body)
+            parts.append(struct.pack("<I", len(tops)))
+            parts.extend(tops)
         body = b"".join(parts)
         return body + struct.pack("<I", zlib.crc32(body))
 
@@ -747,7 +754,7 @@ class MultiCIDRAllocator:
         holds state only: ``output`` is chosen here (pickle and ``copy()`` keep the allocator's own)."""
         out = output_code(output)
         buf = _snapshot_bytes(data)  # TypeError for anything not bytes-like
-        policy, state, cidrs, runs = _parse_fcma(buf)
+        policy, state, cidrs, runs, tops = _parse_fcma(buf)
         self = cls.__new__(cls)
         self._set_output(out)
         self._policy = policy
@@ -767,6 +774,18 @@ class MultiCIDRAllocator:
             if off + length > top.size:
                 raise SnapshotError("damaged snapshot: an allocated run leaves its CIDR")
             top.storage.set_run(off, length)
+        for family, net, plen, body in tops:  # version 3
+            top = self._entries[(family, net, plen)]
+            if top.parent is not None or top.size == 0:
+                raise SnapshotError("damaged snapshot: a block body for a CIDR that is not top-level")
+            if isinstance(top.storage, DenseBitmap):
+                spans, bitmaps = decode_body_parts(body, top.size)
+            else:
+                spans, bitmaps = decode_body(body, top.size), []
+            for start, length in spans:
+                top.storage.set_run(start, length)
+            for first_word, nwords, value in bitmaps:
+                top.storage.load_bits(first_word, nwords, value)
         for fam in self._fams.values():
             for e in (x for x in fam.slots if x is not None):
                 storage = e.top.storage

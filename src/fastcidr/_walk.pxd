@@ -6,7 +6,7 @@ bytes of an FCMA snapshot (docs/ALGORITHMS.md "Snapshot format"), and small help
 Only ``cdef inline`` functions and declarations, as in ``_trie.pxd`` and ``_pool.pxd``.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from libc.stdint cimport int32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
 
@@ -17,7 +17,7 @@ from fastcidr._pool cimport *
 cdef extern from *:
     """
     #define FC_NO_POSITION 0xFFFFFFFFULL /* an FCMA CIDR record that is no candidate */
-    #define FC_FCMA_VERSION 2
+    #define FC_FCMA_VERSION 3
     #define FC_CIDR_RECORD 23            /* family, prefix, network, ready, position */
     """
     uint64_t FC_NO_POSITION
@@ -113,15 +113,69 @@ cdef inline int place_candidates(fam_t *f4, fam_t *f6, int policy, list cidrs) e
     return 0
 
 
-cdef inline object fcma_bytes(int policy, const fc_rng *rng, const u64buf *cidrs, const u64buf *runs):
+ctypedef struct bytebuf:
+    unsigned char *data
+    size_t n
+    size_t cap
+
+
+cdef inline int bytebuf_room(bytebuf *b, size_t more) except -1:
+    cdef size_t cap
+    cdef unsigned char *grown
+    if b.n + more <= b.cap:
+        return 0
+    cap = b.cap * 2 if b.cap * 2 >= b.n + more else b.n + more
+    grown = <unsigned char*>realloc(b.data, cap)
+    if grown == NULL:
+        raise MemoryError()
+    b.data = grown
+    b.cap = cap
+    return 0
+
+
+cdef inline int fcma_tops(fam_t *f4, fam_t *f6, bytebuf *out, uint32_t *ntops) except -1:
+    """FCMA version 3: per top-level CIDR with usable addresses, ascending, its record (u8 family,
+    16-byte network, u8 prefix, u64 body length) and the block body of its usable addresses."""
+    cdef tnode **tops
+    cdef Py_ssize_t n, i
+    cdef entry_t *e
+    cdef size_t bound
+    cdef int64_t length
+    cdef int family
+    cdef unsigned char *p
+    for family in (4, 6):
+        trie_preorder((f6 if family == 6 else f4).trie.root, True, &tops, &n)
+        try:
+            for i in range(n):
+                e = <entry_t*>tops[i].value
+                if e.size == 0 or e.top.storage == NULL:
+                    continue
+                bound = fc_snap_bound_window(e.top.storage, e.shift, e.size)
+                bytebuf_room(out, 26 + bound)
+                p = out.data + out.n
+                p[0] = <unsigned char>family
+                fc_addr_to_be16(e.net, p + 1)
+                p[17] = <unsigned char>e.plen
+                length = fc_snap_encode_window(e.top.storage, e.shift, e.size, p + 26, bound)
+                if length < 0:  # -1 cannot happen: nothing changes inside the critical section
+                    raise MemoryError()
+                put_le(p + 18, <uint64_t>length, 8)
+                out.n += 26 + <size_t>length
+                ntops[0] += 1
+        finally:
+            free(tops)
+    return 0
+
+
+cdef inline object fcma_bytes(int policy, const fc_rng *rng, const u64buf *cidrs, const bytebuf *tops,
+                              uint32_t ntops):
     """The FCMA bytes of the records read by snapshot(): ``cidrs`` six numbers a CIDR (family,
-    prefix, network hi, lo, ready, position), ``runs`` four a run (family, start hi, lo, length)."""
-    cdef Py_ssize_t ncidrs, nruns, total, i
+    prefix, network hi, lo, ready, position), ``tops`` the records of fcma_tops()."""
+    cdef Py_ssize_t ncidrs, total, i
     cdef unsigned char *p
     cdef fc_addr net
     ncidrs = cidrs.n // 6
-    nruns = runs.n // 4
-    total = 43 + FC_CIDR_RECORD * ncidrs + 8 + 25 * nruns + 4
+    total = 43 + FC_CIDR_RECORD * ncidrs + 4 + <Py_ssize_t>tops.n + 4
     out = PyBytes_FromStringAndSize(NULL, total)
     p = <unsigned char*>PyBytes_AS_STRING(out)
     memcpy(p, b"FCMA", 4)
@@ -140,15 +194,11 @@ cdef inline object fcma_bytes(int policy, const fc_rng *rng, const u64buf *cidrs
         p[18] = <unsigned char>cidrs.data[6 * i + 4]
         put_le(p + 19, cidrs.data[6 * i + 5], 4)
         p += FC_CIDR_RECORD
-    put_le(p, <uint64_t>nruns, 8)
-    p += 8
-    for i in range(nruns):
-        p[0] = <unsigned char>runs.data[4 * i]
-        net.hi = runs.data[4 * i + 1]
-        net.lo = runs.data[4 * i + 2]
-        fc_addr_to_be16(net, p + 1)
-        put_le(p + 17, runs.data[4 * i + 3], 8)
-        p += 25
+    put_le(p, ntops, 4)
+    p += 4
+    if tops.n:
+        memcpy(p, tops.data, tops.n)
+    p += tops.n
     put_le(p, fc_crc32(PyBytes_AS_STRING(out), <size_t>(total - 4)), 4)
     return out
 
@@ -266,3 +316,21 @@ cdef inline fc_u128 ready_free(fam_t *f) noexcept:
         f.ready_free = total
         f.ready_dirty = 0
     return f.ready_free
+
+
+cdef inline int read_top(fam_t *f, int family, fc_addr a, int plen, const unsigned char *b, size_t n) except -1:
+    """FCMA version 3: a top-level CIDR's block body into its (clear) window: 0, -2 when the CIDR
+    is not top-level or has no usable address, else an FC_SNAP_E* code (fc_snap_error_text)."""
+    cdef tnode *node = trie_find(&f.trie, key_of(family, a), plen)
+    cdef entry_t *e
+    cdef uint64_t used = 0
+    cdef int r
+    if node == NULL:
+        return -2
+    e = <entry_t*>node.value
+    if e.parent != NULL or e.size == 0 or e.top.storage == NULL:
+        return -2
+    r = fc_snap_read_window(e.top.storage, e.shift, e.size, b, n, &used)
+    if r < 0:
+        raise MemoryError()
+    return r

@@ -22,6 +22,10 @@
  *            a body into a freshly initialised empty space: 0 and the allocated count, -1 out
  *            of memory, or an FC_SNAP_E* code (fc_snap_error_text) for a body that is not
  *            exactly a valid cover of [0, size); on any error the space is to be discarded
+ *   size_t   fc_snap_bound_window(sp, base, size), int64_t fc_snap_encode_window(sp, base, size,
+ *            out, cap), int fc_snap_read_window(sp, base, size, b, n, &used)
+ *            the same for the window [base, base + size) of a space (the multi allocator's
+ *            CIDRs); the window of a read is clear, the rest of the space is left alone
  *   int      fc_snap_check_v1(b, nruns, size, &used), fc_snap_load_v1(sp, b, nruns)
  *            the same for the body of version 1: nruns (u64 start, u64 length) little-endian
  */
@@ -288,18 +292,30 @@ static inline int64_t fc__snap_encode_dense(const fc_bitmap *bm, fc__snap_out *w
     return (int64_t)w->pos;
 }
 
-static inline int64_t fc__snap_encode_sparse(const fc_space *sp, fc__snap_out *w, uint32_t *runs,
-                                             uint64_t *scratch)
+/* the run of the window [base, base + size) of sp that holds window offset p or follows it,
+   clamped to the window, as window offsets (inclusive end); 0 if none */
+static inline int fc__snap_next_run(const fc_space *sp, uint64_t base, uint64_t size, uint64_t p,
+                                    uint64_t *s, uint64_t *e)
 {
-    uint64_t size = sp->size, nblocks = fc__snap_nblocks(size), blk = 0, s, e, k, bstart, last;
+    uint64_t as, ae;
+    if (p >= size || !fc_space_next_run(sp, base + p, &as, &ae)) return 0;
+    if (as > base + p && as - base >= size) return 0; /* the next run starts past the window */
+    *s = as < base + p ? p : as - base;
+    *e = ae - base >= size - 1 ? size - 1 : ae - base; /* ae >= base + p: no wrap */
+    return 1;
+}
+
+static inline int64_t fc__snap_encode_runs(const fc_space *sp, uint64_t base, uint64_t size, fc__snap_out *w,
+                                           uint32_t *runs, uint64_t *scratch)
+{
+    uint64_t nblocks = fc__snap_nblocks(size), blk = 0, s, e, k, bstart, last;
     while (blk < nblocks) {
         uint32_t bits;
         bstart = blk << FC_SNAP_BLOCK_SHIFT;
-        if (!fc_space_next_run(sp, bstart, &s, &e)) {
+        if (!fc__snap_next_run(sp, base, size, bstart, &s, &e)) {
             if (fc__snap_repeat(w, FC_SNAP_FREE, nblocks - blk) < 0) return -1;
             break;
         }
-        if (s < bstart) s = bstart;
         if ((s >> FC_SNAP_BLOCK_SHIFT) > blk) {
             if (fc__snap_repeat(w, FC_SNAP_FREE, (s >> FC_SNAP_BLOCK_SHIFT) - blk) < 0) return -1;
             blk = s >> FC_SNAP_BLOCK_SHIFT;
@@ -319,7 +335,7 @@ static inline int64_t fc__snap_encode_sparse(const fc_space *sp, fc__snap_out *w
             runs[2 * k] = (uint32_t)(s - bstart);
             runs[2 * k + 1] = (uint32_t)(ce - bstart);
             k++;
-            if (e >= last || !fc_space_next_run(sp, e + 1, &s, &e) || s > last) break;
+            if (e >= last || !fc__snap_next_run(sp, base, size, e + 1, &s, &e) || s > last) break;
         }
         if (fc__snap_flush(w) < 0) return -1;
         if (w->pos + 11 + 20 * k + FC_SNAP_SLACK > w->cap) return -1;
@@ -328,6 +344,37 @@ static inline int64_t fc__snap_encode_sparse(const fc_space *sp, fc__snap_out *w
     }
     if (fc__snap_flush(w) < 0) return -1;
     return (int64_t)w->pos;
+}
+
+/* bytes the body of the window [base, base + size) of sp can take */
+static inline size_t fc_snap_bound_window(const fc_space *sp, uint64_t base, uint64_t size)
+{
+    uint64_t nruns = 0, p = 0, s, e;
+    while (fc__snap_next_run(sp, base, size, p, &s, &e)) {
+        nruns++;
+        if (e >= size - 1) break;
+        p = e + 1;
+    }
+    return (size_t)(64 * nruns + 22 * (nruns + 1) + FC_SNAP_SLACK);
+}
+
+/* the body of the window [base, base + size) of sp, as fc_snap_encode writes a whole space */
+static inline int64_t fc_snap_encode_window(const fc_space *sp, uint64_t base, uint64_t size,
+                                            unsigned char *out, size_t cap)
+{
+    fc__snap_out w;
+    int64_t r;
+    uint32_t *runs = (uint32_t *)malloc(sizeof(uint32_t) * FC_SNAP_BLOCK_BITS);
+    uint64_t *scratch = (uint64_t *)malloc(sizeof(uint64_t) * FC_SNAP_BLOCK_WORDS);
+    w.o = out;
+    w.pos = 0;
+    w.cap = cap;
+    w.kind = FC_SNAP_FREE;
+    w.n = 0;
+    r = runs && scratch ? fc__snap_encode_runs(sp, base, size, &w, runs, scratch) : -2;
+    free(runs);
+    free(scratch);
+    return r;
 }
 
 static inline int64_t fc_snap_encode(const fc_space *sp, unsigned char *out, size_t cap)
@@ -344,7 +391,7 @@ static inline int64_t fc_snap_encode(const fc_space *sp, unsigned char *out, siz
     if (!sp->sparse) return fc__snap_encode_dense(&sp->bm, &w, sp->size);
     runs = (uint32_t *)malloc(sizeof(uint32_t) * FC_SNAP_BLOCK_BITS);
     scratch = (uint64_t *)malloc(sizeof(uint64_t) * FC_SNAP_BLOCK_WORDS);
-    r = runs && scratch ? fc__snap_encode_sparse(sp, &w, runs, scratch) : -2;
+    r = runs && scratch ? fc__snap_encode_runs(sp, 0, sp->size, &w, runs, scratch) : -2;
     free(runs);
     free(scratch);
     return r;
@@ -352,13 +399,14 @@ static inline int64_t fc_snap_encode(const fc_space *sp, unsigned char *out, siz
 
 /* ------------------------------------------------------------------ reading */
 
-/* blocks [blk, blk + cnt) all allocated: whole pages of a bitmap are filled, not set bit by bit */
-static inline int fc__snap_fill(fc_space *sp, uint64_t blk, uint64_t cnt)
+/* blocks [blk, blk + cnt) of the window all allocated: whole pages of a bitmap are filled, not
+   set bit by bit, when the window is the whole space */
+static inline int fc__snap_fill(fc_space *sp, uint64_t base, uint64_t size, uint64_t blk, uint64_t cnt)
 {
     uint64_t start = blk << FC_SNAP_BLOCK_SHIFT, end, b;
-    if (sp->sparse) {
-        end = blk + cnt == fc__snap_nblocks(sp->size) ? sp->size : (blk + cnt) << FC_SNAP_BLOCK_SHIFT;
-        return fc_space_set_range(sp, start, end - start) < 0 ? -1 : 0;
+    if (sp->sparse || base != 0 || size != sp->size) {
+        end = blk + cnt == fc__snap_nblocks(size) ? size : (blk + cnt) << FC_SNAP_BLOCK_SHIFT;
+        return fc_space_set_range(sp, base + start, end - start) < 0 ? -1 : 0;
     }
     for (b = blk; b < blk + cnt; b++)
         if (fc_bm_fill_page(&sp->bm, b) < 0) return -1;
@@ -367,9 +415,11 @@ static inline int fc__snap_fill(fc_space *sp, uint64_t blk, uint64_t cnt)
 
 /* every record is checked before it is applied, so a damaged body leaves a partly filled space
    that the caller throws away (it was never visible to anyone) */
-static inline int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, uint64_t *used)
+static inline int fc_snap_read_window(fc_space *sp, uint64_t base, uint64_t size, const unsigned char *b,
+                                      size_t n, uint64_t *used)
 {
-    uint64_t size = sp->size, nblocks = fc__snap_nblocks(size), blk = 0, total = 0;
+    uint64_t nblocks = fc__snap_nblocks(size), blk = 0, total = 0;
+    int whole = base == 0 && size == sp->size && !sp->sparse; /* pages can be installed whole */
     uint64_t cnt, k, j, gap, len1, next, bstart;
     uint64_t words[FC_SNAP_BLOCK_WORDS];
     size_t i = 0;
@@ -384,7 +434,7 @@ static inline int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, u
             blk++;
             break;
         case FC_SNAP_FULL:
-            if (fc__snap_fill(sp, blk, 1) < 0) return -1;
+            if (fc__snap_fill(sp, base, size, blk, 1) < 0) return -1;
             total += bits;
             blk++;
             break;
@@ -394,7 +444,7 @@ static inline int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, u
             if (cnt < 2) return FC_SNAP_ECOUNT;
             if (cnt > nblocks - blk) return FC_SNAP_EBLOCKS;
             if (tag == FC_SNAP_FULL_N) {
-                if (fc__snap_fill(sp, blk, cnt) < 0) return -1;
+                if (fc__snap_fill(sp, base, size, blk, cnt) < 0) return -1;
                 total += blk + cnt == nblocks ? size - bstart : cnt << FC_SNAP_BLOCK_SHIFT;
             }
             blk += cnt;
@@ -403,7 +453,7 @@ static inline int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, u
             uint32_t nw = (bits + 63) >> 6, p, s, e;
             if (n - i < (size_t)8 * nw) return FC_SNAP_ETRUNC;
             if ((bits & 63) && (fc_load_le64(b + i + 8 * (size_t)(nw - 1)) >> (bits & 63))) return FC_SNAP_EPAD;
-            if (!sp->sparse) {
+            if (whole) {
                 uint64_t before = sp->bm.count;
                 if (fc_bm_load_page(&sp->bm, blk, b + i) < 0) return -1;
                 total += sp->bm.count - before;
@@ -414,7 +464,7 @@ static inline int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, u
                     s = fc__snap_scan(words, bits, p, 1);
                     if (s >= bits) break;
                     e = fc__snap_scan(words, bits, s, 0);
-                    if (fc_space_set_range(sp, bstart + s, e - s) < 0) return -1;
+                    if (fc_space_set_range(sp, base + bstart + s, e - s) < 0) return -1;
                     total += e - s;
                     p = e;
                 }
@@ -432,7 +482,7 @@ static inline int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, u
                 if (gap >= bits || next + gap >= bits) return FC_SNAP_ERUN;
                 next += gap;
                 if (len1 >= bits - next) return FC_SNAP_ERUN;
-                if (fc_space_set_range(sp, bstart + next, len1 + 1) < 0) return -1;
+                if (fc_space_set_range(sp, base + bstart + next, len1 + 1) < 0) return -1;
                 total += len1 + 1;
                 next += len1 + 2;
             }
@@ -445,6 +495,11 @@ static inline int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, u
     if (blk != nblocks) return FC_SNAP_ESHORT;
     *used = total;
     return FC_SNAP_OK;
+}
+
+static inline int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, uint64_t *used)
+{
+    return fc_snap_read_window(sp, 0, sp->size, b, n, used);
 }
 
 /* ------------------------------------------------------------------ version 1 */
