@@ -3,7 +3,7 @@ differential between the compiled core and the pure twin.
 
 Each input is split by its first byte: the address and network parsers (``parse_ip``,
 ``parse_cidr``, ``canonical_ip``, ``canonical_cidr``) get the rest as text, ``CIDRAllocator`` and
-``MultiCIDRAllocator.restore`` get it as a snapshot (the seeds hold FCAL versions 2 and 1). Both backends must agree: the same result, or
+``MultiCIDRAllocator.restore`` get it as a snapshot (the seeds hold FCAL versions 2 and 1, FCMA versions 3 and 2). Both backends must agree: the same result, or
 both refusing with the documented error (``InvalidAddressError``, ``SnapshotError``); a restored
 allocator must snapshot back to an equal allocator. Any other exception, a disagreement or a crash
 of the interpreter is a finding (libFuzzer saves the input as ``crash-*``).
@@ -100,7 +100,8 @@ def seeds() -> list:
     multi.add("10.96.0.0/28")
     multi.add("2001:db8::/120")
     multi.allocate_next()
-    found.append(bytes([200]) + multi.snapshot())
+    found.append(bytes([200]) + multi.snapshot())  # FCMA version 3
+    found.append(bytes([201]) + (golden / "fcma-v2-dual.bin").read_bytes())  # FCMA version 2
     return found
 
 
