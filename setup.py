@@ -25,7 +25,7 @@ directives = {
 }
 
 # FASTCIDR_MODULES=_core builds only the named modules (handy while another one is mid-edit).
-MODULES = os.environ.get("FASTCIDR_MODULES", "_core,_tree,_multi").split(",")
+MODULES = os.environ.get("FASTCIDR_MODULES", "_addr,_core,_tree,_multi").split(",")
 extensions = [
     Extension(
         f"fastcidr.{name}",

@@ -17,7 +17,11 @@ Groups (docs/performance.md targets):
 - ``churn-90`` (4): release + next at 90% full, against pyroaring.
 - ``fill-v4/12`` (2): a whole /12 with ``allocate_many`` against loops of the peers.
 - ``memory-*`` (8): bytes per address in ``extra_info`` (timing is the build).
-- ``snapshot-*`` / ``restore-*`` (9): a full and a half-full /12.
+- ``snapshot-*`` / ``restore-*`` (9): a full and a half-full /12, snapshot format version 2, against
+  pyroaring's ``serialize`` / ``deserialize`` of the same set (issue 13: a half-full random /12 in
+  <= 200 KB, ``extra_info["bytes"]``, and within 2x of pyroaring both ways).
+- ``next-output/<type>``: ``allocate_next`` of a /12 for each ``output=`` type; ``str`` is the
+  default path and must cost what it cost before the option existed.
 """
 from __future__ import annotations
 
@@ -488,6 +492,17 @@ def bench_restore(benchmark: Any, impl: str, kind: str) -> None:
         )
         taken.run_optimize()
         benchmark(pyroaring.BitMap.deserialize, taken.serialize())
+
+
+@pytest.mark.parametrize("output", ["str", "int", "ipaddress", "netaddr"])
+def bench_next_output(benchmark: Any, output: str) -> None:
+    benchmark.group = "next-output-v4/12"
+    benchmark.name = f"fastcidr-output={output}"
+
+    def fresh() -> Tuple[Callable[[], Any], None]:
+        return CIDRAllocator("10.96.0.0/12", seed=6, output=output).allocate_next, None
+
+    timed_batch(benchmark, fresh, 10_000)
 
 
 # ------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ differential between the compiled core and the pure twin.
 
 Each input is split by its first byte: the address and network parsers (``parse_ip``,
 ``parse_cidr``, ``canonical_ip``, ``canonical_cidr``) get the rest as text, ``CIDRAllocator`` and
-``MultiCIDRAllocator.restore`` get it as a snapshot. Both backends must agree: the same result, or
+``MultiCIDRAllocator.restore`` get it as a snapshot (the seeds hold FCAL versions 2 and 1, FCMA versions 3 and 2). Both backends must agree: the same result, or
 both refusing with the documented error (``InvalidAddressError``, ``SnapshotError``); a restored
 allocator must snapshot back to an equal allocator. Any other exception, a disagreement or a crash
 of the interpreter is a finding (libFuzzer saves the input as ``crash-*``).
@@ -20,6 +20,7 @@ there still kills the process and is reported).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, Callable, Tuple
 
 import atheris
@@ -87,12 +88,20 @@ def seeds() -> list:
              bytes([3]) + b"2001:db8::/64", bytes([0]) + b"::ffff:1.2.3.4"]
     single = COMPILED.CIDRAllocator("10.96.0.0/28", seed=1)
     single.allocate_many(3)
-    found.append(bytes([128]) + single.snapshot())
+    found.append(bytes([128]) + single.snapshot())  # FCAL version 2: one runs record
+    # the golden files of the test-suite: every record kind of version 2, and version 1
+    golden = Path(__file__).resolve().parent / "data" / "snapshots"
+    found.append(bytes([129]) + (golden / "fcal-v2-ipv4-14-mixed.bin").read_bytes())
+    sparse = COMPILED.CIDRAllocator("fd00::/64", seed=3)
+    sparse.allocate_many(5)
+    found.append(bytes([130]) + sparse.snapshot())
+    found.append(bytes([131]) + (golden / "fcal-v1-ipv4-24.bin").read_bytes())
     multi = COMPILED.MultiCIDRAllocator(seed=1)
     multi.add("10.96.0.0/28")
     multi.add("2001:db8::/120")
     multi.allocate_next()
-    found.append(bytes([200]) + multi.snapshot())
+    found.append(bytes([200]) + multi.snapshot())  # FCMA version 3
+    found.append(bytes([201]) + (golden / "fcma-v2-dual.bin").read_bytes())  # FCMA version 2
     return found
 
 

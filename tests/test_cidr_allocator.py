@@ -1016,3 +1016,94 @@ def test_pure_storage_bulk_load_page_edges(runs):
     for start, length in runs:
         assert bulk.first_free(start, nbits) == start + length
         assert not bulk.test(start + length) and bulk.test(start + length - 1)
+
+
+# -------------------------------------------------------------------------------------------
+# Output types: output="str" (default), "int", "ipaddress", "netaddr"
+# -------------------------------------------------------------------------------------------
+
+OUTPUT_TYPES = {
+    "str": (str, str),
+    "int": (int, int),
+    "ipaddress": (ipaddress.IPv4Address, ipaddress.IPv6Address),
+    "netaddr": (netaddr.IPAddress, netaddr.IPAddress),
+}
+
+
+def _as_text(value: Any) -> str:
+    return str(ipaddress.ip_address(value)) if isinstance(value, int) else str(value)
+
+
+@pytest.mark.parametrize("cidr", ["10.0.0.0/24", "fd00::/120", "fd00::/64"])
+@pytest.mark.parametrize("output", sorted(OUTPUT_TYPES))
+def test_output_type_applies_to_every_address_returned(fc, cidr, output):
+    """The same seed gives the same addresses in every output type; only the type differs."""
+    kind = OUTPUT_TYPES[output][0 if ":" not in cidr else 1]
+    plain = fc.CIDRAllocator(cidr, seed=5)
+    typed = fc.CIDRAllocator(cidr, seed=5, output=output)
+    assert typed.output == output and plain.output == "str"
+    specific = plain.first if ":" not in cidr else plain.last
+    results = {
+        "allocate_next": (plain.allocate_next(), typed.allocate_next()),
+        "allocate": (plain.allocate(specific), typed.allocate(specific)),
+        "first": (plain.first, typed.first),
+        "last": (plain.last, typed.last),
+    }
+    many = (plain.allocate_many(3), typed.allocate_many(3))
+    listed = (list(plain), list(typed))
+    ranges = (plain.free_ranges(limit=3), typed.free_ranges(limit=3))
+    first_free = (plain.first_free(2), typed.first_free(2))
+    lazily = ([next(plain.iter_free())], [next(typed.iter_free())])
+    for name, (text, value) in results.items():
+        assert type(value) is kind and _as_text(value) == text, name
+    for texts, values in (many, listed, first_free, lazily):
+        assert all(type(v) is kind for v in values) and [_as_text(v) for v in values] == texts
+    assert [(_as_text(a), _as_text(b)) for a, b in ranges[1]] == ranges[0]
+    assert all(type(a) is kind and type(b) is kind for a, b in ranges[1])
+    # the int-returning calls stay ints whatever the output
+    assert isinstance(typed.allocate_next_int(), int)
+    assert plain.snapshot()[:4] == typed.snapshot()[:4]
+
+
+@pytest.mark.parametrize("output", sorted(OUTPUT_TYPES))
+def test_output_type_survives_pickle_and_copy_but_not_a_snapshot(fc, output):
+    a = fc.CIDRAllocator("10.0.0.0/28", seed=2, output=output)
+    a.allocate_next()
+    for other in (pickle.loads(pickle.dumps(a)), a.copy(), copy.copy(a), copy.deepcopy(a)):
+        assert other.output == output and list(other) == list(a)
+        assert type(other.allocate_next()) is type(a.first)
+    # a snapshot is state only: restore picks the output (str unless told)
+    assert fc.CIDRAllocator.restore(a.snapshot()).output == "str"
+    again = fc.CIDRAllocator.restore(a.snapshot(), output=output)
+    assert again.output == output and list(again) == list(a)
+    assert ("output=" in repr(a)) == (output != "str")
+
+
+def test_inputs_of_any_kind_are_accepted_whatever_the_output(fc):
+    a = fc.CIDRAllocator("10.0.0.0/24", output="int")
+    assert a.allocate("10.0.0.5") == 0x0A000005
+    assert a.allocate(ipaddress.IPv4Address("10.0.0.6")) == 0x0A000006
+    assert a.allocate(netaddr.IPAddress("10.0.0.7")) == 0x0A000007
+    assert a.allocate(0x0A000008) == 0x0A000008
+    assert a.has("10.0.0.5") and 0x0A000006 in a
+    a.release(ipaddress.IPv4Address("10.0.0.5"))
+    assert not a.has(0x0A000005)
+
+
+@pytest.mark.parametrize("bad", ["STR", "bytes", "", None, 1, str])
+def test_unknown_output_is_refused(fc, bad):
+    with pytest.raises(ValueError, match="output must be"):
+        fc.CIDRAllocator("10.0.0.0/24", output=bad)
+    with pytest.raises(ValueError, match="output must be"):
+        fc.CIDRAllocator.restore(fc.CIDRAllocator("10.0.0.0/24").snapshot(), output=bad)
+
+
+def test_netaddr_output_without_netaddr_is_a_clear_import_error(fc, monkeypatch):
+    from fastcidr.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "netaddr", None)  # `import netaddr` now fails
+    with pytest.raises(ImportError, match="pip install netaddr") as info:
+        fc.CIDRAllocator("10.0.0.0/24", output="netaddr")
+    assert isinstance(info.value, MissingDependencyError)
+    assert "\n" not in str(info.value)
+    assert fc.CIDRAllocator("10.0.0.0/24", output="ipaddress").allocate_next()

@@ -111,7 +111,8 @@ def test_full_slash64_restored_from_one_run(core):
         a.allocate("fd00::1234")
     it = iter(a)
     assert [next(it), next(it)] == ["fd00::1", "fd00::2"]
-    assert a.snapshot() == data
+    again = a.snapshot()  # version 2: one repeat record for all 2^48 full blocks
+    assert len(again) == 73 + 1 + 7 + 4 and core.CIDRAllocator.restore(again).used == M64
     a.release("fd00::ffff:ffff:ffff:fffe")
     assert a.allocate_next() == "fd00::ffff:ffff:ffff:fffe"
     with pytest.raises(OverflowError):

@@ -600,3 +600,52 @@ def test_state_machine(fc: Any) -> None:
         max_examples=60, stateful_step_count=50, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     MultiMachine.TestCase().runTest()
+
+
+# -------------------------------------------------------------------------------------------
+# Output types
+# -------------------------------------------------------------------------------------------
+
+
+def _text_of(value: Any) -> str:
+    return str(ipaddress.ip_address(value)) if isinstance(value, int) else str(value)
+
+
+@pytest.mark.parametrize("output, v4, v6", [
+    ("str", str, str),
+    ("int", int, int),
+    ("ipaddress", ipaddress.IPv4Address, ipaddress.IPv6Address),
+    ("netaddr", netaddr.IPAddress, netaddr.IPAddress),
+])
+def test_multi_output_type_applies_to_every_address_returned(fc, output, v4, v6):
+    cidrs = ["10.0.0.0/24", "10.0.0.0/28", "fd00::/120"]
+    plain = fc.MultiCIDRAllocator(cidrs, seed=3)
+    typed = fc.MultiCIDRAllocator(cidrs, seed=3, output=output)
+    assert typed.output == output
+    pairs = [
+        (plain.allocate_next(), typed.allocate_next()),
+        (plain.allocate_next(family=6), typed.allocate_next(family=6)),
+        (plain.allocate("10.0.0.3"), typed.allocate("10.0.0.3")),
+    ]
+    for text, value in pairs:
+        assert type(value) is (v6 if ":" in text else v4) and _text_of(value) == text
+    lists = [
+        (plain.allocate_many(2, family=4), typed.allocate_many(2, family=4)),
+        (list(plain), list(typed)),
+        (plain.first_free(3), typed.first_free(3)),
+        (plain.orphans_if_removed("10.0.0.0/24"), typed.orphans_if_removed("10.0.0.0/24")),
+    ]
+    for texts, values in lists:
+        assert [_text_of(v) for v in values] == texts
+        assert all(type(v) is (v6 if ":" in t else v4) for t, v in zip(texts, values))
+    assert [(_text_of(a), _text_of(b)) for a, b in typed.free_ranges(limit=4)] == plain.free_ranges(limit=4)
+    assert [_text_of(v) for v in typed.remove("10.0.0.0/24")] == plain.remove("10.0.0.0/24")
+    for other in (pickle.loads(pickle.dumps(typed)), typed.copy(), copy.deepcopy(typed)):
+        assert other.output == output and list(other) == list(typed)
+    assert fc.MultiCIDRAllocator.restore(typed.snapshot()).output == "str"
+    assert fc.MultiCIDRAllocator.restore(typed.snapshot(), output=output).output == output
+
+
+def test_multi_unknown_output_is_refused(fc):
+    with pytest.raises(ValueError, match="output must be"):
+        fc.MultiCIDRAllocator(["10.0.0.0/24"], output="bytes")

@@ -1,8 +1,9 @@
 """Damaged snapshots: always ``SnapshotError`` (a ``ValueError``), never a crash, on both backends.
 
 pytest runs with ``-p faulthandler``, so a crash in the compiled core would dump a traceback
-instead of passing silently. The format is docs/ALGORITHMS.md "Snapshot format"; the encoder below
-is written from that text, independently of both backends, so it also guards compatibility.
+instead of passing silently. The format is docs/ALGORITHMS.md "Snapshot format"; the encoders
+below (version 1: one run list; version 2: block records) are written from that text,
+independently of both backends, so they also guard compatibility.
 """
 from __future__ import annotations
 
@@ -49,6 +50,24 @@ def encode(
     return body + struct.pack("<I", zlib.crc32(body))
 
 
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value >= 0x80 else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def encode_v2(*, family=4, prefix=24, network=0x0A000000, strategy=0, rng=RNG, body=b"\x03\x01\x00\x00",
+              used=None, length=None, version=2) -> bytes:
+    """A version-2 snapshot around a block body given as bytes, with a correct CRC. ``used``
+    defaults to 1 (the default body: one run of one address)."""
+    head = HEADER.pack(b"FCAL", version, family, prefix, network.to_bytes(16, "big"), strategy, *rng,
+                       1 if used is None else used, len(body) if length is None else length)
+    return head + body + struct.pack("<I", zlib.crc32(head + body))
+
+
 def expect_refused(cls, data) -> None:
     with pytest.raises(SnapshotError) as info:
         cls.restore(data)
@@ -57,24 +76,41 @@ def expect_refused(cls, data) -> None:
 
 
 def test_hand_encoded_snapshot_restores_and_round_trips(fc):
+    """Version 1 still restores; snapshot() writes version 2, byte for byte as the text says."""
     data = encode()
     a = fc.CIDRAllocator.restore(data)
     assert a.cidr == "10.0.0.0/24" and a.strategy == "random"
     assert list(a) == ["10.0.0.1", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.101", "10.0.0.102"]
-    assert a.snapshot() == data  # byte-for-byte: the format is the contract
+    # one block of 254 offsets, three runs: (gap 0, len-1 0), (gap 5-2, 2), (gap 100-9, 1)
+    v2 = encode_v2(body=b"\x03\x03" + b"\x00\x00" + b"\x03\x02" + b"\x5b\x01", used=6)
+    assert a.snapshot() == v2  # byte-for-byte: the format is the contract
+    assert list(fc.CIDRAllocator.restore(v2)) == list(a)
     six = encode(family=6, prefix=64, network=0xFD00 << 112, strategy=1, runs=((2**64 - 3, 2),))
     b = fc.CIDRAllocator.restore(six)
     assert list(b) == ["fd00::ffff:ffff:ffff:fffe", "fd00::ffff:ffff:ffff:ffff"]
-    assert b.strategy == "sequential" and b.snapshot() == six
+    # 2^48 blocks: all but the last free (one repeat); the last holds 65535 offsets, the run is its last two
+    last_block = b"\x03\x01" + varint(0xFFFD) + b"\x01"
+    six_v2 = encode_v2(family=6, prefix=64, network=0xFD00 << 112, strategy=1, used=2,
+                       body=b"\x04" + varint(2**48 - 1) + last_block)
+    assert b.strategy == "sequential" and b.snapshot() == six_v2
+    assert list(fc.CIDRAllocator.restore(six_v2)) == list(b)
 
 
-@pytest.fixture
-def small_snapshot(fc) -> bytes:
+@pytest.fixture(params=[2, 1], ids=["v2", "v1"])
+def small_snapshot(request, fc) -> bytes:
     a = fc.CIDRAllocator("10.0.0.0/24", seed=3)
     for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.64", "10.0.0.200"):
         a.allocate(ip)
     a.allocate_many(5)
-    return a.snapshot()
+    if request.param == 2:
+        return a.snapshot()
+    runs: list = []
+    for offset in (int(ip.rsplit(".", 1)[1]) - 1 for ip in a):
+        if runs and runs[-1][0] + runs[-1][1] == offset:
+            runs[-1][1] += 1
+        else:
+            runs.append([offset, 1])
+    return encode(runs=[tuple(r) for r in runs], rng=struct.unpack_from("<4Q", a.snapshot(), 25))
 
 
 def test_every_truncation_is_refused(fc, small_snapshot):
@@ -107,9 +143,18 @@ def test_random_bytes_are_refused(fc, data):
 
 
 @FUZZ_SETTINGS
-@given(data=st.binary(max_size=200))
-def test_random_bytes_after_a_valid_header_are_refused(fc, data):
-    expect_refused(fc.CIDRAllocator, b"FCAL\x01\x00" + data)
+@given(data=st.binary(max_size=200), version=st.sampled_from([b"\x01\x00", b"\x02\x00"]))
+def test_random_bytes_after_a_valid_header_are_refused(fc, data, version):
+    expect_refused(fc.CIDRAllocator, b"FCAL" + version + data)
+
+
+def _restored_or_refused(fc, data) -> None:
+    try:
+        a = fc.CIDRAllocator.restore(data)
+    except SnapshotError:
+        return
+    again = fc.CIDRAllocator.restore(a.snapshot())
+    assert again.snapshot() == a.snapshot() and again.used == a.used and again.cidr == a.cidr
 
 
 @FUZZ_SETTINGS
@@ -118,12 +163,18 @@ def test_random_content_with_a_forged_crc_never_crashes(fc, body):
     """Random fields behind a valid magic and version, checksum recomputed: either a valid
     allocator (if the fields happen to be consistent) or SnapshotError, nothing else."""
     raw = b"FCAL\x01\x00" + body
-    data = raw + struct.pack("<I", zlib.crc32(raw))
-    try:
-        a = fc.CIDRAllocator.restore(data)
-    except SnapshotError:
-        return
-    assert a.snapshot() == data
+    _restored_or_refused(fc, raw + struct.pack("<I", zlib.crc32(raw)))
+
+
+@FUZZ_SETTINGS
+@given(prefix=st.integers(0, 32), used=st.integers(0, 2**17),
+       records=st.lists(st.one_of(st.sampled_from([b"\x00", b"\x01", b"\x02", b"\x03", b"\x04", b"\x05"]),
+                                  st.binary(max_size=12), st.integers(0, 2**20).map(varint)), max_size=12))
+def test_random_block_records_with_a_forged_crc_never_crash(fc, prefix, used, records):
+    """Version 2 bodies built from tags, varints and junk behind a consistent header: a valid
+    allocator that snapshots stably, or SnapshotError."""
+    network = 0x0A000000 & ~((1 << (32 - prefix)) - 1) if prefix else 0
+    _restored_or_refused(fc, encode_v2(prefix=prefix, network=network, used=used, body=b"".join(records)))
 
 
 FORGED = {
@@ -131,7 +182,7 @@ FORGED = {
     "lowercase magic": dict(magic=b"fcal"),
     "multi magic": dict(magic=b"FCMA"),
     "version 0": dict(version=0),
-    "version 2": dict(version=2),
+    "version 3": dict(version=3),
     "version 0xffff": dict(version=0xFFFF),
     "family 0": dict(family=0),
     "family 5": dict(family=5),
@@ -169,6 +220,66 @@ FORGED = {
 @pytest.mark.parametrize("case", sorted(FORGED))
 def test_forged_snapshots_with_a_valid_crc_are_refused(fc, case):
     expect_refused(fc.CIDRAllocator, encode(**FORGED[case]))
+
+
+SIX = dict(family=6, prefix=64, network=0xFD00 << 112)
+FORGED_V2 = {
+    # a /24 is one block of 254 offsets: 4 words of bitmap, bits 254 and 255 are padding
+    "unknown tag 6": dict(body=b"\x06"),
+    "unknown tag 255": dict(body=b"\xff"),
+    "no records": dict(body=b"", used=0),
+    "two records for one block": dict(body=b"\x00\x00", used=0),
+    "full block, used 0": dict(body=b"\x01", used=0),
+    "full block, used 255": dict(body=b"\x01", used=255),
+    "free repeat of 1": dict(body=b"\x04\x01", used=0),
+    "free repeat of 0": dict(body=b"\x04\x00", used=0),
+    "free repeat past the end": dict(body=b"\x04\x02", used=0),
+    "full repeat past the end": dict(body=b"\x05\x02", used=254),
+    "repeat without its count": dict(body=b"\x04", used=0),
+    "bitmap truncated": dict(body=b"\x02" + bytes(31), used=0),
+    "bitmap with padding bit 254": dict(body=b"\x02" + bytes(24) + (1 << 62).to_bytes(8, "little"), used=1),
+    "bitmap with padding bit 255": dict(body=b"\x02" + bytes(24) + (1 << 63).to_bytes(8, "little"), used=1),
+    "bitmap count off by one": dict(body=b"\x02" + b"\x07" + bytes(31), used=4),
+    "runs, none": dict(body=b"\x03\x00", used=0),
+    "runs, more than fit": dict(body=b"\x03" + varint(128) + b"\x00\x00" * 128, used=128),
+    "runs, count without runs": dict(body=b"\x03\x02\x00\x00", used=2),
+    "run starting at the end": dict(body=b"\x03\x01" + varint(254) + b"\x00"),
+    "run past the end": dict(body=b"\x03\x01" + varint(250) + b"\x04", used=5),
+    "second run past the end": dict(body=b"\x03\x02\x00\x00" + varint(252) + b"\x00", used=2),
+    "run length wraps": dict(body=b"\x03\x01\x00" + varint(2**64 - 1)),
+    "varint of 11 bytes": dict(body=b"\x03\x01\x00" + b"\x80" * 10 + b"\x00"),
+    "varint above 2^64": dict(body=b"\x03\x01\x00" + b"\xff" * 9 + b"\x02"),
+    "varint cut short": dict(body=b"\x03\x01\x00\x80"),
+    "record after the last block": dict(body=b"\x03\x01\x00\x00\x00"),
+    "body length too long": dict(length=5),
+    "body length too short": dict(length=3),
+    "body length huge": dict(length=2**64 - 1),
+    "ipv6 blocks short": dict(SIX, body=b"\x04" + varint(2**48 - 1), used=0),
+    "ipv6 blocks beyond": dict(SIX, body=b"\x04" + varint(2**48) + b"\x00", used=0),
+    "ipv6 full repeat beyond": dict(SIX, body=b"\x05" + varint(2**48 + 1), used=2**64 - 1),
+    "ipv6 repeat count huge": dict(SIX, body=b"\x04" + varint(2**64 - 1), used=0),
+    "empty range with a record": dict(prefix=31, body=b"\x00", used=0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORGED_V2))
+def test_forged_version_2_snapshots_with_a_valid_crc_are_refused(fc, case):
+    expect_refused(fc.CIDRAllocator, encode_v2(**FORGED_V2[case]))
+
+
+def test_valid_version_2_edge_snapshots_are_accepted(fc):
+    """Non-canonical but well-formed bodies restore too (a bitmap where runs were shorter, a full
+    block as a bitmap), and every record kind is read as the text says."""
+    bitmap = fc.CIDRAllocator.restore(encode_v2(body=b"\x02" + b"\x05" + bytes(31), used=2))
+    assert list(bitmap) == ["10.0.0.1", "10.0.0.3"]
+    full_bits = fc.CIDRAllocator.restore(encode_v2(body=b"\x02" + b"\xff" * 31 + b"\x3f", used=254))
+    assert full_bits.free == 0 and full_bits.snapshot() == encode_v2(body=b"\x01", used=254)
+    assert fc.CIDRAllocator.restore(encode_v2(body=b"\x00", used=0)).used == 0
+    assert fc.CIDRAllocator.restore(encode_v2(prefix=32, network=0x0A000001, body=b"", used=0)).size == 0
+    full_six = fc.CIDRAllocator.restore(encode_v2(**SIX, body=b"\x05" + varint(2**48), used=2**64 - 1))
+    assert full_six.free == 0
+    runs = fc.CIDRAllocator.restore(encode_v2(body=b"\x03\x02" + varint(10) + b"\x02" + b"\x00\x00", used=4))
+    assert list(runs) == ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.15"]
 
 
 def test_valid_edge_snapshots_are_accepted(fc):

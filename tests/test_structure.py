@@ -38,6 +38,25 @@ def test_no_module_over_1000_lines() -> None:
     assert not too_big, too_big
 
 
+def test_no_compiled_module_over_1000_lines() -> None:
+    """The Cython modules and their shared .pxd code too: a part that grows past the limit moves
+    into a module (or a .pxd of inline functions) of its own."""
+    sources = sorted(SRC.glob("*.pyx")) + sorted(SRC.glob("*.pxd"))
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in sources}
+    assert {"_core.pyx", "_multi.pyx", "_tree.pyx", "_addr.pyx"} <= set(sizes)
+    too_big = {name: n for name, n in sizes.items() if n > 1000}
+    assert not too_big, too_big
+
+
+def test_no_core_module_over_1000_lines() -> None:
+    """The pure-Python twins and the rules of the core as well."""
+    sources = [p for p in SRC.glob("_*.py") if p.name != "__main__.py"]
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in sources}
+    assert {"_core_twin.py", "_multi_twin.py", "_rules.py"} <= set(sizes)
+    too_big = {name: n for name, n in sizes.items() if n > 1000}
+    assert not too_big, too_big
+
+
 def _imports(path: Path) -> Set[str]:
     """The fastcidr modules ``path`` imports at module level (not inside functions)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))

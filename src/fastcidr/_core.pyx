@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""The compiled core: strict address helpers and ``CIDRAllocator`` (one CIDR, O(1) operations).
+"""The compiled core: ``CIDRAllocator`` (one CIDR, O(1) operations) and, re-exported from
+``_addr``, the strict address helpers.
 
 Everything on the hot path is C: the parser and formatter (``include/fc_addr.h``), the random
 generator (``fc_rng.h``), the hierarchical bitmap / run index (``fc_space.h``) and the result
@@ -12,19 +13,20 @@ shared bit for bit with the pure-Python twin ``_core_twin.py``.
 '10.96.0.1'
 """
 cimport cython
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING
 from cpython.long cimport PyLong_AsUnsignedLongLong, PyLong_FromUnsignedLongLong
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memset
 
-import ipaddress as _ipaddress
 import os as _os
-import zlib as _zlib
 
 from fastcidr import _freespace
+from fastcidr._rules import OUTPUTS as _OUTPUTS, output_code as _output_code
+from fastcidr._rules import output_formatter as _output_formatter, output_maker as _output_maker
+from fastcidr._addr import canonical_cidr, canonical_ip, format_cidr, format_ip, parse_cidr, parse_ip
 
 from fastcidr.errors import (
     AlreadyAllocatedError,
@@ -44,33 +46,31 @@ __all__ = [
     "canonical_cidr",
 ]
 
+from fastcidr._addr cimport (
+    _addr_to_int,
+    _format,
+    _format_cidr,
+    _int_to_addr,
+    _ip_error,
+    _parse_any_cidr,
+    _parse_object_ip,
+    _reason,
+)
 from fastcidr._fc cimport (
     FC_ADDR_BUFSIZE,
-    FC_CIDR_BUFSIZE,
-    FC_ERR_MAPPED,
     FC_ERR_NON_ASCII,
-    FC_ERR_NOT_ADDRESS,
-    FC_ERR_ZONE,
     FC_NONE,
     FC_OK,
     fc_addr,
     fc_addr_at,
     fc_addr_from_be16,
-    fc_addr_make,
     fc_addr_to_be16,
     fc_band_offset,
-    fc_format_cidr,
     fc_format_ip,
     fc_format_ipv4,
     fc_has_host_bits,
-    fc_holds_host,
-    fc_is_v4mapped,
-    fc_last_of,
-    fc_offset_of,
     fc_overlaps_v4mapped,
-    fc_parse_cidr,
     fc_parse_ip,
-    fc_reason_text,
     fc_rng,
     fc_rng_bounded,
     fc_rng_seed,
@@ -80,333 +80,50 @@ from fastcidr._fc cimport (
     fc_space_copy,
     fc_space_count,
     fc_space_count_range,
-    fc_space_first_free,
     fc_space_first_used,
     fc_space_free,
     fc_space_init,
     fc_space_memory,
     fc_space_next_run,
     fc_space_set,
-    fc_space_set_range,
     fc_space_take_first_free,
     fc_space_test,
+    fc_bytes_drop,
+    fc_bytes_finish,
+    fc_bytes_new,
+    fc_list_set_new,
+    fc_py_ascii,
+    fc_py_ascii_data,
+    fc_crc32,
+    fc_platform_init,
+    fc_snap_bound,
+    fc_snap_check_v1,
+    fc_snap_encode,
+    fc_snap_error_text,
+    fc_snap_read,
+    fc_snap_load_v1,
 )
 
-# Small C helpers that need the Python API: ASCII str from a buffer without a decode step.
-cdef extern from *:
-    """
-    /* buf holds at least 16 readable bytes (FC_ADDR_BUFSIZE); copies n <= 16 bytes with at most
-     * two fixed-size moves instead of a call to memcpy */
-    static PyObject *fc_py_ascii(const char *buf, Py_ssize_t n)
-    {
-        PyObject *s = PyUnicode_New(n, 127);
-        char *d;
-        if (!s) return NULL;
-        d = (char *)PyUnicode_DATA(s);
-        if (n >= 8 && n <= 16) {
-            memcpy(d, buf, 8);
-            memcpy(d + n - 8, buf + n - 8, 8);
-        } else {
-            memcpy(d, buf, (size_t)n);
-        }
-        return s;
-    }
-    /* the ASCII text of a str, or NULL (no exception) when it is not pure ASCII */
-    static const char *fc_py_ascii_data(PyObject *s, Py_ssize_t *n)
-    {
-    #if PY_VERSION_HEX < 0x030C0000
-        if (PyUnicode_READY(s) < 0) { PyErr_Clear(); return NULL; }
-    #endif
-        if (!PyUnicode_IS_ASCII(s)) return NULL;
-        *n = PyUnicode_GET_LENGTH(s);
-        return (const char *)PyUnicode_DATA(s);
-    }
-    static void fc_list_set_new(PyObject *list, Py_ssize_t i, PyObject *item)
-    {
-        PyList_SET_ITEM(list, i, item); /* steals the new reference */
-    }
-    """
-    PyObject *fc_py_ascii(const char *buf, Py_ssize_t n) except NULL
-    const char *fc_py_ascii_data(object s, Py_ssize_t *n)
-    void fc_list_set_new(object lst, Py_ssize_t i, PyObject *item)
+cdef extern from "Python.h":
     object PyList_New(Py_ssize_t n)
     bint PyUnicode_Check(object o)
     bint PyLong_Check(object o)
     Py_ssize_t PY_SSIZE_T_MAX
 
-cdef uint64_t _M64 = 0xFFFFFFFFFFFFFFFF
+fc_platform_init()
+
 cdef object _MAPPED_MSG = "overlaps the IPv4-mapped range ::ffff:0:0/96"
 
-# Snapshot layout (docs/ALGORITHMS.md): little-endian, version 1.
+# Snapshot layout (docs/ALGORITHMS.md): little-endian; versions 1 (runs) and 2 (blocks).
 cdef enum:
     SNAP_HEADER = 73   # magic 4, version 2, family 1, prefix 1, network 16, strategy 1,
-                       # rng 32, used 8, nruns 8
+                       # rng 32, used 8, nruns (v1) or body length (v2) 8
     SNAP_RUN = 16
     SNAP_CRC = 4
 
 cdef enum:
     STRATEGY_RANDOM = 0
     STRATEGY_SEQUENTIAL = 1
-
-# ------------------------------------------------------------------------------------------
-# Address helpers
-# ------------------------------------------------------------------------------------------
-
-cdef object _ascii(const char *buf, size_t n):
-    return <object>fc_py_ascii(buf, <Py_ssize_t>n)
-
-
-cdef object _addr_to_int(fc_addr a):
-    if a.hi == 0:
-        return PyLong_FromUnsignedLongLong(a.lo)
-    return (PyLong_FromUnsignedLongLong(a.hi) << 64) | PyLong_FromUnsignedLongLong(a.lo)
-
-
-cdef int _int_to_addr(object value, int family, fc_addr *out) except -1:
-    """An int in the family's range; 1 on success, 0 if out of range (no exception)."""
-    cdef uint64_t lo
-    try:
-        if value < 0:
-            return 0
-        if family == 4:
-            if value > 0xFFFFFFFF:
-                return 0
-            out.hi = 0
-            out.lo = PyLong_AsUnsignedLongLong(value)
-            return 1
-        if value >> 128:
-            return 0
-        out.hi = PyLong_AsUnsignedLongLong(value >> 64)
-        out.lo = PyLong_AsUnsignedLongLong(value & 0xFFFFFFFFFFFFFFFF)
-        return 1
-    except (OverflowError, TypeError, ValueError):
-        return 0
-
-
-cdef object _ip_error(object obj, str reason):
-    return InvalidAddressError(f"invalid IP address {obj!r}: {reason}")
-
-
-cdef object _cidr_error(object obj, str reason):
-    return InvalidAddressError(f"invalid CIDR {obj!r}: {reason}")
-
-
-cdef str _reason(int r):
-    return (<bytes>fc_reason_text(r)).decode("ascii")
-
-
-cdef int _parse_text_ip(object text, int *family, fc_addr *out) except -1:
-    """Strict address text; refuses IPv4-mapped IPv6; raises InvalidAddressError."""
-    cdef Py_ssize_t n = 0
-    cdef const char *data = fc_py_ascii_data(text, &n)
-    cdef int r
-    if data == NULL:
-        raise _ip_error(text, _reason(FC_ERR_NON_ASCII))
-    r = fc_parse_ip(data, <size_t>n, family, out)
-    if r != FC_OK:
-        raise _ip_error(text, _reason(r))
-    return 0
-
-
-cdef int _parse_object_ip(object obj, int *family, fc_addr *out) except -1:
-    """ipaddress / netaddr-like address objects (not str, not int)."""
-    cdef int version
-    if isinstance(obj, _ipaddress.IPv4Address):
-        family[0] = 4
-        out.hi = 0
-        out.lo = PyLong_AsUnsignedLongLong(int(obj))
-        return 0
-    if isinstance(obj, _ipaddress.IPv6Address):
-        if obj.scope_id:
-            raise _ip_error(obj, _reason(FC_ERR_ZONE))
-        family[0] = 6
-        _int_to_addr(int(obj), 6, out)
-        if fc_is_v4mapped(out[0]):
-            raise _ip_error(obj, _reason(FC_ERR_MAPPED))
-        return 0
-    if isinstance(obj, (str, bytes, int)):
-        if isinstance(obj, int):
-            raise _ip_error(obj, "an integer has no address family here")
-        raise _ip_error(obj, f"expected str, ipaddress or netaddr object, got {type(obj).__name__}")
-    try:
-        version_obj = getattr(obj, "version", None)
-    except Exception:
-        version_obj = None
-    if isinstance(version_obj, int) and version_obj in (4, 6):
-        version = version_obj
-        try:
-            value = int(obj)
-        except (TypeError, ValueError, OverflowError):
-            raise _ip_error(obj, "not an IPv4 or IPv6 address") from None
-        if not _int_to_addr(value, version, out):
-            raise _ip_error(obj, "address out of range")
-        family[0] = version
-        if version == 6 and fc_is_v4mapped(out[0]):
-            raise _ip_error(obj, _reason(FC_ERR_MAPPED))
-        return 0
-    raise _ip_error(obj, f"expected str, ipaddress or netaddr object, got {type(obj).__name__}")
-
-
-cdef int _parse_any_ip(object obj, int *family, fc_addr *out) except -1:
-    if PyUnicode_Check(obj):
-        return _parse_text_ip(obj, family, out)
-    return _parse_object_ip(obj, family, out)
-
-
-cdef int _parse_any_cidr(object obj, int *family, fc_addr *net, int *prefix) except -1:
-    cdef Py_ssize_t n = 0
-    cdef const char *data
-    cdef int r, version, plen
-    cdef fc_addr value
-    if PyUnicode_Check(obj):
-        data = fc_py_ascii_data(obj, &n)
-        if data == NULL:
-            raise _cidr_error(obj, _reason(FC_ERR_NON_ASCII))
-        r = fc_parse_cidr(data, <size_t>n, family, net, prefix)
-        if r != FC_OK:
-            raise _cidr_error(obj, _reason(r))
-        return 0
-    if isinstance(obj, (_ipaddress.IPv4Network, _ipaddress.IPv6Network)):
-        version = obj.version
-        _int_to_addr(int(obj.network_address), version, &value)
-        plen = obj.prefixlen
-        if getattr(obj.network_address, "scope_id", None):
-            raise _cidr_error(obj, _reason(FC_ERR_ZONE))
-    elif isinstance(obj, (str, bytes, int)):
-        if isinstance(obj, int):
-            raise _cidr_error(obj, "an integer is not a network")
-        raise _cidr_error(obj, f"expected str, ipaddress or netaddr network, got {type(obj).__name__}")
-    else:
-        try:
-            version_obj = getattr(obj, "version", None)
-            has_prefixlen = hasattr(obj, "prefixlen")
-        except Exception:
-            version_obj, has_prefixlen = None, False
-        if not (isinstance(version_obj, int) and version_obj in (4, 6) and has_prefixlen):
-            raise _cidr_error(
-                obj, f"expected str, ipaddress or netaddr network, got {type(obj).__name__}"
-            )
-        address_obj = getattr(obj, "ip", None)
-        if address_obj is None:
-            address_obj = getattr(obj, "network_address", None)
-        try:
-            version = int(version_obj)
-            address_value = int(address_obj)
-            prefix_value = int(obj.prefixlen)
-        except (TypeError, ValueError, OverflowError):
-            raise _cidr_error(obj, "not an IPv4 or IPv6 network") from None
-        if not _int_to_addr(address_value, version, &value):
-            raise _cidr_error(obj, "address out of range")
-        if not 0 <= prefix_value <= (32 if version == 4 else 128):
-            raise _cidr_error(obj, "prefix length out of range")
-        plen = prefix_value
-    if not 0 <= plen <= (32 if version == 4 else 128):
-        raise _cidr_error(obj, "prefix length out of range")
-    if fc_has_host_bits(version, value, plen):
-        raise _cidr_error(obj, "host bits are set")
-    family[0] = version
-    net[0] = value
-    prefix[0] = plen
-    return 0
-
-
-cdef object _format(int family, fc_addr a):
-    cdef char buf[FC_ADDR_BUFSIZE]
-    return _ascii(buf, fc_format_ip(family, a, buf))
-
-
-cdef object _format_cidr(int family, fc_addr net, int prefix):
-    cdef char buf[FC_CIDR_BUFSIZE]
-    return _ascii(buf, fc_format_cidr(family, net, prefix, buf))
-
-
-def parse_ip(obj):
-    """``(4 or 6, integer value)`` of an address given as str, ``ipaddress`` or netaddr object.
-
-    >>> parse_ip("10.0.0.1")
-    (4, 167772161)
-    """
-    cdef int family = 0
-    cdef fc_addr a
-    _parse_any_ip(obj, &family, &a)
-    return family, _addr_to_int(a)
-
-
-def parse_cidr(obj):
-    """``(family, network integer, prefix length)``; host bits set → ``InvalidAddressError``.
-
-    >>> parse_cidr("10.96.0.0/12")
-    (4, 174063616, 12)
-    """
-    cdef int family = 0, prefix = 0
-    cdef fc_addr net
-    _parse_any_cidr(obj, &family, &net, &prefix)
-    return family, _addr_to_int(net), prefix
-
-
-cdef int _family_arg(object family) except -1:
-    if family == 4 and not isinstance(family, bool):
-        return 4
-    if family == 6 and not isinstance(family, bool):
-        return 6
-    raise ValueError(f"family must be 4 or 6, got {family!r}")
-
-
-def format_ip(family, value):
-    """Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run compressed).
-
-    >>> format_ip(6, 0x20010DB8000000000000000000000001)
-    '2001:db8::1'
-    """
-    cdef int fam = _family_arg(family)
-    cdef fc_addr a
-    if not isinstance(value, int):
-        raise TypeError(f"value must be an int, got {type(value).__name__}")
-    if not _int_to_addr(value, fam, &a):
-        raise InvalidAddressError(f"invalid IP address {value!r}: address out of range")
-    return _format(fam, a)
-
-
-def format_cidr(family, value, prefix):
-    """``format_ip(family, value) + "/" + prefix``.
-
-    >>> format_cidr(4, 167772160, 8)
-    '10.0.0.0/8'
-    """
-    cdef int fam = _family_arg(family)
-    cdef fc_addr a
-    if not isinstance(value, int) or not isinstance(prefix, int):
-        raise TypeError("value and prefix must be ints")
-    if not _int_to_addr(value, fam, &a):
-        raise InvalidAddressError(f"invalid IP address {value!r}: address out of range")
-    if not 0 <= prefix <= (32 if fam == 4 else 128):
-        raise InvalidAddressError(f"invalid prefix length {prefix!r}: prefix length out of range")
-    return _format_cidr(fam, a, prefix)
-
-
-def canonical_ip(obj):
-    """Canonical text of an address.
-
-    >>> canonical_ip("2001:DB8:0::1")
-    '2001:db8::1'
-    """
-    cdef int family = 0
-    cdef fc_addr a
-    _parse_any_ip(obj, &family, &a)
-    return _format(family, a)
-
-
-def canonical_cidr(obj):
-    """Canonical text of a network.
-
-    >>> canonical_cidr("00fc::/16")
-    'fc::/16'
-    """
-    cdef int family = 0, prefix = 0
-    cdef fc_addr net
-    _parse_any_cidr(obj, &family, &net, &prefix)
-    return _format_cidr(family, net, prefix)
-
 
 # ------------------------------------------------------------------------------------------
 # CIDRAllocator
@@ -476,6 +193,11 @@ cdef class CIDRAllocator:
     cdef bint ready
     @cython.final
     cdef object _cidr_text
+    cdef int out               # output type: 0 str, 1 int, 2 ipaddress, 3 netaddr (_rules.OUTPUTS)
+    @cython.final
+    cdef object _maker         # int -> address object (out 2, 3)
+    @cython.final
+    cdef object _formatter     # (family, int) -> output, for the free-space calls
     @cython.final
     cdef object __weakref__
 
@@ -488,17 +210,36 @@ cdef class CIDRAllocator:
             fc_space_free(&self.space)
             self.ready = False
 
-    def __init__(self, cidr, *, seed=None, strategy="random"):
-        cdef int family = 0, prefix = 0, strat
+    def __init__(self, cidr, *, seed=None, strategy="random", output="str"):
+        cdef int family = 0, prefix = 0, strat, out
         cdef fc_addr net
         cdef uint64_t seed64
         if self.ready:
             raise TypeError("CIDRAllocator is already initialised")
         strat = _strategy_code(strategy)
         seed64 = _seed_value(seed)
+        out = _output_code(output)
         _parse_any_cidr(cidr, &family, &net, &prefix)
         self._setup(family, net, prefix, strat)
+        self._set_output(out)
         fc_rng_seed(&self.rng, seed64)
+
+    @cython.final
+    cdef int _set_output(self, int out) except -1:
+        self.out = out
+        self._maker = _output_maker(out, self.family)
+        # text through the compiled formatter (_rules' is the twin's, in Python)
+        self._formatter = format_ip if out == 0 else _output_formatter(out)
+        return 0
+
+    @cython.final
+    cdef inline object _out_at(self, uint64_t off):
+        """The address at offset ``off`` in the output type."""
+        if self.out == 0:
+            return self._text_at(off)
+        if self.out == 1:
+            return self._int_at(off)
+        return self._maker(self._int_at(off))
 
     @cython.final
     cdef int _setup(self, int family, fc_addr net, int prefix, int strategy) except -1:
@@ -641,14 +382,14 @@ cdef class CIDRAllocator:
         """First usable address, or None when the range is empty."""
         if self.size == 0:
             return None
-        return self._text_at(0)
+        return self._out_at(0)
 
     @property
     def last(self):
         """Last usable address, or None when the range is empty."""
         if self.size == 0:
             return None
-        return self._text_at(self.size - 1)
+        return self._out_at(self.size - 1)
 
     @property
     def band_offset(self):
@@ -670,15 +411,21 @@ cdef class CIDRAllocator:
         """``"random"`` or ``"sequential"``."""
         return "random" if self.strategy == STRATEGY_RANDOM else "sequential"
 
+    @property
+    def output(self):
+        """What the calls return for an address: ``"str"``, ``"int"``, ``"ipaddress"``, ``"netaddr"``."""
+        return _OUTPUTS[self.out]
+
     @cython.binding(False)
     def allocate_next(self):
-        """The next address by the strategy, as canonical text; ``RangeFullError`` when full."""
+        """The next address by the strategy (canonical text, or the output type); ``RangeFullError``
+        when full."""
         cdef uint64_t off = 0
         cdef int r
         with cython.critical_section(self):
             r = self._take_next(&off)
         if r == 0:
-            return self._text_at(off)
+            return self._out_at(off)
         if r > 0:
             raise RangeFullError()
         raise MemoryError()
@@ -751,6 +498,10 @@ cdef class CIDRAllocator:
         if count == 0:
             return []
         try:
+            if self.out != 0:
+                result = [self._out_at(offs[i]) for i in range(count)]
+                free(offs)
+                return result
             result = PyList_New(count)
             for i in range(count):
                 item = self._text_at_new(offs[i])
@@ -804,6 +555,8 @@ cdef class CIDRAllocator:
             if r == 1 and off < self.band:
                 self.used_static += 1
         if r == 1:
+            if self.out != 0:
+                return self._out_at(off)
             if family == 4 and type(ip) is str:
                 return ip  # strict IPv4 text is canonical: no new string needed
             return self._text_at(off)
@@ -900,15 +653,15 @@ cdef class CIDRAllocator:
         """Maximal runs of free usable addresses, ``(first, last)`` canonical text, in address
         order; at most ``limit`` runs. O(runs), not O(addresses). ``cidr``: this allocator's CIDR
         or None (anything else: ``KeyError``)."""
-        return _freespace.free_ranges(self, cidr, limit, format_ip)
+        return _freespace.free_ranges(self, cidr, limit, self._formatter)
 
     def iter_free(self, cidr=None):
         """The free usable addresses, lazily, in address order."""
-        return _freespace.iter_free(self, cidr, format_ip)
+        return _freespace.iter_free(self, cidr, self._formatter)
 
     def first_free(self, n, cidr=None):
         """The first ``n`` free usable addresses in address order (fewer if fewer are free); O(n)."""
-        return _freespace.first_free(self, n, cidr, format_ip)
+        return _freespace.first_free(self, n, cidr, self._formatter)
 
     def stats(self):
         """``{"size", "used", "free", "utilisation"}`` (utilisation = used / size, 0.0 if size is 0)."""
@@ -930,76 +683,59 @@ cdef class CIDRAllocator:
     # -------------------------------------------------------------- snapshots and copies
 
     def snapshot(self):
-        """A versioned, checksummed bytes image (docs/ALGORITHMS.md); ``restore`` reads it."""
-        cdef uint64_t nruns = 0, cap = 0, pos = 0, start = 0, end = 0, used
-        cdef uint64_t *runs = NULL
-        cdef uint64_t *grown
-        cdef unsigned char header[SNAP_HEADER]
+        """A versioned, checksummed bytes image (docs/ALGORITHMS.md "Snapshot format", version 2:
+        per 64 Ki-address block a bitmap, a run list or a one-byte tag); ``restore`` reads it."""
+        cdef size_t cap
+        cdef int64_t body = -1
         cdef unsigned char *p
-        cdef Py_ssize_t total
+        cdef PyObject *buf = NULL
+        # The bytes object is made outside the critical section (making it may run Python code);
+        # if the state grew past the bound meanwhile, measure again.
+        while body < 0:
+            with cython.critical_section(self):
+                cap = fc_snap_bound(&self.space)
+            buf = fc_bytes_new(<Py_ssize_t>(SNAP_HEADER + cap + SNAP_CRC))
+            p = <unsigned char *>PyBytes_AS_STRING(<object>buf)
+            with cython.critical_section(self):
+                body = fc_snap_encode(&self.space, p + SNAP_HEADER, cap)
+                if body >= 0:
+                    self._put_header(p, 2, <uint64_t>body)
+            if body < 0:
+                fc_bytes_drop(buf)
+                if body == -2:
+                    raise MemoryError()
+        buf = fc_bytes_finish(buf, SNAP_HEADER + <Py_ssize_t>body + SNAP_CRC)
+        result = <object>buf  # a reference of its own; the raw one is dropped
+        fc_bytes_drop(buf)
+        return result
+
+    @cython.final
+    cdef void _put_header(self, unsigned char *p, uint16_t version, uint64_t last) noexcept:
         cdef int i
-        cdef bint nomem = False
-        # Read the whole state into C memory first: creating the bytes object may run Python code.
-        with cython.critical_section(self):
-            while pos < self.size and fc_space_next_run(&self.space, pos, &start, &end):
-                if nruns == cap:
-                    cap = cap * 2 if cap else 64
-                    grown = <uint64_t *>realloc(runs, <size_t>cap * 2 * sizeof(uint64_t))
-                    if grown == NULL:
-                        nomem = True
-                        break
-                    runs = grown
-                runs[2 * nruns] = start
-                runs[2 * nruns + 1] = end - start + 1
-                nruns += 1
-                if end >= self.size - 1:
-                    break
-                pos = end + 1
-            memcpy(header, b"FCAL", 4)
-            _put_u16(header + 4, 1)
-            header[6] = <unsigned char>self.family
-            header[7] = <unsigned char>self.prefix
-            fc_addr_to_be16(self.net, header + 8)
-            header[24] = <unsigned char>self.strategy
-            for i in range(4):
-                _put_u64(header + 25 + 8 * i, self.rng.s[i])
-            used = fc_space_count(&self.space)
-            _put_u64(header + 57, used)
-            _put_u64(header + 65, nruns)
-        if nomem:
-            free(runs)
-            raise MemoryError()
-        try:
-            total = SNAP_HEADER + <Py_ssize_t>nruns * SNAP_RUN + SNAP_CRC
-            data = PyBytes_FromStringAndSize(NULL, total)
-        except BaseException:
-            free(runs)
-            raise
-        p = <unsigned char *>PyBytes_AS_STRING(data)
-        memcpy(p, header, SNAP_HEADER)
-        p += SNAP_HEADER
-        for pos in range(2 * nruns):
-            _put_u64(p + 8 * pos, runs[pos])
-        free(runs)
-        crc = _zlib.crc32(memoryview(data)[: total - SNAP_CRC])
-        p = <unsigned char *>PyBytes_AS_STRING(data) + total - SNAP_CRC
-        p[0] = <unsigned char>(crc & 0xFF)
-        p[1] = <unsigned char>((crc >> 8) & 0xFF)
-        p[2] = <unsigned char>((crc >> 16) & 0xFF)
-        p[3] = <unsigned char>((crc >> 24) & 0xFF)
-        return data
+        memcpy(p, b"FCAL", 4)
+        _put_u16(p + 4, version)
+        p[6] = <unsigned char>self.family
+        p[7] = <unsigned char>self.prefix
+        fc_addr_to_be16(self.net, p + 8)
+        p[24] = <unsigned char>self.strategy
+        for i in range(4):
+            _put_u64(p + 25 + 8 * i, self.rng.s[i])
+        _put_u64(p + 57, fc_space_count(&self.space))
+        _put_u64(p + 65, last)
 
     @classmethod
-    def restore(cls, data):
-        """A ``CIDRAllocator`` from ``snapshot()`` bytes (bytes, bytearray or memoryview).
-        Everything is validated before use; any defect raises ``SnapshotError`` (a ValueError)."""
+    def restore(cls, data, *, output="str"):
+        """A ``CIDRAllocator`` from ``snapshot()`` bytes (bytes, bytearray or memoryview) of
+        format version 2 or 1. Everything is validated before use; any defect raises
+        ``SnapshotError`` (a ValueError). A snapshot holds state only: ``output`` is chosen here
+        (pickle and ``copy()`` keep the allocator's own)."""
         cdef const unsigned char *p
         cdef Py_ssize_t n
-        cdef int family, prefix, strategy, i
+        cdef int family, prefix, strategy, i, version, r
         cdef fc_addr net
-        cdef uint64_t used, nruns, size, k, start, length, prev_end = 0, total = 0
-        cdef bint have_prev = False
+        cdef uint64_t used, last, size, counted = 0
         cdef CIDRAllocator self
+        cdef int out = _output_code(output)
         if isinstance(data, (str, int)) or data is None:
             raise TypeError(f"a snapshot is bytes-like, not {type(data).__name__}")
         if type(data) is bytes:
@@ -1021,13 +757,16 @@ cdef class CIDRAllocator:
             raise SnapshotError("not a fastcidr CIDRAllocator snapshot (bad magic)")
         if n < SNAP_HEADER + SNAP_CRC:
             raise SnapshotError(f"snapshot truncated: {n} bytes")
-        if _get_u16(p + 4) != 1:
-            raise SnapshotError(f"snapshot: unsupported version {_get_u16(p + 4)}")
-        nruns = _get_u64(p + 65)
-        if nruns > <uint64_t>((n - SNAP_HEADER - SNAP_CRC) // SNAP_RUN) or \
-                <uint64_t>n != SNAP_HEADER + nruns * SNAP_RUN + SNAP_CRC:
+        version = _get_u16(p + 4)
+        if version != 1 and version != 2:
+            raise SnapshotError(f"snapshot: unsupported version {version}")
+        last = _get_u64(p + 65)  # version 1: the run count; version 2: the body length
+        if version == 1 and (last > <uint64_t>((n - SNAP_HEADER - SNAP_CRC) // SNAP_RUN) or
+                             <uint64_t>n != SNAP_HEADER + last * SNAP_RUN + SNAP_CRC):
             raise SnapshotError("snapshot: length does not match its run count")
-        if <uint32_t>(_zlib.crc32(memoryview(raw)[: n - SNAP_CRC]) & 0xFFFFFFFF) != _get_u32(p + n - SNAP_CRC):
+        if version == 2 and last != <uint64_t>(n - SNAP_HEADER - SNAP_CRC):
+            raise SnapshotError("snapshot: length does not match its body length")
+        if fc_crc32(p, <size_t>(n - SNAP_CRC)) != _get_u32(p + n - SNAP_CRC):
             raise SnapshotError("snapshot: checksum mismatch")
         family = p[6]
         prefix = p[7]
@@ -1054,38 +793,35 @@ cdef class CIDRAllocator:
         size = fc_size(family, prefix)
         if used > size:
             raise SnapshotError("snapshot: more addresses used than the range holds")
-        for k in range(nruns):
-            start = _get_u64(p + SNAP_HEADER + k * SNAP_RUN)
-            length = _get_u64(p + SNAP_HEADER + k * SNAP_RUN + 8)
-            if length == 0:
-                raise SnapshotError("snapshot: empty run")
-            if start >= size or length > size - start:
-                raise SnapshotError("snapshot: run outside the range")
-            if have_prev and start <= prev_end + 1:
-                raise SnapshotError("snapshot: runs not ascending, disjoint and non-adjacent")
-            prev_end = start + length - 1
-            have_prev = True
-            if length > size - total:
-                raise SnapshotError("snapshot: run lengths exceed the range")
-            total += length
-        if total != used:
-            raise SnapshotError("snapshot: used count does not match the runs")
-        # valid: build
+        if version == 1:
+            r = fc_snap_check_v1(p + SNAP_HEADER, last, size, &counted)
+            if r != 0:
+                raise SnapshotError(f"snapshot: {(<bytes>fc_snap_error_text(r)).decode('ascii')}")
         self = cls.__new__(cls)
         self._setup(family, net, prefix, strategy)
+        self._set_output(out)
         for i in range(4):
             self.rng.s[i] = _get_u64(p + 25 + 8 * i)
-        for k in range(nruns):
-            start = _get_u64(p + SNAP_HEADER + k * SNAP_RUN)
-            length = _get_u64(p + SNAP_HEADER + k * SNAP_RUN + 8)
-            if fc_space_set_range(&self.space, start, length) < 0:
-                raise MemoryError()
+        # version 2 is checked while it is read into the new allocator, which is dropped on error
+        if version == 1:
+            r = fc_snap_load_v1(&self.space, p + SNAP_HEADER, last)
+        else:
+            r = fc_snap_read(&self.space, p + SNAP_HEADER, <size_t>last, &counted)
+        if r < 0:
+            raise MemoryError()
+        if r > 0:
+            raise SnapshotError(f"snapshot: {(<bytes>fc_snap_error_text(r)).decode('ascii')}")
+        if counted != used:
+            raise SnapshotError("snapshot: used count does not match the runs")
         if self.band:
             self.used_static = fc_space_count_range(&self.space, 0, self.band)
         return self
 
     def __reduce__(self):
-        return (type(self).restore, (self.snapshot(),))
+        return (type(self).restore, (self.snapshot(),), _OUTPUTS[self.out])
+
+    def __setstate__(self, state):
+        self._set_output(_output_code(state))
 
     def copy(self):
         """An independent copy (same addresses, same random sequence ahead)."""
@@ -1106,6 +842,9 @@ cdef class CIDRAllocator:
             other.prefix = self.prefix
             other.strategy = self.strategy
             other._cidr_text = self._cidr_text
+            other.out = self.out
+            other._maker = self._maker
+            other._formatter = self._formatter
         return other
 
     def __copy__(self):
@@ -1116,8 +855,9 @@ cdef class CIDRAllocator:
 
     def __repr__(self):
         name = "random" if self.strategy == STRATEGY_RANDOM else "sequential"
+        shown = f", output={_OUTPUTS[self.out]!r}" if self.out else ""
         return (
-            f"CIDRAllocator({self._cidr_text!r}, strategy={name!r}, "
+            f"CIDRAllocator({self._cidr_text!r}, strategy={name!r}{shown}, "
             f"used={fc_space_count(&self.space)}, size={self.size})"
         )
 
@@ -1155,7 +895,7 @@ cdef class _AllocatorIterator:
             self.done = True
         else:
             self.pos = off + 1
-        return self.owner._text_at(off)
+        return self.owner._out_at(off)
 
 
 cdef int _strategy_code(object strategy) except -1:

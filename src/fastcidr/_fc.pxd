@@ -4,6 +4,7 @@
 A ``.pxd`` without a ``.pyx``: it only declares, so ``cimport`` costs nothing at run time. Keep
 each declaration exactly as the header defines it (the headers document the semantics).
 """
+from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 cdef extern from "fc_platform.h" nogil:
@@ -17,6 +18,8 @@ cdef extern from "fc_platform.h" nogil:
     size_t FC_HUGE
     void *fc_big_calloc(size_t nbytes)
     void fc_big_free(void *p, size_t nbytes)
+    void fc_platform_init()
+    uint32_t fc_crc32(const void *p, size_t n)
 
 cdef extern from "fc_addr.h" nogil:
     ctypedef struct fc_addr:
@@ -77,3 +80,24 @@ cdef extern from "fc_space.h" nogil:
     uint64_t fc_space_count_range(const fc_space *sp, uint64_t a, uint64_t b)
     size_t fc_space_memory(const fc_space *sp)
     void fc_space_prefetch(const fc_space *sp, uint64_t i)
+
+cdef extern from "fc_snapshot.h" nogil:
+    size_t fc_snap_bound(const fc_space *sp)
+    int64_t fc_snap_encode(const fc_space *sp, unsigned char *out, size_t cap)
+    int fc_snap_read(fc_space *sp, const unsigned char *b, size_t n, uint64_t *used)
+    size_t fc_snap_bound_window(const fc_space *sp, uint64_t base, uint64_t size)
+    int64_t fc_snap_encode_window(const fc_space *sp, uint64_t base, uint64_t size, unsigned char *out,
+                                  size_t cap)
+    int fc_snap_read_window(fc_space *sp, uint64_t base, uint64_t size, const unsigned char *b, size_t n,
+                            uint64_t *used)
+    int fc_snap_check_v1(const unsigned char *b, uint64_t nruns, uint64_t size, uint64_t *used)
+    int fc_snap_load_v1(fc_space *sp, const unsigned char *b, uint64_t nruns)
+    const char *fc_snap_error_text(int code)
+
+cdef extern from "fc_pyapi.h":
+    PyObject *fc_py_ascii(const char *buf, Py_ssize_t n) except NULL
+    const char *fc_py_ascii_data(object s, Py_ssize_t *n)
+    void fc_list_set_new(object lst, Py_ssize_t i, PyObject *item)
+    PyObject *fc_bytes_new(Py_ssize_t n) except NULL
+    void fc_bytes_drop(PyObject *b)
+    PyObject *fc_bytes_finish(PyObject *b, Py_ssize_t n) except NULL

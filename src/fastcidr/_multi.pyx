@@ -32,11 +32,12 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
 from fastcidr._fc cimport *
 from fastcidr._trie cimport *
+from fastcidr._pool cimport *
+from fastcidr._walk cimport *
 
 import os
 import struct
 import sys
-import zlib
 
 from .errors import (
     AlreadyAllocatedError,
@@ -48,437 +49,14 @@ from .errors import (
 from ._rules import check_allocatable as _py_check_allocatable, parse_fcma as _parse_fcma
 from ._rules import snapshot_bytes as _snapshot_bytes
 from . import _freespace
-from ._core import format_ip as _format_ip
+from ._addr import format_ip as _format_ip
+from ._rules import OUTPUTS as _OUTPUTS, output_code as _output_code, output_formatter as _output_formatter
 
 __all__ = ["MultiCIDRAllocator"]
 
+fc_platform_init()  # fc_crc32 of the snapshots
+
 cdef uint64_t WEIGHT_CAP = (<uint64_t>1) << 40
-
-cdef enum:
-    FCMA_VERSION = 2
-    CIDR_RECORD = 23  # family, prefix, network, ready, position
-cdef uint64_t NO_POSITION = 0xFFFFFFFF
-
-ctypedef struct entry_t:
-    # Everything allocate_next touches sits in the first 64 bytes (one cache line: entries are
-    # 64-byte aligned), because with 100,000 CIDRs every pick is a cache miss.
-    uint64_t used
-    uint64_t size
-    uint64_t shift        # this CIDR's offset 0 inside top's storage
-    uint64_t weight
-    entry_t *top          # owner of the storage (IPv6: the top-level CIDR; IPv4: the family)
-    entry_t *parent
-    int32_t nchildren
-    int32_t pos           # index in the candidate array of class cls
-    uint16_t band         # <= 256
-    uint16_t static_used
-    uint8_t ready
-    int8_t cls            # candidate class floor(log2(weight)), -1 when weight is 0
-    # cold
-    int family
-    int plen
-    fc_addr net
-    key_t key
-    fc_space *storage     # IPv6 top-level entries only (NULL when size == 0)
-    tnode *node
-    int32_t slot          # insertion slot in the Fenwick tree (policy ordered)
-    char _pad[4]          # 128 bytes: entries pack two cache lines each in the pool
-
-ctypedef struct slot_t:
-    uint64_t w            # the entry's weight (0 for a hole)
-    entry_t *e
-
-cdef enum:
-    NCLASSES = 41  # candidate classes floor(log2(w)) for w in [1, 2^40]
-    PREFETCH_MIN = 4096  # candidates from which looking ahead pays (the arrays leave the caches)
-
-ctypedef struct cand_t:
-    entry_t *e
-    uint64_t w            # e's weight, inline so a choice reads one array only
-    # Copies of e's constant fields, so prefetch_ahead can guess the bitmap word without
-    # reading the entry (hints only; span = 0 when no guess is safe: IPv6, whose storage moves)
-    uint64_t shift
-    uint32_t span         # size - band (IPv4 sizes fit)
-    uint16_t band
-
-ctypedef struct fam_t:
-    ctrie trie
-    # Policies weighted and random: candidates in arrays by weight class (ALGORITHMS.md);
-    # policy ordered: the Fenwick tree below. total is the sum of all weights either way.
-    int arrays
-    uint64_t cand_mask    # bit k set: class k is not empty (the choice skips empty classes)
-    cand_t *cand[NCLASSES]
-    Py_ssize_t cand_len[NCLASSES]
-    Py_ssize_t cand_cap[NCLASSES]
-    uint64_t cand_total[NCLASSES]
-    slot_t *slots         # insertion slots (weights inline, so a scan reads one array)
-    uint64_t *tree        # Fenwick tree over blocks of BLOCK slots, 1-based
-    Py_ssize_t cap        # slots, a multiple of BLOCK
-    Py_ssize_t nblocks
-    Py_ssize_t live
-    Py_ssize_t next_free
-    uint64_t total        # sum of all weights
-    uint64_t used
-    fc_u128 ready_free    # free addresses in the union of the ready CIDRs (valid unless dirty)
-    int ready_dirty
-    fc_u128 top_size      # sum of the sizes of the top-level CIDRs
-
-ctypedef struct u64buf:
-    uint64_t *data
-    Py_ssize_t n
-    Py_ssize_t cap
-
-cdef int buf_push(u64buf *b, uint64_t v) except -1:
-    cdef uint64_t *grown
-    if b.n == b.cap:
-        b.cap = b.cap * 2 if b.cap else 64
-        grown = <uint64_t*>realloc(b.data, b.cap * sizeof(uint64_t))
-        if grown == NULL:
-            raise MemoryError()
-        b.data = grown
-    b.data[b.n] = v
-    b.n += 1
-    return 0
-
-cdef int collect_offsets(const fc_space *sp, uint64_t lo, uint64_t hi, u64buf *out) except -1:
-    """Append the allocated offsets of sp in [lo, hi)."""
-    cdef uint64_t start, end, o
-    if sp == NULL:
-        return 0
-    while lo < hi and fc_space_next_run(sp, lo, &start, &end):
-        if start >= hi:
-            break
-        if end >= hi:
-            end = hi - 1
-        o = start
-        while True:
-            buf_push(out, o)
-            if o == end:
-                break
-            o += 1
-        if end == FC_NONE:
-            break
-        lo = end + 1
-    return 0
-
-cdef int copy_runs(const fc_space *src, uint64_t lo, uint64_t hi, fc_space *dst, uint64_t base,
-                   bint add) except -1:
-    """Set in dst every allocated offset of src in [lo, hi), moved by +base (add) or -base."""
-    cdef uint64_t start, end
-    if src == NULL or dst == NULL:
-        return 0
-    while lo < hi and fc_space_next_run(src, lo, &start, &end):
-        if start >= hi:
-            break
-        if end >= hi:
-            end = hi - 1
-        if fc_space_set_range(dst, (start + base) if add else (start - base), end - start + 1) < 0:
-            raise MemoryError()
-        if end == FC_NONE:
-            break
-        lo = end + 1
-    return 0
-
-cdef inline uint64_t count_window(const entry_t *e, uint64_t length) noexcept nogil:
-    cdef const fc_space *sp = e.top.storage
-    if sp == NULL or length == 0:
-        return 0
-    return fc_space_count_range(sp, e.shift, e.shift + length)
-
-cdef inline void put_le(unsigned char *p, uint64_t v, int nbytes) noexcept nogil:
-    cdef int i
-    for i in range(nbytes):
-        p[i] = <unsigned char>(v >> (8 * i))
-
-cdef inline bint addr_le(fc_addr a, fc_addr b) noexcept nogil:
-    return a.hi < b.hi or (a.hi == b.hi and a.lo <= b.lo)
-
-cdef inline bint addr_is_next(uint64_t hi, uint64_t lo, fc_addr b) noexcept nogil:
-    """b == (hi, lo) + 1."""
-    return (b.lo == lo + 1 and b.hi == hi) if lo != ~(<uint64_t>0) else (b.lo == 0 and b.hi == hi + 1)
-
-cdef inline fc_addr addr_plus(fc_addr net, uint64_t off) noexcept nogil:
-    """net + 1 + off (128-bit)."""
-    cdef fc_addr r
-    r.lo = net.lo + 1
-    r.hi = net.hi + (r.lo == 0)
-    cdef uint64_t lo = r.lo + off
-    r.hi += (lo < r.lo)
-    r.lo = lo
-    return r
-
-cdef enum:
-    BLOCK = 16  # slots per Fenwick leaf: a leaf is scanned linearly (sequential memory)
-
-cdef inline void fw_add(fam_t *f, Py_ssize_t slot, uint64_t delta) noexcept nogil:
-    cdef Py_ssize_t i = slot // BLOCK + 1
-    f.slots[slot].w += delta
-    while i <= f.nblocks:
-        f.tree[i] += delta
-        i += i & -i
-    f.total += delta
-
-cdef inline void fw_set_weight(fam_t *f, entry_t *e, uint64_t w) noexcept nogil:
-    if w != e.weight:
-        fw_add(f, e.slot, w - e.weight)  # mod 2^64: a decrease wraps correctly
-        e.weight = w
-
-cdef inline entry_t *fw_search(fam_t *f, uint64_t r) noexcept nogil:
-    """The entry where the running sum of weights in slot order first exceeds r (r < total)."""
-    cdef Py_ssize_t pos = 0, nxt, j
-    cdef Py_ssize_t step = 1
-    cdef const slot_t *sl
-    while step * 2 <= f.nblocks:
-        step *= 2
-    while step:
-        nxt = pos + step
-        if nxt <= f.nblocks and f.tree[nxt] <= r:
-            pos = nxt
-            r -= f.tree[nxt]
-        step >>= 1
-    sl = f.slots + pos * BLOCK
-    for j in range(BLOCK):
-        if sl[j].w > r:
-            return sl[j].e
-        r -= sl[j].w
-    return NULL  # unreachable while the sums are right
-
-cdef int fw_reserve(fam_t *f) except -1:
-    """Make room for one more slot (compacting holes, keeping insertion order)."""
-    cdef Py_ssize_t cap, i, j, nblocks, n = 0
-    cdef slot_t *slots
-    cdef uint64_t *tree
-    if f.next_free < f.cap:
-        return 0
-    cap = 2 * (f.live + 1)
-    cap = ((cap + BLOCK - 1) // BLOCK) * BLOCK
-    nblocks = cap // BLOCK
-    slots = <slot_t*>fc_big_calloc(cap * sizeof(slot_t))
-    tree = <uint64_t*>calloc(nblocks + 1, sizeof(uint64_t))
-    if slots == NULL or tree == NULL:
-        if slots != NULL:
-            fc_big_free(slots, cap * sizeof(slot_t))
-        free(tree)
-        raise MemoryError()
-    for i in range(f.next_free):
-        if f.slots[i].e != NULL:
-            slots[n].e = f.slots[i].e
-            slots[n].w = f.slots[i].e.weight
-            slots[n].e.slot = <int32_t>n
-            tree[n // BLOCK + 1] += slots[n].w
-            n += 1
-    for i in range(1, nblocks + 1):
-        j = i + (i & -i)
-        if j <= nblocks:
-            tree[j] += tree[i]
-    if f.slots != NULL:
-        fc_big_free(f.slots, f.cap * sizeof(slot_t))
-    free(f.tree)
-    f.slots = slots
-    f.tree = tree
-    f.cap = cap
-    f.nblocks = nblocks
-    f.next_free = n
-    return 0
-
-cdef int cand_grow(fam_t *f, int cls) except -1:
-    """Room for one more candidate in class cls."""
-    cdef Py_ssize_t cap
-    cdef cand_t *grown
-    if f.cand_len[cls] < f.cand_cap[cls]:
-        return 0
-    cap = 2 * f.cand_cap[cls] if f.cand_cap[cls] else 16
-    grown = <cand_t*>realloc(f.cand[cls], cap * sizeof(cand_t))
-    if grown == NULL:
-        raise MemoryError()
-    f.cand[cls] = grown
-    f.cand_cap[cls] = cap
-    return 0
-
-cdef int cand_reserve(fam_t *f) except -1:
-    """Room for one more candidate in every class (add() reserves before changing anything)."""
-    cdef int cls
-    if f.arrays:
-        for cls in range(NCLASSES):
-            cand_grow(f, cls)
-    return 0
-
-cdef inline void cand_fill(cand_t *c, entry_t *e, uint64_t w) noexcept nogil:
-    c.e = e
-    c.w = w
-    c.shift = e.shift
-    c.band = e.band
-    c.span = <uint32_t>(e.size - e.band) if e.family == 4 else 0
-
-cdef int set_weight(fam_t *f, entry_t *e, uint64_t w) except -1:
-    """Give e weight w: Fenwick update (ordered) or move between candidate classes: swap-remove
-    from the old class, append to the new one (ALGORITHMS.md "Many CIDRs")."""
-    cdef uint64_t old = e.weight
-    cdef int cls
-    cdef cand_t *last
-    if w == old:
-        return 0
-    if not f.arrays:
-        fw_add(f, e.slot, w - old)  # mod 2^64: a decrease wraps correctly
-        e.weight = w
-        return 0
-    cls = 63 - fc_clz64(w) if w else -1
-    if cls == e.cls:
-        f.cand_total[cls] += w - old
-        f.cand[cls][e.pos].w = w
-        f.total += w - old
-        e.weight = w
-        return 0
-    if cls >= 0:
-        cand_grow(f, cls)  # before changing anything
-    if e.cls >= 0:
-        f.cand_total[e.cls] -= old
-        f.cand_len[e.cls] -= 1
-        last = &f.cand[e.cls][f.cand_len[e.cls]]
-        if last.e != e:
-            f.cand[e.cls][e.pos] = last[0]
-            last.e.pos = e.pos
-        if f.cand_len[e.cls] == 0:
-            f.cand_mask &= ~((<uint64_t>1) << e.cls)
-    e.cls = <int8_t>cls
-    e.pos = -1
-    if cls >= 0:
-        f.cand_total[cls] += w
-        e.pos = <int32_t>f.cand_len[cls]
-        cand_fill(&f.cand[cls][f.cand_len[cls]], e, w)
-        f.cand_len[cls] += 1
-        f.cand_mask |= (<uint64_t>1) << cls
-    f.total += w - old
-    e.weight = w
-    return 0
-
-cdef inline entry_t *cand_choose(fam_t *f, fc_rng *rng, int policy) noexcept nogil:
-    """The candidate for allocate_next under weighted (0) or random (1); f.total > 0."""
-    cdef uint64_t r, limit
-    cdef uint64_t mask = f.cand_mask
-    cdef int cls
-    cdef const cand_t *array
-    cdef const cand_t *c
-    cdef uint64_t n
-    if policy == 1:
-        return f.cand[0][fc_rng_bounded(rng, <uint64_t>f.cand_len[0])].e
-    r = fc_rng_bounded(rng, f.total)
-    cls = fc_ctz64(mask)  # empty classes add nothing to the running sum: skip them
-    while r >= f.cand_total[cls]:
-        r -= f.cand_total[cls]
-        mask &= mask - 1
-        cls = fc_ctz64(mask)
-    array = f.cand[cls]
-    n = <uint64_t>f.cand_len[cls]
-    limit = (<uint64_t>2) << cls
-    while True:
-        c = &array[fc_rng_bounded(rng, n)]
-        if fc_rng_bounded(rng, limit) < c.w:
-            return c.e
-
-cdef inline const cand_t *sim_choose(const fam_t *f, fc_rng *sim, int policy, bint peek) noexcept nogil:
-    """cand_choose on a copy of the generator, for prefetching only (reads, never writes).
-    peek: stop after the first index draw and return that slot without reading it."""
-    cdef uint64_t r, limit, mask = f.cand_mask
-    cdef int cls, rounds
-    cdef const cand_t *c
-    if f.total == 0 or mask == 0:
-        return NULL
-    if policy == 1:
-        return &f.cand[0][fc_rng_bounded(sim, <uint64_t>f.cand_len[0])]
-    r = fc_rng_bounded(sim, f.total)
-    cls = fc_ctz64(mask)
-    while r >= f.cand_total[cls]:
-        r -= f.cand_total[cls]
-        mask &= mask - 1
-        if mask == 0:
-            return NULL
-        cls = fc_ctz64(mask)
-    limit = (<uint64_t>2) << cls
-    for rounds in range(8):
-        c = &f.cand[cls][fc_rng_bounded(sim, <uint64_t>f.cand_len[cls])]
-        if peek:
-            return c
-        if fc_rng_bounded(sim, limit) < c.w:
-            return c
-    return NULL
-
-cdef inline void prefetch_guess(const cand_t *c, fc_rng *sim, const fc_space *v4) noexcept nogil:
-    """Prefetch c's entry and, for IPv4, the bitmap word its band draw will start from (assuming
-    the dynamic band has room); consumes that draw from the simulated generator."""
-    cdef uint64_t start
-    fc_prefetch(c.e)
-    if c.span:
-        start = c.band + fc_rng_bounded(sim, c.span)
-        fc_space_prefetch(v4, start + c.shift)
-    else:
-        fc_rng_next(sim)
-
-cdef inline void prefetch_ahead(const fam_t *f, fc_rng rng, int policy, const fc_space *v4) noexcept nogil:
-    """Look three allocate_next calls ahead on a copy of the generator and prefetch what they
-    will touch, so each load has a call or two to arrive: the entries and bitmap words of the
-    next two calls (guessed from the candidate arrays alone), the array slot of the third.
-    Purely a hint (reads of live arrays only): any change in between just wastes a prefetch."""
-    cdef const cand_t *c
-    c = sim_choose(f, &rng, policy, False)
-    if c == NULL:
-        return
-    prefetch_guess(c, &rng, v4)
-    c = sim_choose(f, &rng, policy, False)
-    if c == NULL:
-        return
-    prefetch_guess(c, &rng, v4)
-    c = sim_choose(f, &rng, policy, True)
-    if c != NULL:
-        fc_prefetch(c)
-
-cdef int fw_attach(fam_t *f, entry_t *e) except -1:
-    """Needs fw_reserve (and cand_reserve) first."""
-    cdef uint64_t w = e.weight
-    e.slot = <int32_t>f.next_free
-    f.next_free += 1
-    f.slots[e.slot].e = e
-    f.slots[e.slot].w = 0
-    f.live += 1
-    e.weight = 0
-    e.cls = -1
-    e.pos = -1
-    set_weight(f, e, w)
-    return 0
-
-cdef int fw_detach(fam_t *f, entry_t *e) except -1:
-    set_weight(f, e, 0)  # never grows anything
-    f.slots[e.slot].e = NULL
-    f.live -= 1
-    return 0
-
-cdef void fam_free(fam_t *f) noexcept:
-    cdef tnode **nodes
-    cdef Py_ssize_t n, i
-    cdef entry_t *e
-    if f.trie.root != NULL:
-        try:
-            trie_preorder(f.trie.root, False, &nodes, &n)
-        except MemoryError:
-            n = 0
-            nodes = NULL
-        for i in range(n):
-            e = <entry_t*>nodes[i].value
-            if e != NULL and e.storage != NULL:  # the entries themselves belong to the pool
-                fc_space_free(e.storage)
-                free(e.storage)
-            nodes[i].value = NULL
-        free(nodes)
-    trie_free(&f.trie)
-    if f.slots != NULL:
-        fc_big_free(f.slots, f.cap * sizeof(slot_t))
-    free(f.tree)
-    f.slots = NULL
-    f.tree = NULL
-    for i in range(NCLASSES):
-        free(f.cand[i])
-        f.cand[i] = NULL
-        f.cand_len[i] = f.cand_cap[i] = 0
 
 
 cdef class MultiCIDRAllocator:
@@ -506,6 +84,8 @@ cdef class MultiCIDRAllocator:
     cdef fc_rng rng
     cdef int _policy
     cdef int first_family
+    cdef int out          # output type (_rules.OUTPUTS): 0 str, 1 int, 2 ipaddress, 3 netaddr
+    cdef object _formatter  # (family, int) -> address in the output type
     cdef dict _order      # canonical CIDR -> None, in insertion order
     cdef entry_t root4    # owner of the one IPv4 storage (offset = address - 1), not a CIDR
     cdef block_pool pool  # where the entries live
@@ -531,10 +111,12 @@ cdef class MultiCIDRAllocator:
         self._policy = 0
         self.f4.arrays = self.f6.arrays = 1
         fc_rng_seed(&self.rng, 0)
+        self._formatter = _format_ip
 
-    def __init__(self, cidrs=(), *, seed=None, policy="weighted"):
+    def __init__(self, cidrs=(), *, seed=None, policy="weighted", output="str"):
         if not isinstance(policy, str) or policy not in ("weighted", "random", "ordered"):
             raise ValueError(f"policy must be 'weighted', 'random' or 'ordered', got {policy!r}")
+        self._set_output(_output_code(output))
         self._policy = ("weighted", "random", "ordered").index(policy)
         self.f4.arrays = self.f6.arrays = self._policy != 2
         if seed is None:
@@ -544,6 +126,22 @@ cdef class MultiCIDRAllocator:
             cidrs = [cidrs]
         for cidr in cidrs:
             self.add(cidr)
+
+    cdef int _set_output(self, int out) except -1:
+        self.out = out
+        # text through the compiled formatter (_rules' is the twin's, in Python)
+        self._formatter = _format_ip if out == 0 else _output_formatter(out)
+        return 0
+
+    cdef inline object _addr_out(self, int family, fc_addr a):
+        if self.out == 0:
+            return format_ip_str(family, a)
+        return self._formatter(family, addr_to_int(a))
+
+    @property
+    def output(self):
+        """What the calls return for an address: ``"str"``, ``"int"``, ``"ipaddress"``, ``"netaddr"``."""
+        return _OUTPUTS[self.out]
 
     def __dealloc__(self):
         fam_free(&self.f4)
@@ -596,35 +194,6 @@ cdef class MultiCIDRAllocator:
             else:
                 f.ready_free += 1
         return 0
-
-    cdef fc_u128 ready_free(self, fam_t *f) noexcept:
-        """Free addresses in the union of the ready CIDRs: sum over maximal ready CIDRs."""
-        cdef tnode *stack[260]
-        cdef int sp = 0
-        cdef tnode *node
-        cdef entry_t *e
-        cdef fc_u128 total = 0
-        if f.ready_dirty:
-            if f.trie.root != NULL:
-                stack[0] = f.trie.root
-                sp = 1
-            while sp:
-                sp -= 1
-                node = stack[sp]
-                if node.has:
-                    e = <entry_t*>node.value
-                    if e.ready:
-                        total += e.size - e.used
-                        continue
-                if node.child[1] != NULL:
-                    stack[sp] = node.child[1]
-                    sp += 1
-                if node.child[0] != NULL:
-                    stack[sp] = node.child[0]
-                    sp += 1
-            f.ready_free = total
-            f.ready_dirty = 0
-        return f.ready_free
 
     cdef int rebase(self, tnode *node, entry_t *top) except -1:
         """Every CIDR under node now lives in top's storage."""
@@ -832,7 +401,7 @@ cdef class MultiCIDRAllocator:
                 self.first_family = 6 if ":" in next(iter(self._order)) else 4
             else:
                 self.first_family = 0
-            return [format_ip_str(family, addr_plus(base, orphans.data[i])) for i in range(orphans.n)]
+            return [self._addr_out(family, addr_plus(base, orphans.data[i])) for i in range(orphans.n)]
         finally:
             free(orphans.data)
 
@@ -890,7 +459,7 @@ cdef class MultiCIDRAllocator:
         if fc_space_set(top.storage, off) < 0:
             raise MemoryError()
         self.account(f, hs, n, off, 1)
-        return format_ip_str(family, a)
+        return self._addr_out(family, a)
 
     cdef int _next(self, fam_t *f, int family, fc_addr *out) except -1:
         cdef uint64_t r, start, off, size, band, shift
@@ -969,7 +538,7 @@ cdef class MultiCIDRAllocator:
         cdef fc_addr a
         cdef int fam = self.resolve_family(family)
         self._next(self.fam(fam), fam, &a)
-        return format_ip_str(fam, a)
+        return self._addr_out(fam, a)
 
     @cython.critical_section
     def allocate_many(self, n, family=None):
@@ -983,7 +552,7 @@ cdef class MultiCIDRAllocator:
             return []
         cdef int fam = self.resolve_family(family)
         cdef fam_t *f = self.fam(fam)
-        cdef fc_u128 avail = self.ready_free(f)
+        cdef fc_u128 avail = ready_free(f)
         if n > _u128(avail):
             raise RangeFullError()
         if n > 0x7FFFFFFFFFFF // sizeof(fc_addr):
@@ -997,7 +566,7 @@ cdef class MultiCIDRAllocator:
         try:
             for i in range(count):
                 self._next(f, fam, &values[i])
-            return [format_ip_str(fam, values[i]) for i in range(count)]
+            return [self._addr_out(fam, values[i]) for i in range(count)]
         finally:
             free(values)
 
@@ -1047,18 +616,14 @@ cdef class MultiCIDRAllocator:
     @cython.critical_section
     def orphans_if_removed(self, cidr, *, ignore=()):
         """Allocated addresses cidr holds as a host that no other CIDR (not in ignore) holds."""
-        cdef int family, plen, nign = 0, i, j, sp = 0
+        cdef int family, plen, nign = 0
+        cdef Py_ssize_t i
         cdef fc_addr net
         cdef key_t *ign_keys = NULL
         cdef int *ign_meta = NULL
         cdef entry_t *e
-        cdef entry_t *p
-        cdef tnode *stack[260]
-        cdef tnode *nd
         cdef u64buf keep
         cdef u64buf out
-        cdef bint skip
-        cdef uint64_t lo
         if isinstance(ignore, str) or hasattr(ignore, "prefixlen"):
             ignore = [ignore]
         ignore = list(ignore)
@@ -1078,38 +643,11 @@ cdef class MultiCIDRAllocator:
                 ign_meta[2 * nign + 1] = plen
                 nign += 1
             e = self.lookup(cidr)
-            # -- pure C from here until the offsets are collected --
-            p = e.parent
-            while p != NULL:
-                if not _ignored(p, ign_keys, ign_meta, nign):
-                    return []  # an ancestor holds every host of e
-                p = p.parent
-            for j in range(1, -1, -1):  # child 0 on top: pre-order is ascending
-                if e.node.child[j] != NULL:
-                    stack[sp] = e.node.child[j]
-                    sp += 1
-            # walk below e; keep the maximal CIDRs that are not ignored (pre-order: ascending)
-            while sp:
-                sp -= 1
-                nd = stack[sp]
-                if nd.has and not _ignored(<entry_t*>nd.value, ign_keys, ign_meta, nign):
-                    buf_push(&keep, (<entry_t*>nd.value).shift)
-                    buf_push(&keep, (<entry_t*>nd.value).size)
-                    continue
-                if nd.child[1] != NULL:
-                    stack[sp] = nd.child[1]
-                    sp += 1
-                if nd.child[0] != NULL:
-                    stack[sp] = nd.child[0]
-                    sp += 1
-            lo = e.shift
-            for i in range(0, keep.n, 2):
-                collect_offsets(e.top.storage, lo, keep.data[i], &out)
-                lo = keep.data[i] + keep.data[i + 1]
-            collect_offsets(e.top.storage, lo, e.shift + e.size, &out)
+            if orphan_offsets(e, ign_keys, ign_meta, nign, &keep, &out):
+                return []  # an ancestor holds every host of e
             family = e.family
             net = e.top.net
-            return [format_ip_str(family, addr_plus(net, out.data[i])) for i in range(out.n)]
+            return [self._addr_out(family, addr_plus(net, out.data[i])) for i in range(out.n)]
         finally:
             free(ign_keys)
             free(ign_meta)
@@ -1152,48 +690,6 @@ cdef class MultiCIDRAllocator:
         return _freespace.utilisation(size, used)
 
     # -- free space (docs/ALGORITHMS.md "Free space"; the argument checks are in _freespace) ------
-    cdef int windows(self, fam_t *f, entry_t ***out, Py_ssize_t *n_out) except -1:
-        """The ready CIDRs of f not inside another ready CIDR, ascending, into a malloc'd array
-        (caller frees): nested windows lie inside their parent's, so these are disjoint and their
-        union is every usable address of the family."""
-        cdef tnode *stack[260]
-        cdef int sp = 0
-        cdef tnode *node
-        cdef entry_t *e
-        cdef Py_ssize_t cap = 16, n = 0
-        cdef entry_t **buf = <entry_t**>malloc(cap * sizeof(entry_t*))
-        cdef entry_t **grown
-        if buf == NULL:
-            raise MemoryError()
-        if f.trie.root != NULL:
-            stack[0] = f.trie.root
-            sp = 1
-        while sp:
-            sp -= 1
-            node = stack[sp]
-            if node.has:
-                e = <entry_t*>node.value
-                if e.ready:
-                    if n == cap:
-                        cap *= 2
-                        grown = <entry_t**>realloc(buf, cap * sizeof(entry_t*))
-                        if grown == NULL:
-                            free(buf)
-                            raise MemoryError()
-                        buf = grown
-                    buf[n] = e
-                    n += 1
-                    continue
-            if node.child[1] != NULL:
-                stack[sp] = node.child[1]
-                sp += 1
-            if node.child[0] != NULL:
-                stack[sp] = node.child[0]
-                sp += 1
-        out[0] = buf
-        n_out[0] = n
-        return 0
-
     @cython.critical_section
     def _free_runs(self, cidr, after, Py_ssize_t limit):
         """Maximal free runs ``(family, first, last)`` (ints) after ``after``; at most limit (0: all)."""
@@ -1226,7 +722,7 @@ cdef class MultiCIDRAllocator:
                     wins[0] = one
                     nwins = 1
                 else:
-                    self.windows(self.fam(family), &wins, &nwins)
+                    ready_windows(self.fam(family), &wins, &nwins)
                 for w in range(nwins):
                     e = wins[w]
                     if e.size == 0 or family < after_family:
@@ -1285,44 +781,15 @@ cdef class MultiCIDRAllocator:
         """Maximal runs of free usable addresses, ``(first, last)`` canonical text, in address
         order; at most ``limit`` runs. ``cidr=None``: every ready CIDR, merged; a CIDR: only its
         usable addresses (``KeyError`` if unknown). O(runs), not O(addresses)."""
-        return _freespace.free_ranges(self, cidr, limit, _format_ip)
+        return _freespace.free_ranges(self, cidr, limit, self._formatter)
 
     def iter_free(self, cidr=None):
         """The free usable addresses, lazily, in address order (``cidr`` as for free_ranges)."""
-        return _freespace.iter_free(self, cidr, _format_ip)
+        return _freespace.iter_free(self, cidr, self._formatter)
 
     def first_free(self, n, cidr=None):
         """The first ``n`` free usable addresses in address order (fewer if fewer are free); O(n)."""
-        return _freespace.first_free(self, n, cidr, _format_ip)
-
-    cdef int collect_all(self, u64buf *fams, u64buf *his, u64buf *los) except -1:
-        """Every allocated address, ascending, IPv4 first (no Python objects created)."""
-        cdef tnode **nodes
-        cdef Py_ssize_t n, i, j
-        cdef entry_t *top
-        cdef u64buf offs
-        cdef fc_addr a
-        cdef fam_t *f
-        cdef int family
-        for family in (4, 6):
-            f = self.fam(family)
-            trie_preorder(f.trie.root, True, &nodes, &n)
-            try:
-                for i in range(n):
-                    top = <entry_t*>nodes[i].value
-                    memset(&offs, 0, sizeof(u64buf))
-                    try:
-                        collect_offsets(top.top.storage, top.shift, top.shift + top.size, &offs)
-                        for j in range(offs.n):
-                            a = addr_plus(top.top.net, offs.data[j])
-                            buf_push(fams, family)
-                            buf_push(his, a.hi)
-                            buf_push(los, a.lo)
-                    finally:
-                        free(offs.data)
-            finally:
-                free(nodes)
-        return 0
+        return _freespace.first_free(self, n, cidr, self._formatter)
 
     @cython.critical_section
     def __iter__(self):
@@ -1333,12 +800,12 @@ cdef class MultiCIDRAllocator:
         memset(&his, 0, sizeof(u64buf))
         memset(&los, 0, sizeof(u64buf))
         try:
-            self.collect_all(&fams, &his, &los)
+            collect_all(&self.f4, &self.f6, &fams, &his, &los)
             out = []
             for i in range(fams.n):
                 a.hi = his.data[i]
                 a.lo = los.data[i]
-                out.append(format_ip_str(<int>fams.data[i], a))
+                out.append(self._addr_out(<int>fams.data[i], a))
         finally:
             free(fams.data)
             free(his.data)
@@ -1350,7 +817,8 @@ cdef class MultiCIDRAllocator:
         return self.f4.used + self.f6.used
 
     def __repr__(self):
-        return f"MultiCIDRAllocator({self.cidrs!r}, policy={self.policy!r}, used={len(self)})"
+        shown = f", output={_OUTPUTS[self.out]!r}" if self.out else ""
+        return f"MultiCIDRAllocator({self.cidrs!r}, policy={self.policy!r}{shown}, used={len(self)})"
 
     @cython.critical_section
     def __sizeof__(self):
@@ -1377,23 +845,20 @@ cdef class MultiCIDRAllocator:
     # -- snapshot ---------------------------------------------------------------------------
     @cython.critical_section
     def snapshot(self):
-        """FCMA version 2 (docs/ALGORITHMS.md); includes the random generator's state and the
+        """FCMA version 3 (docs/ALGORITHMS.md); includes the random generator's state and the
         order of the candidate arrays."""
         cdef int family, plen
         cdef fc_addr net
         cdef tnode *node
-        cdef tnode **tops
-        cdef Py_ssize_t ntops, i, pos = 0, ncidrs, nruns, total
-        cdef entry_t *top
-        cdef uint64_t lo, hi, start, end
+        cdef Py_ssize_t pos = 0
         cdef PyObject *k
         cdef PyObject *v
         cdef u64buf cidrs  # (family, prefix, hi, lo, ready, position) per CIDR, insertion order
         cdef entry_t *e
-        cdef u64buf runs   # (family, hi, lo, length) per run, ascending
-        cdef unsigned char *p
+        cdef bytebuf tops  # the block bodies of the top-level CIDRs
+        cdef uint32_t ntops = 0
         memset(&cidrs, 0, sizeof(u64buf))
-        memset(&runs, 0, sizeof(u64buf))
+        memset(&tops, 0, sizeof(bytebuf))
         try:
             # Everything is read into C buffers first (no Python object is created meanwhile,
             # so no other thread can change the allocator half-way through).
@@ -1408,72 +873,20 @@ cdef class MultiCIDRAllocator:
                 buf_push(&cidrs, net.lo)
                 e = <entry_t*>node.value
                 buf_push(&cidrs, e.ready)
-                buf_push(&cidrs, <uint64_t>e.pos if self._policy != 2 and e.cls >= 0 else NO_POSITION)
-            for family in (4, 6):
-                trie_preorder(self.fam(family).trie.root, True, &tops, &ntops)
-                try:
-                    for i in range(ntops):
-                        top = <entry_t*>tops[i].value
-                        if top.top.storage == NULL:
-                            continue
-                        lo = top.shift
-                        hi = top.shift + top.size
-                        while lo < hi and fc_space_next_run(top.top.storage, lo, &start, &end):
-                            if start >= hi:
-                                break
-                            if end >= hi:
-                                end = hi - 1
-                            net = addr_plus(top.top.net, start)
-                            buf_push(&runs, family)
-                            buf_push(&runs, net.hi)
-                            buf_push(&runs, net.lo)
-                            buf_push(&runs, end - start + 1)
-                            if end == FC_NONE:
-                                break
-                            lo = end + 1
-                finally:
-                    free(tops)
-            ncidrs = cidrs.n // 6
-            nruns = runs.n // 4
-            total = 43 + CIDR_RECORD * ncidrs + 8 + 25 * nruns + 4
-            out = PyBytes_FromStringAndSize(NULL, total)
-            p = <unsigned char*>PyBytes_AS_STRING(out)
-            memcpy(p, b"FCMA", 4)
-            put_le(p + 4, FCMA_VERSION, 2)
-            put_le(p + 6, <uint64_t>self._policy, 1)
-            for i in range(4):
-                put_le(p + 7 + 8 * i, self.rng.s[i], 8)
-            put_le(p + 39, <uint64_t>ncidrs, 4)
-            p += 43
-            for i in range(ncidrs):
-                p[0] = <unsigned char>cidrs.data[6 * i]
-                p[1] = <unsigned char>cidrs.data[6 * i + 1]
-                net.hi = cidrs.data[6 * i + 2]
-                net.lo = cidrs.data[6 * i + 3]
-                fc_addr_to_be16(net, p + 2)
-                p[18] = <unsigned char>cidrs.data[6 * i + 4]
-                put_le(p + 19, cidrs.data[6 * i + 5], 4)
-                p += CIDR_RECORD
-            put_le(p, <uint64_t>nruns, 8)
-            p += 8
-            for i in range(nruns):
-                p[0] = <unsigned char>runs.data[4 * i]
-                net.hi = runs.data[4 * i + 1]
-                net.lo = runs.data[4 * i + 2]
-                fc_addr_to_be16(net, p + 1)
-                put_le(p + 17, runs.data[4 * i + 3], 8)
-                p += 25
-            put_le(p, <uint64_t>(zlib.crc32(memoryview(out)[:total - 4]) & 0xFFFFFFFF), 4)
-            return out
+                buf_push(&cidrs, <uint64_t>e.pos if self._policy != 2 and e.cls >= 0 else FC_NO_POSITION)
+            fcma_tops(&self.f4, &self.f6, &tops, &ntops)
+            return fcma_bytes(self._policy, &self.rng, &cidrs, &tops, ntops)
         finally:
             free(cidrs.data)
-            free(runs.data)
+            free(tops.data)
 
     @classmethod
-    def restore(cls, data):
-        """Rebuild from snapshot(); any defect raises SnapshotError."""
+    def restore(cls, data, *, output="str"):
+        """Rebuild from snapshot(); any defect raises SnapshotError. A snapshot holds state only:
+        ``output`` is chosen here (pickle and ``copy()`` keep the allocator's own)."""
+        out = _output_code(output)
         buf = _snapshot_bytes(data)
-        policy, state, cidrs, runs = _parse_fcma(buf)
+        policy, state, cidrs, runs, tops = _parse_fcma(buf)
         cdef MultiCIDRAllocator self = cls.__new__(cls)
         cdef int i, n
         cdef fc_addr a
@@ -1485,6 +898,7 @@ cdef class MultiCIDRAllocator:
         cdef Py_ssize_t nn, j
         cdef entry_t *e
         self._policy = policy
+        self._set_output(out)
         self.f4.arrays = self.f6.arrays = policy != 2
         for i in range(4):
             self.rng.s[i] = state[i]
@@ -1504,6 +918,13 @@ cdef class MultiCIDRAllocator:
                 raise SnapshotError("damaged snapshot: an allocated run leaves its CIDR")
             if fc_space_set_range(top.storage, off, length) < 0:
                 raise MemoryError()
+        for family, net_int, plen, body in tops:  # version 3
+            int_to_addr(net_int, &a)
+            n = read_top(self.fam(family), family, a, plen, <const unsigned char*>PyBytes_AS_STRING(body),
+                         <size_t>len(body))
+            if n:
+                raise SnapshotError("damaged snapshot: " + ("a block body for a CIDR that is not top-level"
+                                    if n == -2 else (<bytes>fc_snap_error_text(n)).decode("ascii")))
         for family in (4, 6):
             f = self.fam(family)
             trie_preorder(f.trie.root, False, &nodes, &nn)
@@ -1517,77 +938,26 @@ cdef class MultiCIDRAllocator:
                     f.used += e.used
             free(nodes)
             f.ready_dirty = 1
-        self.place_candidates(cidrs)
+        bad = place_candidates(&self.f4, &self.f6, self._policy, cidrs)
+        if bad:
+            raise SnapshotError("damaged snapshot: a position for a CIDR that is no candidate" if bad == 1
+                                else "damaged snapshot: candidate positions are not a permutation")
         return self
 
-    cdef int place_candidates(self, list cidrs) except -1:
-        """Put every candidate at its snapshot position (cidrs in insertion order, validated
-        by _parse_fcma except for the positions)."""
-        cdef fc_addr a
-        cdef tnode *node
-        cdef entry_t *e
-        cdef fam_t *f
-        cdef cand_t *order[2 * NCLASSES]
-        cdef Py_ssize_t j, position
-        cdef int c, fi
-        memset(order, 0, sizeof(order))
-        try:
-            for family, net_int, plen, ready, position_obj in cidrs:
-                position = position_obj
-                int_to_addr(net_int, &a)
-                f = self.fam(family)
-                node = trie_find(&f.trie, key_of(family, a), plen)
-                e = <entry_t*>node.value
-                if self._policy == 2 or e.cls < 0:
-                    if position != NO_POSITION:
-                        raise SnapshotError(
-                            "damaged snapshot: a position for a CIDR that is no candidate")
-                    continue
-                c = e.cls + (NCLASSES if family == 6 else 0)
-                if order[c] == NULL:
-                    order[c] = <cand_t*>calloc(f.cand_len[e.cls] + 1, sizeof(cand_t))
-                    if order[c] == NULL:
-                        raise MemoryError()
-                if position >= f.cand_len[e.cls] or order[c][position].e != NULL:
-                    raise SnapshotError("damaged snapshot: candidate positions are not a permutation")
-                cand_fill(&order[c][position], e, e.weight)
-            for c in range(2 * NCLASSES):
-                if order[c] == NULL:
-                    continue
-                f = &self.f6 if c >= NCLASSES else &self.f4
-                fi = c % NCLASSES
-                for j in range(f.cand_len[fi]):
-                    f.cand[fi][j] = order[c][j]
-                    order[c][j].e.pos = <int32_t>j
-        finally:
-            for c in range(2 * NCLASSES):
-                free(order[c])
-        return 0
-
     def __reduce__(self):
-        return (type(self).restore, (self.snapshot(),))
+        return (type(self).restore, (self.snapshot(),), _OUTPUTS[self.out])
+
+    def __setstate__(self, state):
+        self._set_output(_output_code(state))
 
     def copy(self):
-        return type(self).restore(self.snapshot())
+        return type(self).restore(self.snapshot(), output=_OUTPUTS[self.out])
 
     def __copy__(self):
         return self.copy()
 
     def __deepcopy__(self, memo):
         return self.copy()
-
-
-cdef inline bint _ignored(const entry_t *e, const key_t *keys, const int *meta, int n) noexcept:
-    cdef int i
-    for i in range(n):
-        if meta[2 * i] == e.family and meta[2 * i + 1] == e.plen and keys[i].hi == e.key.hi \
-                and keys[i].lo == e.key.lo:
-            return True
-    return False
-
-
-cdef object _u128(fc_u128 x):
-    return ((<object>fc_u128_hi(x)) << 64) | <object>fc_u128_lo(x)
 
 
 if sizeof(entry_t) != 128:  # the pool layout assumes two cache lines per entry

@@ -23,14 +23,20 @@ from .errors import (
     SnapshotError,
 )
 from . import _freespace
-from ._core_twin import Xoshiro256, new_storage, parse_cidr, parse_ip
+from ._addr_twin import parse_cidr, parse_ip
+from ._core_twin import Xoshiro256
+from ._snapshot_twin import decode_body, decode_body_parts, encode_body, encode_body_dense
+from ._space_twin import DenseBitmap, new_storage
 from ._rules import (
+    FCMA_TOP,
     FCMA_VERSION as _FCMA_VERSION,
     NO_POSITION as _NO_POSITION,
+    OUTPUTS,
     band_offset,
     check_allocatable,
     format_cidr,
-    format_ip,
+    output_code,
+    output_formatter,
     parse_fcma as _parse_fcma,
     snapshot_bytes as _snapshot_bytes,
     usable_size,
@@ -271,9 +277,10 @@ class MultiCIDRAllocator:
     """
 
     def __init__(self, cidrs: Iterable[Any] = (), *, seed: Optional[int] = None,
-                 policy: str = "weighted") -> None:
+                 policy: str = "weighted", output: str = "str") -> None:
         if not isinstance(policy, str) or policy not in _POLICIES:
             raise ValueError(f"policy must be 'weighted', 'random' or 'ordered', got {policy!r}")
+        self._set_output(output_code(output))
         self._policy = _POLICIES[policy]
         self._rng = Xoshiro256(seed)
         self._lock = threading.Lock()
@@ -283,6 +290,15 @@ class MultiCIDRAllocator:
             cidrs = [cidrs]
         for cidr in cidrs:
             self.add(cidr)
+
+    def _set_output(self, out: int) -> None:
+        self._out = out
+        self._fmt = output_formatter(out)  # (family, value) -> address in the output type
+
+    @property
+    def output(self) -> str:
+        """What the calls return for an address: ``"str"``, ``"int"``, ``"ipaddress"``, ``"netaddr"``."""
+        return OUTPUTS[self._out]
 
     # -- bookkeeping ------------------------------------------------------------------------
     def _weight(self, e: _Entry) -> int:
@@ -419,7 +435,7 @@ class MultiCIDRAllocator:
             fam.ready_dirty = True
             del self._entries[(e.family, e.net, e.plen)]
             base = e.net + 1
-            return [format_ip(e.family, base + off) for off in orphans]
+            return [self._fmt(e.family, base + off) for off in orphans]
 
     @staticmethod
     def _offsets(storage: Any, lo: int, hi: int) -> List[int]:
@@ -466,7 +482,7 @@ class MultiCIDRAllocator:
                 raise AlreadyAllocatedError()
             top.storage.set(off)
             self._account(fam, holders, value, 1)
-        return format_ip(family, value)
+        return self._fmt(family, value)
 
     def _resolve_family(self, family: Any) -> int:
         fam = _family_arg(family)
@@ -506,7 +522,7 @@ class MultiCIDRAllocator:
         with self._lock:
             fam_id = self._resolve_family(family)
             value = self._next(self._fams[fam_id])
-        return format_ip(fam_id, value)
+        return self._fmt(fam_id, value)
 
     def allocate_many(self, n: int, family: Any = None) -> List[str]:
         """n addresses as n successive allocate_next() calls; all or nothing."""
@@ -523,7 +539,7 @@ class MultiCIDRAllocator:
             if self._refresh_ready_free(fam) < n:
                 raise RangeFullError()
             values = [self._next(fam) for _ in range(n)]
-        return [format_ip(fam_id, v) for v in values]
+        return [self._fmt(fam_id, v) for v in values]
 
     def release(self, ip: Any) -> None:
         """Free ip (through any CIDR, ready or not); a no-op when it is not allocated."""
@@ -591,7 +607,7 @@ class MultiCIDRAllocator:
                 lo = k.shift + k.size
             out.extend(self._offsets(storage, lo, e.shift + e.size))
             base = e.top.net + 1
-            return [format_ip(e.family, base + off) for off in out]
+            return [self._fmt(e.family, base + off) for off in out]
 
     def used(self, family: Any = None) -> int:
         fam = _family_arg(family)
@@ -670,15 +686,15 @@ class MultiCIDRAllocator:
         """Maximal runs of free usable addresses, ``(first, last)`` canonical text, in address
         order; at most ``limit`` runs. ``cidr=None``: every ready CIDR, merged; a CIDR: only its
         usable addresses (``KeyError`` if unknown). O(runs), not O(addresses)."""
-        return _freespace.free_ranges(self, cidr, limit)
+        return _freespace.free_ranges(self, cidr, limit, self._fmt)
 
     def iter_free(self, cidr: Any = None) -> Iterator[str]:
         """The free usable addresses, lazily, in address order (``cidr`` as for free_ranges)."""
-        return _freespace.iter_free(self, cidr)
+        return _freespace.iter_free(self, cidr, self._fmt)
 
     def first_free(self, n: int, cidr: Any = None) -> List[str]:
         """The first ``n`` free usable addresses in address order (fewer if fewer are free); O(n)."""
-        return _freespace.first_free(self, n, cidr)
+        return _freespace.first_free(self, n, cidr, self._fmt)
 
     def _values(self) -> List[Tuple[int, int]]:
         out: List[Tuple[int, int]] = []
@@ -692,18 +708,19 @@ class MultiCIDRAllocator:
     def __iter__(self) -> Iterator[str]:
         with self._lock:
             values = self._values()
-        return (format_ip(f, v) for f, v in values)
+        return (self._fmt(f, v) for f, v in values)
 
     def __len__(self) -> int:
         with self._lock:
             return self._fams[4].used + self._fams[6].used
 
     def __repr__(self) -> str:
-        return f"MultiCIDRAllocator({self.cidrs!r}, policy={self.policy!r}, used={len(self)})"
+        shown = f", output={self.output!r}" if self._out else ""
+        return f"MultiCIDRAllocator({self.cidrs!r}, policy={self.policy!r}{shown}, used={len(self)})"
 
     # -- snapshot ---------------------------------------------------------------------------
     def snapshot(self) -> bytes:
-        """FCMA version 2 (docs/ALGORITHMS.md); includes the random generator's state and the
+        """FCMA version 3 (docs/ALGORITHMS.md); includes the random generator's state and the
         order of the candidate arrays."""
         with self._lock:
             parts = [b"FCMA", struct.pack("<HB4QI", _FCMA_VERSION, self._policy, *self._rng.state,
@@ -714,24 +731,32 @@ class MultiCIDRAllocator:
                 parts.append(b"\x01" if e.ready else b"\x00")
                 parts.append(struct.pack("<I", e.pos if e.pos >= 0 and self._policy != 2
                                          else _NO_POSITION))
-            runs = []
+            tops = []  # version 3: per top-level CIDR the block body of its usable addresses
             for family in (4, 6):
                 for node in _Trie.preorder(self._fams[family].trie.root, stop_at_value=True):
                     top: _Entry = node.value
-                    for start, end in _runs(top.storage, 0, top.size):
-                        runs.append(struct.pack("<B", family) + (top.net + 1 + start).to_bytes(16, "big")
-                                    + struct.pack("<Q", end - start))
-            parts.append(struct.pack("<Q", len(runs)))
-            parts.extend(runs)
+                    if top.size == 0:
+                        continue
+                    if isinstance(top.storage, DenseBitmap):
+                        body = encode_body_dense(top.size, top.storage.block_bits)
+                    else:
+                        body = encode_body(top.size, ((start, end - start) for start, end
+                                                      in _runs(top.storage, 0, top.size)))
+                    tops.append(FCMA_TOP.pack(family, top.net.to_bytes(16, "big"), top.plen, len(body)) + body)
+            parts.append(struct.pack("<I", len(tops)))
+            parts.extend(tops)
         body = b"".join(parts)
         return body + struct.pack("<I", zlib.crc32(body))
 
     @classmethod
-    def restore(cls, data: Any) -> "MultiCIDRAllocator":
-        """Rebuild from snapshot(); any defect raises SnapshotError and builds nothing."""
+    def restore(cls, data: Any, *, output: str = "str") -> "MultiCIDRAllocator":
+        """Rebuild from snapshot(); any defect raises SnapshotError and builds nothing. A snapshot
+        holds state only: ``output`` is chosen here (pickle and ``copy()`` keep the allocator's own)."""
+        out = output_code(output)
         buf = _snapshot_bytes(data)  # TypeError for anything not bytes-like
-        policy, state, cidrs, runs = _parse_fcma(buf)
+        policy, state, cidrs, runs, tops = _parse_fcma(buf)
         self = cls.__new__(cls)
+        self._set_output(out)
         self._policy = policy
         self._rng = Xoshiro256.from_state(state)
         self._lock = threading.Lock()
@@ -749,6 +774,18 @@ class MultiCIDRAllocator:
             if off + length > top.size:
                 raise SnapshotError("damaged snapshot: an allocated run leaves its CIDR")
             top.storage.set_run(off, length)
+        for family, net, plen, body in tops:  # version 3
+            top = self._entries[(family, net, plen)]
+            if top.parent is not None or top.size == 0:
+                raise SnapshotError("damaged snapshot: a block body for a CIDR that is not top-level")
+            if isinstance(top.storage, DenseBitmap):
+                spans, bitmaps = decode_body_parts(body, top.size)
+            else:
+                spans, bitmaps = decode_body(body, top.size), []
+            for start, length in spans:
+                top.storage.set_run(start, length)
+            for first_word, nwords, value in bitmaps:
+                top.storage.load_bits(first_word, nwords, value)
         for fam in self._fams.values():
             for e in (x for x in fam.slots if x is not None):
                 storage = e.top.storage
@@ -782,10 +819,13 @@ class MultiCIDRAllocator:
                         e.pos = i
 
     def __reduce__(self) -> Any:
-        return (self.__class__.restore, (self.snapshot(),))
+        return (self.__class__.restore, (self.snapshot(),), self.output)
+
+    def __setstate__(self, state: str) -> None:
+        self._set_output(output_code(state))
 
     def copy(self) -> "MultiCIDRAllocator":
-        return self.restore(self.snapshot())
+        return self.restore(self.snapshot(), output=self.output)
 
     __copy__ = copy
 

@@ -12,11 +12,13 @@ changed here changes in both at once. It imports nothing of either backend.
 """
 from __future__ import annotations
 
+import functools
+import ipaddress
 import struct
 import zlib
-from typing import Any, List, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
-from .errors import InvalidAddressError, SnapshotError
+from .errors import InvalidAddressError, MissingDependencyError, SnapshotError
 
 __all__ = [
     "usable_size",
@@ -26,6 +28,11 @@ __all__ = [
     "format_cidr",
     "snapshot_bytes",
     "parse_fcma",
+    "OUTPUTS",
+    "OutputDependencyError",
+    "output_code",
+    "output_maker",
+    "output_formatter",
 ]
 
 MASK64 = (1 << 64) - 1
@@ -104,14 +111,79 @@ def format_cidr(family: int, value: int, prefix: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Output types of the allocators (docs/api.md): what a call returns for an address
+# --------------------------------------------------------------------------------------------
+
+OUTPUTS = ("str", "int", "ipaddress", "netaddr")
+OUT_STR, OUT_INT, OUT_IPADDRESS, OUT_NETADDR = range(4)
+
+
+class OutputDependencyError(MissingDependencyError, ImportError):
+    """``output="netaddr"`` without netaddr installed (an ImportError too, so ``except
+    ImportError`` sees it)."""
+
+
+def output_code(output: Any) -> int:
+    """0-3 for ``"str"``, ``"int"``, ``"ipaddress"``, ``"netaddr"``; ``ValueError`` otherwise.
+
+    >>> output_code("int")
+    1
+    """
+    if isinstance(output, str) and output in OUTPUTS:
+        if output == "netaddr":
+            _netaddr()
+        return OUTPUTS.index(output)
+    raise ValueError(f"output must be 'str', 'int', 'ipaddress' or 'netaddr', got {output!r}")
+
+
+def _netaddr() -> Any:
+    try:
+        import netaddr  # type: ignore[import-untyped]
+    except ImportError:
+        raise OutputDependencyError('output="netaddr" needs netaddr: pip install netaddr') from None
+    return netaddr
+
+
+def output_maker(code: int, family: int) -> Optional[Callable[[int], Any]]:
+    """The class that makes an address object of ``family`` from its int (ipaddress, netaddr);
+    None for ``"str"`` and ``"int"``, which the allocators build themselves."""
+    if code == OUT_IPADDRESS:
+        return ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
+    if code == OUT_NETADDR:
+        return functools.partial(_netaddr().IPAddress, version=family)
+    return None
+
+
+def _same_int(family: int, value: int) -> int:
+    return value
+
+
+def output_formatter(code: int) -> Callable[[int, int], Any]:
+    """``(family, value) -> address`` in the output type (for the free-space calls).
+
+    >>> output_formatter(2)(6, 1)
+    IPv6Address('::1')
+    """
+    if code == OUT_STR:
+        return format_ip
+    if code == OUT_INT:
+        return _same_int
+    makers = {4: output_maker(code, 4), 6: output_maker(code, 6)}
+    return lambda family, value: makers[family](value)  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------------------------
 # Snapshots (docs/ALGORITHMS.md "Snapshot format")
 # --------------------------------------------------------------------------------------------
 
 FCAL_MAGIC = b"FCAL"
 FCMA_MAGIC = b"FCMA"
-FCAL_VERSION = 1
-FCMA_VERSION = 2
-FCAL_HEADER = struct.Struct("<4sHBB16sB4QQQ")
+FCAL_VERSION = 2  # per-block bitmaps or runs (fc_snapshot.h, _snapshot_twin.py)
+FCAL_VERSION_RUNS = 1  # one run list, still restorable
+FCMA_VERSION = 3  # per top-level CIDR a block body (fc_snapshot.h); 2 (run list) still restorable
+FCMA_VERSION_RUNS = 2
+FCMA_TOP = struct.Struct("<B16sBQ")  # family, network, prefix, body length
+FCAL_HEADER = struct.Struct("<4sHBB16sB4QQQ")  # ... used, run count (v1) / body length (v2)
 FCAL_RUN = struct.Struct("<QQ")
 CRC = struct.Struct("<I")
 FCMA_CIDR_RECORD = 23  # family, prefix, network, ready, position
@@ -131,20 +203,22 @@ def snapshot_bytes(data: Any) -> bytes:
         return view.tobytes()
 
 
-def parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int],
-                                    List[Tuple[int, int, int, bool, int]], List[Tuple[int, int, int]]]:
-    """Validate an FCMA snapshot completely; returns ``(policy, rng state, cidrs, runs)`` or raises
-    SnapshotError. The candidate positions are checked by the allocator that restores them."""
+def parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int], List[Tuple[int, int, int, bool, int]],
+                                    List[Tuple[int, int, int]], List[Tuple[int, int, int, bytes]]]:
+    """Validate the frame of an FCMA snapshot; returns ``(policy, rng state, cidrs, runs, tops)``
+    or raises SnapshotError. Version 2 has runs (checked here), version 3 tops, ``(family, network,
+    prefix, body)`` per top-level CIDR, ascending: each body and whether its CIDR is top-level are
+    checked by the allocator that reads it, as are the candidate positions."""
     def bad(why: str) -> SnapshotError:
         return SnapshotError(f"damaged MultiCIDRAllocator snapshot: {why}")
 
     header = 4 + 2 + 1 + 32 + 4
-    if len(buf) < header + 8 + 4:
+    if len(buf) < header + 4 + 4:
         raise bad("too short")
     if buf[:4] != FCMA_MAGIC:
         raise bad("not a MultiCIDRAllocator snapshot (bad magic)")
     (version,) = struct.unpack_from("<H", buf, 4)
-    if version != FCMA_VERSION:
+    if version not in (FCMA_VERSION_RUNS, FCMA_VERSION):
         raise bad(f"unsupported version {version}")
     (crc,) = struct.unpack_from("<I", buf, len(buf) - 4)
     if zlib.crc32(buf[:-4]) != crc:
@@ -157,7 +231,7 @@ def parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int],
         raise bad("random generator state is all zero")
     (ncidrs,) = struct.unpack_from("<I", buf, 39)
     pos = header
-    if len(buf) < pos + FCMA_CIDR_RECORD * ncidrs + 8 + 4:
+    if len(buf) < pos + FCMA_CIDR_RECORD * ncidrs + (4 if version == FCMA_VERSION else 8) + 4:
         raise bad("truncated CIDR list")
     cidrs = []
     seen = set()
@@ -184,6 +258,8 @@ def parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int],
             raise bad("duplicate CIDR")
         seen.add((family, net, plen))
         cidrs.append((family, net, plen, bool(ready), position))
+    if version == FCMA_VERSION:
+        return policy, state, cidrs, [], _parse_tops(buf, pos, seen, bad)
     (nruns,) = struct.unpack_from("<Q", buf, pos)
     pos += 8
     if len(buf) - pos - 4 != FCMA_RUN_RECORD * nruns:
@@ -203,4 +279,29 @@ def parse_fcma(buf: bytes) -> Tuple[int, Tuple[int, int, int, int],
             raise bad("runs not sorted, overlapping or adjacent")
         prev_family, prev_end = family, start + length - 1
         runs.append((family, start, length))
-    return policy, state, cidrs, runs
+    return policy, state, cidrs, runs, []
+
+
+def _parse_tops(buf: bytes, pos: int, seen: set, bad: Any) -> List[Tuple[int, int, int, bytes]]:
+    (ntops,) = struct.unpack_from("<I", buf, pos)  # room checked with the CIDR list
+    pos += 4
+    tops = []
+    previous = (0, -1)
+    for _ in range(ntops):
+        if len(buf) - pos - 4 < FCMA_TOP.size:
+            raise bad("truncated block body record")
+        family, network_bytes, plen, length = FCMA_TOP.unpack_from(buf, pos)
+        pos += FCMA_TOP.size
+        network = int.from_bytes(network_bytes, "big")
+        if (family, network, plen) not in seen:
+            raise bad("a block body for a CIDR it does not list")
+        if (family, network) <= previous:
+            raise bad("block bodies not in ascending order")
+        previous = (family, network)
+        if length > len(buf) - pos - 4:
+            raise bad("truncated block body")
+        tops.append((family, network, plen, buf[pos:pos + length]))
+        pos += length
+    if pos != len(buf) - 4:
+        raise bad("trailing bytes after the block bodies")
+    return tops

@@ -8,7 +8,7 @@ more keeps a 2^16-entry jump table over the top 16 bits, so a lookup starts 16 l
 allocator's entries) come from a pool of blocks that double in size, huge pages advised.
 
 Also the input and output helpers both classes share (str fast paths in C; any other input goes to
-the compiled single-CIDR core's parsers, so both modules word their errors as ``_core`` does).
+the compiled address module's parsers, so both modules word their errors as ``_core`` does).
 
 Only ``cdef inline`` functions and declarations: each cimporting module compiles its own copy, so
 the hot paths of either class pay no call across modules, and no ``_trie`` module exists at run time.
@@ -19,7 +19,7 @@ from libc.string cimport memchr, memcpy, memset
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport PyObject, Py_DECREF, Py_INCREF, Py_XDECREF
 
-from fastcidr._core cimport _parse_any_cidr, _parse_any_ip
+from fastcidr._addr cimport _parse_any_cidr, _parse_any_ip
 from fastcidr._fc cimport (
     FC_HUGE,
     fc_addr,

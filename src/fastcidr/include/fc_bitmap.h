@@ -29,6 +29,10 @@
  *   uint64_t fc_bm_count(bm)  (== bm->count),  uint64_t fc_bm_nbits(bm)
  *   size_t   fc_bm_memory(const fc_bitmap *bm)   bytes allocated by the structure (not *bm itself)
  *   void     fc_bm_clear_all(fc_bitmap *bm)       all zero again, memory released
+ *   int      fc_bm_load_page(fc_bitmap *bm, uint64_t page, const unsigned char *le_words)
+ *                                        fills page `page` (absent so far) from its words in
+ *                                        little-endian bytes (bits past nbits zero): 0 or -1
+ *   int      fc_bm_fill_page(fc_bitmap *bm, uint64_t page)   page `page` (absent so far) all ones
  *
  * Not thread safe by itself: the caller serialises (the GIL / a critical section).
  */
@@ -436,6 +440,68 @@ static inline int64_t fc_bm_set_range(fc_bitmap *bm, uint64_t start, uint64_t le
         p = seg_end;
     }
     return added;
+}
+
+static inline int fc_bm_load_page(fc_bitmap *bm, uint64_t page, const unsigned char *le_words)
+{
+    uint32_t c = (uint32_t)(page >> 8), pi = (uint32_t)page & (FC_BM_CHUNK_PAGES - 1), nw, w, ones;
+    int any_full = 0;
+    fc_bm_chunk *ch = fc__bm_get_chunk(bm, c);
+    fc_bm_page *pg;
+    size_t bytes;
+    if (!ch) return -1;
+    /* every word is written below: only the header of the page needs zeroing, not 8 KiB */
+    nw = fc__page_nwords(fc__bm_page_nbits(bm, c, pi));
+    bytes = fc__page_bytes(fc__bm_page_nbits(bm, c, pi));
+    pg = (fc_bm_page *)malloc(bytes);
+    if (!pg) return -1;
+    memset(pg, 0, offsetof(fc_bm_page, words));
+    pg->nbits = fc__bm_page_nbits(bm, c, pi);
+    ones = (uint32_t)fc_load_count_words(pg->words, le_words, nw, &any_full);
+    for (w = nw; w < FC_BM_PAGE_WORDS; w++) pg->l1[w >> 6] |= 1ULL << (w & 63);
+    if (any_full)
+        for (w = 0; w < nw; w++)
+            if (pg->words[w] == ~0ULL) pg->l1[w >> 6] |= 1ULL << (w & 63);
+    for (w = 0; w < FC_BM_L1_WORDS; w++)
+        if (pg->l1[w] == ~0ULL) pg->l2 |= 1ULL << w;
+    pg->l2 |= FC_BM_L1_WORDS < 64 ? ~0ULL << FC_BM_L1_WORDS : 0;
+    ch->pages[pi] = pg;
+    bm->mem += bytes;
+    pg->count = ones;
+    if (ones == pg->nbits) fc__mask_set(ch->full, pi);
+    ch->count += ones;
+    if (ch->count == ch->nbits) fc__mask_set(bm->full, c);
+    bm->count += ones;
+    return 0;
+}
+
+static inline int fc_bm_fill_page(fc_bitmap *bm, uint64_t page)
+{
+    uint32_t c = (uint32_t)(page >> 8), pi = (uint32_t)page & (FC_BM_CHUNK_PAGES - 1), nbits, nw;
+    fc_bm_chunk *ch = fc__bm_get_chunk(bm, c);
+    fc_bm_page *pg;
+    size_t bytes;
+    if (!ch) return -1;
+    nbits = fc__bm_page_nbits(bm, c, pi);
+    nw = fc__page_nwords(nbits);
+    bytes = fc__page_bytes(nbits);
+    pg = (fc_bm_page *)malloc(bytes);
+    if (!pg) return -1;
+    memset(pg, 0xFF, bytes); /* every summary bit set too: words, l1 and l2 all say "full" */
+    if (nbits & 63) pg->words[nw - 1] = ~0ULL >> (64 - (nbits & 63)); /* padding stays zero */
+    if (nbits & 63) {
+        pg->l1[(nw - 1) >> 6] &= ~(1ULL << ((nw - 1) & 63));
+        pg->l2 &= ~(1ULL << ((nw - 1) >> 6));
+    }
+    pg->count = nbits;
+    pg->nbits = nbits;
+    ch->pages[pi] = pg;
+    bm->mem += bytes;
+    fc__mask_set(ch->full, pi);
+    ch->count += nbits;
+    if (ch->count == ch->nbits) fc__mask_set(bm->full, c);
+    bm->count += nbits;
+    return 0;
 }
 
 static inline uint64_t fc__popcount_words(const uint64_t *w, uint32_t w0, uint32_t w1, uint32_t b0, uint32_t b1)
