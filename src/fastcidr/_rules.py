@@ -18,7 +18,7 @@ import struct
 import zlib
 from typing import Any, Callable, List, Optional, Tuple
 
-from .errors import InvalidAddressError, MissingDependencyError, SnapshotError
+from .errors import InvalidAddressError, MissingDependencyError, OutputDependencyError, SnapshotError
 
 __all__ = [
     "usable_size",
@@ -116,11 +116,6 @@ def format_cidr(family: int, value: int, prefix: int) -> str:
 
 OUTPUTS = ("str", "int", "ipaddress", "netaddr")
 OUT_STR, OUT_INT, OUT_IPADDRESS, OUT_NETADDR = range(4)
-
-
-class OutputDependencyError(MissingDependencyError, ImportError):
-    """``output="netaddr"`` without netaddr installed (an ImportError too, so ``except
-    ImportError`` sees it)."""
 
 
 def output_code(output: Any) -> int:

@@ -38,7 +38,14 @@ from typing import (
     Union,
 )
 
-from ..errors import Compacted, ConflictError, StoreError
+from ..errors import (  # the store errors live with the others; re-exported here
+    Compacted,
+    ConflictError,
+    ReadOnlyStoreError,
+    StoreError,
+    UnknownOutcomeError,
+    UnreadableRecordError,
+)
 
 __all__ = [
     "ABSENT",
@@ -150,39 +157,6 @@ class TxnConflict(ConflictError):
             f"{'absent' if actual_revision is None else actual_revision}"
         )
 
-
-
-class UnreadableRecordError(StoreError):
-    """One stored record cannot be read back as an object: its value is not valid UTF-8 or JSON,
-    not a JSON object, or not the shape its kind needs. ``location`` names it as
-    ``<kind>/<key>`` (``meta/range``); ``reason_text`` says what is wrong. Listings skip
-    such a record (with a warning); reading it by key raises this. ``fastcidr store inspect``
-    lists them and ``fastcidr store remove`` deletes one (docs/stores.md)."""
-
-    def __init__(self, kind: str, key: str, reason: str) -> None:
-        self.store_kind = kind
-        self.key = key
-        self.location = f"{kind}/{key}"
-        self.reason_text = reason
-        super().__init__(f"unreadable record {self.location}: {reason}")
-
-
-class ReadOnlyStoreError(StoreError):
-    """A write to a store that is open read-only (a file or directory that is not writable, or
-    opened with ``?mode=ro``): reads still work, nothing was written. Served as 503
-    ServiceUnavailable, the answer of a server that cannot take writes just now."""
-
-    reason = "ServiceUnavailable"
-    code = 503
-
-
-class UnknownOutcomeError(StoreError):
-    """A write was sent, its answer was lost, and reading the store back could not tell whether
-    it was applied (the store stayed unreachable). It may or may not have been applied: read the
-    object before trying again. Served as 504 Timeout (the outcome of the request is unknown)."""
-
-    reason = "Timeout"
-    code = 504
 
 
 _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number",
