@@ -11,7 +11,9 @@ from typing import Dict, List, NamedTuple, Optional
 REPO = Path(__file__).resolve().parent.parent
 # The directory holding the fastcidr these tests import: the checkout's src/ (core built in place)
 # or site-packages when the suite runs from an unpacked sdist against an installed wheel.
-PACKAGE_ROOT = Path(__import__("fastcidr").__file__).resolve().parents[1]
+import fastcidr  # noqa: E402
+
+PACKAGE_ROOT = Path(str(fastcidr.__file__)).resolve().parents[1]
 
 
 class Result(NamedTuple):
