@@ -336,3 +336,12 @@ def test_status_for_each_error_class():
     body = status.from_exception(allocated, SERVICES, "x").body
     assert body["message"].startswith('Service "x" is invalid: spec.clusterIPs: Invalid value: ')
     assert body["details"]["causes"][0]["field"] == "spec.clusterIPs"
+
+
+def test_an_unexpected_exception_is_a_500_without_its_class_name() -> None:
+    """What a client reads names no Python exception (only the server's log does)."""
+    from fastcidr.k8s.status import from_exception
+
+    error = from_exception(KeyError("spec"), None, "x")  # type: ignore[arg-type]
+    assert error.code == 500 and error.body["reason"] == "InternalError"
+    assert "KeyError" not in error.body["message"] and "spec" in error.body["message"]

@@ -192,4 +192,5 @@ def from_exception(exc: BaseException, resource: Optional[ResourceType], name: s
         return ApiError(exc.code, status_body(exc.code, exc.reason, str(exc)))
     if isinstance(exc, errors.FastCIDRError):
         return internal_error(str(exc))
-    return internal_error(f"{type(exc).__name__}: {exc}")
+    # the class name of an unexpected exception is the server's business, not the client's
+    return internal_error(str(exc) or "an unexpected error occurred")
