@@ -324,7 +324,6 @@ static uint64_t fc__run_starts_hw(const uint64_t *w, size_t n, uint64_t cap)
     }
     return k;
 }
-#endif
 
 /* AVX2: bytes counted by a 16-entry nibble table (Mula, Kurz, Lemire, "Faster population counts
    using AVX2 instructions", 2018); for run starts each word first loses the ones that continue
@@ -400,6 +399,7 @@ static uint64_t fc__load_count_avx2(uint64_t *dst, const unsigned char *src, siz
     }
     return total;
 }
+#endif /* x86_64: the popcnt and AVX2 variants */
 
 static inline uint64_t fc_popcount_words(const uint64_t *w, size_t n)
 {
