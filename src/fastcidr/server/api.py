@@ -119,7 +119,7 @@ class ResourceApi:
     ``require_service_ports``: refuse, as upstream does, a Service that needs a cluster IP but
     has no ports (off: fastcidr serves port-less Services, which its walkthrough and tests use)."""
 
-    require_service_ports = False
+    require_service_ports = True
 
     def __init__(self, cluster: "Cluster") -> None:
         self.cluster = cluster
