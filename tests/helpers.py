@@ -11,7 +11,7 @@ from typing import Any, Dict, List, NamedTuple, Optional
 REPO = Path(__file__).resolve().parent.parent
 # The directory holding the fastcidr these tests import: the checkout's src/ (core built in place)
 # or site-packages when the suite runs from an unpacked sdist against an installed wheel.
-PACKAGE_ROOT = Path(__import__("fastcidr").__file__).resolve().parents[1]
+PACKAGE_ROOT = Path(str(__import__("fastcidr").__file__)).resolve().parents[1]
 
 
 class Result(NamedTuple):

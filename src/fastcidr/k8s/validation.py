@@ -684,18 +684,22 @@ def service_manifest_errors(manifest: Any, current: Any = None) -> FieldErrors:
     updates: like the apiserver, an update that omits ``clusterIP`` keeps the stored one when
     neither is of type ExternalName. (``Cluster.create_service(ports=None)`` is not refused:
     a convenience of the library.)"""
-    spec = manifest.get("spec") if isinstance(manifest, dict) else None
-    spec = spec if isinstance(spec, dict) else {}
+    spec = _spec_of(manifest)
     if spec.get("ports") or spec.get("type") == "ExternalName":
         return []
     cluster_ip = spec.get("clusterIP")
-    if not cluster_ip and isinstance(current, dict):
-        old = current.get("spec") if isinstance(current.get("spec"), dict) else {}
+    if not cluster_ip and current is not None:
+        old = _spec_of(current)
         if old.get("type") != "ExternalName":
             cluster_ip = old.get("clusterIP")
     if cluster_ip == "None":
         return []
     return [required("spec.ports")]
+
+
+def _spec_of(manifest: Any) -> Dict[str, Any]:
+    spec = manifest.get("spec") if isinstance(manifest, dict) else None
+    return spec if isinstance(spec, dict) else {}
 
 
 def _service_port_literal(port: Any) -> GoLiteral:
