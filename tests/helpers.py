@@ -6,7 +6,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 REPO = Path(__file__).resolve().parent.parent
 # The directory holding the fastcidr these tests import: the checkout's src/ (core built in place)
@@ -40,6 +40,12 @@ spec:
 def cidr_yaml(name: str, *cidrs: str) -> str:
     """A ServiceCIDR manifest as the walkthrough writes it."""
     return CIDR_YAML.format(name=name, cidrs="".join(f"  - {c}\n" for c in cidrs))
+
+
+def service(name: str, **metadata: Any) -> Dict[str, Any]:
+    """The smallest Service body the apiserver accepts: one that needs a cluster IP must have a
+    port (``spec.ports: Required value`` otherwise)."""
+    return {"metadata": {"name": name, **metadata}, "spec": {"ports": [{"port": 80}]}}
 
 
 def child_env(backend: Optional[str] = None) -> Dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+from tests.helpers import service
 from tests.test_server_http import CIDRS, SERVICES, TABLE_ACCEPT, Client, watch_in_background
 
 IPS = "/apis/networking.k8s.io/v1/ipaddresses"
@@ -33,14 +34,14 @@ def _cidr(name: str, *cidrs: str, **meta: Any) -> Dict[str, Any]:
 
 def _fill_small_range(client: Client) -> None:
     for i in range(13):
-        assert client.request("POST", SERVICES, {"metadata": {"name": f"fill-{i}"}})[0] == 201
+        assert client.request("POST", SERVICES, service(f"fill-{i}"))[0] == 201
 
 
 def test_delete_blocked_servicecidr_twice(served):
     server, client = served
     _fill_small_range(client)
     assert client.request("POST", CIDRS, _cidr("newcidr1", "10.96.0.0/24"))[0] == 201
-    code, svc = client.request("POST", SERVICES, {"metadata": {"name": "blocker"}})[:3:2]
+    code, svc = client.request("POST", SERVICES, service("blocker"))[:3:2]
     assert code == 201
     code, _, first = client.request("DELETE", CIDRS + "/newcidr1", {"propagationPolicy": "Background"})
     assert code == 200
@@ -96,7 +97,7 @@ def test_always_serialised_fields(served):
 def test_dry_run_allocates_nothing(served):
     server, client = served
     before = client.request("GET", IPS)[2]["items"]
-    code, _, svc = client.request("POST", SERVICES + "?dryRun=All", {"metadata": {"name": "dry"}})
+    code, _, svc = client.request("POST", SERVICES + "?dryRun=All", service("dry"))
     assert code == 201 and svc["metadata"]["name"] == "dry"
     assert client.request("GET", SERVICES + "/dry")[0] == 404
     assert client.request("GET", IPS)[2]["items"] == before
@@ -131,7 +132,7 @@ def test_watch_sees_controller_side_effects(served):
     server, client = served
     _fill_small_range(client)
     client.request("POST", CIDRS, _cidr("newcidr1", "10.96.0.0/24"))
-    client.request("POST", SERVICES, {"metadata": {"name": "blocker"}})
+    client.request("POST", SERVICES, service("blocker"))
     client.request("DELETE", CIDRS + "/newcidr1")
     rv = client.request("GET", CIDRS)[2]["metadata"]["resourceVersion"]
     watcher, events = watch_in_background(
@@ -173,7 +174,7 @@ def test_concurrent_creates_get_unique_addresses(fc):
         client = Client(server)
         try:
             for i in range(25):
-                code, _, body = client.request("POST", SERVICES, {"metadata": {"name": f"w{n}-{i}"}})
+                code, _, body = client.request("POST", SERVICES, service(f"w{n}-{i}"))
                 with lock:
                     results.append((code, body["spec"]["clusterIP"] if code == 201 else body))
         finally:
@@ -201,7 +202,7 @@ def test_concurrent_creates_get_unique_addresses(fc):
 def test_delete_collection_with_a_label_selector(served):
     server, client = served
     for name, team in (("a", "x"), ("b", "x"), ("c", "y")):
-        assert client.request("POST", SERVICES, {"metadata": {"name": name, "labels": {"team": team}}})[0] == 201
+        assert client.request("POST", SERVICES, service(name, labels={"team": team}))[0] == 201
     code, _, body = client.request("DELETE", SERVICES + "?labelSelector=team%3Dx")
     assert code == 200 and sorted(i["metadata"]["name"] for i in body["items"]) == ["a", "b"]
     left = [i["metadata"]["name"] for i in client.request("GET", SERVICES)[2]["items"]]
@@ -211,7 +212,7 @@ def test_delete_collection_with_a_label_selector(served):
 
 def test_label_selector_watch_reports_objects_entering_and_leaving(served):
     server, client = served
-    client.request("POST", SERVICES, {"metadata": {"name": "in", "labels": {"team": "x"}}})
+    client.request("POST", SERVICES, service("in", labels={"team": "x"}))
     rv = client.request("GET", SERVICES)[2]["metadata"]["resourceVersion"]
     watcher, events = watch_in_background(
         server, f"{SERVICES}?watch=true&resourceVersion={rv}&labelSelector=team%3Dx"
@@ -220,7 +221,7 @@ def test_label_selector_watch_reports_objects_entering_and_leaving(served):
     client.request("PATCH", SERVICES + "/in", {"metadata": {"labels": {"team": "y"}}}, content_type=merge)
     client.request("PATCH", SERVICES + "/in", {"metadata": {"labels": {"team": "x"}}}, content_type=merge)
     client.request("PATCH", SERVICES + "/in", {"metadata": {"annotations": {"a": "b"}}}, content_type=merge)
-    client.request("POST", SERVICES, {"metadata": {"name": "never", "labels": {"team": "z"}}})
+    client.request("POST", SERVICES, service("never", labels={"team": "z"}))
     client.request("DELETE", SERVICES + "/in")
     watcher.join(30)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
@@ -229,7 +230,7 @@ def test_label_selector_watch_reports_objects_entering_and_leaving(served):
 
 def test_metrics_endpoint(served):
     server, client = served
-    client.request("POST", SERVICES, {"metadata": {"name": "m"}})
+    client.request("POST", SERVICES, service("m"))
     code, headers, body = client.request("GET", "/metrics", accept="text/plain")
     assert code == 200 and headers["Content-Type"].startswith("text/plain")
     text = body.decode()

@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from fastcidr import errors
+from tests.helpers import service
 from tests.serve_process import ServeProcess, parse_response, serve_env
 from tests.servers import TLSFiles
 from tests.test_server_kubectl import Kubectl
@@ -67,7 +68,7 @@ def test_the_server_own_names_are_accepted(server, host):
 
 def test_a_cross_origin_text_plain_post_is_refused(server):
     before = server.state()
-    body = json.dumps({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "drive-by"}})
+    body = json.dumps({"apiVersion": "v1", "kind": "Service", **service("drive-by")})
     for origin in ("http://evil.example", "null", f"http://127.0.0.1:{server.port + 1}",
                    "https://127.0.0.1", "file://"):
         for content_type in ("text/plain", "application/json"):
@@ -109,7 +110,7 @@ def test_remote_mode_requires_the_generated_token(pure, tmp_path):
         before = server.state()
         for token in ("", "x" + server.token[1:], server.token + "x", server.token[:-1]):
             code, headers, body = server.request(
-                "POST", SERVICES, {"metadata": {"name": "intruder"}},
+                "POST", SERVICES, service("intruder"),
                 headers={"Authorization": f"Bearer {token}"} if token else {"Authorization": ""},
                 token="")
             assert code == 401, (token, body)

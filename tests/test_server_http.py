@@ -25,6 +25,7 @@ from fastcidr.server import ApiServer, kubeconfig_text
 from fastcidr.server.protobuf import MAGIC, _ld, _vi
 from fastcidr.store.base import Create, Delete, Put
 from fastcidr.store.memory import MemoryStore
+from tests.helpers import service
 
 FINALIZER = "networking.k8s.io/service-cidr-finalizer"
 
@@ -436,7 +437,7 @@ def test_plain_list_always_has_items_and_honours_field_selector(client):
 
 def test_list_limit_and_continue(client):
     for i in range(3):
-        client.request("POST", SERVICES, {"metadata": {"name": f"s{i}"}, "spec": {}})
+        client.request("POST", SERVICES, service(f"s{i}"))
     page = client.request("GET", SERVICES + "?limit=2")[2]
     assert len(page["items"]) == 2 and page["metadata"]["remainingItemCount"] == 2
     rest = client.request("GET", SERVICES + "?limit=2&continue=" + page["metadata"]["continue"])[2]
@@ -447,7 +448,7 @@ def test_list_limit_and_continue(client):
 
 def test_label_selector_and_all_namespaces(client):
     client.request("POST", "/api/v1/namespaces/other/services",
-                   {"metadata": {"name": "x", "labels": {"app": "web"}}, "spec": {}})
+                   service("x", labels={"app": "web"}))
     body = client.request("GET", "/api/v1/services?labelSelector=app%3Dweb")[2]
     assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in body["items"]] == [("other", "x")]
     names = [n["metadata"]["name"] for n in client.request("GET", "/api/v1/namespaces")[2]["items"]]
@@ -490,8 +491,8 @@ def test_already_exists_and_invalid(client):
 
 def test_range_full_is_internal_error(client):
     for i in range(13):
-        assert client.request("POST", SERVICES, {"metadata": {"name": f"t{i}"}})[0] == 201
-    code, _, body = client.request("POST", SERVICES, {"metadata": {"name": "t13"}})
+        assert client.request("POST", SERVICES, service(f"t{i}"))[0] == 201
+    code, _, body = client.request("POST", SERVICES, service("t13"))
     assert (code, body["reason"]) == (500, "InternalError")
     assert body["message"] == "Internal error occurred: failed to allocate a serviceIP: range is full"
     assert body["details"] == {"causes": [{"message": "failed to allocate a serviceIP: range is full"}]}
@@ -510,7 +511,7 @@ def test_strict_field_validation(client):
 
 
 def test_namespace_mismatch_and_name_mismatch(client):
-    code, _, body = client.request("POST", SERVICES, {"metadata": {"name": "a", "namespace": "x"}})
+    code, _, body = client.request("POST", SERVICES, service("a", namespace="x"))
     assert code == 400
     code, _, body = client.request("PUT", CIDRS + "/kubernetes",
                                    {"metadata": {"name": "other"}, "spec": {"cidrs": []}})
@@ -574,7 +575,7 @@ def test_stale_update_is_conflict(client):
 
 
 def test_dry_run_changes_nothing(client):
-    code, _, body = client.request("POST", SERVICES + "?dryRun=All", {"metadata": {"name": "dry"}})
+    code, _, body = client.request("POST", SERVICES + "?dryRun=All", service("dry"))
     assert code == 201
     assert client.request("GET", SERVICES + "/dry")[0] == 404
     code, _, body = client.request("DELETE", CIDRS + "/kubernetes?dryRun=All")
@@ -729,7 +730,7 @@ def test_keep_alive_survives_bodies_on_any_method_and_chunked_bodies(server):
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
         body = b'{"ignored": true}'
         sock.sendall(b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-        payload = json.dumps({"metadata": {"name": "chunked"}}).encode()
+        payload = json.dumps(service("chunked")).encode()
         sock.sendall(b"POST " + SERVICES.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                      + b"%x\r\n%s\r\n0\r\n\r\n" % (len(payload), payload))
@@ -748,9 +749,9 @@ def test_keep_alive_survives_bodies_on_any_method_and_chunked_bodies(server):
 
 def test_pages_come_from_the_first_page_snapshot(client):
     for i in range(5):
-        client.request("POST", SERVICES, {"metadata": {"name": f"p{i}"}})
+        client.request("POST", SERVICES, service(f"p{i}"))
     first = client.request("GET", SERVICES + "?limit=2")[2]
-    client.request("POST", SERVICES, {"metadata": {"name": "p0a"}})  # sorts into the later pages
+    client.request("POST", SERVICES, service("p0a"))  # sorts into the later pages
     names = [i["metadata"]["name"] for i in first["items"]]
     token = first["metadata"]["continue"]
     while token:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from tests.helpers import service
 from tests.serve_process import ServeProcess, parse_response
 
 SERVICES = "/api/v1/namespaces/default/services"
@@ -133,15 +134,15 @@ def test_content_length_with_chunked_is_400_and_closes(server):
                                           "multipart/form-data; boundary=x"])
 def test_bodies_that_are_not_json_yaml_or_protobuf_are_415(server, content_type):
     with Unchanged(server):
-        code, _, body = server.request("POST", SERVICES, {"metadata": {"name": "drive-by"}},
+        code, _, body = server.request("POST", SERVICES, service("drive-by"),
                                        content_type=content_type)
         assert code == 415
         _status(body, 415, "UnsupportedMediaType")
 
 
 def test_yaml_bodies_are_still_accepted(server):
-    code, _, body = server.request("POST", SERVICES, b"metadata:\n  name: from-yaml\n",
-                                   content_type="application/yaml")
+    yaml_body = b"metadata:\n  name: from-yaml\nspec:\n  ports:\n  - port: 80\n"
+    code, _, body = server.request("POST", SERVICES, yaml_body, content_type="application/yaml")
     assert code == 201, body
     assert server.request("DELETE", SERVICES + "/from-yaml")[0] == 200
 

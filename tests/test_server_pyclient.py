@@ -13,6 +13,8 @@ from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from kubernetes.client.rest import ApiException
 
+from tests.helpers import service as service_body
+
 
 @pytest.fixture
 def apis(fc, tmp_path):
@@ -83,7 +85,7 @@ def test_services_and_ipaddresses(apis):
     assert {s.metadata.name for s in everywhere.items} == {"kubernetes", "web"}
     assert core.read_namespaced_service("web", "default").spec.selector == {"app": "web"}
     with pytest.raises(ApiException) as info:
-        core.create_namespaced_service("default", {"metadata": {"name": "web"}, "spec": {}})
+        core.create_namespaced_service("default", service_body("web"))
     assert info.value.status == 409
     core.delete_namespaced_service("web", "default")
     with pytest.raises(ApiException) as info:

@@ -20,6 +20,7 @@ from typing import (
 
 from ..errors import FastCIDRError, NotFoundError, StoreError, StoreNotFoundError
 from ..k8s import resources
+from ..k8s import validation
 from ..k8s.printers import format_labels
 from ..k8s.resources import (
     IPADDRESSES,
@@ -640,6 +641,14 @@ def _each_manifest(work: Sequence[Tuple[Dict[str, Any], str]], args: argparse.Na
         yield res, doc, meta.get("name", ""), source
 
 
+def _held_to_apiserver_rules(res: Resource, doc: Dict[str, Any], name: str,
+                             live: Optional[Dict[str, Any]] = None) -> None:
+    """A manifest kubectl would send to kube-apiserver is refused as it refuses it, also where
+    the library is more lenient (a Service that needs a cluster IP must have ports)."""
+    if res is SERVICES:
+        validation.check(validation.service_manifest_errors(doc, live), "Service", name)
+
+
 def cmd_create_files(args: argparse.Namespace) -> int:
     """``create -f FILE``: like apply, but an object that exists is an AlreadyExists error."""
     if not args.filename:
@@ -649,6 +658,7 @@ def cmd_create_files(args: argparse.Namespace) -> int:
     with open_cluster(args) as cluster:
         for res, doc, name, source in _each_manifest(work, args, failures):
             try:
+                _held_to_apiserver_rules(res, doc, name)
                 cluster.create(doc)
             except FastCIDRError as exc:
                 failures.append(server_error_text(exc, kind=res.kind, name=name, source=source))
@@ -796,6 +806,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 _out(f"{res.qualified_singular}/{name} unchanged\n")
                 continue
             try:
+                _held_to_apiserver_rules(res, doc, name, live)
                 cluster.apply(doc)
             except FastCIDRError as exc:
                 failures.append(server_error_text(exc, kind=res.kind, name=name, source=source,

@@ -45,6 +45,7 @@ __all__ = [
     "validate_ip_address",
     "validate_ip_address_update",
     "validate_service",
+    "service_manifest_errors",
     "validate_range",
 ]
 
@@ -674,6 +675,31 @@ def validate_service(svc: Any) -> FieldErrors:
     if svc.ip_family_policy is not None and svc.ip_family_policy not in POLICIES:
         errors.append(unsupported("spec.ipFamilyPolicy", svc.ip_family_policy, POLICIES))
     return errors
+
+
+def service_manifest_errors(manifest: Any, current: Any = None) -> FieldErrors:
+    """What kube-apiserver refuses in a Service manifest (a dict) that the library's Service
+    accepts: a Service that needs a cluster IP must have ports. Headless ones (``clusterIP:
+    None``) and ExternalName ones may have none. ``current`` is the stored Service a manifest
+    updates: like the apiserver, an update that omits ``clusterIP`` keeps the stored one when
+    neither is of type ExternalName. (``Cluster.create_service(ports=None)`` is not refused:
+    a convenience of the library.)"""
+    spec = _spec_of(manifest)
+    if spec.get("ports") or spec.get("type") == "ExternalName":
+        return []
+    cluster_ip = spec.get("clusterIP")
+    if not cluster_ip and current is not None:
+        old = _spec_of(current)
+        if old.get("type") != "ExternalName":
+            cluster_ip = old.get("clusterIP")
+    if cluster_ip == "None":
+        return []
+    return [required("spec.ports")]
+
+
+def _spec_of(manifest: Any) -> Dict[str, Any]:
+    spec = manifest.get("spec") if isinstance(manifest, dict) else None
+    return spec if isinstance(spec, dict) else {}
 
 
 def _service_port_literal(port: Any) -> GoLiteral:

@@ -28,6 +28,7 @@ from typing import (
 )
 
 from .. import errors
+from ..k8s import validation
 from ..k8s.selectors import (
     SelectorError,
     matches_fields,
@@ -114,12 +115,7 @@ def _key(resource: ResourceType, namespace: Optional[str], name: str) -> str:
 
 
 class ResourceApi:
-    """The verbs of every served resource over one Cluster. Thread-safe as the Cluster is.
-
-    ``require_service_ports``: refuse, as upstream does, a Service that needs a cluster IP but
-    has no ports (off: fastcidr serves port-less Services, which its walkthrough and tests use)."""
-
-    require_service_ports = False
+    """The verbs of every served resource over one Cluster. Thread-safe as the Cluster is."""
 
     def __init__(self, cluster: "Cluster") -> None:
         self.cluster = cluster
@@ -319,7 +315,7 @@ class ResourceApi:
             return created, warnings
         if resource is SERVICECIDRS or resource is SERVICES:
             body.pop("status", None)  # status is written through the status subresource
-        if resource is SERVICES and self.require_service_ports:
+        if resource is SERVICES:
             _require_service_ports(body, name)
         obj = self._call(resource, name, lambda: self.cluster.create(body, dry_run=dry_run),
                          creating_service=resource is SERVICES)
@@ -357,10 +353,9 @@ class ResourceApi:
             for field in ("uid", "creationTimestamp", "deletionTimestamp"):
                 if field in current["metadata"] and field not in merged["metadata"]:
                     merged["metadata"][field] = current["metadata"][field]
-            # (a Service that has ports cannot lose them all, e.g. to {"spec": null}: upstream
-            # refuses every port-less Service that needs a cluster IP)
-            if resource is SERVICES and (self.require_service_ports or (current.get("spec") or {}).get("ports")):
-                _require_service_ports(merged, name)
+            # (so a Service cannot lose all its ports either, e.g. to {"spec": null})
+            if resource is SERVICES:
+                _require_service_ports(merged, name, current)
         if subresource == "status" and resource not in (SERVICECIDRS, SERVICES):
             return current, warnings  # no writable status for the other kinds here
         update = self.cluster.update_status if subresource == "status" else self.cluster.update
@@ -529,15 +524,12 @@ def _pruned(value: Any, schema: Any) -> Any:
     return value
 
 
-def _require_service_ports(body: Dict[str, Any], name: str) -> None:
-    """Upstream refuses a Service that needs a cluster IP but has no ports (headless and
-    ExternalName ones may have none). (The library allows port-less Services.)"""
-    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
-    assert isinstance(spec, dict)
-    if spec.get("ports") or spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None" or \
-            (spec.get("clusterIPs") or [None])[0] == "None":
-        return
-    raise status.invalid(SERVICES, name, [("spec.ports", "Required value")])
+def _require_service_ports(body: Dict[str, Any], name: str, current: Optional[Dict[str, Any]] = None) -> None:
+    """Upstream refuses a Service that needs a cluster IP but has no ports (the library's
+    ``create_service`` allows one; a request is a manifest and is held to upstream's rule)."""
+    refused = validation.service_manifest_errors(body, current)
+    if refused:
+        raise status.invalid(SERVICES, name, refused)
 
 
 def _check_preconditions(resource: ResourceType, name: str, current: Dict[str, Any],
