@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import fastcidr
+from fastcidr.testing import stop_child
 
 # Where the fastcidr these tests import lives (the checkout's src/ with the core built in place,
 # or site-packages when the suite runs from an unpacked sdist): the server runs the same code.
@@ -96,13 +97,7 @@ class ServeProcess:
 
     def stop(self) -> str:
         """SIGTERM, wait; returns stderr."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_child(self.proc)
         err = self.proc.stderr.read() if self.proc.stderr else ""
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from fastcidr.testing import stop_child
 from tests.serve_process import SRC
 from tests.test_server_controllers import api_client, serve, wait_for  # noqa: F401
 
@@ -43,13 +44,7 @@ def operator(serve, tmp_path) -> Iterator[Any]:
     try:
         yield server, out, proc, tmp_path / "kopf.log"
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_child(proc, signal.SIGINT)
         log.close()
 
 

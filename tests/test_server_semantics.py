@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
+from fastcidr.testing import stop_child
 from tests.serve_process import ServeProcess
 from tests.test_server_kubectl import Kubectl
 
@@ -334,10 +335,5 @@ def test_kopf_operator_with_finalizers_handles_create_update_delete(server, tmp_
         assert result.returncode != 0 and "NotFound" in result.stderr
         assert ip not in _ip_names(proc)
     finally:
-        kopf.terminate()
-        try:
-            kopf.wait(20)
-        except subprocess.TimeoutExpired:
-            kopf.kill()
-            kopf.wait(10)
+        stop_child(kopf)
         output.close()

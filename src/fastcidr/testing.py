@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -105,6 +106,18 @@ class FastCIDRServer:
         return f"<FastCIDRServer {self.mode} {self.url} store={self.store_url}>"
 
 
+def stop_child(proc: "subprocess.Popen[Any]", sig: int = signal.SIGTERM) -> None:
+    """Stop a child process (a subprocess server, ``kopf run``): ``sig`` (SIGINT lets kopf
+    finish its handlers), 20 seconds to exit, then SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 def _flag_args(flags: Dict[str, Any]) -> List[str]:
     args: List[str] = []
     for name, value in flags.items():
@@ -167,13 +180,7 @@ def start_server(directory: str, *, store: str = "memory", mode: str = "thread",
     threading.Thread(target=pump, daemon=True).start()
 
     def stop_process() -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_child(proc)
         stdout.close()
         log.close()
 

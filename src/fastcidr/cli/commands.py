@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
     Dict,
     Iterator,
     List,
@@ -16,6 +17,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    TypeVar,
 )
 
 from ..errors import FastCIDRError, NotFoundError, StoreError, StoreNotFoundError
@@ -83,6 +85,8 @@ def resolve_store(flag: Optional[str], *, create: bool = True) -> str:
     return path
 
 
+_Opened = TypeVar("_Opened")
+
 _INIT_HINT = "run 'fastcidr init --service-cluster-ip-range CIDR[,CIDR]' to create one"
 
 
@@ -96,9 +100,15 @@ def _no_store(exc: StoreNotFoundError) -> CommandError:
 
 def open_view(args: argparse.Namespace) -> StoreView:
     """The store of a read-only command; a store that does not exist is an error (and stays so)."""
+    return open_existing(args, StoreView)
+
+
+def open_existing(args: argparse.Namespace, opener: Callable[[str], _Opened]) -> _Opened:
+    """``opener`` on the command's store URL, which must name a store that exists (the CLI's
+    errors for one that does not, or for a URL that cannot be understood)."""
     url = resolve_store(getattr(args, "store", None), create=False)
     try:
-        return StoreView(url)
+        return opener(url)
     except StoreNotFoundError as exc:
         raise _no_store(exc) from None
     except ValueError as exc:  # a store URL that cannot be understood

@@ -18,7 +18,7 @@ import base64
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from .jsonpath import JSONPathError, _compare, _go_json, _go_quote, _go_v, _unquote
+from .jsonpath import JSONPathError, _compare, _go_json, _go_quote, _go_v, _unquote, go_type_name
 from .kubectl_errors import CommandError
 
 __all__ = ["render_template", "TemplateError"]
@@ -490,7 +490,7 @@ def _sprintf(fmt: Any, args: List[Any]) -> str:
                 text = text[:int(precision)]
         elif kind == "d":
             if isinstance(value, bool) or not isinstance(value, int):
-                return f"%!d({_go_type_name(value)}={_text(value)})"
+                return f"%!d({go_type_name(value)}={_text(value)})"
             text = str(value)
         elif kind == "q":
             text = _go_quote(_text(value))
@@ -508,20 +508,8 @@ def _sprintf(fmt: Any, args: List[Any]) -> str:
 
     out = _VERB_RE.sub(verb, str(fmt))
     if values:
-        out += "%!(EXTRA " + ", ".join(f"{_go_type_name(v)}={_text(v)}" for v in values) + ")"
+        out += "%!(EXTRA " + ", ".join(f"{go_type_name(v)}={_text(v)}" for v in values) + ")"
     return out
-
-
-def _go_type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    return "map[string]interface {}" if isinstance(value, dict) else "[]interface {}"
 
 
 def render_template(template: str, document: Any) -> str:

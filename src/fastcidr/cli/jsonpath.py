@@ -323,18 +323,21 @@ def _parse_action(text: str) -> List[Node]:
 
 # -- Go's view of JSON values ------------------------------------------------------------------
 
-def _go_type(value: Any) -> str:
+def go_type_name(value: Any) -> str:
+    """Go's ``%T`` of a decoded JSON value, for the JSONPath and Go-template error texts.
+    Anything that is not a map, bool, number or string (a null, a missing value) has always been
+    shown as the list type by the templates' printf; the JSONPath errors never see a null."""
     if isinstance(value, dict):
         return "map[string]interface {}"
-    if isinstance(value, list):
-        return "[]interface {}"
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
         return "int64"
     if isinstance(value, float):
         return "float64"
-    return "string"
+    if isinstance(value, str):
+        return "string"
+    return "[]interface {}"
 
 
 def _go_float(value: float) -> str:
@@ -600,7 +603,7 @@ class JSONPath:
             if value is None:
                 continue
             if not isinstance(value, list):
-                raise JSONPathError(f"{_go_type(value)} is not array or slice")
+                raise JSONPathError(f"{go_type_name(value)} is not array or slice")
             length = len(value)
             (known0, start, _), (known1, stop, derived1), (known2, step, _) = params
             if not known0:

@@ -27,7 +27,7 @@ from typing import (
 
 from .kubectl_errors import CommandError
 from .output import _yaml_module
-from ..k8s.yaml_reader import load_yaml, yaml_error_text  # noqa: F401  (re-exported)
+from ..k8s.yaml_reader import json_type_name, load_yaml, yaml_error_text  # noqa: F401  (re-exported)
 
 
 def _read_source(path: str) -> Tuple[str, str]:
@@ -89,19 +89,6 @@ def _subset(wanted: Any, live: Any) -> bool:
     return wanted == live or (wanted in ("", None, {}, []) and live in ("", None, {}, []))
 
 
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "string"
-
-
 def _check_metadata(doc: Dict[str, Any], source: str) -> None:
     """kubectl's decode errors for ObjectMeta fields of the wrong JSON type (a null label or
     annotation value reads as "", as Go decodes it)."""
@@ -110,7 +97,7 @@ def _check_metadata(doc: Dict[str, Any], source: str) -> None:
         return
 
     def refuse(got: Any, field: str, want: str = "string") -> None:
-        raise CommandError(f'unable to decode "{source}": json: cannot unmarshal {_json_type(got)} into Go '
+        raise CommandError(f'unable to decode "{source}": json: cannot unmarshal {json_type_name(got)} into Go '
                            f"struct field ObjectMeta.metadata.{field} of type {want}")
 
     for field in ("name", "namespace", "generateName"):

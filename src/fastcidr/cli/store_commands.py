@@ -73,18 +73,10 @@ def add_store_commands(sub: Any, store_flag: argparse.ArgumentParser) -> None:
 
 def _open_maintenance(args: argparse.Namespace) -> Any:
     """A StoreMaintenance on the command's store, which must exist (as ``open_view``)."""
-    from ..errors import StoreNotFoundError
     from ..k8s.view import StoreMaintenance
-    from .commands import _no_store, resolve_store
-    from .kubectl_errors import CommandError
+    from .commands import open_existing
 
-    url = resolve_store(getattr(args, "store", None), create=False)
-    try:
-        return StoreMaintenance(url)
-    except StoreNotFoundError as exc:
-        raise _no_store(exc) from None
-    except ValueError as exc:  # a store URL that cannot be understood
-        raise CommandError(str(exc)) from None
+    return open_existing(args, StoreMaintenance)
 
 
 def cmd_store_inspect(args: argparse.Namespace) -> int:

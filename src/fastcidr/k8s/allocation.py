@@ -728,6 +728,20 @@ class Allocation(ServiceCIDRLifecycle):
         svc.ip_family_policy = policy
         return svc, take, release
 
+    def _undo_taken(self, taken: List[str]) -> None:
+        """An update that failed after allocating: its new addresses go back to the index and the
+        node-port view (which it may have changed) is read again."""
+        for ip in taken:
+            self._alloc.release(ip)
+        self._np = None
+
+    @staticmethod
+    def _refuse_lost_race(obj: Service, check_rv: bool) -> None:
+        """Another writer committed first: a 409 when the caller pinned its resourceVersion,
+        otherwise (returning) the caller retries on the new state."""
+        if check_rv and obj.resource_version:
+            raise _conflict(RES_SVC, obj.name) from None
+
     def _update_service(self, obj: Service, check_rv: bool, dry_run: bool = False,
                         status_only: bool = False) -> Service:
         for _ in range(_MAX_RETRIES):
@@ -747,8 +761,7 @@ class Allocation(ServiceCIDRLifecycle):
                 try:
                     rev = self._commit(ops)
                 except TxnConflict:
-                    if check_rv and obj.resource_version:
-                        raise _conflict(RES_SVC, obj.name) from None
+                    self._refuse_lost_race(obj, check_rv)
                     continue
                 if not self._shared:
                     self._rev = rev
@@ -762,8 +775,7 @@ class Allocation(ServiceCIDRLifecycle):
                 try:
                     rev = self._commit(ops)
                 except TxnConflict:
-                    if check_rv and obj.resource_version:
-                        raise _conflict(RES_SVC, obj.name) from None
+                    self._refuse_lost_race(obj, check_rv)
                     continue
                 self._after_removal(rev, released, ports)
                 if obj.key == "default/kubernetes":
@@ -788,10 +800,7 @@ class Allocation(ServiceCIDRLifecycle):
                     ports_taken, ports_after = self._assign_node_ports(new, held)
                 ports_released = held - ports_after
             except BaseException:
-                if not dry_run:
-                    for ip in taken:
-                        self._alloc.release(ip)
-                self._np = None
+                self._undo_taken([] if dry_run else taken)
                 raise
             if dry_run:
                 self._release_node_ports(ports_taken)
@@ -807,16 +816,11 @@ class Allocation(ServiceCIDRLifecycle):
             try:
                 rev = self._commit(ops)
             except TxnConflict:
-                for ip in taken:
-                    self._alloc.release(ip)
-                self._np = None
-                if check_rv and obj.resource_version:
-                    raise _conflict(RES_SVC, obj.name) from None
+                self._undo_taken(taken)
+                self._refuse_lost_race(obj, check_rv)
                 continue
             except BaseException:
-                for ip in taken:
-                    self._alloc.release(ip)
-                self._np = None
+                self._undo_taken(taken)
                 raise
             if not self._shared:
                 self._rev = rev

@@ -29,7 +29,7 @@ import gc
 import time
 import weakref
 from dataclasses import replace
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from .._log import get_logger
 from ..errors import NotFoundError
@@ -62,6 +62,7 @@ from .resources import ResourceType
 __all__ = ["Cluster", "paused_collector"]
 
 log = get_logger(__name__)
+_Finalized = TypeVar("_Finalized", Service, IPAddress)
 
 
 class Cluster(Repair):
@@ -359,16 +360,9 @@ class Cluster(Repair):
                 raise NotFoundError(RES_SVC, str(name))
             current = self._svc_from_record(rec)
             if current.finalizers:
-                if current.terminating:
-                    return current
-                marked = replace(current, deletion_timestamp=self._now(), resource_version="")
-                try:
-                    rev = self._commit([Put(SERVICES, key, marked.to_dict(), expect=rec.revision)])
-                except TxnConflict:
+                marked = self._mark_deleted(SERVICES, key, rec, current)
+                if marked is None:
                     continue
-                if not self._shared:
-                    self._rev = rev
-                marked.resource_version = str(rev)
                 return marked
             ops, released, ports = self._removal_ops(rec, namespace, str(name))
             try:
@@ -380,6 +374,22 @@ class Cluster(Repair):
                 self._ensure_default_service()  # the apiserver recreates it, on its first address
             return None
         raise _conflict(RES_SVC, str(name))
+
+    def _mark_deleted(self, table: str, key: str, rec: Any, current: _Finalized) -> Optional[_Finalized]:
+        """The object with finalizers as a delete leaves it: marked with ``deletionTimestamp``
+        (once; an object already terminating is returned as it is). None when another writer
+        changed the record first, for the caller to retry."""
+        if current.terminating:
+            return current
+        marked = replace(current, deletion_timestamp=self._now(), resource_version="")
+        try:
+            rev = self._commit([Put(table, key, marked.to_dict(), expect=rec.revision)])
+        except TxnConflict:
+            return None
+        if not self._shared:
+            self._rev = rev
+        marked.resource_version = str(rev)
+        return marked
 
     @_locked
     def delete_ip_address(self, ip: Any) -> Optional[IPAddress]:
@@ -395,16 +405,9 @@ class Cluster(Repair):
                 raise NotFoundError(RES_IP, key)
             current = self._ip_from_record(rec)
             if current.finalizers:
-                if current.terminating:
-                    return current
-                marked = replace(current, deletion_timestamp=self._now(), resource_version="")
-                try:
-                    rev = self._commit([Put(IPADDRESSES, key, marked.to_dict(), expect=rec.revision)])
-                except TxnConflict:
+                marked = self._mark_deleted(IPADDRESSES, key, rec, current)
+                if marked is None:
                     continue
-                if not self._shared:
-                    self._rev = rev
-                marked.resource_version = str(rev)
                 return marked
             try:
                 rev = self._commit([Delete(IPADDRESSES, key, expect=rec.revision)])

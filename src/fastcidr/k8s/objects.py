@@ -149,6 +149,23 @@ def _put_meta_common(meta: Dict[str, Any], obj: Any) -> None:
         meta["finalizers"] = list(obj.finalizers)
 
 
+def _read_meta_common(meta: Dict[str, Any]) -> Dict[str, Any]:
+    """The generic ObjectMeta fields ``_put_meta_common`` writes (and the name), as the keyword
+    arguments every kind's ``from_dict`` passes on."""
+    return {
+        "name": str(meta.get("name") or ""),
+        "uid": str(meta.get("uid") or ""),
+        "resource_version": _rv(meta),
+        "generation": _generation(meta),
+        "creation_timestamp": parse_time(meta.get("creationTimestamp")),
+        "deletion_timestamp": parse_time(meta.get("deletionTimestamp")),
+        "labels": _str_map(meta.get("labels")),
+        "annotations": _str_map(meta.get("annotations")),
+        "owner_references": _owner_references(meta),
+        "finalizers": _finalizers(meta),
+    }
+
+
 def _owner_references(meta: Dict[str, Any]) -> List[Dict[str, Any]]:
     refs = meta.get("ownerReferences")
     if not isinstance(refs, list):
@@ -261,18 +278,9 @@ class ServiceCIDR:
         cidrs = spec.get("cidrs") or []  # type: ignore[union-attr]
         conds = status.get("conditions") or []  # type: ignore[union-attr]
         return cls(
-            name=str(meta.get("name") or ""),
             cidrs=[str(c) for c in cidrs] if isinstance(cidrs, list) else [str(cidrs)],
-            uid=str(meta.get("uid") or ""),
-            resource_version=_rv(meta),
-            creation_timestamp=parse_time(meta.get("creationTimestamp")),
-            deletion_timestamp=parse_time(meta.get("deletionTimestamp")),
-            finalizers=_finalizers(meta),
             conditions=[Condition.from_dict(c) for c in conds if isinstance(c, dict)],
-            labels=_str_map(meta.get("labels")),
-            annotations=_str_map(meta.get("annotations")),
-            owner_references=_owner_references(meta),
-            generation=_generation(meta),
+            **_read_meta_common(meta),
         )
 
 
@@ -351,17 +359,8 @@ class IPAddress:
         spec = d.get("spec") if isinstance(d.get("spec"), dict) else {}
         ref = spec.get("parentRef")  # type: ignore[union-attr]
         return cls(
-            name=str(meta.get("name") or ""),
             parent_ref=ParentReference.from_dict(ref) if isinstance(ref, dict) else None,
-            labels=_str_map(meta.get("labels")),
-            uid=str(meta.get("uid") or ""),
-            creation_timestamp=parse_time(meta.get("creationTimestamp")),
-            resource_version=_rv(meta),
-            annotations=_str_map(meta.get("annotations")),
-            finalizers=_finalizers(meta),
-            owner_references=_owner_references(meta),
-            deletion_timestamp=parse_time(meta.get("deletionTimestamp")),
-            generation=_generation(meta),
+            **_read_meta_common(meta),
         )
 
 
@@ -549,27 +548,18 @@ class Service:
         # (the usual status, {"loadBalancer": {}}, is the default: nothing to copy)
         status_copy = copy.deepcopy(status) if status and status != _DEFAULT_STATUS else {}
         return cls(
-            name=str(meta.get("name") or ""),
             namespace=str(meta.get("namespace") or "default"),
             cluster_ip=str(spec["clusterIP"]) if spec.get("clusterIP") else None,
             cluster_ips=[str(ip) for ip in cluster_ips],
             ip_families=[str(f) for f in families],
             ip_family_policy=str(spec["ipFamilyPolicy"]) if spec.get("ipFamilyPolicy") else None,
             ports=[ServicePort.from_dict(p) for p in ports if isinstance(p, dict)],
-            uid=str(meta.get("uid") or ""),
-            creation_timestamp=parse_time(meta.get("creationTimestamp")),
-            resource_version=_rv(meta),
             type=str(spec.get("type") or "ClusterIP"),
             selector=_str_map(spec.get("selector")),
             external_name=str(spec["externalName"]) if spec.get("externalName") else None,
-            labels=_str_map(meta.get("labels")),
-            annotations=_str_map(meta.get("annotations")),
             extra=extra,
             status=status_copy,
-            finalizers=_finalizers(meta),
-            owner_references=_owner_references(meta),
-            deletion_timestamp=parse_time(meta.get("deletionTimestamp")),
-            generation=_generation(meta),
+            **_read_meta_common(meta),
         )
 
 

@@ -20,6 +20,14 @@ _INT_RE = r"^[-+]?(0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)$"
 _FLOAT_RE = r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"
 _NULL_RE = r"^(~|null|Null|NULL|)$"
 _LOADER: List[Any] = []
+_JSON_TYPES = ((bool, "bool"), (str, "string"), (int, "number"), (float, "number"),
+               (list, "array"), (dict, "object"), (type(None), "null"))
+
+
+def json_type_name(value: Any) -> str:
+    """The JSON type Go's encoding/json names in "cannot unmarshal <type> into ..." (kubectl's
+    and the apiserver's decode errors alike)."""
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "value")
 
 
 def _go_int(text: str) -> Any:

@@ -13,6 +13,7 @@ import resource
 from typing import Any, Dict, Iterable
 
 from . import status
+from ..k8s.yaml_reader import json_type_name
 
 __all__ = ["ServerLimits", "too_large", "too_many_requests", "check_nesting", "check_object_types",
            "check_numeric_query", "object_size", "SizeLimitedCluster", "default_max_connections"]
@@ -105,12 +106,6 @@ def check_nesting(value: Any, limit: int, *, allow_shared: bool = True) -> None:
 
 _STRING_META = ("name", "generateName", "namespace", "resourceVersion", "uid",
                 "creationTimestamp", "deletionTimestamp", "selfLink")
-_JSON_TYPES = ((bool, "bool"), (str, "string"), (int, "number"), (float, "number"),
-               (list, "array"), (dict, "object"), (type(None), "null"))
-
-
-def _json_type(value: Any) -> str:
-    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "value")
 
 
 def check_object_types(obj: Any, *, patch: bool = False) -> None:
@@ -124,7 +119,7 @@ def check_object_types(obj: Any, *, patch: bool = False) -> None:
     def refuse(field: str, value: Any, expected: str) -> None:
         kind = obj.get("kind") if isinstance(obj.get("kind"), str) else "object"
         raise status.bad_request(
-            f"the {kind} cannot be handled: json: cannot unmarshal {_json_type(value)} into "
+            f"the {kind} cannot be handled: json: cannot unmarshal {json_type_name(value)} into "
             f"the field {field} of type {expected}")
 
     def expect(field: str, value: Any, kind: type, expected: str) -> bool:

@@ -19,6 +19,7 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..k8s.resources import ANY, MAP
+from .protobuf import _ld
 from .resources import RESOURCES, ResourceType
 
 __all__ = ["schemas", "definition_name", "v2_document", "v2_protobuf", "V2_PROTOBUF_TYPE",
@@ -207,22 +208,7 @@ def v2_document(info_version: str) -> Dict[str, Any]:
 
 
 # -- the protobuf form of the v2 document (gnostic's openapi_v2.Document) ----------------------
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _ld(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
+# (fields are written with protobuf.py's encoder, the one the protobuf bodies use)
 
 def _text(number: int, value: str) -> bytes:
     return _ld(number, value.encode("utf-8"))
