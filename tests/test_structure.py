@@ -57,6 +57,15 @@ def test_no_core_module_over_1000_lines() -> None:
     assert not too_big, too_big
 
 
+def _from_module(node: ast.ImportFrom, package: str) -> str:
+    """The absolute module a ``from ... import`` names, relative imports resolved in ``package``."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")
+    base = base[: len(base) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def _imports(path: Path) -> Set[str]:
     """The fastcidr modules ``path`` imports at module level (not inside functions)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -68,12 +77,7 @@ def _imports(path: Path) -> Set[str]:
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("fastcidr"))
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                module = ".".join(base + ([node.module] if node.module else []))
-            else:
-                module = node.module or ""
+            module = _from_module(node, package)
             if not module.startswith("fastcidr"):
                 continue
             submodules = set()
@@ -175,12 +179,9 @@ def _all_imports(path: Path) -> Set[str]:
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("fastcidr"))
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                found.add(".".join(base + ([node.module] if node.module else [])))
-            elif (node.module or "").startswith("fastcidr"):
-                found.add(node.module or "")
+            module = _from_module(node, package)
+            if module.startswith("fastcidr"):
+                found.add(module)
     return found
 
 

@@ -3,6 +3,14 @@ from typing import Any, Dict, Iterator, List, Literal, Optional, Tuple, Type, Ty
 
 from typing_extensions import disjoint_base
 
+# _core re-exports the address helpers of _addr (one definition, in _addr.pyx)
+from ._addr import canonical_cidr as canonical_cidr
+from ._addr import canonical_ip as canonical_ip
+from ._addr import format_cidr as format_cidr
+from ._addr import format_ip as format_ip
+from ._addr import parse_cidr as parse_cidr
+from ._addr import parse_ip as parse_ip
+
 __all__ = [
     "CIDRAllocator",
     "parse_ip",
@@ -22,12 +30,6 @@ _Output = Literal["str", "int", "ipaddress", "netaddr"]
 _Out = Any
 _T = TypeVar("_T", bound="CIDRAllocator")
 
-def parse_ip(obj: _Address) -> Tuple[int, int]: ...
-def parse_cidr(obj: _Network) -> Tuple[int, int, int]: ...
-def format_ip(family: int, value: int) -> str: ...
-def format_cidr(family: int, value: int, prefix: int) -> str: ...
-def canonical_ip(obj: _Address) -> str: ...
-def canonical_cidr(obj: _Network) -> str: ...
 
 @disjoint_base
 class CIDRAllocator:
