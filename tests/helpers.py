@@ -1,12 +1,14 @@
 """Small helpers shared by several test modules: CLI results, manifests, child processes."""
 from __future__ import annotations
 
+import io
 import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 REPO = Path(__file__).resolve().parent.parent
 # The directory holding the fastcidr these tests import: the checkout's src/ (core built in place)
@@ -35,6 +37,22 @@ metadata:
 spec:
   cidrs:
 {cidrs}"""
+
+
+def cli_invoker(monkeypatch: Any, capsys: Any) -> Callable[..., Result]:
+    """``invoke("get svc -A", stdin=...)``: one in-process ``fastcidr.cli.main`` call with the
+    given standard input; its exit status and what it printed."""
+    from fastcidr import cli
+
+    def invoke(command: Any, stdin: str = "") -> Result:
+        argv = command.split() if isinstance(command, str) else list(command)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        status = cli.main(argv)
+        captured = capsys.readouterr()
+        return Result(status, captured.out, captured.err)
+
+    return invoke
 
 
 def cidr_yaml(name: str, *cidrs: str) -> str:

@@ -6,7 +6,6 @@ Commands run in-process through ``fastcidr.cli.main`` (fast, and on both backend
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -14,13 +13,13 @@ import subprocess
 import sys
 import types
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 import yaml
 
 from fastcidr import cli
-from tests.helpers import Result, cidr_yaml
+from tests.helpers import Result, cidr_yaml, cli_invoker
 
 DUMP = Path(__file__).resolve().parent / "data" / "kubectl_servicecidr_dump.json"
 FINALIZER = "networking.k8s.io/service-cidr-finalizer"
@@ -38,16 +37,7 @@ def run(backend: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("FASTCIDR_STORE", str(tmp_path / "fastcidr.db"))
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
-
-    def invoke(command: Any, stdin: str = "") -> Result:
-        argv = command.split() if isinstance(command, str) else list(command)
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        capsys.readouterr()
-        status = cli.main(argv)
-        captured = capsys.readouterr()
-        return Result(status, captured.out, captured.err)
-
-    return invoke
+    return cli_invoker(monkeypatch, capsys)
 
 
 def init(run: Run, cidrs: str = "10.96.0.0/28") -> None:

@@ -3,7 +3,6 @@
 ``delete svc --all``, and a missing optional package is one clear line without a traceback."""
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
@@ -13,10 +12,9 @@ from typing import Any, Callable
 
 import pytest
 
-from fastcidr import cli
 from fastcidr.errors import MissingDependencyError, StoreNotFoundError
 from fastcidr.store.urls import open_store
-from tests.helpers import Result
+from tests.helpers import Result, cli_invoker
 
 Run = Callable[..., Result]
 
@@ -27,16 +25,7 @@ def run(backend: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("FASTCIDR_STORE", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-
-    def invoke(command: Any, stdin: str = "") -> Result:
-        argv = command.split() if isinstance(command, str) else list(command)
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        capsys.readouterr()
-        status = cli.main(argv)
-        captured = capsys.readouterr()
-        return Result(status, captured.out, captured.err)
-
-    return invoke
+    return cli_invoker(monkeypatch, capsys)
 
 
 def _tree(path: Path) -> list[str]:
