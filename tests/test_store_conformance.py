@@ -132,6 +132,26 @@ def test_create_conflict_is_atomic_and_names_the_op(store: Store) -> None:
     assert store.current_revision() == r1
 
 
+def test_create_all_is_a_commit_of_creates(store: Store) -> None:
+    r1 = store.create_all([("services", "default/a", svc("a")), ("ipaddresses", "10.0.0.1", {"n": 1})])
+    assert store.current_revision() == r1
+    rec = store.get("services", "default/a")
+    assert rec is not None
+    assert (rec.kind, rec.key, rec.value, rec.revision, rec.create_revision) == (
+        "services", "default/a", svc("a"), r1, r1)
+    changes, _ = store.changes_since(r1 - 1)
+    assert [(c.type, c.kind, c.key, c.created) for c in changes] == [
+        ("PUT", "services", "default/a", True), ("PUT", "ipaddresses", "10.0.0.1", True)]
+    with pytest.raises(TxnConflict) as info:
+        store.create_all([("ipaddresses", "10.0.0.9", {}), ("services", "default/a", svc("again"))])
+    assert info.value.index == 1 and info.value.actual_revision == r1
+    assert info.value.op == Create("services", "default/a", svc("again"))
+    # nothing of the refused call was written
+    assert store.get("ipaddresses", "10.0.0.9") is None
+    assert store.get("services", "default/a").value == svc("a")  # type: ignore[union-attr]
+    assert store.current_revision() == r1
+
+
 def test_first_failing_condition_is_reported(store: Store) -> None:
     r1 = store.commit([Create("meta", "a", {}), Create("meta", "b", {})])
     with pytest.raises(TxnConflict) as info:

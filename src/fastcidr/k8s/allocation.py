@@ -344,6 +344,56 @@ class Allocation(ServiceCIDRLifecycle):
                 break
         return list(out.values())
 
+    def _create_plain(self, name: Any, namespace: Any) -> Optional[Service]:
+        """``create_service(name, namespace)`` of a Service that asks for nothing (ClusterIP, no
+        ports, no addresses, families or metadata) on a store no other process writes: what
+        :meth:`_create_prepared` does for it, in a fraction of the steps (the usual call, and the
+        one the benchmarks time). None, having changed nothing, whenever the general path must
+        decide: a name to refuse, a Service that exists, a full range, a store conflict."""
+        if (self._shared or self._max_ops or type(name) is not str or type(namespace) is not str
+                or not 0 < len(name) <= 63 or not 0 < len(namespace) <= 63
+                or not V.is_dns1035_label(name) or not V.is_dns1123_label(namespace)):
+            return None
+        families = self._families()
+        if not families:
+            return None
+        key = f"{namespace}/{name}"
+        if self._store.get(SERVICES, key) is not None:
+            return None
+        family = families[0]
+        start = time.perf_counter()
+        try:
+            ip = self._alloc.allocate_next(family)
+        except RangeFullError:
+            return None
+        seconds = time.perf_counter() - start
+        now = self._now()
+        ts = format_time(now)
+        svc = Service._plain(name, namespace, ip, family, self._uid(), now)
+        spec = {"clusterIP": ip, "clusterIPs": [ip], "type": "ClusterIP", "sessionAffinity": "None",
+                "ipFamilies": [family], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"}
+        wire = {"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": namespace, "uid": svc.uid, "creationTimestamp": ts},
+                "spec": spec, "status": _EMPTY_SERVICE_STATUS}
+        try:
+            rev = self._store.create_all(((IPADDRESSES, ip, self._ip_value(ip, svc, ts)), (SERVICES, key, wire)))
+        except TxnConflict:
+            self._alloc.release(ip)
+            return None
+        except BaseException:  # the store failed: nothing was written, nothing stays taken
+            self._alloc.release(ip)
+            raise
+        self._rev = rev
+        svc.resource_version = str(rev)
+        cidr = self._metric_cidr(ip, family)
+        if cidr is not None:
+            self._metrics.allocated(cidr, "dynamic", seconds)
+        for sc in self._scs.values():
+            if sc.terminating:
+                self._sync_holding([ip])
+                break
+        return svc
+
     def _create_prepared(self, services: List[Service], dry_run: bool) -> List[Service]:
         """Allocate and commit prepared Services in one transaction (all or nothing)."""
         if len(services) > 1:

@@ -332,6 +332,12 @@ class Cluster(Repair):
         Invalid / 422 and Kubernetes' message; ``RangeFullError`` (500) ``failed to allocate a
         serviceIP: range is full``; ``AlreadyExistsError``. ``dry_run`` changes nothing.
         """
+        if (cluster_ip is None and cluster_ips is None and ip_families is None and ip_family_policy is None
+                and ports is None and not dry_run and service_type is None and selector is None
+                and labels is None and annotations is None and external_name is None):
+            plain = self._create_plain(name, namespace)
+            if plain is not None:
+                return plain
         svc = self._prepare_service(
             name, namespace, cluster_ip=cluster_ip, cluster_ips=cluster_ips, ip_families=ip_families,
             ip_family_policy=ip_family_policy, ports=ports, service_type=service_type, selector=selector,

@@ -446,6 +446,7 @@ _SERVICE_SPEC_KEYS = frozenset(
 
 
 _DEFAULT_STATUS: Dict[str, Any] = {"loadBalancer": {}}
+_new_object = object.__new__
 
 
 @dataclass
@@ -481,6 +482,37 @@ class Service:
     @property
     def terminating(self) -> bool:
         return self.deletion_timestamp is not None
+
+    @classmethod
+    def _plain(cls, name: str, namespace: str, ip: str, family: str, uid: str,
+               created: Optional[_dt.datetime]) -> "Service":
+        """``Service(name, namespace, ip, [ip], [family], "SingleStack", uid=uid,
+        creation_timestamp=created)``, built field by field: twice as fast as the dataclass
+        ``__init__`` with its default factories, for the Cluster's most common creation (a test
+        holds the two equal, field for field)."""
+        svc = _new_object(cls)
+        svc.name = name
+        svc.namespace = namespace
+        svc.cluster_ip = ip
+        svc.cluster_ips = [ip]
+        svc.ip_families = [family]
+        svc.ip_family_policy = "SingleStack"
+        svc.ports = []
+        svc.uid = uid
+        svc.creation_timestamp = created
+        svc.resource_version = ""
+        svc.type = "ClusterIP"
+        svc.selector = {}
+        svc.external_name = None
+        svc.labels = {}
+        svc.annotations = {}
+        svc.extra = {}
+        svc.status = {}
+        svc.finalizers = []
+        svc.owner_references = []
+        svc.deletion_timestamp = None
+        svc.generation = 0
+        return svc
 
     @property
     def key(self) -> str:

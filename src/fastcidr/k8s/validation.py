@@ -581,6 +581,16 @@ FAMILIES = ("IPv4", "IPv6")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 
+def is_dns1035_label(value: str) -> bool:
+    """Whether the string ``value`` is a DNS-1035 label (a Service name), length aside."""
+    return _DNS1035_LABEL.match(value) is not None
+
+
+def is_dns1123_label(value: str) -> bool:
+    """Whether the string ``value`` is a DNS-1123 label (a namespace), length aside."""
+    return _DNS1123_LABEL.match(value) is not None
+
+
 def validate_service(svc: Any) -> FieldErrors:
     """The fields of a Service this layer interprets (names, type, ports, cluster IPs, families,
     policy), with Kubernetes' paths and messages."""

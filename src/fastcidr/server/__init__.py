@@ -27,6 +27,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence, cast
 
 from .._log import get_logger
@@ -351,7 +352,6 @@ def _serve(args: argparse.Namespace, limits: ServerLimits, token: Optional[str],
         print(f"error: {exc}", file=sys.stderr)
         return 1
     progress.done()
-    stop = threading.Event()
     try:
         server = ApiServer(cluster, args.address, args.port, tls_cert=args.tls_cert,
                            tls_key=args.tls_key, verbose=bool(args.verbose),
@@ -364,10 +364,14 @@ def _serve(args: argparse.Namespace, limits: ServerLimits, token: Optional[str],
         cluster.close()
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    # The handler only flips a flag: setting a threading.Event there can deadlock, because the
+    # handler runs in the main thread, which may at that instant hold the Event's own lock
+    # (inside Event.wait). The main loop sleeps in short steps and looks at the flag.
+    stop_requested: List[int] = []
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+            previous[signum] = signal.signal(signum, lambda signum, _frame: stop_requested.append(signum))
     try:
         server.wait_until_accepting()
         if server.token is not None and args.tls_cert is None:
@@ -376,8 +380,8 @@ def _serve(args: argparse.Namespace, limits: ServerLimits, token: Optional[str],
         if args.kubeconfig_out:
             server.kubeconfig(args.kubeconfig_out)
         print(server.url, flush=True)
-        while not stop.wait(0.5):
-            pass
+        while not stop_requested:
+            time.sleep(0.1)
     finally:
         server.close()
         cluster.close()

@@ -30,6 +30,7 @@ from typing import (
     Dict,
     Iterator,
     List,
+    NamedTuple,
     Optional,
     Sequence,
     Set,
@@ -84,8 +85,10 @@ class _Absent:
 ABSENT: Any = _Absent()
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
+    """One stored object. Immutable; a named tuple because stores build one per object read
+    or written, and a tuple is built ~4x faster than a frozen dataclass."""
+
     kind: str
     key: str
     value: Dict[str, Any]
@@ -257,6 +260,12 @@ class Store(abc.ABC):
         """Delete one record by key, whatever its value holds (the way to clear an unreadable
         record); returns the new revision. Nothing happens to other records."""
         return self.commit([Delete(kind, key)])
+
+    def create_all(self, entries: Sequence[Tuple[str, str, Dict[str, Any]]]) -> int:
+        """Create every ``(kind, key, value)`` of ``entries`` in one transaction; return the new
+        revision. The same as :meth:`commit` of their :class:`Create` operations (and so raises
+        :class:`TxnConflict` naming the first key that exists); a store may do it in fewer steps."""
+        return self.commit([Create(kind, key, value) for kind, key, value in entries])
 
     @abc.abstractmethod
     def get(self, kind: str, key: str) -> Optional[Record]:
