@@ -41,8 +41,11 @@ def _checkout(revision: str, into: Path) -> Path:
 
 def _medians(src: Path, module: str, expr: str, timer: str, out: Path) -> Dict[str, float]:
     """One pytest-benchmark run of this tree's ``module`` with ``src`` first on the path."""
-    env = dict(os.environ, PYTHONPATH=str(src))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / module),
+    # no plugin auto-loading: this environment's fastcidr plugin need not exist in the other tree
+    env = dict(os.environ, PYTHONPATH=str(src), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "pytest_benchmark.plugin", "-p", "pytest_timeout",
+           "-p", "no:cacheprovider",
+           str(ROOT / module),
            "--benchmark-only", f"--benchmark-json={out}", f"--benchmark-timer={timer}"]
     if expr:
         cmd += ["-k", expr]

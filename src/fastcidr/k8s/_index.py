@@ -319,6 +319,7 @@ class IndexedStore:
         self._rev = 0
         self._scs: Dict[str, ServiceCIDR] = {}
         self._range: Optional[List[str]] = None
+        self._primary_for: Tuple[Optional[List[str]], Optional[str]] = (None, None)
         self._alloc: Any = None
         self._alloc_cidrs: Dict[str, bool] = {}
         self._single_ready: Dict[str, Optional[str]] = {}
@@ -574,6 +575,19 @@ class IndexedStore:
             return self._range
         default = self._scs.get(DEFAULT_NAME)
         return list(default.cidrs) if default is not None else []
+
+    def _primary_family(self) -> Optional[str]:
+        """The first configured family (None without a range), remembered for the range list
+        it was worked out for: the range is replaced when it changes, never changed in place."""
+        rng = self._range
+        remembered = self._primary_for
+        if rng and remembered[0] is rng:
+            return remembered[1]
+        families = self._families()
+        primary = families[0] if families else None
+        if rng:
+            self._primary_for = (rng, primary)
+        return primary
 
     def _families(self) -> List[str]:
         """The configured families in range order (worked out once per distinct range: every

@@ -354,13 +354,12 @@ class Allocation(ServiceCIDRLifecycle):
                 or not 0 < len(name) <= 63 or not 0 < len(namespace) <= 63
                 or not V.is_dns1035_label(name) or not V.is_dns1123_label(namespace)):
             return None
-        families = self._families()
-        if not families:
+        family = self._primary_family()
+        if family is None:
             return None
         key = f"{namespace}/{name}"
         if self._store.get(SERVICES, key) is not None:
             return None
-        family = families[0]
         start = time.perf_counter()
         try:
             ip = self._alloc.allocate_next(family)

@@ -89,8 +89,10 @@ class MemoryStore(Store):
 
     def get(self, kind: str, key: str) -> Optional[Record]:
         with self._lock:
-            self._check_open()
-            return self._data.get(kind, {}).get(key)
+            if self._closed:
+                self._check_open()
+            table = self._data.get(kind)
+            return table.get(key) if table is not None else None
 
     def list(self, kind: str) -> Tuple[List[Record], int]:
         with self._lock:
@@ -154,14 +156,12 @@ class MemoryStore(Store):
             data = self._data
             for index, (kind, key, value) in enumerate(entries):
                 table = data.get(kind)
-                current = table.get(key) if table is not None else None
-                if current is not None:
-                    raise TxnConflict(index, Create(kind, key, value), current.revision)
+                if table is not None and key in table:
+                    raise TxnConflict(index, Create(kind, key, value), table[key].revision)
             if not entries:
                 return self._revision
-            self._revision += 1
-            rev = self._revision
-            append = self._log.append
+            rev = self._revision = self._revision + 1
+            log = self._log
             copy_values = self._copy_values
             for kind, key, value in entries:
                 table = data.get(kind)
@@ -169,13 +169,14 @@ class MemoryStore(Store):
                     table = data[kind] = {}
                 if copy_values:
                     value = copy.deepcopy(value)
-                old = table.get(key)
-                record = table[key] = _record(kind, key, value, rev, rev)
-                if old is None:
-                    append(record)
-                else:  # the same key twice in one call, as commit() takes it: a second write
-                    append(_change("PUT", kind, key, value, rev, False))
-            self._after_write()
+                if key in table:  # the same key twice in one call, as commit() takes it: a second write
+                    table[key] = _record(kind, key, value, rev, rev)
+                    log.append(_change("PUT", kind, key, value, rev, False))
+                else:
+                    record = table[key] = _tuple_new(Record, (kind, key, value, rev, rev))
+                    log.append(record)
+            if len(log) > self._log_limit or self._cond._waiters:  # type: ignore[attr-defined]
+                self._after_write()
             return rev
 
     def _after_write(self) -> None:
