@@ -48,15 +48,17 @@ def _timeless(metrics: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _counting_plain(monkeypatch: pytest.MonkeyPatch) -> List[Any]:
+    """Whether each call of the short paths (one Service, a batch) created what it was given."""
     calls: List[Any] = []
-    real = allocation.Allocation._create_plain
+    for method in ("_create_plain", "_create_plain_batch"):
+        real = getattr(allocation.Allocation, method)
 
-    def counting(self: Any, name: Any, namespace: Any) -> Any:
-        result = real(self, name, namespace)
-        calls.append(result is not None)
-        return result
+        def counting(self: Any, *args: Any, real: Any = real) -> Any:
+            result = real(self, *args)
+            calls.append(result is not None)
+            return result
 
-    monkeypatch.setattr(allocation.Allocation, "_create_plain", counting)
+        monkeypatch.setattr(allocation.Allocation, method, counting)
     return calls
 
 
@@ -129,3 +131,36 @@ def test_a_store_conflict_falls_back_to_the_general_path(backend: types.ModuleTy
         assert cluster.get_service("web") == created
         assert cluster.create_service("db").cluster_ip not in (next_ip, created.cluster_ip)
         assert calls == [False, True]
+
+
+def test_a_plain_batch_stores_what_the_general_path_stores(backend: types.ModuleType,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _counting_plain(monkeypatch)
+    specs: List[Dict[str, Any]] = [{"name": f"svc-{i}"} for i in range(50)] + [{"name": "db", "namespace": "prod"}]
+    with Cluster("10.96.0.0/24", seed=5) as short, Cluster("10.96.0.0/24", seed=5) as general:
+        fast = short.create_services(specs)
+        slow = general.create_services([dict(spec, selector={}) for spec in specs])
+        assert [dataclasses.replace(s, uid="", creation_timestamp=None) for s in fast] == \
+            [dataclasses.replace(s, uid="", creation_timestamp=None) for s in slow]
+        assert len({s.uid for s in fast}) == len(fast) and len({s.resource_version for s in fast}) == 1
+        assert _stored(short) == _stored(general)
+        assert _timeless(short.metrics()) == _timeless(general.metrics())
+    assert calls == [True]
+
+
+def test_a_plain_batch_is_all_or_nothing(backend: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _counting_plain(monkeypatch)
+    with Cluster("10.96.0.0/28") as cluster:  # 13 free addresses after default/kubernetes
+        cluster.create_service("web")
+        before = _stored(cluster), cluster.stats()
+        with pytest.raises(AlreadyExistsError):
+            cluster.create_services([{"name": "a"}, {"name": "web"}])
+        with pytest.raises(AlreadyExistsError):
+            cluster.create_services([{"name": "a"}, {"name": "a", "namespace": "default"}])
+        with pytest.raises(RangeFullError):
+            cluster.create_services([{"name": f"s{i}"} for i in range(13)])
+        with pytest.raises(ValidationError):
+            cluster.create_services([{"name": "a"}, {"name": "B"}])
+        assert (_stored(cluster), cluster.stats()) == before
+        assert len(cluster.create_services([{"name": f"s{i}"} for i in range(12)])) == 12
+    assert calls == [True, False, False, False, False, True]

@@ -59,6 +59,9 @@ from .objects import (
 
 __all__ = ["Allocation"]
 
+#: the keys of a ``create_services`` spec that asks for nothing else
+_PLAIN_SPEC = frozenset(("name", "namespace"))
+
 
 def _allocation_error(exc: AllocationError, requested: List[str], ip_text: str, name: str) -> AllocationError:
     """The allocator's error class, with Kubernetes' 422 text for a requested cluster IP."""
@@ -344,21 +347,65 @@ class Allocation(ServiceCIDRLifecycle):
                 break
         return list(out.values())
 
-    def _create_plain(self, name: Any, namespace: Any) -> Optional[Service]:
-        """``create_service(name, namespace)`` of a Service that asks for nothing (ClusterIP, no
-        ports, no addresses, families or metadata) on a store no other process writes: what
-        :meth:`_create_prepared` does for it, in a fraction of the steps (the usual call, and the
-        one the benchmarks time). None, having changed nothing, whenever the general path must
-        decide: a name to refuse, a Service that exists, a full range, a store conflict."""
-        if (self._shared or self._max_ops or type(name) is not str or type(namespace) is not str
+    # -- the short path of Services that ask for nothing -----------------------------------------
+    # ClusterIP, no ports, no addresses, families or metadata, on a store no other process
+    # writes: what _create_prepared does for them, in a fraction of the steps. create_service(name)
+    # is the library's usual call (and the one the benchmarks time). Each returns None, having
+    # changed nothing, whenever the general path must decide: a name to refuse, a Service that
+    # exists or is named twice, a full range, a store conflict; the general path then raises.
+
+    def _plain_key(self, name: Any, namespace: Any) -> Optional[str]:
+        """The store key of a Service the short path may create, or None."""
+        if (type(name) is not str or type(namespace) is not str
                 or not 0 < len(name) <= 63 or not 0 < len(namespace) <= 63
-                or not V.is_dns1035_label(name) or not V.is_dns1123_label(namespace)):
-            return None
-        family = self._primary_family()
-        if family is None:
+                or not V.match_dns1035_label(name) or not V.match_dns1123_label(namespace)):
             return None
         key = f"{namespace}/{name}"
-        if self._store.get(SERVICES, key) is not None:
+        return None if self._store.get(SERVICES, key) is not None else key
+
+    def _plain_objects(self, name: str, namespace: str, key: str, ip: str, family: str,
+                       now: _dt.datetime, ts: Optional[str], entries: List[Any]) -> Service:
+        """The Service, and (appended to ``entries``) its IPAddress and Service records."""
+        svc = Service._plain(name, namespace, ip, family, self._uid(), now)
+        entries.append((IPADDRESSES, ip, self._ip_value(ip, svc, ts)))
+        entries.append((SERVICES, key, {
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace, "uid": svc.uid, "creationTimestamp": ts},
+            "spec": {"clusterIP": ip, "clusterIPs": [ip], "type": "ClusterIP", "sessionAffinity": "None",
+                     "ipFamilies": [family], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"},
+            "status": _EMPTY_SERVICE_STATUS}))
+        return svc
+
+    def _plain_commit(self, entries: List[Any], taken: List[Tuple[str, float]], family: str) -> Optional[int]:
+        """Write ``entries`` (None on a conflict); on any failure nothing stays taken. Then the
+        metrics of the ``(address, seconds)`` taken, and the terminating ranges' holders."""
+        try:
+            rev = self._store.create_all(entries)
+        except BaseException as exc:  # nothing was written
+            for ip, _ in taken:
+                self._alloc.release(ip)
+            if isinstance(exc, TxnConflict):
+                return None
+            raise
+        self._rev = rev
+        metrics = self._metrics
+        for ip, seconds in taken:
+            cidr = self._metric_cidr(ip, family)
+            if cidr is not None:
+                metrics.allocated(cidr, "dynamic", seconds)
+        for sc in self._scs.values():
+            if sc.terminating:
+                self._sync_holding([ip for ip, _ in taken])
+                break
+        return rev
+
+    def _create_plain(self, name: Any, namespace: Any) -> Optional[Service]:
+        """``create_service(name, namespace)`` by the short path (see above), or None."""
+        family = self._primary_family()
+        if self._shared or self._max_ops or family is None:
+            return None
+        key = self._plain_key(name, namespace)
+        if key is None:
             return None
         start = time.perf_counter()
         try:
@@ -367,31 +414,51 @@ class Allocation(ServiceCIDRLifecycle):
             return None
         seconds = time.perf_counter() - start
         now = self._now()
-        ts = format_time(now)
-        svc = Service._plain(name, namespace, ip, family, self._uid(), now)
-        spec = {"clusterIP": ip, "clusterIPs": [ip], "type": "ClusterIP", "sessionAffinity": "None",
-                "ipFamilies": [family], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"}
-        wire = {"apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": name, "namespace": namespace, "uid": svc.uid, "creationTimestamp": ts},
-                "spec": spec, "status": _EMPTY_SERVICE_STATUS}
-        try:
-            rev = self._store.create_all(((IPADDRESSES, ip, self._ip_value(ip, svc, ts)), (SERVICES, key, wire)))
-        except TxnConflict:
-            self._alloc.release(ip)
+        entries: List[Any] = []
+        svc = self._plain_objects(name, namespace, key, ip, family, now, format_time(now), entries)
+        rev = self._plain_commit(entries, [(ip, seconds)], family)
+        if rev is None:
             return None
-        except BaseException:  # the store failed: nothing was written, nothing stays taken
-            self._alloc.release(ip)
-            raise
-        self._rev = rev
         svc.resource_version = str(rev)
-        cidr = self._metric_cidr(ip, family)
-        if cidr is not None:
-            self._metrics.allocated(cidr, "dynamic", seconds)
-        for sc in self._scs.values():
-            if sc.terminating:
-                self._sync_holding([ip])
-                break
         return svc
+
+    def _create_plain_batch(self, names: Sequence[Tuple[Any, Any]]) -> Optional[List[Service]]:
+        """``create_services`` of ``(name, namespace)`` pairs by the short path, or None."""
+        family = self._primary_family()
+        if self._shared or self._max_ops or family is None:
+            return None
+        keys = []
+        for name, namespace in names:
+            key = self._plain_key(name, namespace)
+            if key is None:
+                return None
+            keys.append(key)
+        if len(set(keys)) != len(keys):
+            return None
+        alloc = self._alloc
+        perf_counter = time.perf_counter
+        taken: List[Tuple[str, float]] = []
+        try:
+            for _ in keys:
+                start = perf_counter()
+                ip = alloc.allocate_next(family)
+                taken.append((ip, perf_counter() - start))
+        except RangeFullError:
+            for ip, _ in taken:
+                alloc.release(ip)
+            return None
+        now = self._now()
+        ts = format_time(now)
+        entries: List[Any] = []
+        services = [self._plain_objects(name, namespace, key, ip, family, now, ts, entries)
+                    for (name, namespace), key, (ip, _) in zip(names, keys, taken)]
+        rev = self._plain_commit(entries, taken, family)
+        if rev is None:
+            return None
+        resource_version = str(rev)
+        for svc in services:
+            svc.resource_version = resource_version
+        return services
 
     def _create_prepared(self, services: List[Service], dry_run: bool) -> List[Service]:
         """Allocate and commit prepared Services in one transaction (all or nothing)."""
@@ -538,6 +605,11 @@ class Allocation(ServiceCIDRLifecycle):
             pass  # the address is taken or not served: like the apiserver, try again later
 
     def _create_services(self, specs: List[Any], dry_run: bool) -> List[Service]:
+        if not dry_run and specs and all(type(spec) is dict and "name" in spec and spec.keys() <= _PLAIN_SPEC
+                                         for spec in specs):
+            plain = self._create_plain_batch([(spec["name"], spec.get("namespace", "default")) for spec in specs])
+            if plain is not None:
+                return plain
         prepared = []
         for spec in specs:
             if not isinstance(spec, dict) or "name" not in spec:

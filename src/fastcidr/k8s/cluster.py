@@ -32,7 +32,7 @@ from dataclasses import replace
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from .._log import get_logger
-from ..errors import NotFoundError
+from ..errors import NotFoundError, StoreError
 from ..store.base import Change, Delete, Put, Store, TxnConflict, UnreadableRecordError
 from . import importer, layout, namespaces, resources
 from . import validation as V
@@ -307,7 +307,6 @@ class Cluster(Repair):
                 self._store.note_unreadable(IPADDRESSES, ip, e.reason_text)
         return out
 
-    @_locked
     def create_service(
         self,
         name: str,
@@ -335,15 +334,22 @@ class Cluster(Repair):
         if (cluster_ip is None and cluster_ips is None and ip_families is None and ip_family_policy is None
                 and ports is None and not dry_run and service_type is None and selector is None
                 and labels is None and annotations is None and external_name is None):
-            plain = self._create_plain(name, namespace)
+            with self._lock:  # what @_locked does, without its extra call: this is the hot call
+                if self._closed:
+                    raise StoreError("the Cluster is closed")
+                plain = self._create_plain(name, namespace)
             if plain is not None:
                 return plain
-        svc = self._prepare_service(
-            name, namespace, cluster_ip=cluster_ip, cluster_ips=cluster_ips, ip_families=ip_families,
+        return self._create_service(
+            name, namespace, dry_run, cluster_ip=cluster_ip, cluster_ips=cluster_ips, ip_families=ip_families,
             ip_family_policy=ip_family_policy, ports=ports, service_type=service_type, selector=selector,
             labels=labels, annotations=annotations, external_name=external_name,
         )
-        return self._create_prepared([svc], dry_run)[0]
+
+    @_locked
+    def _create_service(self, name: Any, namespace: Any, dry_run: bool, **fields: Any) -> Service:
+        """``create_service`` by the general path (everything it may be asked)."""
+        return self._create_prepared([self._prepare_service(name, namespace, **fields)], dry_run)[0]
 
     @_locked
     def create_services(self, specs: Iterable[Dict[str, Any]], *, dry_run: bool = False) -> List[Service]:
