@@ -164,3 +164,23 @@ def test_a_plain_batch_is_all_or_nothing(backend: types.ModuleType, monkeypatch:
         assert (_stored(cluster), cluster.stats()) == before
         assert len(cluster.create_services([{"name": f"s{i}"} for i in range(12)])) == 12
     assert calls == [True, False, False, False, False, True]
+
+
+def test_on_a_shared_store_the_short_path_sees_the_other_writers(backend: types.ModuleType, tmp_path: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two Clusters on one SQLite file, as two processes would be: each create catches up with
+    the other's writes first, an existing Service is refused (the Create's condition) and no
+    address is handed out twice."""
+    calls = _counting_plain(monkeypatch)
+    path = str(tmp_path / "shared.db")
+    with Cluster("10.96.0.0/27", store=path, seed=1) as one, Cluster("10.96.0.0/27", store=path, seed=1) as two:
+        first = one.create_service("web")
+        with pytest.raises(AlreadyExistsError):
+            two.create_service("web")
+        made = [two.create_service(f"b{i}") for i in range(5)] + one.create_services([{"name": f"a{i}"} for i in range(5)])
+        addresses = [first.cluster_ip] + [s.cluster_ip for s in made]
+        assert len(set(addresses)) == len(addresses) == 11
+        assert {s.name for s in two.list_services()} == {"kubernetes", "web"} | {s.name for s in made}
+        with Cluster("10.96.0.0/27", store=path) as general_check:
+            assert general_check.stats() == one.stats() == two.stats()
+    assert calls == [True, False] + [True] * 5 + [True]
