@@ -32,7 +32,7 @@ def _normalised(value: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _stored(cluster: Cluster) -> List[Any]:
-    out = []
+    out: List[Any] = []
     for kind in (SERVICES, IPADDRESSES):
         records, _ = cluster._store.list(kind)
         out.extend((r.kind, r.key, repr(_normalised(r.value))) for r in sorted(records, key=lambda r: r.key))

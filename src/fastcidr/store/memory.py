@@ -31,7 +31,7 @@ _tuple_new = tuple.__new__
 
 
 def _record(kind: str, key: str, value: Dict[str, Any], revision: int, create_revision: int) -> Record:
-    return _tuple_new(Record, (kind, key, value, revision, create_revision))  # type: ignore[no-any-return]
+    return _tuple_new(Record, (kind, key, value, revision, create_revision))
 
 
 def _change(type_: str, kind: str, key: str, value: Optional[Dict[str, Any]], revision: int,

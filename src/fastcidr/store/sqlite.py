@@ -181,14 +181,8 @@ def _check_schema(con: sqlite3.Connection, path: str) -> int:
     return version
 
 
-_new_record = object.__new__
-# Filling a Record's __dict__ directly is 3x cheaper than its frozen-dataclass __init__; only
-# valid while Record stays a plain dataclass (no slots, no __post_init__, exactly these fields).
-_PLAIN_RECORD = (
-    not hasattr(Record, "__slots__")
-    and not hasattr(Record, "__post_init__")
-    and list(Record.__dataclass_fields__) == ["kind", "key", "value", "revision", "create_revision"]
-)
+# Record is a named tuple: built straight from its fields, without its generated __new__
+_tuple_new = tuple.__new__
 
 
 _UNREADABLE: Any = object()  # the decoded value of a row that could not be decoded
@@ -240,17 +234,8 @@ def _records(kind: str, rows: List[Tuple[str, str, int, int]],
     if damaged:
         pairs = [(row, value) for row, value in zip(rows, values) if value is not _UNREADABLE]
         rows, values = [p[0] for p in pairs], [p[1] for p in pairs]
-    if not _PLAIN_RECORD:
-        return [Record(kind, row[0], value, row[2], row[3]) for row, value in zip(rows, values)]
-    out: List[Record] = []
-    append = out.append
-    for row, value in zip(rows, values):
-        record = _new_record(Record)
-        record.__dict__.update(
-            kind=kind, key=row[0], value=value, revision=row[2], create_revision=row[3]
-        )
-        append(record)
-    return out
+    return [_tuple_new(Record, (kind, row[0], value, row[2], row[3]))
+            for row, value in zip(rows, values)]
 
 
 _live_stores: "weakref.WeakSet[SQLiteStore]" = weakref.WeakSet()
