@@ -13,10 +13,10 @@ import pytest
 from fastcidr.errors import AlreadyExistsError, RangeFullError, ValidationError
 from fastcidr.k8s import allocation
 from fastcidr.k8s.cluster import Cluster
-from fastcidr.k8s.layout import IPADDRESSES, SERVICES
+from fastcidr.k8s.layout import IPADDRESSES, KINDS
 from fastcidr.k8s.objects import Service
 
-_GENERATED = ("uid", "creationTimestamp")
+_GENERATED = ("uid", "creationTimestamp", "lastTransitionTime")
 
 
 def _normalised(value: Dict[str, Any]) -> Dict[str, Any]:
@@ -33,7 +33,7 @@ def _normalised(value: Dict[str, Any]) -> Dict[str, Any]:
 
 def _stored(cluster: Cluster) -> List[Any]:
     out: List[Any] = []
-    for kind in (SERVICES, IPADDRESSES):
+    for kind in KINDS:  # every kind the Cluster keeps, not only the two a Service writes
         records, _ = cluster._store.list(kind)
         out.extend((r.kind, r.key, repr(_normalised(r.value))) for r in sorted(records, key=lambda r: r.key))
     return out
