@@ -145,9 +145,14 @@ class ServeProcess:
         """Send ``data`` as is on a new plain connection; return every byte until the server
         closes (or ``timeout``)."""
         with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
-            sock.sendall(data)
-            if shutdown_write:
-                sock.shutdown(socket.SHUT_WR)
+            try:
+                sock.sendall(data)
+                if shutdown_write:
+                    sock.shutdown(socket.SHUT_WR)
+            except (BrokenPipeError, ConnectionResetError):
+                # the server answered and closed before taking all of it (a refused body):
+                # its answer is still there to read
+                pass
             received = b""
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
