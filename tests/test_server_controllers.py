@@ -244,7 +244,7 @@ def test_a_held_address_is_freed_by_the_repair_once_its_service_is_gone(fc):
         cluster.repair()
         assert cluster.create_service("after", cluster_ip=ip).cluster_ip == ip
         # the IPAddress of a Service that does not list it any more is simply freed
-        orphan = "10.96.0.200"
+        orphan = "10.96.0.200" if ip != "10.96.0.200" else "10.96.0.201"  # web's address is random
         cluster.create({"apiVersion": "networking.k8s.io/v1", "kind": "IPAddress",
                         "metadata": {"name": orphan},
                         "spec": {"parentRef": {"resource": "services", "namespace": "default",
