@@ -52,10 +52,11 @@ def _limit_files(nofile: int) -> Callable[[], None]:
 
 class ServeProcess:
     def __init__(self, tmp_path: Path, *flags: str, pure: bool = False,
-                 nofile: Optional[int] = None, cidr: str = "10.96.0.0/16") -> None:
+                 nofile: Optional[int] = None, cidr: Optional[str] = "10.96.0.0/16") -> None:
         self.kubeconfig = tmp_path / f"kubeconfig-{time.monotonic_ns()}"
-        args = [sys.executable, "-m", "fastcidr", "serve", "--store", "memory:",
-                "--service-cluster-ip-range", cidr, "--port", "0",
+        # cidr=None: no --service-cluster-ip-range at all
+        ranges = ["--service-cluster-ip-range", cidr] if cidr is not None else []
+        args = [sys.executable, "-m", "fastcidr", "serve", "--store", "memory:", *ranges, "--port", "0",
                 "--kubeconfig-out", str(self.kubeconfig), *flags]
         self.proc = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=serve_env(pure),

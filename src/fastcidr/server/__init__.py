@@ -105,6 +105,10 @@ def write_kubeconfig(path: str, url: str, ca_data: Optional[bytes] = None,
     return path
 
 
+#: kube-apiserver's ``--service-cluster-ip-range`` when the flag is not given
+DEFAULT_SERVICE_RANGE = "10.0.0.0/24"
+
+
 class ApiServer:
     """A running server: ``.url``, ``.kubeconfig(path)``, ``.close()``; a context manager.
 
@@ -237,7 +241,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="store URL: a path, sqlite:///path, etcd://host:port/prefix or memory: "
                              "(default: FASTCIDR_STORE, else a fresh in-memory store)")
     parser.add_argument("--service-cluster-ip-range", dest="service_cluster_ip_range",
-                        help="the default Service range, CIDR[,CIDR]")
+                        help="the default Service range, CIDR[,CIDR] (default: the one the store "
+                             f"holds, else kube-apiserver's default {DEFAULT_SERVICE_RANGE})")
     parser.add_argument("--service-node-port-range", dest="service_node_port_range", default="30000-32767",
                         help="the node ports NodePort and LoadBalancer Services get, A-B (default 30000-32767)")
     parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
@@ -347,6 +352,17 @@ def _serve(args: argparse.Namespace, limits: ServerLimits, token: Optional[str],
         cluster = Cluster(args.service_cluster_ip_range, store=args.store,
                           service_node_port_range=args.node_ports,
                           leak_grace_period=args.leak_grace_period)
+        if (args.service_cluster_ip_range is None and not cluster.service_cluster_ip_range
+                and not cluster.list_service_cidrs() and not getattr(cluster.store, "read_only", False)):
+            # a store with no range at all: kube-apiserver started without the flag uses its
+            # default range, and so does serve (a server where no Service can get an address
+            # helps nobody); a store that holds a range or ServiceCIDRs keeps what it holds
+            cluster.close()
+            cluster = Cluster(DEFAULT_SERVICE_RANGE, store=args.store,
+                              service_node_port_range=args.node_ports,
+                              leak_grace_period=args.leak_grace_period)
+            log.warning("no --service-cluster-ip-range and none in the store: "
+                        "using kube-apiserver's default %s", DEFAULT_SERVICE_RANGE)
     except FastCIDRError as exc:
         progress.done()
         print(f"error: {exc}", file=sys.stderr)
