@@ -27,7 +27,7 @@ def test_no_range_anywhere_means_kube_apiservers_default(tmp_path, pure):
         assert code == 200 and body["spec"]["cidrs"] == ["10.0.0.0/24"]
     finally:
         stderr = server.stop()
-    assert "using kube-apiserver's default 10.0.0.0/24" in stderr
+    assert "no service cluster IP range given and none in the store: using 10.0.0.0/24" in stderr
 
 
 @pytest.mark.parametrize("pure", [False, True], ids=["compiled", "pure"])
@@ -44,4 +44,28 @@ def test_a_store_with_a_range_keeps_it(tmp_path, pure):
         assert ipaddress.ip_address(body["spec"]["clusterIP"]) in ipaddress.ip_network("10.50.0.0/24")
     finally:
         stderr = server.stop()
-    assert "default 10.0.0.0/24" not in stderr
+    assert "using 10.0.0.0/24" not in stderr
+
+
+def test_the_library_default_range_applies_only_where_nothing_is_held(fc, caplog):
+    """``Cluster(default_range=...)``: recorded (with a warning) when neither the argument nor the
+    store holds a range; never over a held range or an imported ``kubernetes`` ServiceCIDR."""
+    from fastcidr.errors import ValidationError
+    from fastcidr.store import MemoryStore
+
+    with caplog.at_level("WARNING", logger="fastcidr"):
+        with fc.Cluster(default_range="10.0.0.0/24") as fresh:
+            assert fresh.service_cluster_ip_range == ["10.0.0.0/24"]
+            assert fresh.create_service("web").cluster_ip.startswith("10.0.0.")
+    assert "none in the store: using 10.0.0.0/24" in caplog.text
+    caplog.clear()
+    store = MemoryStore(copy_values=False)
+    fc.Cluster("10.5.0.0/24", store=store).close()
+    with caplog.at_level("WARNING", logger="fastcidr"):
+        with fc.Cluster(store=store, default_range="10.0.0.0/24") as held:
+            assert held.service_cluster_ip_range == ["10.5.0.0/24"]
+        with fc.Cluster("fd00::/120", default_range="10.0.0.0/24") as given:
+            assert given.service_cluster_ip_range == ["fd00::/120"]
+    assert "using 10.0.0.0/24" not in caplog.text
+    with pytest.raises(ValidationError):
+        fc.Cluster(default_range="10.0.0.0/33")

@@ -75,8 +75,9 @@ class Cluster(Repair):
     finalizer removal (``reconcile()`` finishes it later); ``leak_grace_period`` is the age an
     orphaned IPAddress must reach before ``repair()`` deletes it. ``seed`` and ``policy`` go to the
     allocation index. ``service_node_port_range`` (``"30000-32767"``, the default) is where
-    NodePort and LoadBalancer Services get their node ports. Thread-safe (one re-entrant lock per
-    call); a context manager.
+    NodePort and LoadBalancer Services get their node ports. ``default_range`` is recorded when no
+    range is given and the store holds none (nor a ServiceCIDR). Thread-safe (one re-entrant lock
+    per call); a context manager.
     """
 
     def __init__(
@@ -90,8 +91,12 @@ class Cluster(Repair):
         leak_grace_period: float = 60.0,
         policy: str = "weighted",
         service_node_port_range: Any = None,
+        default_range: Any = None,
     ) -> None:
         rng = _split_range(service_cluster_ip_range)
+        fallback = _split_range(default_range)
+        if fallback is not None:
+            V.check(V.validate_range(fallback), "ServiceCIDR", DEFAULT_NAME)
         if service_node_port_range is not None:
             self._node_port_range = parse_port_range(service_node_port_range)
         if rng is not None:
@@ -111,6 +116,13 @@ class Cluster(Repair):
             with self._lock:
                 self._closed = False
                 self._rebuild()
+                if (rng is None and fallback is not None and not self._range and not self._scs
+                        and not self._store.read_only):
+                    # nothing given and nothing held: the default, as kube-apiserver started
+                    # without --service-cluster-ip-range uses its own
+                    rng = fallback
+                    log.warning("no service cluster IP range given and none in the store: using %s",
+                                ",".join(fallback))
                 if rng is not None and rng != self._range:
                     # (on a read-only store: ReadOnlyStoreError, rather than a range not kept)
                     self._write_range(rng)

@@ -349,20 +349,11 @@ def _serve(args: argparse.Namespace, limits: ServerLimits, token: Optional[str],
     from ..k8s.cluster import Cluster
 
     try:
+        # with no range given and none in the store, kube-apiserver's default (a server where no
+        # Service can get an address helps nobody); a store that holds one keeps it
         cluster = Cluster(args.service_cluster_ip_range, store=args.store,
                           service_node_port_range=args.node_ports,
-                          leak_grace_period=args.leak_grace_period)
-        if (args.service_cluster_ip_range is None and not cluster.service_cluster_ip_range
-                and not cluster.list_service_cidrs() and not getattr(cluster.store, "read_only", False)):
-            # a store with no range at all: kube-apiserver started without the flag uses its
-            # default range, and so does serve (a server where no Service can get an address
-            # helps nobody); a store that holds a range or ServiceCIDRs keeps what it holds
-            cluster.close()
-            cluster = Cluster(DEFAULT_SERVICE_RANGE, store=args.store,
-                              service_node_port_range=args.node_ports,
-                              leak_grace_period=args.leak_grace_period)
-            log.warning("no --service-cluster-ip-range and none in the store: "
-                        "using kube-apiserver's default %s", DEFAULT_SERVICE_RANGE)
+                          leak_grace_period=args.leak_grace_period, default_range=DEFAULT_SERVICE_RANGE)
     except FastCIDRError as exc:
         progress.done()
         print(f"error: {exc}", file=sys.stderr)
