@@ -169,12 +169,10 @@ class MemoryStore(Store):
                     table = data[kind] = {}
                 if copy_values:
                     value = copy.deepcopy(value)
-                if key in table:  # the same key twice in one call, as commit() takes it: a second write
-                    table[key] = _record(kind, key, value, rev, rev)
-                    log.append(_change("PUT", kind, key, value, rev, False))
-                else:
-                    record = table[key] = _tuple_new(Record, (kind, key, value, rev, rev))
-                    log.append(record)
+                # the same key twice in one call is, as commit() takes it, a second write
+                again = key in table
+                record = table[key] = _tuple_new(Record, (kind, key, value, rev, rev))
+                log.append(_change("PUT", kind, key, value, rev, False) if again else record)
             if len(log) > self._log_limit or self._cond._waiters:  # type: ignore[attr-defined]
                 self._after_write()
             return rev
